@@ -1,0 +1,289 @@
+//! Every quantity derived from a configuration: widths (from exact value
+//! ranges, so nothing can overflow), lane organisation, load-port layout and
+//! the cycle schedule. The generators, the C header and the JSON report all
+//! read these numbers from here, so they cannot drift apart.
+
+use super::{AdcMode, Config};
+use crate::ir::clog2;
+use serde::Serialize;
+
+/// Inclusive range of an integer quantity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub min: i128,
+    pub max: i128,
+}
+
+impl Range {
+    fn new(a: i128, b: i128) -> Range {
+        Range {
+            min: a.min(b),
+            max: a.max(b),
+        }
+    }
+    fn scale(self, k: i128) -> Range {
+        Range::new(self.min * k, self.max * k)
+    }
+    fn add(self, o: Range) -> Range {
+        Range {
+            min: self.min + o.min,
+            max: self.max + o.max,
+        }
+    }
+    fn mul(self, o: Range) -> Range {
+        let c = [
+            self.min * o.min,
+            self.min * o.max,
+            self.max * o.min,
+            self.max * o.max,
+        ];
+        Range {
+            min: *c.iter().min().unwrap(),
+            max: *c.iter().max().unwrap(),
+        }
+    }
+    /// Range of a two's-complement value of `bits` bits.
+    fn signed_of(bits: u32) -> Range {
+        Range {
+            min: -(1i128 << (bits - 1)),
+            max: (1i128 << (bits - 1)) - 1,
+        }
+    }
+    /// Fewest two's-complement bits that hold every value of the range.
+    pub fn signed_bits(self) -> u32 {
+        (1..=127)
+            .find(|&b| Range::signed_of(b).min <= self.min && self.max <= Range::signed_of(b).max)
+            .unwrap()
+    }
+}
+
+/// The ADC of SPEC section 2: maps a column sum `s` (0..=w) to its read-out.
+pub fn adc_read_out(s: u64, w: u32, adc_bits: u32, mode: AdcMode) -> u64 {
+    let full = clog2(w as u64 + 1);
+    if adc_bits == 0 || adc_bits >= full {
+        return s;
+    }
+    let sh = full - adc_bits;
+    let max_code = (1u64 << adc_bits) - 1;
+    let code = match mode {
+        AdcMode::FloorClamp => s >> sh,
+        AdcMode::RoundClamp => (s + (1 << (sh - 1))) >> sh,
+    };
+    code.min(max_code) << sh
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Derived {
+    /// Output lanes L = macros x cols.
+    pub lanes: u32,
+    /// Lane groups G = L / pool; each group is served by one crossbar pass.
+    pub groups: u32,
+    /// Width of a pool index, ceil(log2 pool).
+    pub index_bits: u32,
+    /// Compute phases per bit plane, H = rows / wl_parallel.
+    pub phases: u32,
+    /// Compute steps per input vector, S = act_bits x phases.
+    pub steps_per_vector: u32,
+    /// Width of a column sum and of an input popcount: bits(W).
+    pub col_sum_bits: u32,
+    /// Right shift of the ADC (0 for exact read-out).
+    pub adc_shift: u32,
+    /// Largest ADC read-out value.
+    pub adc_max: u64,
+    /// Range of `2A - N` for one phase.
+    pub term: Range,
+    /// Range of a column result Y (also Ypool, Z and Ysel).
+    pub column: Range,
+    pub column_bits: u32,
+    /// Range of a lane accumulator after `max_row_blocks` row blocks.
+    pub accumulator: Range,
+    pub accumulator_bits: u32,
+    /// Width of alpha x accP and beta x accE.
+    pub product_bits: u32,
+    /// Range of `alpha * accP + beta * accE + bias`.
+    pub value: Range,
+    pub value_bits: u32,
+    /// Physical crossbars X and the steps G / X they take per vector.
+    pub crossbar_units: u32,
+    pub crossbar_steps: u32,
+    /// Lanes per output beat and beats per output vector.
+    pub out_lanes: u32,
+    pub out_beats: u32,
+    pub out_beat_bits: u32,
+    /// Load port layout (see docs/ARCHITECTURE.md, "Load port").
+    pub load_sel_bits: u32,
+    pub load_addr_bits: u32,
+    pub load_data_bits: u32,
+    pub macro_field_bits: u32,
+    pub col_field_bits: u32,
+    pub group_field_bits: u32,
+    pub slot_field_bits: u32,
+    /// Cycles between accepted input vectors when nothing stalls.
+    pub cycles_per_vector: u32,
+    /// Cycles from accepting a `last` input vector to its first output beat
+    /// being valid, when the output is not back-pressured.
+    pub first_beat_latency: u32,
+}
+
+fn largest_divisor_up_to(n: u32, limit: u32) -> u32 {
+    (1..=limit.min(n)).rev().find(|d| n % d == 0).unwrap_or(1)
+}
+
+impl Derived {
+    /// Derives from a resolved configuration (see `Config::resolved`).
+    pub fn new(c: &Config) -> Derived {
+        assert!(
+            c.pool > 0 && c.wl_parallel > 0,
+            "Derived::new needs a resolved config"
+        );
+        let lanes = c.macros * c.cols;
+        let groups = lanes / c.pool;
+        let phases = c.rows / c.wl_parallel;
+        let steps = c.act_bits * phases;
+        let w = c.wl_parallel;
+        let col_sum_bits = clog2(w as u64 + 1);
+        let adc_shift = if c.adc_bits == 0 {
+            0
+        } else {
+            col_sum_bits.saturating_sub(c.adc_bits)
+        };
+        let adc_max = (0..=w as u64)
+            .map(|s| adc_read_out(s, w, c.adc_bits, c.adc_mode))
+            .max()
+            .unwrap();
+
+        // S <= N <= W, so 2A - N peaks at N = S and bottoms at S = 0, N = W.
+        let term_max = (0..=w as u64)
+            .map(|s| 2 * adc_read_out(s, w, c.adc_bits, c.adc_mode) as i128 - s as i128)
+            .max()
+            .unwrap();
+        let term = Range::new(-(w as i128), term_max);
+        let plane = term.scale(phases as i128);
+        let column = (0..c.act_bits).fold(Range { min: 0, max: 0 }, |acc, t| {
+            let weight = if c.act_signed && t == c.act_bits - 1 {
+                -(1i128 << t)
+            } else {
+                1i128 << t
+            };
+            acc.add(plane.scale(weight))
+        });
+        let accumulator = column.scale(c.max_row_blocks as i128);
+        let scale = Range::signed_of(c.scale_bits);
+        let product = scale.mul(accumulator);
+        let value = product.add(product).add(Range::signed_of(c.bias_bits));
+
+        let crossbar_units = if c.crossbar_units != 0 {
+            c.crossbar_units
+        } else {
+            (1..=groups)
+                .find(|x| groups % x == 0 && groups / x <= steps)
+                .unwrap_or(groups)
+        };
+        let crossbar_steps = groups / crossbar_units;
+        let out_lanes = if c.out_lanes != 0 {
+            c.out_lanes
+        } else {
+            largest_divisor_up_to(lanes, 32)
+        };
+        let out_beats = lanes / out_lanes;
+        let index_bits = clog2(c.pool as u64);
+
+        let macro_field_bits = clog2(c.macros as u64);
+        let col_field_bits = clog2(c.cols as u64);
+        let group_field_bits = clog2(groups as u64);
+        let slot_field_bits = clog2(c.pool as u64);
+        let load_addr_bits =
+            (macro_field_bits + col_field_bits).max(group_field_bits + slot_field_bits);
+        let load_data_bits = c
+            .rows
+            .max(c.bias_bits + 1 + index_bits)
+            .max(2 * c.scale_bits + c.shift_bits);
+
+        let accumulator_bits = accumulator.signed_bits();
+        Derived {
+            lanes,
+            groups,
+            index_bits,
+            phases,
+            steps_per_vector: steps,
+            col_sum_bits,
+            adc_shift,
+            adc_max,
+            term,
+            column,
+            column_bits: column.signed_bits(),
+            accumulator,
+            accumulator_bits,
+            product_bits: c.scale_bits + accumulator_bits,
+            value,
+            value_bits: value.signed_bits(),
+            crossbar_units,
+            crossbar_steps,
+            out_lanes,
+            out_beats,
+            out_beat_bits: out_lanes * c.out_bits,
+            load_sel_bits: 2,
+            load_addr_bits,
+            load_data_bits,
+            macro_field_bits,
+            col_field_bits,
+            group_field_bits,
+            slot_field_bits,
+            cycles_per_vector: steps.max(crossbar_steps),
+            first_beat_latency: steps + crossbar_steps + 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adc_matches_spec_examples() {
+        // W = 128: bits(W) = 8; 4-bit ADC shifts by 4.
+        assert_eq!(adc_read_out(37, 128, 0, AdcMode::FloorClamp), 37);
+        assert_eq!(adc_read_out(37, 128, 4, AdcMode::FloorClamp), 32);
+        assert_eq!(adc_read_out(40, 128, 4, AdcMode::RoundClamp), 48);
+        // Clamp: 2^4 - 1 = 15 codes at most.
+        assert_eq!(adc_read_out(128, 128, 4, AdcMode::FloorClamp), 15 << 4);
+        assert_eq!(adc_read_out(127, 128, 4, AdcMode::RoundClamp), 15 << 4);
+        // B >= bits(W) is exact.
+        assert_eq!(adc_read_out(100, 128, 8, AdcMode::RoundClamp), 100);
+    }
+
+    #[test]
+    fn signed_bits_is_tight() {
+        assert_eq!(
+            Range {
+                min: -128,
+                max: 127
+            }
+            .signed_bits(),
+            8
+        );
+        assert_eq!(Range { min: -129, max: 0 }.signed_bits(), 9);
+        assert_eq!(Range { min: 0, max: 128 }.signed_bits(), 9);
+    }
+
+    #[test]
+    fn default_derivation() {
+        let d = Derived::new(&Config::default().resolved());
+        assert_eq!(
+            (d.lanes, d.groups, d.index_bits, d.steps_per_vector),
+            (1024, 8, 7, 8)
+        );
+        assert_eq!(d.col_sum_bits, 8);
+        // Exact read-out: Y is a +-1 dot product of 128 8-bit inputs.
+        assert_eq!(
+            d.column,
+            Range {
+                min: -128 * 255,
+                max: 128 * 255
+            }
+        );
+        // 8 groups hide under 8 bit-serial steps with one crossbar.
+        assert_eq!((d.crossbar_units, d.crossbar_steps), (1, 8));
+        assert_eq!((d.out_lanes, d.out_beats), (32, 32));
+    }
+}

@@ -1,0 +1,400 @@
+//! The one configuration object that drives the RTL, the generated header and
+//! (later) the golden model and the compressor.
+
+mod derive;
+
+pub use derive::{adc_read_out, Derived, Range};
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// The configuration embedded in the binary (the CIMPool paper's design).
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum AdcMode {
+    FloorClamp,
+    RoundClamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Crossbar {
+    Mux,
+    Benes,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    Flops,
+    Blackbox,
+}
+
+impl fmt::Display for AdcMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AdcMode::FloorClamp => "floor_clamp",
+            AdcMode::RoundClamp => "round_clamp",
+        })
+    }
+}
+
+impl fmt::Display for Crossbar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Crossbar::Mux => "mux",
+            Crossbar::Benes => "benes",
+        })
+    }
+}
+
+impl fmt::Display for Storage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Storage::Flops => "flops",
+            Storage::Blackbox => "blackbox",
+        })
+    }
+}
+
+/// Every parameter of SPEC section 1 plus the microarchitecture knobs.
+/// Field documentation lives in `default.toml`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub macros: u32,
+    pub rows: u32,
+    pub cols: u32,
+    pub pool: u32,
+    pub wl_parallel: u32,
+    pub adc_bits: u32,
+    pub adc_mode: AdcMode,
+    pub act_bits: u32,
+    pub act_signed: bool,
+    pub out_bits: u32,
+    pub relu: bool,
+    pub crossbar: Crossbar,
+    pub crossbar_units: u32,
+    pub storage: Storage,
+    pub out_lanes: u32,
+    pub scale_bits: u32,
+    pub bias_bits: u32,
+    pub shift_bits: u32,
+    pub max_row_blocks: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        // The embedded file sets every key, so it is the single source of
+        // the defaults.
+        toml::from_str(DEFAULT_TOML).expect("embedded default.toml matches the schema")
+    }
+}
+
+/// A configuration value outside its allowed range, or a TOML problem.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("config field `{field}` = {value} is invalid: {rule}")]
+    Invalid {
+        field: &'static str,
+        value: String,
+        rule: String,
+    },
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("config file {path} is not valid: {reason}")]
+    Parse { path: String, reason: String },
+}
+
+fn invalid(field: &'static str, value: impl fmt::Display, rule: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        field,
+        value: value.to_string(),
+        rule: rule.into(),
+    }
+}
+
+fn in_range(field: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), ConfigError> {
+    if value < lo || value > hi {
+        Err(invalid(
+            field,
+            value,
+            format!("{field} must be between {lo} and {hi}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Most lanes (macros x cols) a design may have: the lane accumulators and
+/// the index memory are flops, and beyond this they dominate everything.
+pub const MAX_LANES: u32 = 16384;
+
+impl Config {
+    /// Reads a TOML file; keys it leaves out take the embedded defaults.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Config::from_toml(&text).map_err(|reason| ConfigError::Parse {
+            path: path.display().to_string(),
+            reason,
+        })
+    }
+
+    /// Parses TOML; keys it leaves out take the embedded defaults, unknown
+    /// keys are rejected by name.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        let mut merged: toml::Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
+        merged.extend(user);
+        Config::deserialize(merged).map_err(|e| e.to_string())
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serializes")
+    }
+
+    /// Replaces the "follow another field" zeros (pool = cols, wl_parallel =
+    /// rows) by their values; everything downstream sees resolved numbers.
+    pub fn resolved(&self) -> Config {
+        let mut c = self.clone();
+        if c.pool == 0 {
+            c.pool = c.cols;
+        }
+        if c.wl_parallel == 0 {
+            c.wl_parallel = c.rows;
+        }
+        c
+    }
+
+    /// Checks every rule the hardware and the semantics rely on; the first
+    /// violated rule is returned with the field, its value and the rule.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.pool == 0 || self.wl_parallel == 0 {
+            return self.resolved().validate();
+        }
+        in_range("macros", self.macros, 1, 64)?;
+        in_range("rows", self.rows, 2, 1024)?;
+        in_range("cols", self.cols, 2, 1024)?;
+        in_range("pool", self.pool, 2, 1024)?;
+        if self.pool > self.cols {
+            return Err(invalid(
+                "pool",
+                self.pool,
+                format!("pool must be <= cols ({})", self.cols),
+            ));
+        }
+        if self.cols % self.pool != 0 {
+            return Err(invalid(
+                "pool",
+                self.pool,
+                format!("pool must divide cols ({})", self.cols),
+            ));
+        }
+        in_range("wl_parallel", self.wl_parallel, 1, self.rows)?;
+        if self.rows % self.wl_parallel != 0 {
+            return Err(invalid(
+                "wl_parallel",
+                self.wl_parallel,
+                format!("rows ({}) must be a multiple of wl_parallel", self.rows),
+            ));
+        }
+        in_range("adc_bits", self.adc_bits, 0, 16)?;
+        in_range("act_bits", self.act_bits, 1, 16)?;
+        if self.act_signed && self.act_bits < 2 {
+            return Err(invalid(
+                "act_bits",
+                self.act_bits,
+                "signed activations need act_bits >= 2",
+            ));
+        }
+        in_range("out_bits", self.out_bits, 2, 32)?;
+        in_range("scale_bits", self.scale_bits, 2, 32)?;
+        in_range("bias_bits", self.bias_bits, 2, 48)?;
+        in_range("shift_bits", self.shift_bits, 1, 7)?;
+        in_range("max_row_blocks", self.max_row_blocks, 1, 1 << 20)?;
+        let lanes = self.macros * self.cols;
+        if lanes > MAX_LANES {
+            return Err(invalid(
+                "macros",
+                self.macros,
+                format!("macros x cols = {lanes} lanes exceeds the limit of {MAX_LANES}"),
+            ));
+        }
+        if self.crossbar == Crossbar::Benes {
+            return Err(invalid(
+                "crossbar",
+                "\"benes\"",
+                "the Benes crossbar is not implemented yet; use \"mux\" (any index, multicast allowed)",
+            ));
+        }
+        let groups = lanes / self.pool;
+        if self.crossbar_units != 0
+            && (self.crossbar_units > groups || groups % self.crossbar_units != 0)
+        {
+            return Err(invalid(
+                "crossbar_units",
+                self.crossbar_units,
+                format!("crossbar_units must be 0 (auto) or divide the {groups} lane groups (macros x cols / pool)"),
+            ));
+        }
+        if self.out_lanes != 0 && (self.out_lanes > lanes || lanes % self.out_lanes != 0) {
+            return Err(invalid(
+                "out_lanes",
+                self.out_lanes,
+                format!("out_lanes must be 0 (auto) or divide the {lanes} lanes (macros x cols)"),
+            ));
+        }
+        if self.out_lanes * self.out_bits > 4096 {
+            return Err(invalid(
+                "out_lanes",
+                self.out_lanes,
+                format!(
+                    "an output beat of out_lanes x out_bits = {} bits exceeds 4096",
+                    self.out_lanes * self.out_bits
+                ),
+            ));
+        }
+        let d = Derived::new(self);
+        if d.value_bits > 120 {
+            return Err(invalid(
+                "max_row_blocks",
+                self.max_row_blocks,
+                format!("the requantizer input would need {} bits (limit 120); reduce max_row_blocks, scale_bits or bias_bits", d.value_bits),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Short name of the parameter set, used for output folder names.
+    pub fn design_name(&self) -> String {
+        format!(
+            "cim_n{}_r{}_c{}_p{}",
+            self.macros, self.rows, self.cols, self.pool
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_sets_every_key() {
+        let table: toml::Table = DEFAULT_TOML.parse().unwrap();
+        let serialized: toml::Table = Config::default().to_toml().parse().unwrap();
+        let mut missing: Vec<_> = serialized
+            .keys()
+            .filter(|k| !table.contains_key(*k))
+            .collect();
+        missing.sort();
+        assert!(missing.is_empty(), "default.toml lacks {missing:?}");
+    }
+
+    #[test]
+    fn default_is_the_paper_design_and_valid() {
+        let c = Config::default().resolved();
+        assert_eq!(
+            (c.macros, c.rows, c.cols, c.pool, c.wl_parallel, c.act_bits),
+            (8, 128, 128, 128, 128, 8)
+        );
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn partial_file_takes_defaults_for_missing_keys() {
+        let c = Config::from_toml("macros = 2\nrows = 32\n").unwrap();
+        assert_eq!((c.macros, c.rows, c.cols), (2, 32, 128));
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = Config::from_toml("macross = 2\n").unwrap_err();
+        assert!(e.contains("macross"), "{e}");
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let c = Config {
+            adc_mode: AdcMode::RoundClamp,
+            act_signed: true,
+            ..Config::default()
+        };
+        assert_eq!(Config::from_toml(&c.to_toml()).unwrap(), c);
+    }
+
+    #[test]
+    fn zero_pool_and_wl_follow_cols_and_rows() {
+        let c = Config {
+            rows: 32,
+            cols: 16,
+            ..Config::default()
+        }
+        .resolved();
+        assert_eq!((c.pool, c.wl_parallel), (16, 32));
+    }
+
+    fn err(c: Config) -> String {
+        c.validate().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rules_name_field_value_and_rule() {
+        let d = Config::default().resolved();
+        assert_eq!(
+            err(Config {
+                pool: 200,
+                ..d.clone()
+            }),
+            "config field `pool` = 200 is invalid: pool must be <= cols (128)"
+        );
+        assert!(err(Config {
+            pool: 48,
+            ..d.clone()
+        })
+        .contains("pool must divide cols (128)"));
+        assert!(err(Config {
+            wl_parallel: 48,
+            ..d.clone()
+        })
+        .contains("rows (128) must be a multiple of wl_parallel"));
+        assert!(err(Config {
+            macros: 0,
+            ..d.clone()
+        })
+        .contains("macros must be between 1 and 64"));
+        assert!(err(Config {
+            rows: 100_000,
+            ..d.clone()
+        })
+        .contains("rows must be between 2 and 1024"));
+        assert!(err(Config {
+            crossbar_units: 3,
+            ..d.clone()
+        })
+        .contains("divide the 8 lane groups"));
+        assert!(err(Config {
+            out_lanes: 33,
+            ..d.clone()
+        })
+        .contains("divide the 1024 lanes"));
+        assert!(err(Config {
+            act_bits: 1,
+            act_signed: true,
+            ..d.clone()
+        })
+        .contains("act_bits >= 2"));
+        assert!(err(Config {
+            macros: 64,
+            cols: 1024,
+            pool: 1024,
+            ..d
+        })
+        .contains("exceeds the limit"));
+    }
+}

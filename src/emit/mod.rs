@@ -1,0 +1,3 @@
+//! Printers from the IR to text.
+
+pub mod verilog;

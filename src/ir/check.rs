@@ -1,0 +1,595 @@
+//! Structural checks run on every module before it is printed.
+//!
+//! They mirror what Verilator's `-Wall` lint and Yosys' `check -assert` would
+//! reject, so a generator bug is reported in terms of the IR (module, net,
+//! bit) rather than as a lint warning in a 100 kB Verilog file.
+
+use super::{clog2, BinOp, Design, Dir, Expr, LValue, Module, NetKind, SeqStmt, Ty, UnOp};
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckError {
+    pub module: String,
+    pub message: String,
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "module `{}`: {}", self.module, self.message)
+    }
+}
+
+impl std::error::Error for CheckError {}
+
+/// Checks every module of the design, and that the top exists.
+pub fn check_design(design: &Design) -> Result<(), Vec<CheckError>> {
+    let mut errors = Vec::new();
+    if !design.contains(&design.top) {
+        errors.push(CheckError {
+            module: design.top.clone(),
+            message: "top module missing".into(),
+        });
+    }
+    for module in design.modules.values() {
+        if let Err(mut e) = check_module(module, design) {
+            errors.append(&mut e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "always",
+    "and",
+    "assign",
+    "begin",
+    "buf",
+    "case",
+    "default",
+    "else",
+    "end",
+    "endcase",
+    "endmodule",
+    "for",
+    "function",
+    "if",
+    "initial",
+    "inout",
+    "input",
+    "integer",
+    "module",
+    "nand",
+    "nor",
+    "not",
+    "or",
+    "output",
+    "parameter",
+    "reg",
+    "signed",
+    "wire",
+    "xor",
+    "xnor",
+    "logic",
+    "bit",
+    "byte",
+    "int",
+    "type",
+    "generate",
+    "genvar",
+    "localparam",
+];
+
+fn valid_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !RESERVED.contains(&name)
+}
+
+struct Checker<'a> {
+    module: &'a Module,
+    design: &'a Design,
+    errors: Vec<String>,
+    /// Per bit: how many drivers (assign / instance output / always block id).
+    drivers: BTreeMap<&'a str, Vec<Vec<Driver>>>,
+    read: BTreeMap<&'a str, Vec<bool>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Driver {
+    Continuous,
+    Block(usize),
+}
+
+impl<'a> Checker<'a> {
+    fn err(&mut self, msg: String) {
+        self.errors.push(msg);
+    }
+
+    fn ty(&mut self, e: &Expr) -> Option<Ty> {
+        match e {
+            Expr::Ref(n) => {
+                let ty = self.module.ty_of(n);
+                match ty {
+                    Some(t) => {
+                        if self.module.params.iter().all(|p| &p.name != n) {
+                            self.mark_read(n, 0, t.width);
+                        }
+                        Some(t)
+                    }
+                    None => {
+                        self.err(format!("reference to undeclared `{n}`"));
+                        None
+                    }
+                }
+            }
+            Expr::Param(n) => match self.module.params.iter().find(|p| &p.name == n) {
+                Some(p) => Some(Ty::unsigned(p.width)),
+                None => {
+                    self.err(format!("reference to undeclared parameter `{n}`"));
+                    None
+                }
+            },
+            Expr::Const { ty, value } => {
+                if ty.width == 0 || (ty.width < 64 && *value >> ty.width != 0) {
+                    self.err(format!(
+                        "constant {value} does not fit in {} bits",
+                        ty.width
+                    ));
+                }
+                Some(*ty)
+            }
+            Expr::Slice { net, lsb, width } => {
+                let t = self.net_ty(net)?;
+                if *width == 0 || lsb + width > t.width {
+                    self.err(format!(
+                        "slice `{net}[{}:{lsb}]` outside its {} bits",
+                        lsb + width - 1,
+                        t.width
+                    ));
+                    return None;
+                }
+                self.mark_read(net, *lsb, *width);
+                Some(Ty::unsigned(*width))
+            }
+            Expr::DynSlice {
+                net,
+                index,
+                entry_log2,
+                width,
+            } => {
+                let t = self.net_ty(net)?;
+                let it = self.ty(index)?;
+                let needed = clog2(t.width as u64).saturating_sub(*entry_log2);
+                if it.width != needed || (t.width as u64) != (1u64 << (needed + entry_log2)) {
+                    self.err(format!(
+                        "dynamic select of `{net}` ({} bits, entries of 2^{entry_log2}) needs a power-of-two net and a {needed}-bit index, got {} bits",
+                        t.width, it.width
+                    ));
+                }
+                if *width == 0 || *width > (1 << entry_log2) {
+                    self.err(format!(
+                        "dynamic select of `{net}`: width {width} exceeds its entry"
+                    ));
+                }
+                self.mark_read(net, 0, t.width);
+                Some(Ty::unsigned(*width))
+            }
+            Expr::Concat(parts) => {
+                if parts.is_empty() {
+                    self.err("empty concatenation".into());
+                    return None;
+                }
+                let mut w = 0;
+                for p in parts {
+                    w += self.ty(p)?.width;
+                }
+                Some(Ty::unsigned(w))
+            }
+            Expr::Repeat(n, inner) => {
+                let t = self.ty(inner)?;
+                if *n == 0 {
+                    self.err("zero replication".into());
+                }
+                Some(Ty::unsigned(t.width * n))
+            }
+            Expr::Unary(op, a) => {
+                let t = self.ty(a)?;
+                Some(match op {
+                    UnOp::Not => t,
+                    UnOp::RedOr | UnOp::RedAnd => Ty::unsigned(1),
+                })
+            }
+            Expr::Binary(op, a, b) => {
+                let ta = self.ty(a)?;
+                let tb = self.ty(b)?;
+                match op {
+                    BinOp::Shl => Some(ta),
+                    BinOp::Sra => {
+                        if !ta.signed {
+                            self.err("arithmetic shift of an unsigned value".into());
+                        }
+                        Some(ta)
+                    }
+                    _ => {
+                        if ta.width != tb.width {
+                            self.err(format!(
+                                "operands of {op:?} differ in width: {} vs {} bits ({} vs {})",
+                                ta.width,
+                                tb.width,
+                                short(a),
+                                short(b)
+                            ));
+                            return None;
+                        }
+                        let both_signed = ta.signed && tb.signed;
+                        if matches!(op, BinOp::Mul | BinOp::Lt | BinOp::Gt)
+                            && ta.signed != tb.signed
+                        {
+                            self.err(format!(
+                                "operands of {op:?} differ in signedness ({} vs {})",
+                                short(a),
+                                short(b)
+                            ));
+                        }
+                        Some(match op {
+                            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt => Ty::unsigned(1),
+                            _ => Ty {
+                                width: ta.width,
+                                signed: both_signed,
+                            },
+                        })
+                    }
+                }
+            }
+            Expr::Mux(c, a, b) => {
+                let tc = self.ty(c)?;
+                if tc.width != 1 {
+                    self.err(format!("mux condition is {} bits wide", tc.width));
+                }
+                let ta = self.ty(a)?;
+                let tb = self.ty(b)?;
+                if ta.width != tb.width {
+                    self.err(format!(
+                        "mux branches differ in width: {} vs {}",
+                        ta.width, tb.width
+                    ));
+                    return None;
+                }
+                Some(Ty {
+                    width: ta.width,
+                    signed: ta.signed && tb.signed,
+                })
+            }
+        }
+    }
+
+    fn net_ty(&mut self, name: &str) -> Option<Ty> {
+        let t = self.module.ty_of(name);
+        if t.is_none() {
+            self.err(format!("reference to undeclared `{name}`"));
+        }
+        t
+    }
+
+    fn mark_read(&mut self, name: &str, lsb: u32, width: u32) {
+        if let Some(bits) = self.read.get_mut(name) {
+            for b in bits.iter_mut().skip(lsb as usize).take(width as usize) {
+                *b = true;
+            }
+        }
+    }
+
+    fn lvalue(&mut self, lv: &LValue, driver: Driver) -> Option<Ty> {
+        let Some(t) = self.module.ty_of(&lv.net) else {
+            self.err(format!("assignment to undeclared `{}`", lv.net));
+            return None;
+        };
+        let (lsb, width) = lv.range.unwrap_or((0, t.width));
+        if width == 0 || lsb + width > t.width {
+            self.err(format!(
+                "assignment to `{}` bits outside its {} bits",
+                lv.net, t.width
+            ));
+            return None;
+        }
+        match self.drivers.get_mut(lv.net.as_str()) {
+            Some(bits) => {
+                for b in bits.iter_mut().skip(lsb as usize).take(width as usize) {
+                    b.push(driver);
+                }
+            }
+            None => self.err(format!("`{}` is not assignable (parameter?)", lv.net)),
+        }
+        Some(Ty::unsigned(width))
+    }
+
+    fn seq(&mut self, stmts: &[SeqStmt], block: usize) {
+        for s in stmts {
+            match s {
+                SeqStmt::Assign { lhs, rhs } => {
+                    let lt = self.lvalue(lhs, Driver::Block(block));
+                    let rt = self.ty(rhs);
+                    if let (Some(l), Some(r)) = (lt, rt) {
+                        if l.width != r.width {
+                            self.err(format!(
+                                "register assignment to `{}` is {} bits, value {} bits",
+                                lhs.net, l.width, r.width
+                            ));
+                        }
+                    }
+                }
+                SeqStmt::If { cond, then, els } => {
+                    if let Some(t) = self.ty(cond) {
+                        if t.width != 1 {
+                            self.err(format!("if condition is {} bits wide", t.width));
+                        }
+                    }
+                    self.seq(then, block);
+                    self.seq(els, block);
+                }
+            }
+        }
+    }
+}
+
+fn short(e: &Expr) -> String {
+    let s = format!("{e:?}");
+    if s.len() > 60 {
+        format!("{}...", &s[..60])
+    } else {
+        s
+    }
+}
+
+/// Checks one module against the rules in the module docs; instances are
+/// checked against the port lists of the modules in `design`.
+pub fn check_module(module: &Module, design: &Design) -> Result<(), Vec<CheckError>> {
+    let mut c = Checker {
+        module,
+        design,
+        errors: Vec::new(),
+        drivers: BTreeMap::new(),
+        read: BTreeMap::new(),
+    };
+
+    if !valid_identifier(&module.name) {
+        c.err(format!("invalid module name `{}`", module.name));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let names = module
+        .ports
+        .iter()
+        .map(|p| (&p.name, p.ty))
+        .chain(module.nets.iter().map(|n| (&n.name, n.ty)))
+        .chain(
+            module
+                .params
+                .iter()
+                .map(|p| (&p.name, Ty::unsigned(p.width))),
+        );
+    for (name, ty) in names {
+        if !valid_identifier(name) {
+            c.err(format!("invalid identifier `{name}`"));
+        }
+        if !seen.insert(name.as_str()) {
+            c.err(format!("`{name}` declared twice"));
+        }
+        if ty.width == 0 {
+            c.err(format!("`{name}` has zero width"));
+        }
+    }
+    for p in &module.ports {
+        c.read
+            .insert(&p.name, vec![p.dir == Dir::Output; p.ty.width as usize]);
+        c.drivers
+            .insert(&p.name, vec![Vec::new(); p.ty.width as usize]);
+    }
+    for n in &module.nets {
+        c.read.insert(&n.name, vec![false; n.ty.width as usize]);
+        c.drivers
+            .insert(&n.name, vec![Vec::new(); n.ty.width as usize]);
+    }
+
+    for (lhs, rhs) in &module.assigns {
+        let lt = c.lvalue(lhs, Driver::Continuous);
+        let rt = c.ty(rhs);
+        if let (Some(l), Some(r)) = (lt, rt) {
+            if l.width != r.width {
+                c.err(format!(
+                    "assign to `{}`: {} bits from a {}-bit value",
+                    lhs.net, l.width, r.width
+                ));
+            }
+        }
+    }
+    for (i, a) in module.always.iter().enumerate() {
+        match module.ports.iter().find(|p| p.name == a.clock) {
+            Some(p) if p.dir == Dir::Input && p.ty.width == 1 => c.mark_read(&a.clock, 0, 1),
+            _ => c.err(format!("clock `{}` is not a 1-bit input", a.clock)),
+        }
+        c.seq(&a.body, i);
+    }
+    for inst in &module.instances {
+        check_instance(&mut c, inst);
+    }
+
+    // Drivers: inputs never, wires once by continuous drivers, regs by one block.
+    let kinds: BTreeMap<&str, Option<NetKind>> = module
+        .ports
+        .iter()
+        .map(|p| {
+            (
+                p.name.as_str(),
+                if p.dir == Dir::Input {
+                    None
+                } else {
+                    Some(NetKind::Wire)
+                },
+            )
+        })
+        .chain(module.nets.iter().map(|n| (n.name.as_str(), Some(n.kind))))
+        .collect();
+    let drivers = std::mem::take(&mut c.drivers);
+    for (name, bits) in &drivers {
+        let kind = kinds[name];
+        for (bit, ds) in bits.iter().enumerate() {
+            match kind {
+                None if !ds.is_empty() => c.err(format!(
+                    "input `{name}` bit {bit} is driven inside the module"
+                )),
+                None => {}
+                Some(NetKind::Wire) => {
+                    if ds.iter().any(|d| *d != Driver::Continuous) {
+                        c.err(format!(
+                            "wire `{name}` bit {bit} is assigned in a clocked block"
+                        ));
+                    } else if ds.len() > 1 {
+                        c.err(format!("`{name}` bit {bit} has {} drivers", ds.len()));
+                    } else if ds.is_empty() && !module.blackbox {
+                        c.err(format!("`{name}` bit {bit} is undriven"));
+                    }
+                }
+                Some(NetKind::Reg) => {
+                    if ds.contains(&Driver::Continuous) {
+                        c.err(format!(
+                            "register `{name}` bit {bit} has a continuous driver"
+                        ));
+                    }
+                    let mut blocks: Vec<_> = ds.clone();
+                    blocks.dedup();
+                    if blocks.len() > 1 {
+                        c.err(format!(
+                            "register `{name}` bit {bit} is assigned in several blocks"
+                        ));
+                    } else if blocks.is_empty() {
+                        c.err(format!("register `{name}` bit {bit} is never assigned"));
+                    }
+                }
+            }
+        }
+    }
+    if !module.blackbox {
+        let read = std::mem::take(&mut c.read);
+        for (name, bits) in &read {
+            let unread: Vec<usize> = bits
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| !**r)
+                .map(|(i, _)| i)
+                .collect();
+            if !unread.is_empty() && !module.unused_ok.iter().any(|(n, _)| n == name) {
+                c.err(format!("`{name}` bits {} are never read", ranges(&unread)));
+            }
+        }
+    }
+
+    if c.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(c
+            .errors
+            .into_iter()
+            .map(|message| CheckError {
+                module: module.name.clone(),
+                message,
+            })
+            .collect())
+    }
+}
+
+fn check_instance(c: &mut Checker<'_>, inst: &super::Instance) {
+    let Some(target) = c.design.module(&inst.module) else {
+        c.err(format!(
+            "instance `{}` of unknown module `{}`",
+            inst.name, inst.module
+        ));
+        return;
+    };
+    for (pname, width, value) in &inst.params {
+        match target.params.iter().find(|p| &p.name == pname) {
+            None => c.err(format!(
+                "instance `{}`: `{}` has no parameter `{pname}`",
+                inst.name, inst.module
+            )),
+            Some(p) if p.width != *width || (p.width < 64 && value >> p.width != 0) => {
+                c.err(format!(
+                    "instance `{}`: parameter `{pname}` = {value} exceeds {} bits",
+                    inst.name, p.width
+                ))
+            }
+            _ => {}
+        }
+    }
+    for port in &target.ports {
+        let conns: Vec<_> = inst.conns.iter().filter(|(n, _)| n == &port.name).collect();
+        match conns.len() {
+            0 => c.err(format!(
+                "instance `{}`: port `{}` is unconnected",
+                inst.name, port.name
+            )),
+            1 => {}
+            n => c.err(format!(
+                "instance `{}`: port `{}` connected {n} times",
+                inst.name, port.name
+            )),
+        }
+    }
+    for (pname, expr) in &inst.conns {
+        let Some(port) = target.ports.iter().find(|p| &p.name == pname) else {
+            c.err(format!(
+                "instance `{}`: `{}` has no port `{pname}`",
+                inst.name, inst.module
+            ));
+            continue;
+        };
+        let ty = match (port.dir, expr) {
+            (Dir::Output, Expr::Ref(n)) => c.lvalue(&LValue::net(n.clone()), Driver::Continuous),
+            (Dir::Output, Expr::Slice { net, lsb, width }) => c.lvalue(
+                &LValue::slice(net.clone(), *lsb, *width),
+                Driver::Continuous,
+            ),
+            (Dir::Output, _) => {
+                c.err(format!(
+                    "instance `{}`: output `{pname}` must connect to a net or a slice",
+                    inst.name
+                ));
+                None
+            }
+            (Dir::Input, e) => c.ty(e),
+        };
+        if let Some(t) = ty {
+            if t.width != port.ty.width {
+                c.err(format!(
+                    "instance `{}`: port `{pname}` is {} bits, connection {} bits",
+                    inst.name, port.ty.width, t.width
+                ));
+            }
+        }
+    }
+}
+
+fn ranges(bits: &[usize]) -> String {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bits.len() {
+        let start = bits[i];
+        let mut end = start;
+        while i + 1 < bits.len() && bits[i + 1] == end + 1 {
+            i += 1;
+            end = bits[i];
+        }
+        out.push(if start == end {
+            format!("{start}")
+        } else {
+            format!("{start}..{end}")
+        });
+        i += 1;
+    }
+    out.join(",")
+}

@@ -1,0 +1,340 @@
+//! A small typed hardware IR.
+//!
+//! Every expression has an explicit width and signedness, and the checker
+//! (`check`) insists that operands of arithmetic and the two sides of every
+//! assignment and port connection agree exactly. Extension and truncation are
+//! therefore always spelled out (`zext`, `sext`, `slice`), which is what keeps
+//! the printed Verilog free of Verilator WIDTH warnings by construction.
+
+mod check;
+pub mod expr;
+
+pub use check::{check_design, check_module, CheckError};
+pub use expr::{BinOp, Expr, UnOp};
+
+use std::collections::BTreeMap;
+
+/// Width and signedness of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ty {
+    pub width: u32,
+    pub signed: bool,
+}
+
+impl Ty {
+    pub fn unsigned(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: false,
+        }
+    }
+    pub fn signed(width: u32) -> Ty {
+        Ty {
+            width,
+            signed: true,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dir {
+    Input,
+    Output,
+}
+
+#[derive(Clone, Debug)]
+pub struct Port {
+    pub name: String,
+    pub dir: Dir,
+    pub ty: Ty,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetKind {
+    /// Driven by continuous assignments or instance outputs.
+    Wire,
+    /// Driven only from clocked blocks.
+    Reg,
+}
+
+#[derive(Clone, Debug)]
+pub struct Net {
+    pub name: String,
+    pub kind: NetKind,
+    pub ty: Ty,
+}
+
+/// An unsigned integer module parameter (printed as `parameter [W-1:0] NAME`).
+#[derive(Clone, Debug)]
+pub struct Param {
+    pub name: String,
+    pub width: u32,
+    pub default: u64,
+}
+
+/// The target of an assignment: a whole net or a constant bit range of it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LValue {
+    pub net: String,
+    pub range: Option<(u32, u32)>, // (lsb, width)
+}
+
+impl LValue {
+    pub fn net(name: impl Into<String>) -> LValue {
+        LValue {
+            net: name.into(),
+            range: None,
+        }
+    }
+    pub fn slice(name: impl Into<String>, lsb: u32, width: u32) -> LValue {
+        LValue {
+            net: name.into(),
+            range: Some((lsb, width)),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum SeqStmt {
+    Assign {
+        lhs: LValue,
+        rhs: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Vec<SeqStmt>,
+        els: Vec<SeqStmt>,
+    },
+}
+
+/// A `always @(posedge clock)` block using non-blocking assignments only.
+#[derive(Clone, Debug)]
+pub struct Always {
+    pub clock: String,
+    pub body: Vec<SeqStmt>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub module: String,
+    pub name: String,
+    /// Parameter overrides: (name, width, value); the width must match.
+    pub params: Vec<(String, u32, u64)>,
+    /// Port name -> connected expression (outputs: a net or a net slice).
+    pub conns: Vec<(String, Expr)>,
+}
+
+/// A Verilator lint waiver scoped to one module, with the reason it is needed.
+#[derive(Clone, Debug)]
+pub struct LintWaiver {
+    pub rule: String,
+    pub why: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Module {
+    pub name: String,
+    /// Comment lines printed above the module: what it is for.
+    pub doc: Vec<String>,
+    pub params: Vec<Param>,
+    pub ports: Vec<Port>,
+    pub nets: Vec<Net>,
+    pub assigns: Vec<(LValue, Expr)>,
+    pub instances: Vec<Instance>,
+    pub always: Vec<Always>,
+    /// A stub whose body is supplied by a hard macro (`(* blackbox *)`).
+    pub blackbox: bool,
+    pub lint_waivers: Vec<LintWaiver>,
+    /// Ports or nets with bits left unread on purpose, with the reason. The
+    /// printer wraps just their declaration in an UNUSEDSIGNAL waiver.
+    pub unused_ok: Vec<(String, String)>,
+}
+
+impl Module {
+    pub fn new(name: impl Into<String>) -> Module {
+        Module {
+            name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn doc(&mut self, line: impl Into<String>) -> &mut Self {
+        self.doc.push(line.into());
+        self
+    }
+
+    pub fn param(&mut self, name: &str, width: u32, default: u64) -> Expr {
+        self.params.push(Param {
+            name: name.into(),
+            width,
+            default,
+        });
+        Expr::Param(name.into())
+    }
+
+    pub fn input(&mut self, name: &str, ty: Ty) -> Expr {
+        self.ports.push(Port {
+            name: name.into(),
+            dir: Dir::Input,
+            ty,
+        });
+        Expr::Ref(name.into())
+    }
+
+    pub fn output(&mut self, name: &str, ty: Ty) -> LValue {
+        self.ports.push(Port {
+            name: name.into(),
+            dir: Dir::Output,
+            ty,
+        });
+        LValue::net(name)
+    }
+
+    /// Declares a wire and drives it with `value`; returns a reference to it.
+    pub fn wire(&mut self, name: &str, ty: Ty, value: Expr) -> Expr {
+        self.nets.push(Net {
+            name: name.into(),
+            kind: NetKind::Wire,
+            ty,
+        });
+        self.assigns.push((LValue::net(name), value));
+        Expr::Ref(name.into())
+    }
+
+    /// Declares a wire without a driver (driven later by slices or instances).
+    pub fn wire_decl(&mut self, name: &str, ty: Ty) -> Expr {
+        self.nets.push(Net {
+            name: name.into(),
+            kind: NetKind::Wire,
+            ty,
+        });
+        Expr::Ref(name.into())
+    }
+
+    pub fn reg(&mut self, name: &str, ty: Ty) -> Expr {
+        self.nets.push(Net {
+            name: name.into(),
+            kind: NetKind::Reg,
+            ty,
+        });
+        Expr::Ref(name.into())
+    }
+
+    pub fn assign(&mut self, lhs: LValue, rhs: Expr) {
+        self.assigns.push((lhs, rhs));
+    }
+
+    pub fn always(&mut self, clock: &str, body: Vec<SeqStmt>) {
+        self.always.push(Always {
+            clock: clock.into(),
+            body,
+        });
+    }
+
+    pub fn instance(&mut self, inst: Instance) {
+        self.instances.push(inst);
+    }
+
+    pub fn unused_ok(&mut self, name: &str, why: &str) {
+        self.unused_ok.push((name.into(), why.into()));
+    }
+
+    pub fn waive(&mut self, rule: &str, why: &str) {
+        self.lint_waivers.push(LintWaiver {
+            rule: rule.into(),
+            why: why.into(),
+        });
+    }
+
+    /// Type of a port, net or parameter by name.
+    pub fn ty_of(&self, name: &str) -> Option<Ty> {
+        self.ports
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.ty)
+            .or_else(|| self.nets.iter().find(|n| n.name == name).map(|n| n.ty))
+            .or_else(|| {
+                self.params
+                    .iter()
+                    .find(|p| p.name == name)
+                    .map(|p| Ty::unsigned(p.width))
+            })
+    }
+}
+
+impl Instance {
+    pub fn new(module: &str, name: impl Into<String>) -> Instance {
+        Instance {
+            module: module.into(),
+            name: name.into(),
+            params: vec![],
+            conns: vec![],
+        }
+    }
+    pub fn param(mut self, name: &str, width: u32, value: u64) -> Instance {
+        self.params.push((name.into(), width, value));
+        self
+    }
+    pub fn conn(mut self, port: &str, expr: Expr) -> Instance {
+        self.conns.push((port.into(), expr));
+        self
+    }
+}
+
+/// Sequential-statement helpers.
+pub fn nb(lhs: LValue, rhs: Expr) -> SeqStmt {
+    SeqStmt::Assign { lhs, rhs }
+}
+pub fn if_(cond: Expr, then: Vec<SeqStmt>) -> SeqStmt {
+    SeqStmt::If {
+        cond,
+        then,
+        els: vec![],
+    }
+}
+pub fn if_else(cond: Expr, then: Vec<SeqStmt>, els: Vec<SeqStmt>) -> SeqStmt {
+    SeqStmt::If { cond, then, els }
+}
+
+/// A set of modules, one per distinct name, in a deterministic (sorted) order.
+/// A block instantiated many times is generated and stored once.
+#[derive(Clone, Debug, Default)]
+pub struct Design {
+    pub modules: BTreeMap<String, Module>,
+    pub top: String,
+}
+
+impl Design {
+    pub fn contains(&self, name: &str) -> bool {
+        self.modules.contains_key(name)
+    }
+
+    /// Adds `module` unless one of that name already exists. Generators name
+    /// modules after every parameter that changes their contents, so equal
+    /// names mean equal modules.
+    pub fn add(&mut self, module: Module) {
+        self.modules.entry(module.name.clone()).or_insert(module);
+    }
+
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules.get(name)
+    }
+}
+
+/// Number of bits needed to hold values 0..n-1 (at least 1).
+pub fn index_bits(n: u64) -> u32 {
+    if n <= 2 {
+        1
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+/// ceil(log2(n)) with clog2(1) = 0.
+pub fn clog2(n: u64) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}

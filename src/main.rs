@@ -1,0 +1,156 @@
+//! The `cimpool` command line: a thin layer over the library.
+
+use anyhow::Context;
+use cimpool::config::{AdcMode, Config, Crossbar, Storage, DEFAULT_TOML};
+use cimpool::package;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Parser)]
+#[command(
+    name = "cimpool",
+    version,
+    about = "Generate synthesizable Verilog for SRAM compute-in-memory accelerators with weight-pool compression"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Generate the RTL package (Verilog, file list, C header, JSON, port document).
+    Gen(GenArgs),
+    /// Print the embedded default configuration (a starting point for --config).
+    DefaultConfig,
+}
+
+#[derive(Args)]
+struct GenArgs {
+    /// TOML configuration; keys it leaves out take the embedded defaults.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Output folder (created if missing; stale generated Verilog is removed).
+    #[arg(long, value_name = "DIR", default_value = "hdl")]
+    out: PathBuf,
+    /// Error (weight) macros N.
+    #[arg(long)]
+    macros: Option<u32>,
+    /// Word lines per macro R (= pool vector length).
+    #[arg(long)]
+    rows: Option<u32>,
+    /// Bit lines per macro C (= output lanes per macro).
+    #[arg(long)]
+    cols: Option<u32>,
+    /// Pool vectors P (must divide cols).
+    #[arg(long)]
+    pool: Option<u32>,
+    /// Word lines driven per compute phase W (must divide rows).
+    #[arg(long)]
+    wl_parallel: Option<u32>,
+    /// ADC resolution in bits; 0 = exact digital read-out.
+    #[arg(long)]
+    adc_bits: Option<u32>,
+    /// ADC rounding.
+    #[arg(long, value_enum)]
+    adc_mode: Option<AdcMode>,
+    /// Input activation bits.
+    #[arg(long)]
+    act_bits: Option<u32>,
+    /// Two's-complement activations.
+    #[arg(long)]
+    act_signed: Option<bool>,
+    /// Permutation crossbar implementation.
+    #[arg(long, value_enum)]
+    crossbar: Option<Crossbar>,
+    /// Physical crossbars (0 = fewest that hide under the bit-serial compute).
+    #[arg(long)]
+    crossbar_units: Option<u32>,
+    /// Macro storage: synthesizable flops or hard-macro stubs.
+    #[arg(long, value_enum)]
+    storage: Option<Storage>,
+    /// Lanes per output beat (0 = auto).
+    #[arg(long)]
+    out_lanes: Option<u32>,
+}
+
+impl GenArgs {
+    fn resolve(&self) -> Result<Config, cimpool::config::ConfigError> {
+        let mut c = match &self.config {
+            Some(path) => Config::from_file(path)?,
+            None => Config::default(),
+        };
+        macro_rules! apply {
+            ($($field:ident),*) => { $( if let Some(v) = self.$field { c.$field = v; } )* };
+        }
+        apply!(
+            macros,
+            rows,
+            cols,
+            pool,
+            wl_parallel,
+            adc_bits,
+            adc_mode,
+            act_bits,
+            act_signed,
+            crossbar,
+            crossbar_units,
+            storage,
+            out_lanes
+        );
+        Ok(c)
+    }
+}
+
+/// Exit code for invalid user input (configuration), as opposed to I/O or internal failures.
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULT_TOML}");
+            ExitCode::SUCCESS
+        }
+        Command::Gen(args) => match gen(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                let usage = e
+                    .downcast_ref::<package::PackageError>()
+                    .is_some_and(|p| matches!(p, package::PackageError::Config(_)))
+                    || e.downcast_ref::<cimpool::config::ConfigError>().is_some();
+                ExitCode::from(if usage { EXIT_USAGE } else { 1 })
+            }
+        },
+    }
+}
+
+fn gen(args: &GenArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let config = args.resolve()?.resolved();
+    let pkg = package::build(&config)?;
+    pkg.write(&args.out)
+        .with_context(|| format!("writing the package to {}", args.out.display()))?;
+    let d = cimpool::config::Derived::new(&config);
+    let bytes: usize = pkg.files.iter().map(|(_, t)| t.len()).sum();
+    println!(
+        "cimpool: wrote {} files ({} modules, {:.1} MB) to {} in {:.2} s",
+        pkg.files.len(),
+        pkg.design.modules.len(),
+        bytes as f64 / 1e6,
+        args.out.display(),
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "  {} error macros {}x{} + pool macro {}x{}: {} lanes in {} groups, {} crossbar(s), {} cycles per input vector",
+        config.macros, config.rows, config.cols, config.rows, config.pool, d.lanes, d.groups, d.crossbar_units, d.cycles_per_vector
+    );
+    println!(
+        "  next: make lint OUT={0}   make synth OUT={0}   (top: cim_top, file list: {0}/files.f)",
+        args.out.display()
+    );
+    Ok(())
+}
