@@ -245,9 +245,11 @@ mod tests {
         assert_eq!(adc_read_out(37, 128, 0, AdcMode::FloorClamp), 37);
         assert_eq!(adc_read_out(37, 128, 4, AdcMode::FloorClamp), 32);
         assert_eq!(adc_read_out(40, 128, 4, AdcMode::RoundClamp), 48);
-        // Clamp: 2^4 - 1 = 15 codes at most.
-        assert_eq!(adc_read_out(128, 128, 4, AdcMode::FloorClamp), 15 << 4);
-        assert_eq!(adc_read_out(127, 128, 4, AdcMode::RoundClamp), 15 << 4);
+        // S >> sh < 2^B always, so floor never clamps; rounding up can.
+        assert_eq!(adc_read_out(128, 128, 4, AdcMode::FloorClamp), 128);
+        assert_eq!(adc_read_out(127, 128, 4, AdcMode::RoundClamp), 128);
+        assert_eq!(adc_read_out(14, 15, 2, AdcMode::RoundClamp), 3 << 2);
+        assert_eq!(adc_read_out(15, 15, 2, AdcMode::FloorClamp), 3 << 2);
         // B >= bits(W) is exact.
         assert_eq!(adc_read_out(100, 128, 8, AdcMode::RoundClamp), 100);
     }

@@ -129,6 +129,11 @@ fn in_range(field: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), Con
     }
 }
 
+/// Folds a multi-line parser message into one line.
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 /// Most lanes (macros x cols) a design may have: the lane accumulators and
 /// the index memory are flops, and beyond this they dominate everything.
 pub const MAX_LANES: u32 = 16384;
@@ -149,10 +154,12 @@ impl Config {
     /// Parses TOML; keys it leaves out take the embedded defaults, unknown
     /// keys are rejected by name.
     pub fn from_toml(text: &str) -> Result<Config, String> {
-        let user: toml::Table = text.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        let user: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| one_line(&e.to_string()))?;
         let mut merged: toml::Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
         merged.extend(user);
-        Config::deserialize(merged).map_err(|e| e.to_string())
+        Config::deserialize(merged).map_err(|e| one_line(&e.to_string()))
     }
 
     pub fn to_toml(&self) -> String {

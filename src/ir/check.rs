@@ -593,3 +593,166 @@ fn ranges(bits: &[usize]) -> String {
     }
     out.join(",")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{if_, nb, Design, Expr, Instance, LValue, Module, Ty};
+
+    fn design_with(modules: Vec<Module>) -> Design {
+        let mut d = Design::default();
+        d.top = modules[0].name.clone();
+        for m in modules {
+            d.add(m);
+        }
+        d
+    }
+
+    fn errors(m: Module) -> String {
+        let d = design_with(vec![m.clone()]);
+        check_module(&m, &d)
+            .err()
+            .map(|e| {
+                e.iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    fn adder() -> Module {
+        let mut m = Module::new("adder");
+        let a = m.input("a", Ty::unsigned(8));
+        let b = m.input("b", Ty::unsigned(8));
+        let y = m.output("y", Ty::unsigned(8));
+        m.assign(y, a.add(b));
+        m
+    }
+
+    #[test]
+    fn clean_module_passes() {
+        assert_eq!(errors(adder()), "");
+    }
+
+    #[test]
+    fn width_mismatch_in_operands_and_assignments() {
+        let mut m = Module::new("bad");
+        let a = m.input("a", Ty::unsigned(8));
+        let b = m.input("b", Ty::unsigned(4));
+        let y = m.output("y", Ty::unsigned(8));
+        m.assign(y, a.add(b));
+        assert!(errors(m).contains("operands of Add differ in width: 8 vs 4 bits"));
+
+        let mut m = Module::new("bad");
+        let a = m.input("a", Ty::unsigned(8));
+        let y = m.output("y", Ty::unsigned(9));
+        m.assign(y, a);
+        assert!(errors(m).contains("assign to `y`: 9 bits from a 8-bit value"));
+    }
+
+    #[test]
+    fn multiple_drivers_and_undriven_bits() {
+        let mut m = adder();
+        m.assign(LValue::slice("y", 0, 1), Expr::uconst(1, 0));
+        assert!(errors(m).contains("`y` bit 0 has 2 drivers"));
+
+        let mut m = Module::new("bad");
+        let a = m.input("a", Ty::unsigned(2));
+        m.output("y", Ty::unsigned(2));
+        m.assign(
+            LValue::slice("y", 0, 1),
+            Expr::slice("a", 0, 1).and(Expr::slice("a", 1, 1)),
+        );
+        assert!(errors(m).contains("`y` bit 1 is undriven"), "{a:?}");
+    }
+
+    #[test]
+    fn register_rules() {
+        let mut m = Module::new("bad");
+        m.input("clk", Ty::unsigned(1));
+        let d = m.input("d", Ty::unsigned(1));
+        let q = m.output("q", Ty::unsigned(1));
+        let r = m.reg("r", Ty::unsigned(1));
+        m.always("clk", vec![nb(LValue::net("r"), d.clone())]);
+        m.always(
+            "clk",
+            vec![if_(d, vec![nb(LValue::net("r"), Expr::uconst(1, 0))])],
+        );
+        m.assign(q, r);
+        assert!(errors(m).contains("register `r` bit 0 is assigned in several blocks"));
+    }
+
+    #[test]
+    fn unread_bits_are_reported_with_their_range() {
+        let mut m = Module::new("bad");
+        m.input("a", Ty::unsigned(8));
+        let y = m.output("y", Ty::unsigned(4));
+        m.assign(y, Expr::slice("a", 2, 4));
+        assert!(errors(m).contains("`a` bits 0..1,6..7 are never read"));
+    }
+
+    #[test]
+    fn unread_bits_may_be_waived_by_name() {
+        let mut m = Module::new("ok");
+        m.input("a", Ty::unsigned(8));
+        let y = m.output("y", Ty::unsigned(4));
+        m.assign(y, Expr::slice("a", 2, 4));
+        m.unused_ok("a", "test");
+        assert_eq!(errors(m), "");
+    }
+
+    #[test]
+    fn instance_ports_must_all_connect_with_matching_widths() {
+        let mut top = Module::new("top");
+        let a = top.input("a", Ty::unsigned(8));
+        let y = top.output("y", Ty::unsigned(7));
+        let _ = y;
+        top.instance(
+            Instance::new("adder", "u0")
+                .conn("a", a)
+                .conn("y", Expr::name("y")),
+        );
+        let d = design_with(vec![top.clone(), adder()]);
+        let msg = check_module(&top, &d)
+            .unwrap_err()
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(msg.contains("port `b` is unconnected"), "{msg}");
+        assert!(
+            msg.contains("port `y` is 8 bits, connection 7 bits"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn dynamic_select_needs_exact_index_width() {
+        let mut m = Module::new("bad");
+        m.input("bus", Ty::unsigned(64));
+        let i = m.input("i", Ty::unsigned(3));
+        let y = m.output("y", Ty::unsigned(8));
+        m.assign(y, Expr::dyn_slice("bus", i, 3, 8)); // 64 = 2^3 entries of 2^3: index must be 3 bits
+        assert_eq!(errors(m), "");
+        let mut m = Module::new("bad");
+        m.input("bus", Ty::unsigned(64));
+        let i = m.input("i", Ty::unsigned(4));
+        let y = m.output("y", Ty::unsigned(8));
+        m.assign(y, Expr::dyn_slice("bus", i, 3, 8));
+        assert!(errors(m).contains("needs a power-of-two net and a 3-bit index, got 4 bits"));
+    }
+
+    #[test]
+    fn identifiers_are_checked() {
+        let mut m = Module::new("bad");
+        let a = m.input("wire", Ty::unsigned(1));
+        let y = m.output("y$1", Ty::unsigned(1));
+        m.assign(y, a);
+        let e = errors(m);
+        assert!(
+            e.contains("invalid identifier `wire`") && e.contains("invalid identifier `y$1`"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The command line as a user drives it: `cimpool gen` writes a complete,
+//! deterministic package; bad input gets one clear line and exit code 2.
+
+use std::path::Path;
+use std::process::Command;
+
+fn cimpool(args: &[&str], cwd: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cimpool"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run cimpool")
+}
+
+fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().to_string(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn gen_writes_complete_package_into_hdl_by_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cimpool(&["gen", "--macros", "8"], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hdl = tmp.path().join("hdl");
+    let names: Vec<String> = read_all(&hdl).into_iter().map(|(n, _)| n).collect();
+    for expected in [
+        "cim_top.v",
+        "cim_controller.v",
+        "cim_macro_128x128.v",
+        "cim_tile_128x128.v",
+        "pool_crossbar_mux.v",
+        "pool_index_decoder.v",
+        "pool_index_memory.v",
+        "lane_accumulator.v",
+        "requantizer.v",
+        "files.f",
+        "cim_params.h",
+        "cim_params.json",
+        "cim_config.toml",
+        "cim_top.md",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
+    }
+    // files.f names exactly the Verilog files, top last.
+    let list = std::fs::read_to_string(hdl.join("files.f")).unwrap();
+    let listed: Vec<&str> = list.lines().collect();
+    let verilog: Vec<&String> = names.iter().filter(|n| n.ends_with(".v")).collect();
+    assert_eq!(listed.len(), verilog.len());
+    assert_eq!(*listed.last().unwrap(), "cim_top.v");
+    // One macro module instantiated 8 times (module reuse, not 8 copies).
+    let top = std::fs::read_to_string(hdl.join("cim_top.v")).unwrap();
+    assert_eq!(
+        top.matches("cim_tile_128x128 #(.TILE_ID(").count(),
+        9,
+        "8 error tiles + the pool tile"
+    );
+    // The JSON carries the derived parameters the header carries.
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(hdl.join("cim_params.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["derived"]["lanes"], 1024);
+    let header = std::fs::read_to_string(hdl.join("cim_params.h")).unwrap();
+    assert!(header.contains("#define CIM_LANES 1024u"));
+}
+
+#[test]
+fn gen_is_byte_identical_on_a_second_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(cimpool(&["gen", "--out", "a"], tmp.path()).status.success());
+    assert!(cimpool(&["gen", "--out", "b"], tmp.path()).status.success());
+    assert_eq!(
+        read_all(&tmp.path().join("a")),
+        read_all(&tmp.path().join("b"))
+    );
+}
+
+#[test]
+fn regenerating_removes_stale_verilog_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert!(cimpool(
+        &["gen", "--rows", "16", "--cols", "16", "--macros", "1"],
+        tmp.path()
+    )
+    .status
+    .success());
+    std::fs::write(tmp.path().join("hdl/user_notes.v"), "// mine\n").unwrap();
+    assert!(cimpool(
+        &["gen", "--rows", "32", "--cols", "32", "--macros", "1"],
+        tmp.path()
+    )
+    .status
+    .success());
+    let names: Vec<String> = read_all(&tmp.path().join("hdl"))
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("16x16")),
+        "stale module left: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "user_notes.v"),
+        "a file cimpool did not write was removed"
+    );
+}
+
+#[test]
+fn config_file_and_flags_combine_flags_win() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("my.toml"),
+        "macros = 2\nrows = 16\ncols = 16\nadc_bits = 2\n",
+    )
+    .unwrap();
+    let out = cimpool(&["gen", "--config", "my.toml", "--macros", "3"], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved = std::fs::read_to_string(tmp.path().join("hdl/cim_config.toml")).unwrap();
+    assert!(
+        resolved.contains("macros = 3")
+            && resolved.contains("adc_bits = 2")
+            && resolved.contains("pool = 16")
+    );
+}
+
+fn assert_rejected(args: &[&str], config: Option<&str>, needle: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut all = vec!["gen"];
+    if let Some(text) = config {
+        std::fs::write(tmp.path().join("bad.toml"), text).unwrap();
+        all.extend(["--config", "bad.toml"]);
+    }
+    all.extend(args);
+    let out = cimpool(&all, tmp.path());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{args:?}: expected exit 2, stderr: {err}"
+    );
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "{args:?}: expected one error line, got:\n{err}"
+    );
+    assert!(
+        err.starts_with("error: ") && err.contains(needle),
+        "{args:?}: `{needle}` not in: {err}"
+    );
+    assert!(
+        !tmp.path().join("hdl").exists(),
+        "a rejected config wrote output"
+    );
+}
+
+#[test]
+fn bad_configs_get_one_clear_line_and_exit_2() {
+    assert_rejected(
+        &["--macros", "0"],
+        None,
+        "`macros` = 0 is invalid: macros must be between 1 and 64",
+    );
+    assert_rejected(
+        &["--pool", "256"],
+        None,
+        "`pool` = 256 is invalid: pool must be <= cols (128)",
+    );
+    assert_rejected(&["--pool", "48"], None, "pool must divide cols (128)");
+    assert_rejected(
+        &["--wl-parallel", "48"],
+        None,
+        "rows (128) must be a multiple of wl_parallel",
+    );
+    assert_rejected(
+        &["--rows", "100000"],
+        None,
+        "rows must be between 2 and 1024",
+    );
+    assert_rejected(&["--crossbar-units", "3"], None, "divide the 8 lane groups");
+    assert_rejected(&[], Some("macros = 2\nbogus_key = 1\n"), "bogus_key");
+    assert_rejected(&[], Some("macros = 'eight'\n"), "macros");
+    assert_rejected(
+        &["--config", "missing.toml"],
+        None,
+        "cannot read config file missing.toml",
+    );
+}
+
+#[test]
+fn default_config_prints_the_embedded_toml() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cimpool(&["default-config"], tmp.path());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let parsed = cimpool::config::Config::from_toml(&text).unwrap();
+    assert_eq!(parsed, cimpool::config::Config::default());
+}

@@ -1,0 +1,67 @@
+//! Helpers shared by the integration tests: generating packages into
+//! temporary folders and running the external tools on them. A missing tool
+//! is a test failure with the command that installs it, never a skip.
+#![allow(dead_code)]
+
+use cimpool::config::Config;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn require_tool(tool: &str) {
+    let found = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {tool}"))
+        .output()
+        .map(|o| o.status.success());
+    assert!(
+        found.unwrap_or(false),
+        "`{tool}` is not installed: run `make deps` (installs verilator, yosys, iverilog from Debian)"
+    );
+}
+
+/// Parses a config from TOML (missing keys default) and resolves it.
+pub fn config(toml: &str) -> Config {
+    Config::from_toml(toml)
+        .unwrap_or_else(|e| panic!("bad test config: {e}"))
+        .resolved()
+}
+
+/// Generates the package of `config` into a fresh temporary folder.
+pub fn generate(config: &Config) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("hdl");
+    let pkg = cimpool::package::build(config).unwrap_or_else(|e| panic!("generation failed: {e}"));
+    pkg.write(&path).expect("write package");
+    (dir, path)
+}
+
+pub fn verilog_files(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("files.f"))
+        .expect("files.f")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `verilator --lint-only -Wall` on a package; returns its output (empty when clean).
+pub fn lint(dir: &Path) -> (bool, String) {
+    require_tool("verilator");
+    let out = run(Command::new("verilator")
+        .args(["--lint-only", "-Wall", "--top-module", "cim_top"])
+        .args(verilog_files(dir))
+        .current_dir(dir));
+    (out.status.success(), text(&out))
+}

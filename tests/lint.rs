@@ -1,0 +1,40 @@
+//! Every generated package must lint with zero warnings under
+//! `verilator --lint-only -Wall`, over a matrix that spans the parameter
+//! space (macro counts 1..16, rows/cols 16..256, pool < cols, W < R, both ADC
+//! modes, signed activations, black-box storage, odd sizes).
+
+mod common;
+
+fn assert_lints_clean(toml: &str) {
+    let config = common::config(toml);
+    let (_tmp, dir) = common::generate(&config);
+    let (ok, out) = common::lint(&dir);
+    assert!(
+        ok && out.trim().is_empty(),
+        "lint of [{toml}] is not clean:\n{out}"
+    );
+}
+
+macro_rules! lint_matrix {
+    ($($name:ident: $toml:expr,)*) => { $(
+        #[test]
+        fn $name() { assert_lints_clean($toml); }
+    )* };
+}
+
+lint_matrix! {
+    one_macro_square: "macros = 1\nrows = 16\ncols = 16",
+    w_lt_r_round_adc: "macros = 2\nrows = 32\ncols = 32\npool = 16\nwl_parallel = 8\nadc_bits = 3\nadc_mode = 'round_clamp'",
+    odd_sizes_floor_adc_signed: "macros = 3\nrows = 24\ncols = 24\npool = 12\nwl_parallel = 12\nadc_bits = 2\nact_signed = true",
+    sixteen_macros: "macros = 16\nrows = 16\ncols = 16\nact_bits = 4",
+    mid_floor_adc: "macros = 4\nrows = 64\ncols = 64\npool = 32\nwl_parallel = 16\nadc_bits = 4",
+    rows_cols_256: "macros = 1\nrows = 256\ncols = 256\npool = 128\nwl_parallel = 64\nadc_bits = 5\nadc_mode = 'round_clamp'\nact_bits = 4",
+    signed_no_relu_wide_out: "macros = 2\nrows = 128\ncols = 64\npool = 64\nact_signed = true\nrelu = false\nout_bits = 16",
+    blackbox_two_crossbars: "macros = 8\nrows = 16\ncols = 16\npool = 8\ncrossbar_units = 2\nstorage = 'blackbox'",
+    non_power_of_two: "macros = 5\nrows = 20\ncols = 10\npool = 5\nwl_parallel = 5",
+    one_bit_activations: "macros = 2\nrows = 16\ncols = 16\npool = 4\nact_bits = 1",
+    adc_as_wide_as_sum: "macros = 8\nrows = 32\ncols = 32\nadc_bits = 6\nadc_mode = 'round_clamp'",
+    three_bit_signed_narrow_beats: "macros = 4\nrows = 16\ncols = 12\npool = 6\nwl_parallel = 4\nact_bits = 3\nact_signed = true\nout_lanes = 8",
+    wide_lanes_wide_beats: "macros = 2\nrows = 64\ncols = 256\npool = 64\nout_lanes = 64",
+    default_config: "",
+}
