@@ -6,7 +6,10 @@
 //! -> `emit` (Verilog printer) -> `package` (files written for a user).
 
 pub mod config;
+pub mod cosim;
 pub mod emit;
 pub mod gen;
+pub mod golden;
 pub mod ir;
+pub mod loadport;
 pub mod package;

@@ -1,0 +1,102 @@
+//! Co-simulation of generated RTL against the golden model under Verilator.
+
+pub mod driver;
+pub mod scenario;
+pub mod shim;
+pub mod sim;
+pub mod verilate;
+
+use crate::config::Config;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The first difference between the RTL and the golden model.
+#[derive(Clone, Debug)]
+pub struct Mismatch {
+    pub config: String,
+    pub cycle: u64,
+    pub what: String,
+    pub vector: Option<usize>,
+    pub lane: Option<u32>,
+    pub expected: String,
+    pub actual: String,
+    pub trace: Option<PathBuf>,
+}
+
+impl Mismatch {
+    pub fn new(config: &Config, cycle: u64, what: String) -> Mismatch {
+        Mismatch {
+            config: config.to_toml().lines().collect::<Vec<_>>().join(", "),
+            cycle,
+            what,
+            vector: None,
+            lane: None,
+            expected: String::new(),
+            actual: String::new(),
+            trace: None,
+        }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "RTL and golden model differ at cycle {}: {}",
+            self.cycle, self.what
+        )?;
+        if let Some(v) = self.vector {
+            writeln!(f, "  output vector: {v} (counting input vectors from 0)")?;
+        }
+        if let Some(l) = self.lane {
+            writeln!(f, "  lane: {l}")?;
+        }
+        if !self.expected.is_empty() {
+            writeln!(
+                f,
+                "  expected (golden): {}\n  actual (RTL):      {}",
+                self.expected, self.actual
+            )?;
+        }
+        writeln!(f, "  config: {}", self.config)?;
+        match &self.trace {
+            Some(t) => write!(f, "  trace: {}", t.display()),
+            None => write!(f, "  trace: not written"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CosimError {
+    #[error("{0}")]
+    Tool(String),
+    #[error("{0}")]
+    Package(String),
+    #[error("{0}")]
+    Mismatch(Box<Mismatch>),
+}
+
+/// Verilates `package_dir`, runs a random scenario of about `vectors` input
+/// vectors and, on a mismatch, runs it again with a VCD trace written into
+/// the build folder.
+pub fn cosimulate(
+    package_dir: &Path,
+    build_root: &Path,
+    vectors: usize,
+    traffic: driver::Traffic,
+) -> Result<driver::Report, CosimError> {
+    let built = verilate::verilate(package_dir, build_root, 2)?;
+    let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let mut sim = sim::Sim::load(&built.library)?;
+    match driver::run(&mut sim, &built.config, &scenario, traffic, None) {
+        Err(CosimError::Mismatch(mut m)) => {
+            drop(sim);
+            let path = built.dir.join(format!("mismatch-seed{}.vcd", traffic.seed));
+            let mut sim = sim::Sim::load(&built.library)?;
+            let _ = driver::run(&mut sim, &built.config, &scenario, traffic, Some(&path));
+            m.trace = Some(path);
+            Err(CosimError::Mismatch(m))
+        }
+        other => other,
+    }
+}

@@ -1,0 +1,223 @@
+//! Stimulus for co-simulation: memory loads and input vectors, random and
+//! directed, deterministic for a seed.
+
+use crate::config::{Config, Derived};
+use crate::golden::{bits_from_fn, Engine, Weights};
+use crate::loadport::{Load, LoadPort};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+#[derive(Clone, Debug)]
+pub enum Command {
+    Load(Load),
+    Input {
+        x: Vec<i64>,
+        first: bool,
+        last: bool,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub commands: Vec<Command>,
+}
+
+impl Scenario {
+    pub fn vectors(&self) -> usize {
+        self.commands
+            .iter()
+            .filter(|c| matches!(c, Command::Input { .. }))
+            .count()
+    }
+    pub fn output_vectors(&self) -> usize {
+        self.commands
+            .iter()
+            .filter(|c| matches!(c, Command::Input { last: true, .. }))
+            .count()
+    }
+}
+
+pub fn activation_range(c: &Config) -> (i64, i64) {
+    if c.act_signed {
+        (-(1 << (c.act_bits - 1)), (1 << (c.act_bits - 1)) - 1)
+    } else {
+        (0, (1 << c.act_bits) - 1)
+    }
+}
+
+/// Vectors that hit the corners: all zero, all max, all min, alternating,
+/// a single non-zero element at each end.
+pub fn directed_vectors(c: &Config) -> Vec<Vec<i64>> {
+    let (lo, hi) = activation_range(c);
+    let r = c.rows as usize;
+    let mut v = vec![vec![0; r], vec![hi; r], vec![lo; r]];
+    v.push((0..r).map(|d| if d % 2 == 0 { hi } else { lo }).collect());
+    let mut first = vec![0; r];
+    first[0] = hi;
+    let mut last = vec![0; r];
+    last[r - 1] = if c.act_signed { lo } else { hi };
+    v.push(first);
+    v.push(last);
+    v
+}
+
+struct Builder<'a> {
+    c: &'a Config,
+    port: LoadPort,
+    rng: ChaCha8Rng,
+    commands: Vec<Command>,
+}
+
+impl Builder<'_> {
+    fn column(&mut self) -> crate::golden::Bits {
+        let density: f64 = self.rng.gen_range(0.2..0.8);
+        let rng = &mut self.rng;
+        bits_from_fn(self.c.rows, |_| rng.gen_bool(density))
+    }
+
+    fn vector(&mut self) -> Vec<i64> {
+        let (lo, hi) = activation_range(self.c);
+        let sparse = self.rng.gen_bool(0.3);
+        (0..self.c.rows)
+            .map(|_| {
+                if sparse && self.rng.gen_bool(0.7) {
+                    0
+                } else {
+                    self.rng.gen_range(lo..=hi)
+                }
+            })
+            .collect()
+    }
+
+    fn random_weights(&mut self) -> Weights {
+        let lanes = (self.c.macros * self.c.cols) as usize;
+        let pool = (0..self.c.pool).map(|_| self.column()).collect();
+        let error = (0..lanes).map(|_| self.column()).collect();
+        let smax = (1i64 << (self.c.scale_bits - 1)) - 1;
+        let small = 8.min(smax);
+        let bmax = (1i64 << (self.c.bias_bits - 1)) - 1;
+        let bias_span = 4096.min(bmax);
+        Weights {
+            pool,
+            error,
+            index: (0..lanes)
+                .map(|_| self.rng.gen_range(0..self.c.pool))
+                .collect(),
+            mask: (0..lanes).map(|_| self.rng.gen_bool(0.6)).collect(),
+            bias: (0..lanes)
+                .map(|_| self.rng.gen_range(-bias_span..=bias_span))
+                .collect(),
+            alpha: self.rng.gen_range(-small..=small),
+            beta: self.rng.gen_range(-small..=small),
+            shift: 0,
+        }
+    }
+
+    /// A shift that maps typical values to the middle of the output range,
+    /// so outputs exercise rounding and the full code range, not only
+    /// saturation.
+    fn typical_shift(&mut self, w: &Weights) -> u32 {
+        let mut engine = Engine::new(self.c, w.clone());
+        let mut mags: Vec<u128> = Vec::new();
+        for _ in 0..4 {
+            let x = self.vector();
+            engine.step(&x, true, false);
+            for l in 0..engine.acc_pool.len() {
+                let v = w.alpha as i128 * engine.acc_pool[l]
+                    + w.beta as i128 * engine.acc_err[l]
+                    + w.bias[l] as i128;
+                mags.push(v.unsigned_abs());
+            }
+        }
+        mags.sort_unstable();
+        let median = mags[mags.len() / 2].max(1);
+        let bits = 128 - median.leading_zeros();
+        let max_shift = (1u32 << self.c.shift_bits) - 1;
+        (bits.saturating_sub(self.c.out_bits - 1)).min(max_shift)
+    }
+
+    fn load_all(&mut self, w: &Weights) {
+        for load in self.port.all(w) {
+            self.commands.push(Command::Load(load));
+        }
+    }
+
+    fn tile(&mut self, blocks: u32, first_vector: Option<Vec<i64>>) {
+        let mut first_vector = first_vector;
+        for b in 0..blocks {
+            let x = first_vector.take().unwrap_or_else(|| self.vector());
+            self.commands.push(Command::Input {
+                x,
+                first: b == 0,
+                last: b == blocks - 1,
+            });
+        }
+    }
+}
+
+/// About `vectors` input vectors in three phases: single-block outputs
+/// streamed back to back (pipelining), multi-block accumulation with the same
+/// weights, and multi-block outputs after partial reloads of the memories.
+pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
+    let mut b = Builder {
+        c,
+        port: LoadPort::new(c),
+        rng: ChaCha8Rng::seed_from_u64(seed),
+        commands: vec![],
+    };
+    let mut w = b.random_weights();
+    w.shift = b.typical_shift(&w);
+    b.load_all(&w);
+    let max_blocks = c.max_row_blocks.min(4);
+    let mut count = 0;
+    for x in directed_vectors(c) {
+        b.tile(1, Some(x));
+        count += 1;
+    }
+    while count < vectors / 2 {
+        b.tile(1, None);
+        count += 1;
+    }
+    while count < vectors * 4 / 5 {
+        let k = b.rng.gen_range(1..=max_blocks);
+        b.tile(k, None);
+        count += k as usize;
+    }
+    let lanes = Derived::new(c).lanes;
+    while count < vectors {
+        // Partial reload: some lane words, some error columns, sometimes a
+        // pool column or new scales, as between layers or output tiles.
+        for _ in 0..b.rng.gen_range(1..=4) {
+            let l = b.rng.gen_range(0..lanes);
+            let (idx, mask, bias) = (
+                b.rng.gen_range(0..c.pool),
+                b.rng.gen_bool(0.5),
+                b.rng.gen_range(-500..500),
+            );
+            let load = b.port.lane(l, idx, mask, bias);
+            b.commands.push(Command::Load(load));
+            let col = b.column();
+            let load = b.port.error_column(l, &col);
+            b.commands.push(Command::Load(load));
+        }
+        if b.rng.gen_bool(0.3) {
+            let k = b.rng.gen_range(0..c.pool);
+            let col = b.column();
+            let load = b.port.pool_column(k, &col);
+            b.commands.push(Command::Load(load));
+        }
+        if b.rng.gen_bool(0.2) {
+            let shift = w.shift.saturating_sub(1) + b.rng.gen_range(0..3);
+            let load = b
+                .port
+                .scales(w.alpha, -w.beta, shift.min((1 << c.shift_bits) - 1));
+            b.commands.push(Command::Load(load));
+        }
+        let k = b.rng.gen_range(1..=max_blocks);
+        b.tile(k, None);
+        count += k as usize;
+    }
+    Scenario {
+        commands: b.commands,
+    }
+}

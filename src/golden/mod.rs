@@ -1,0 +1,309 @@
+//! Bit-exact golden model of SPEC sections 2-3, independent of the IR and the
+//! generators: it reads only the resolved configuration and the memory
+//! contents. Exact integer arithmetic (i64 / i128) throughout, so a width the
+//! RTL derived too small shows up as a co-simulation mismatch.
+
+pub mod timing;
+
+use crate::config::{adc_read_out, Config};
+
+/// A column of cells (or any R-bit vector): bit d is row d, packed in u64s.
+pub type Bits = Vec<u64>;
+
+pub fn bits_from_fn(len: u32, mut f: impl FnMut(u32) -> bool) -> Bits {
+    let mut words = vec![0u64; len.div_ceil(64) as usize];
+    for d in 0..len {
+        if f(d) {
+            words[(d / 64) as usize] |= 1 << (d % 64);
+        }
+    }
+    words
+}
+
+pub fn bit(bits: &Bits, d: u32) -> bool {
+    bits[(d / 64) as usize] >> (d % 64) & 1 == 1
+}
+
+/// Everything the load port writes: the memory contents of one engine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Weights {
+    /// P pool vectors (pool macro columns).
+    pub pool: Vec<Bits>,
+    /// L error columns, lane = macro * cols + column.
+    pub error: Vec<Bits>,
+    /// Pool index of each lane.
+    pub index: Vec<u32>,
+    /// Error mask bit of each lane (false = pruned).
+    pub mask: Vec<bool>,
+    pub bias: Vec<i64>,
+    pub alpha: i64,
+    pub beta: i64,
+    pub shift: u32,
+}
+
+/// Per column, per plane t and phase h: what SPEC section 2 names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ColumnDetail {
+    /// S[t][h], the column sums.
+    pub sums: Vec<Vec<u32>>,
+    /// A[t][h], the ADC read-outs.
+    pub read_outs: Vec<Vec<u32>>,
+    /// N[t][h], the input popcounts.
+    pub pops: Vec<Vec<u32>>,
+    /// T[t], the plane results.
+    pub planes: Vec<i64>,
+    /// Y, the column result.
+    pub y: i64,
+}
+
+/// One input vector cut into what the macros see: per plane and phase, the
+/// driven word lines packed in words, and their popcount.
+pub struct DrivenPlanes {
+    /// words[t][h]: the bits of plane t restricted to the rows of phase h.
+    words: Vec<Vec<Bits>>,
+    pops: Vec<Vec<u32>>,
+}
+
+/// The SPEC section 2 semantics for one configuration.
+pub struct MacroModel {
+    rows: u32,
+    w: u32,
+    phases: u32,
+    act_bits: u32,
+    act_signed: bool,
+    adc_bits: u32,
+    adc_mode: crate::config::AdcMode,
+}
+
+impl MacroModel {
+    pub fn new(c: &Config) -> MacroModel {
+        MacroModel {
+            rows: c.rows,
+            w: c.wl_parallel,
+            phases: c.rows / c.wl_parallel,
+            act_bits: c.act_bits,
+            act_signed: c.act_signed,
+            adc_bits: c.adc_bits,
+            adc_mode: c.adc_mode,
+        }
+    }
+
+    /// Plane weight w_t (negative for the MSB plane of signed activations).
+    pub fn plane_weight(&self, t: u32) -> i64 {
+        if self.act_signed && t == self.act_bits - 1 {
+            -(1i64 << t)
+        } else {
+            1i64 << t
+        }
+    }
+
+    /// Cuts an input vector (R elements, each in the activation range) into
+    /// driven bit planes.
+    pub fn drive(&self, x: &[i64]) -> DrivenPlanes {
+        assert_eq!(x.len(), self.rows as usize, "input vector length");
+        let mask = (1i64 << self.act_bits) - 1;
+        let mut words = Vec::new();
+        let mut pops = Vec::new();
+        for t in 0..self.act_bits {
+            let plane = bits_from_fn(self.rows, |d| ((x[d as usize] & mask) >> t) & 1 == 1);
+            let mut per_phase = Vec::new();
+            let mut per_pop = Vec::new();
+            for h in 0..self.phases {
+                let (lo, hi) = (h * self.w, (h + 1) * self.w);
+                let phase_mask = bits_from_fn(self.rows, |d| d >= lo && d < hi);
+                let driven: Bits = plane.iter().zip(&phase_mask).map(|(a, b)| a & b).collect();
+                per_pop.push(driven.iter().map(|w| w.count_ones()).sum());
+                per_phase.push(driven);
+            }
+            words.push(per_phase);
+            pops.push(per_pop);
+        }
+        DrivenPlanes { words, pops }
+    }
+
+    fn adc(&self, s: u32) -> u32 {
+        adc_read_out(s as u64, self.w, self.adc_bits, self.adc_mode) as u32
+    }
+
+    /// Y of one column (the fast path: popcounts on packed words).
+    pub fn column(&self, x: &DrivenPlanes, column: &Bits) -> i64 {
+        let mut y = 0i64;
+        for t in 0..self.act_bits as usize {
+            let mut plane = 0i64;
+            for h in 0..self.phases as usize {
+                let s: u32 = x.words[t][h]
+                    .iter()
+                    .zip(column)
+                    .map(|(a, b)| (a & b).count_ones())
+                    .sum();
+                plane += 2 * self.adc(s) as i64 - x.pops[t][h] as i64;
+            }
+            y += self.plane_weight(t as u32) * plane;
+        }
+        y
+    }
+
+    /// Every intermediate of one column, for mismatch reports and tests.
+    pub fn column_detail(&self, x: &DrivenPlanes, column: &Bits) -> ColumnDetail {
+        let mut d = ColumnDetail {
+            sums: vec![],
+            read_outs: vec![],
+            pops: x.pops.clone(),
+            planes: vec![],
+            y: 0,
+        };
+        for t in 0..self.act_bits as usize {
+            let sums: Vec<u32> = (0..self.phases as usize)
+                .map(|h| {
+                    x.words[t][h]
+                        .iter()
+                        .zip(column)
+                        .map(|(a, b)| (a & b).count_ones())
+                        .sum()
+                })
+                .collect();
+            let read_outs: Vec<u32> = sums.iter().map(|&s| self.adc(s)).collect();
+            let plane: i64 = read_outs
+                .iter()
+                .zip(&x.pops[t])
+                .map(|(&a, &n)| 2 * a as i64 - n as i64)
+                .sum();
+            d.y += self.plane_weight(t as u32) * plane;
+            d.sums.push(sums);
+            d.read_outs.push(read_outs);
+            d.planes.push(plane);
+        }
+        d
+    }
+}
+
+/// SPEC section 3 requantization of one value.
+pub fn requantize(v: i128, shift: u32, relu: bool, out_bits: u32) -> i64 {
+    let mut y = if shift == 0 {
+        v
+    } else if shift >= 128 {
+        0
+    } else {
+        (v + (1i128 << (shift - 1))) >> shift
+    };
+    if relu {
+        y = y.max(0);
+    }
+    let (lo, hi) = if relu {
+        (0, (1i128 << out_bits) - 1)
+    } else {
+        (-(1i128 << (out_bits - 1)), (1i128 << (out_bits - 1)) - 1)
+    };
+    y.clamp(lo, hi) as i64
+}
+
+/// What the pool engine computes for one input vector.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VectorResult {
+    pub ypool: Vec<i64>,
+    pub z: Vec<i64>,
+    pub ysel: Vec<i64>,
+    /// Requantized lane outputs, present when the vector was marked `last`.
+    pub outputs: Option<Vec<i64>>,
+}
+
+/// The pool engine with its lane accumulators (state across row blocks).
+pub struct Engine {
+    pub config: Config,
+    pub model: MacroModel,
+    pub weights: Weights,
+    pub acc_pool: Vec<i128>,
+    pub acc_err: Vec<i128>,
+}
+
+impl Engine {
+    pub fn new(config: &Config, weights: Weights) -> Engine {
+        let lanes = (config.macros * config.cols) as usize;
+        assert_eq!(weights.pool.len(), config.pool as usize, "pool vectors");
+        assert_eq!(weights.error.len(), lanes, "error columns");
+        assert_eq!(weights.index.len(), lanes, "indices");
+        assert_eq!(weights.mask.len(), lanes, "masks");
+        assert_eq!(weights.bias.len(), lanes, "biases");
+        assert!(
+            weights.index.iter().all(|&i| i < config.pool),
+            "index out of range"
+        );
+        Engine {
+            config: config.clone(),
+            model: MacroModel::new(config),
+            weights,
+            acc_pool: vec![0; lanes],
+            acc_err: vec![0; lanes],
+        }
+    }
+
+    /// Processes one input vector (SPEC section 3).
+    pub fn step(&mut self, x: &[i64], first: bool, last: bool) -> VectorResult {
+        let driven = self.model.drive(x);
+        let ypool: Vec<i64> = self
+            .weights
+            .pool
+            .iter()
+            .map(|col| self.model.column(&driven, col))
+            .collect();
+        let z: Vec<i64> = self
+            .weights
+            .error
+            .iter()
+            .map(|col| self.model.column(&driven, col))
+            .collect();
+        let ysel: Vec<i64> = self
+            .weights
+            .index
+            .iter()
+            .map(|&i| ypool[i as usize])
+            .collect();
+        if first {
+            self.acc_pool.iter_mut().for_each(|a| *a = 0);
+            self.acc_err.iter_mut().for_each(|a| *a = 0);
+        }
+        for l in 0..ysel.len() {
+            self.acc_pool[l] += ysel[l] as i128;
+            if self.weights.mask[l] {
+                self.acc_err[l] += z[l] as i128;
+            }
+        }
+        let outputs = last.then(|| self.outputs());
+        VectorResult {
+            ypool,
+            z,
+            ysel,
+            outputs,
+        }
+    }
+
+    /// Requantized outputs of the current accumulators.
+    pub fn outputs(&self) -> Vec<i64> {
+        let w = &self.weights;
+        (0..self.acc_pool.len())
+            .map(|l| {
+                let v = w.alpha as i128 * self.acc_pool[l]
+                    + w.beta as i128 * self.acc_err[l]
+                    + w.bias[l] as i128;
+                requantize(v, w.shift, self.config.relu, self.config.out_bits)
+            })
+            .collect()
+    }
+
+    /// The effective weight of SPEC section 3:
+    /// `alpha * pm(pool[idx][d]) + beta * m * pm(err[l][d])`.
+    pub fn effective_weight(&self, lane: usize, row: u32) -> i64 {
+        let w = &self.weights;
+        let pm = |b: bool| if b { 1 } else { -1 };
+        let pool = pm(bit(&w.pool[w.index[lane] as usize], row));
+        let err = if w.mask[lane] {
+            pm(bit(&w.error[lane], row))
+        } else {
+            0
+        };
+        w.alpha * pool + w.beta * err
+    }
+}
+
+#[cfg(test)]
+mod tests;

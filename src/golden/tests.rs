@@ -1,0 +1,175 @@
+//! The identities SPEC requires of the golden model, as property tests.
+
+use super::*;
+use crate::config::{AdcMode, Config};
+use proptest::prelude::*;
+
+/// Small random configurations with exact read-out.
+fn exact_config() -> impl Strategy<Value = Config> {
+    (
+        1u32..=3,
+        1u32..=5,
+        1u32..=4,
+        prop::sample::select(vec![1u32, 2, 4]),
+        1u32..=9,
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(macros, rows_k, pool, phases, act_bits, signed, relu)| {
+            let rows = 8 * rows_k * phases;
+            let cols = pool * 2;
+            Config {
+                macros,
+                rows,
+                cols,
+                pool,
+                wl_parallel: rows / phases,
+                act_bits: act_bits.max(if signed { 2 } else { 1 }),
+                act_signed: signed,
+                relu,
+                out_bits: 12,
+                ..Config::default()
+            }
+            .resolved()
+        })
+        .prop_filter("pool >= 2", |c| c.pool >= 2)
+}
+
+fn act_range(c: &Config) -> (i64, i64) {
+    if c.act_signed {
+        (-(1 << (c.act_bits - 1)), (1 << (c.act_bits - 1)) - 1)
+    } else {
+        (0, (1 << c.act_bits) - 1)
+    }
+}
+
+/// Random weights and inputs for a config; `extreme` pushes every value to
+/// the ends of its range (all ones, max/min activations, max scales).
+fn random_case(c: &Config, seed: u64, extreme: bool) -> (Weights, Vec<Vec<i64>>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let lanes = (c.macros * c.cols) as usize;
+    let col = |rng: &mut rand_chacha::ChaCha8Rng| bits_from_fn(c.rows, |_| extreme || rng.gen());
+    let pool = (0..c.pool).map(|_| col(&mut rng)).collect();
+    let error = (0..lanes).map(|_| col(&mut rng)).collect();
+    let smax = (1i64 << (c.scale_bits - 1)) - 1;
+    let weights = Weights {
+        pool,
+        error,
+        index: (0..lanes).map(|_| rng.gen_range(0..c.pool)).collect(),
+        mask: (0..lanes).map(|_| extreme || rng.gen()).collect(),
+        bias: (0..lanes).map(|_| rng.gen_range(-1000..1000)).collect(),
+        alpha: if extreme {
+            smax
+        } else {
+            rng.gen_range(-smax..=smax)
+        },
+        beta: if extreme {
+            -smax - 1
+        } else {
+            rng.gen_range(-smax..=smax)
+        },
+        shift: rng.gen_range(0..12),
+    };
+    let (lo, hi) = act_range(c);
+    let vectors = (0..4)
+        .map(|_| {
+            (0..c.rows)
+                .map(|_| {
+                    if extreme {
+                        if rng.gen() {
+                            hi
+                        } else {
+                            lo
+                        }
+                    } else {
+                        rng.gen_range(lo..=hi)
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    (weights, vectors)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// With exact read-out, Y[c] is the integer dot product of x with the
+    /// +-1 column (SPEC section 2).
+    #[test]
+    fn exact_column_is_pm1_dot_product(c in exact_config(), seed in any::<u64>(), extreme in any::<bool>()) {
+        let (w, xs) = random_case(&c, seed, extreme);
+        let m = MacroModel::new(&c);
+        for x in &xs {
+            let driven = m.drive(x);
+            for column in w.pool.iter().chain(&w.error) {
+                let dot: i64 = (0..c.rows).map(|d| x[d as usize] * if bit(column, d) { 1 } else { -1 }).sum();
+                prop_assert_eq!(m.column(&driven, column), dot);
+                prop_assert_eq!(m.column_detail(&driven, column).y, dot);
+            }
+        }
+    }
+
+    /// The fundamental identity (SPEC section 3): across row blocks, the
+    /// engine's outputs equal a plain integer matmul with the effective
+    /// weights, followed by the same requantization.
+    #[test]
+    fn engine_equals_effective_weight_matmul(c in exact_config(), seed in any::<u64>(), extreme in any::<bool>()) {
+        let (w, xs) = random_case(&c, seed, extreme);
+        let mut engine = Engine::new(&c, w.clone());
+        let mut outputs = None;
+        for (b, x) in xs.iter().enumerate() {
+            outputs = engine.step(x, b == 0, b == xs.len() - 1).outputs;
+        }
+        let outputs = outputs.unwrap();
+        for (lane, &got) in outputs.iter().enumerate() {
+            let acc: i128 = xs
+                .iter()
+                .map(|x| (0..c.rows).map(|d| engine.effective_weight(lane, d) as i128 * x[d as usize] as i128).sum::<i128>())
+                .sum();
+            let expected = requantize(acc + w.bias[lane] as i128, w.shift, c.relu, c.out_bits);
+            prop_assert_eq!(got, expected, "lane {}", lane);
+        }
+    }
+}
+
+#[test]
+fn lossy_adc_is_applied_per_phase_and_plane() {
+    // W = 7 (bits 3), 1-bit ADC, floor: S in 0..=3 -> 0, 4..=7 -> 4.
+    let c = Config {
+        macros: 1,
+        rows: 14,
+        cols: 2,
+        pool: 2,
+        wl_parallel: 7,
+        adc_bits: 1,
+        act_bits: 2,
+        ..Config::default()
+    }
+    .resolved();
+    let m = MacroModel::new(&c);
+    let column = bits_from_fn(14, |_| true);
+    let x: Vec<i64> = (0..14).map(|d| if d < 5 { 3 } else { 1 }).collect();
+    let detail = m.column_detail(&m.drive(&x), &column);
+    // Plane 0: all 14 ones, phases see 7 and 7 -> read-outs 4, 4.
+    assert_eq!(detail.sums[0], vec![7, 7]);
+    assert_eq!(detail.read_outs[0], vec![4, 4]);
+    // Plane 1: rows 0..5 -> phase sums 5 and 0 -> read-outs 4 and 0.
+    assert_eq!(detail.sums[1], vec![5, 0]);
+    assert_eq!(detail.read_outs[1], vec![4, 0]);
+    // T = sum(2A - N): plane 0: (8-7)+(8-7) = 2; plane 1: (8-5)+(0-0) = 3.
+    assert_eq!(detail.planes, vec![2, 3]);
+    assert_eq!(detail.y, 2 + 2 * 3);
+    let _ = AdcMode::FloorClamp;
+}
+
+#[test]
+fn requantize_rounds_half_up_relu_and_saturates() {
+    assert_eq!(requantize(5, 1, false, 8), 3); // 2.5 -> 3
+    assert_eq!(requantize(-5, 1, false, 8), -2); // -2.5 -> -2 (half up)
+    assert_eq!(requantize(-5, 0, true, 8), 0);
+    assert_eq!(requantize(1000, 0, true, 8), 255);
+    assert_eq!(requantize(-1000, 0, false, 8), -128);
+    assert_eq!(requantize(1 << 100, 126, false, 8), 0);
+}

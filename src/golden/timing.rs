@@ -1,0 +1,221 @@
+//! Cycle model of the engine's schedule (docs/ARCHITECTURE.md, "Cycle
+//! schedule"): given what the environment drives each cycle, it predicts the
+//! handshake outputs and when each output beat leaves. Performance figures
+//! come from this model; co-simulation checks it against the RTL every cycle.
+
+use crate::config::{Config, Derived};
+
+/// Handshake outputs of `cim_top` during a cycle (before the clock edge).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Outputs {
+    pub in_ready: bool,
+    pub load_ready: bool,
+    pub out_valid: bool,
+    pub out_last: bool,
+}
+
+/// What the environment drives during a cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Inputs {
+    pub in_valid: bool,
+    pub in_first: bool,
+    pub in_last: bool,
+    pub out_ready: bool,
+}
+
+/// What happened at the clock edge ending a cycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Events {
+    /// An input vector was accepted.
+    pub accepted: bool,
+    /// An output beat was taken (`out_valid && out_ready`), with its index
+    /// within the output vector.
+    pub beat: Option<u32>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    planes: u32,
+    phases: u32,
+    xbar_steps: u32,
+    beats: u32,
+    // Issue stage: the step (plane counting down, phase up) of the vector.
+    issuing: Option<(u32, u32, bool)>, // (plane, phase, last)
+    // Read-out stage: whether it holds the vector's final step, and `last`.
+    read_out: Option<(bool, bool)>,
+    // Shift-accumulate holds a finished vector (its `last` flag).
+    finished: Option<bool>,
+    // Crossbar stage: current step and the vector's `last` flag.
+    crossbar: Option<(u32, bool)>,
+    // Output drain: next beat to load into the output register.
+    draining: Option<u32>,
+    // Output register: beat index held, if valid.
+    out_reg: Option<u32>,
+}
+
+impl Schedule {
+    pub fn new(config: &Config) -> Schedule {
+        let d = Derived::new(config);
+        Schedule {
+            planes: config.act_bits,
+            phases: d.phases,
+            xbar_steps: d.crossbar_steps,
+            beats: d.out_beats,
+            issuing: None,
+            read_out: None,
+            finished: None,
+            crossbar: None,
+            draining: None,
+            out_reg: None,
+        }
+    }
+
+    fn issue_is_final(&self) -> bool {
+        matches!(self.issuing, Some((0, h, _)) if h == self.phases - 1)
+    }
+
+    /// The crossbar stage can take a finished vector: it is free, or in its
+    /// last step and not about to hand over to the drain.
+    fn crossbar_free(&self) -> bool {
+        self.draining.is_none()
+            && match self.crossbar {
+                None => true,
+                Some((step, last)) => step == self.xbar_steps - 1 && !last,
+            }
+    }
+
+    fn commit(&self) -> bool {
+        self.finished.is_some() && self.crossbar_free()
+    }
+
+    fn advance(&self) -> bool {
+        self.finished.is_none() || self.commit()
+    }
+
+    pub fn outputs(&self) -> Outputs {
+        let in_ready = self.advance() && (self.issuing.is_none() || self.issue_is_final());
+        let idle = self.issuing.is_none()
+            && self.read_out.is_none()
+            && self.finished.is_none()
+            && self.crossbar.is_none()
+            && self.draining.is_none();
+        Outputs {
+            in_ready,
+            load_ready: idle,
+            out_valid: self.out_reg.is_some(),
+            out_last: self.out_reg == Some(self.beats - 1),
+        }
+    }
+
+    /// Advances one clock edge.
+    pub fn tick(&mut self, i: Inputs) -> Events {
+        let out = self.outputs();
+        let accepted = i.in_valid && out.in_ready;
+        let beat = (out.out_valid && i.out_ready).then(|| self.out_reg.unwrap());
+        let commit = self.commit();
+        let mut next = self.clone();
+
+        if self.advance() {
+            next.issuing = if accepted {
+                Some((self.planes - 1, 0, i.in_last))
+            } else {
+                match self.issuing {
+                    Some(_) if self.issue_is_final() => None,
+                    Some((t, h, last)) if h == self.phases - 1 => Some((t - 1, 0, last)),
+                    Some((t, h, last)) => Some((t, h + 1, last)),
+                    None => None,
+                }
+            };
+            next.read_out = self
+                .issuing
+                .map(|(_, _, last)| (self.issue_is_final(), last));
+            next.finished = match self.read_out {
+                Some((true, last)) => Some(last),
+                _ => None,
+            };
+        }
+        if commit {
+            next.crossbar = Some((0, self.finished.unwrap()));
+        } else if let Some((step, last)) = self.crossbar {
+            if step == self.xbar_steps - 1 {
+                next.crossbar = None;
+                if last {
+                    next.draining = Some(0);
+                }
+            } else {
+                next.crossbar = Some((step + 1, last));
+            }
+        }
+        let load_beat = self.draining.is_some() && (self.out_reg.is_none() || i.out_ready);
+        if load_beat {
+            let k = self.draining.unwrap();
+            next.out_reg = Some(k);
+            next.draining = if k == self.beats - 1 {
+                None
+            } else {
+                Some(k + 1)
+            };
+        } else if i.out_ready {
+            next.out_reg = None;
+        }
+        *self = next;
+        Events { accepted, beat }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With no back-pressure the first beat of a lone `last` vector is valid
+    /// `first_beat_latency` cycles after acceptance, as the header promises.
+    #[test]
+    fn first_beat_latency_matches_derived() {
+        for toml in [
+            "",
+            "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
+        ] {
+            let c = Config::from_toml(toml).unwrap().resolved();
+            let d = Derived::new(&c);
+            let mut s = Schedule::new(&c);
+            let accept = Inputs {
+                in_valid: true,
+                in_first: true,
+                in_last: true,
+                out_ready: true,
+            };
+            assert!(s.tick(accept).accepted);
+            let mut cycles = 1;
+            while !s.outputs().out_valid {
+                s.tick(Inputs {
+                    out_ready: true,
+                    ..Default::default()
+                });
+                cycles += 1;
+            }
+            assert_eq!(cycles, d.first_beat_latency, "[{toml}]");
+        }
+    }
+
+    /// Back-to-back vectors are accepted every `cycles_per_vector` cycles.
+    #[test]
+    fn throughput_matches_derived() {
+        let c = Config::default().resolved();
+        let d = Derived::new(&c);
+        let mut s = Schedule::new(&c);
+        let mut accepted_at = Vec::new();
+        for cycle in 0..200 {
+            let e = s.tick(Inputs {
+                in_valid: true,
+                in_first: true,
+                in_last: false,
+                out_ready: true,
+            });
+            if e.accepted {
+                accepted_at.push(cycle);
+            }
+        }
+        let gaps: Vec<u32> = accepted_at.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.iter().all(|&g| g == d.cycles_per_vector), "{gaps:?}");
+    }
+}
