@@ -1,6 +1,7 @@
 //! Co-simulation of generated RTL against the golden model under Verilator.
 
 pub mod driver;
+pub mod icarus;
 pub mod scenario;
 pub mod shim;
 pub mod sim;
