@@ -1,7 +1,8 @@
 //! Co-simulation speed, in cycles per second, for one configuration:
-//!   1. full co-simulation (Rust driver + golden model + every check),
-//!   2. the Rust driver alone streaming vectors (no golden model),
-//!   3. a plain C++ Verilator harness doing the same as 2 on the same model.
+//! 1. full co-simulation (Rust driver + golden model + every check),
+//! 2. the Rust driver alone streaming vectors (no golden model),
+//! 3. a plain C++ Verilator harness doing the same as 2 on the same model.
+//!
 //! Run: `cargo run --release --example cosim_speed -- [MACROS ROWS COLS] [CYCLES]`
 //! (default 8 32 32, 20000 cycles). 8 128 128 builds for several minutes.
 

@@ -229,7 +229,7 @@ mod tests {
             .unwrap()
             .resolved();
         let port = LoadPort::new(&c);
-        let lanes = 36;
+        let lanes = 36u32;
         let w = Weights {
             pool: (0..6)
                 .map(|k| bits_from_fn(24, |d| (d + k) % 3 == 0))
@@ -237,7 +237,7 @@ mod tests {
             error: (0..lanes)
                 .map(|l| bits_from_fn(24, |d| (d * 7 + l) % 5 < 2))
                 .collect(),
-            index: (0..lanes as u32).map(|l| (l * 5) % 6).collect(),
+            index: (0..lanes).map(|l| (l * 5) % 6).collect(),
             mask: (0..lanes).map(|l| l % 3 != 0).collect(),
             bias: (0..lanes as i64).map(|l| (l - 18) * 12345).collect(),
             alpha: -7,

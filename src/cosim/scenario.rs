@@ -217,7 +217,54 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
         b.tile(k, None);
         count += k as usize;
     }
+    extreme_tiles(&mut b);
     Scenario {
         commands: b.commands,
+    }
+}
+
+/// Drives the accumulators to the ends of their range: all-ones (Y = +sum x)
+/// or all-zeros (Y = -sum x) columns, full-scale inputs, `max_row_blocks`
+/// blocks, extreme scales, and a shift that keeps the result below
+/// saturation, so a too-narrow accumulator or product shows in the output.
+fn extreme_tiles(b: &mut Builder<'_>) {
+    let c = b.c;
+    let (lo, hi) = activation_range(c);
+    let smax = (1i64 << (c.scale_bits - 1)) - 1;
+    let lanes = Derived::new(c).lanes as usize;
+    let blocks = c.max_row_blocks.min(64);
+    for (ones, x, alpha, beta) in [
+        (true, hi, smax, -smax - 1),
+        (false, hi, -smax - 1, smax),
+        (true, lo, smax, smax),
+    ] {
+        let col = bits_from_fn(c.rows, |_| ones);
+        let mut w = Weights {
+            pool: vec![col.clone(); c.pool as usize],
+            error: vec![col; lanes],
+            index: (0..lanes as u32).map(|l| l % c.pool).collect(),
+            mask: vec![true; lanes],
+            bias: vec![0; lanes],
+            alpha,
+            beta,
+            shift: 0,
+        };
+        // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.
+        let top = (alpha + beta).unsigned_abs() as u128
+            * blocks as u128
+            * c.rows as u128
+            * x.unsigned_abs() as u128;
+        let bits = 128 - top.max(1).leading_zeros();
+        w.shift = bits
+            .saturating_sub(c.out_bits - 1)
+            .min((1 << c.shift_bits) - 1);
+        b.load_all(&w);
+        for k in 0..blocks {
+            b.commands.push(Command::Input {
+                x: vec![x; c.rows as usize],
+                first: k == 0,
+                last: k == blocks - 1,
+            });
+        }
     }
 }

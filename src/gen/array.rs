@@ -118,13 +118,12 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
     }
     m.always("clk", writes);
     read_outs.reverse();
-    let reg = m.reg("read_out_r", Ty::unsigned(cols * sw));
-    m.always(
+    let reg = m.enabled_reg(
+        "read_out_r",
+        Ty::unsigned(cols * sw),
         "clk",
-        vec![if_(
-            Expr::name("en"),
-            vec![nb(LValue::net("read_out_r"), Expr::concat(read_outs))],
-        )],
+        Expr::name("en"),
+        Expr::concat(read_outs),
     );
     m.assign(LValue::net("read_out"), reg);
     design.add(m);
@@ -214,13 +213,12 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
     let wl = m.output("wl", Ty::unsigned(w));
     let pop = m.output("pop", Ty::unsigned(ctx.d.col_sum_bits));
 
-    m.reg("x_r", Ty::unsigned(rows * bx));
-    m.always(
+    m.enabled_reg(
+        "x_r",
+        Ty::unsigned(rows * bx),
         "clk",
-        vec![if_(
-            Expr::name("load"),
-            vec![nb(LValue::net("x_r"), Expr::name("in_data"))],
-        )],
+        Expr::name("load"),
+        Expr::name("in_data"),
     );
     let planes: Vec<Expr> = (0..bx)
         .map(|t| {
@@ -264,10 +262,12 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
             .conn("bits", Expr::name("wl"))
             .conn("count", count.clone()),
     );
-    let pop_r = m.reg("pop_r", Ty::unsigned(ctx.d.col_sum_bits));
-    m.always(
+    let pop_r = m.enabled_reg(
+        "pop_r",
+        Ty::unsigned(ctx.d.col_sum_bits),
         "clk",
-        vec![if_(Expr::name("en"), vec![nb(LValue::net("pop_r"), count)])],
+        Expr::name("en"),
+        count,
     );
     m.assign(pop, pop_r);
     design.add(m);

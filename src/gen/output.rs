@@ -210,13 +210,12 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> String {
         ys.push(y);
     }
     ys.reverse();
-    let data = m.reg("out_data_r", Ty::unsigned(ol * ob));
-    m.always(
+    let data = m.enabled_reg(
+        "out_data_r",
+        Ty::unsigned(ol * ob),
         "clk",
-        vec![if_(
-            Expr::name("beat_load"),
-            vec![nb(LValue::net("out_data_r"), Expr::concat(ys))],
-        )],
+        Expr::name("beat_load"),
+        Expr::concat(ys),
     );
     m.assign(out, data);
     design.add(m);

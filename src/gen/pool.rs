@@ -19,13 +19,12 @@ pub fn pool_result_buffer(design: &mut Design, ctx: &Ctx) -> String {
     m.input("load", Ty::unsigned(1));
     m.input("pool_y", Ty::unsigned(width));
     let q = m.output("held_y", Ty::unsigned(width));
-    let r = m.reg("held_r", Ty::unsigned(width));
-    m.always(
+    let r = m.enabled_reg(
+        "held_r",
+        Ty::unsigned(width),
         "clk",
-        vec![if_(
-            Expr::name("load"),
-            vec![nb(LValue::net("held_r"), Expr::name("pool_y"))],
-        )],
+        Expr::name("load"),
+        Expr::name("pool_y"),
     );
     m.assign(q, r);
     design.add(m);

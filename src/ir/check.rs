@@ -600,8 +600,10 @@ mod tests {
     use crate::ir::{if_, nb, Design, Expr, Instance, LValue, Module, Ty};
 
     fn design_with(modules: Vec<Module>) -> Design {
-        let mut d = Design::default();
-        d.top = modules[0].name.clone();
+        let mut d = Design {
+            top: modules[0].name.clone(),
+            ..Default::default()
+        };
         for m in modules {
             d.add(m);
         }

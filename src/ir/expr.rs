@@ -1,4 +1,9 @@
 //! Expressions and the constructors generators use to build them.
+//!
+//! The builder methods are named after the operators they build (`add`,
+//! `not`, `eq`, `lt`, ...) as one uniform family; comparisons cannot be
+//! std::ops traits, so none of them are.
+#![allow(clippy::should_implement_trait)]
 
 use super::{clog2, Ty};
 

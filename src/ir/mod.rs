@@ -220,6 +220,20 @@ impl Module {
         Expr::Ref(name.into())
     }
 
+    /// A register loaded with `value` on clock edges where `enable` is 1.
+    pub fn enabled_reg(
+        &mut self,
+        name: &str,
+        ty: Ty,
+        clock: &str,
+        enable: Expr,
+        value: Expr,
+    ) -> Expr {
+        let r = self.reg(name, ty);
+        self.always(clock, vec![if_(enable, vec![nb(LValue::net(name), value)])]);
+        r
+    }
+
     pub fn assign(&mut self, lhs: LValue, rhs: Expr) {
         self.assigns.push((lhs, rhs));
     }
