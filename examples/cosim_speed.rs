@@ -12,6 +12,16 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
+/// The Verilator runtime objects the shim library was linked with.
+fn runtime_objects(obj: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(obj)?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().to_string()))
+        .filter(|n| n.starts_with("verilated") && n.ends_with(".o"))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<u64> = std::env::args()
         .skip(1)
@@ -32,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let pkg_dir = Path::new("build/bench").join(config.design_name());
     cimpool::package::build(&config)?.write(&pkg_dir)?;
     let t = Instant::now();
-    let built = verilate::verilate(&pkg_dir, Path::new("build/verilator"), 2)?;
+    let built = verilate::verilate(&pkg_dir, Path::new("build/verilator"), 2, false)?;
     println!(
         "config {macros} x {rows}x{cols}: verilate + C++ build {:.1} s (0 if cached)",
         t.elapsed().as_secs_f64()
@@ -54,7 +64,6 @@ fn main() -> anyhow::Result<()> {
     let mut sim = Sim::load(&built.library)?;
     let in_words = (rows * config.act_bits).div_ceil(32) as usize;
     for (n, v) in [
-        ("rst", 1),
         ("load_valid", 0),
         ("in_valid", 1),
         ("in_first", 1),
@@ -63,9 +72,7 @@ fn main() -> anyhow::Result<()> {
     ] {
         sim.set(n, v);
     }
-    sim.cycle();
-    sim.cycle();
-    sim.set("rst", 0);
+    sim.reset(2);
     let mut x = 1u32;
     let mut words = vec![0u32; in_words];
     let t = Instant::now();
@@ -123,15 +130,9 @@ int main() {{
             &format!("-I{inc}/vltstd"),
             "bench_main.cpp",
         ])
-        .args([
-            "Vcim_top__ALL.a",
-            "verilated.o",
-            "verilated_threads.o",
-            "verilated_vcd_c.o",
-            "-pthread",
-            "-o",
-            "bench_cpp",
-        ])
+        .arg("Vcim_top__ALL.a")
+        .args(runtime_objects(obj)?)
+        .args(["-pthread", "-o", "bench_cpp"])
         .current_dir(obj)
         .status()?;
     anyhow::ensure!(status.success(), "C++ harness build failed");

@@ -42,6 +42,9 @@ struct VerilateArgs {
     /// Parallel C++ compile jobs.
     #[arg(long, default_value_t = 2)]
     jobs: u32,
+    /// Build the variant that can write VCD traces (about twice the C++ to compile).
+    #[arg(long)]
+    trace: bool,
 }
 
 #[derive(Args)]
@@ -171,7 +174,7 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
 
 fn verilate(args: &VerilateArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    let built = cimpool::cosim::verilate::verilate(&args.rtl, &args.build, args.jobs)?;
+    let built = cimpool::cosim::verilate::verilate(&args.rtl, &args.build, args.jobs, args.trace)?;
     println!(
         "cimpool: verilated {} in {:.1} s: {}",
         args.rtl.display(),

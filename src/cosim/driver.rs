@@ -62,15 +62,10 @@ pub fn run(
     let total_beats = scenario.output_vectors() * d.out_beats as usize;
     let limit = 64 * (scenario.commands.len() + total_beats) as u64 + 10_000;
 
-    sim.set("clk", 0);
-    sim.set("rst", 1);
     for name in ["load_valid", "in_valid", "out_ready"] {
         sim.set(name, 0);
     }
-    sim.eval();
-    sim.cycle();
-    sim.cycle();
-    sim.set("rst", 0);
+    sim.reset(2);
 
     let mut report = Report::default();
     let mut next = 0usize;

@@ -78,22 +78,25 @@ pub enum CosimError {
 }
 
 /// Verilates `package_dir`, runs a random scenario of about `vectors` input
-/// vectors and, on a mismatch, runs it again with a VCD trace written into
-/// the build folder.
+/// vectors and, on a mismatch, builds the traced variant and runs the same
+/// scenario again, writing a VCD trace into its build folder.
 pub fn cosimulate(
     package_dir: &Path,
     build_root: &Path,
     vectors: usize,
     traffic: driver::Traffic,
 ) -> Result<driver::Report, CosimError> {
-    let built = verilate::verilate(package_dir, build_root, 2)?;
+    let built = verilate::verilate(package_dir, build_root, 2, false)?;
     let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
     let mut sim = sim::Sim::load(&built.library)?;
     match driver::run(&mut sim, &built.config, &scenario, traffic, None) {
         Err(CosimError::Mismatch(mut m)) => {
             drop(sim);
-            let path = built.dir.join(format!("mismatch-seed{}.vcd", traffic.seed));
-            let mut sim = sim::Sim::load(&built.library)?;
+            let traced = verilate::verilate(package_dir, build_root, 2, true)?;
+            let path = traced
+                .dir
+                .join(format!("mismatch-seed{}.vcd", traffic.seed));
+            let mut sim = sim::Sim::load(&traced.library)?;
             let _ = driver::run(&mut sim, &built.config, &scenario, traffic, Some(&path));
             m.trace = Some(path);
             Err(CosimError::Mismatch(m))

@@ -13,7 +13,7 @@ type HandleFn = unsafe extern "C" fn(*mut c_void);
 type SetFn = unsafe extern "C" fn(*mut c_void, u32, *const u32);
 type GetFn = unsafe extern "C" fn(*mut c_void, u32, *mut u32);
 type TraceOpenFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> i32;
-type TraceDumpFn = unsafe extern "C" fn(*mut c_void, u64);
+type ResetFn = unsafe extern "C" fn(*mut c_void, u32);
 type CountFn = unsafe extern "C" fn() -> u32;
 type NameFn = unsafe extern "C" fn(u32) -> *const c_char;
 type WidthFn = unsafe extern "C" fn(u32) -> u32;
@@ -24,11 +24,11 @@ pub struct Sim {
     free: HandleFn,
     set: SetFn,
     get: GetFn,
+    step: HandleFn,
+    reset: ResetFn,
     trace_open: TraceOpenFn,
-    trace_dump: TraceDumpFn,
     trace_close: HandleFn,
     ports: HashMap<String, (u32, u32)>,
-    time: u64,
     tracing: bool,
     // Declared last: the library must outlive every function pointer above.
     _lib: Library,
@@ -67,11 +67,11 @@ impl Sim {
             free: sym(&lib, "cim_free")?,
             set: sym(&lib, "cim_set")?,
             get: sym(&lib, "cim_get")?,
+            step: sym(&lib, "cim_step")?,
+            reset: sym(&lib, "cim_reset")?,
             trace_open: sym(&lib, "cim_trace_open")?,
-            trace_dump: sym(&lib, "cim_trace_dump")?,
             trace_close: sym(&lib, "cim_trace_close")?,
             ports,
-            time: 0,
             tracing: false,
             _lib: lib,
         };
@@ -120,20 +120,14 @@ impl Sim {
 
     /// Rising then falling clock edge; inputs set before stay applied.
     pub fn cycle(&mut self) {
-        self.set("clk", 1);
-        self.eval();
-        self.dump();
-        self.set("clk", 0);
-        self.eval();
-        self.dump();
+        // SAFETY: handle is live until drop.
+        unsafe { (self.step)(self.handle) }
     }
 
-    fn dump(&mut self) {
-        self.time += 1;
-        if self.tracing {
-            // SAFETY: handle is live; tracing was opened.
-            unsafe { (self.trace_dump)(self.handle, self.time) }
-        }
+    /// Holds the synchronous reset for `cycles` cycles, then releases it.
+    pub fn reset(&mut self, cycles: u32) {
+        // SAFETY: handle is live until drop.
+        unsafe { (self.reset)(self.handle, cycles) }
     }
 
     /// Starts a VCD trace of every signal.

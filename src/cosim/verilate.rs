@@ -13,13 +13,15 @@ use std::process::Command;
 const COSIM_MK: &str = include_str!("../../sim/cosim.mk");
 const VERILATOR_FLAGS: &[&str] = &[
     "--cc",
-    "--trace",
     "-Wno-fatal",
     "--top-module",
     "cim_top",
     "-CFLAGS",
     "-fPIC",
 ];
+/// Tracing roughly doubles the generated C++, so only a run that needs a
+/// trace (a mismatch) builds the traced variant.
+const TRACE_FLAG: &str = "--trace";
 /// -O1 builds about 10% faster than the default with the same speed
 /// (../shared/TOOLING.md).
 const OPT_FAST: &str = "OPT_FAST=-O1";
@@ -71,8 +73,18 @@ pub struct Verilated {
 }
 
 /// Verilates the package in `package_dir` (as written by `cimpool gen`) under
-/// `build_root`, reusing an identical earlier build.
-pub fn verilate(package_dir: &Path, build_root: &Path, jobs: u32) -> Result<Verilated, CosimError> {
+/// `build_root`, reusing an identical earlier build. With `trace`, the model
+/// can write VCD traces.
+pub fn verilate(
+    package_dir: &Path,
+    build_root: &Path,
+    jobs: u32,
+    trace: bool,
+) -> Result<Verilated, CosimError> {
+    let mut flags: Vec<&str> = VERILATOR_FLAGS.to_vec();
+    if trace {
+        flags.push(TRACE_FLAG);
+    }
     let config = Config::from_file(&package_dir.join("cim_config.toml"))
         .map_err(|e| {
             CosimError::Package(format!(
@@ -99,14 +111,19 @@ pub fn verilate(package_dir: &Path, build_root: &Path, jobs: u32) -> Result<Veri
         h.write(part.as_bytes());
         h.write(&[0]);
     }
-    for f in VERILATOR_FLAGS {
+    for f in &flags {
         h.write(f.as_bytes());
     }
     for (name, text) in &sources {
         h.write(name.as_bytes());
         h.write(text.as_bytes());
     }
-    let dir = build_root.join(format!("{}-{:016x}", config.design_name(), h.finish()));
+    let variant = if trace { "-trace" } else { "" };
+    let dir = build_root.join(format!(
+        "{}{variant}-{:016x}",
+        config.design_name(),
+        h.finish()
+    ));
     let library = dir.join("obj/libcimsim.so");
     if library.exists() {
         return Ok(Verilated {
@@ -134,7 +151,7 @@ pub fn verilate(package_dir: &Path, build_root: &Path, jobs: u32) -> Result<Veri
     let obj = tmp.join("obj");
     tool_output(
         Command::new("verilator")
-            .args(VERILATOR_FLAGS)
+            .args(&flags)
             .arg("-Mdir")
             .arg(&obj)
             .args(sources.iter().map(|(n, _)| format!("rtl/{n}")))
