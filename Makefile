@@ -1,7 +1,8 @@
 # cimpool: generate, lint, synthesize, verilate and co-simulate.
 #   make test                 install missing tools, run every test (what CI runs)
 #   make gen [GEN_ARGS=...]   generate the package into $(OUT) (default: the embedded config)
-#   make lint | synth         Verilator -Wall lint / Yosys synth + check of $(OUT)
+#   make lint                 Verilator -Wall lint of $(OUT)
+#   make synth [LIBERTY=f]    Yosys synth + check -assert of $(OUT), cell area by block
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make bench                golden-model and co-simulation throughput figures
@@ -13,20 +14,21 @@ VECTORS  ?= 1000
 SEED     ?= 1
 GEN_ARGS ?=
 CIMPOOL  := cargo run --release --quiet --
-TOOLS    := verilator yosys iverilog
+# command:Debian package
+TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
 .PHONY: deps gen lint synth verilate cosim test bench synth-full lint-full cosim-full clean
 
-# Debian packages: verilator 5.006, yosys 0.23, iverilog 11 (see README).
+# Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
-	@missing=""; for t in $(TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
+	@missing=""; for tp in $(TOOLS); do command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null || \
 		{ echo "could not install$$missing: install the Debian packages by hand"; exit 1; }; \
 	fi; \
-	for t in $(TOOLS); do command -v $$t >/dev/null || { echo "$$t still missing"; exit 1; }; done
+	for tp in $(TOOLS); do command -v $${tp%%:*} >/dev/null || { echo "$${tp%%:*} still missing"; exit 1; }; done
 
 gen:
 	$(CIMPOOL) gen --out $(OUT) $(GEN_ARGS)
@@ -37,8 +39,9 @@ $(OUT)/files.f:
 lint: deps $(OUT)/files.f
 	cd $(OUT) && verilator --lint-only -Wall --top-module cim_top $$(cat files.f) && echo "lint: 0 warnings"
 
+# Yosys synth + check -assert, mapped onto the area-only sky130 Liberty, area by block.
 synth: deps $(OUT)/files.f
-	cd $(OUT) && yosys -q -l synth.log -p "read_verilog $$(tr '\n' ' ' < files.f); hierarchy -check -top cim_top; synth -top cim_top; check -assert; tee -o stat.txt stat" && cat stat.txt | tail -40
+	$(CIMPOOL) report area --rtl $(OUT) $(if $(LIBERTY),--liberty $(LIBERTY))
 
 verilate: deps $(OUT)/files.f
 	$(CIMPOOL) verilate --rtl $(OUT) --build $(BUILD)/verilator

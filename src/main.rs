@@ -29,6 +29,25 @@ enum Command {
     Verilate(VerilateArgs),
     /// Co-simulate a generated package against the golden model under Verilator.
     Cosim(CosimArgs),
+    /// Reports on a generated package.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Synthesize with Yosys and print the cell area of each block.
+    Area(AreaArgs),
+}
+
+#[derive(Args)]
+struct AreaArgs {
+    /// Package folder written by `cimpool gen`.
+    #[arg(long, value_name = "DIR", default_value = "hdl")]
+    rtl: PathBuf,
+    /// Liberty to map onto (default: the area-only sky130_fd_sc_hd Liberty shipped with cimpool).
+    #[arg(long, value_name = "FILE")]
+    liberty: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -155,6 +174,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => report(gen(&args)),
         Command::Verilate(args) => report(verilate(&args)),
         Command::Cosim(args) => report(cosim(&args)),
+        Command::Report(ReportCommand::Area(args)) => report(area(&args)),
     }
 }
 
@@ -170,6 +190,19 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }
+}
+
+fn area(args: &AreaArgs) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let r = cimpool::flow::area::report(&args.rtl, args.liberty.as_deref())?;
+    println!(
+        "Cell area of {} by block ({}), Yosys {:.0} s:\n",
+        args.rtl.display(),
+        r.liberty,
+        start.elapsed().as_secs_f64()
+    );
+    print!("{}", r.table());
+    Ok(())
 }
 
 fn verilate(args: &VerilateArgs) -> anyhow::Result<()> {

@@ -55,6 +55,7 @@ pub fn build(config: &Config) -> Result<Package, PackageError> {
         "cim_top.md".into(),
         port_document(config, &derived, &design),
     ));
+    files.extend(crate::flow::flow_files(config, &design));
     files.sort();
     Ok(Package { design, files })
 }
@@ -82,6 +83,9 @@ impl Package {
         }
         for (name, text) in &self.files {
             let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| werr(parent, e))?;
+            }
             std::fs::write(&path, text).map_err(|e| werr(&path, e))?;
         }
         Ok(())
@@ -97,13 +101,10 @@ impl Package {
 
 fn file_list(design: &Design) -> String {
     // Leaves first, top last: the order tools that need definitions first expect.
-    let mut names: Vec<&String> = design
-        .modules
-        .keys()
-        .filter(|n| **n != design.top)
-        .collect();
-    names.push(&design.top);
-    names.iter().map(|n| format!("{n}.v\n")).collect()
+    crate::flow::file_order(design)
+        .iter()
+        .map(|f| format!("{f}\n"))
+        .collect()
 }
 
 fn resolved_config(config: &Config) -> String {

@@ -62,7 +62,7 @@ impl fmt::Display for Storage {
 
 /// Every parameter of SPEC section 1 plus the microarchitecture knobs.
 /// Field documentation lives in `default.toml`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub macros: u32,
@@ -84,6 +84,14 @@ pub struct Config {
     pub bias_bits: u32,
     pub shift_bits: u32,
     pub max_row_blocks: u32,
+    pub clock_period_ns: f64,
+    pub io_delay_fraction: f64,
+    pub orfs_platform: String,
+    pub core_utilization: u32,
+    pub place_density: f64,
+    pub macro_bit_area_um2: f64,
+    pub macro_readout_bit_area_um2: f64,
+    pub macro_pin_pitch_um: f64,
 }
 
 impl Default for Config {
@@ -114,6 +122,18 @@ fn invalid(field: &'static str, value: impl fmt::Display, rule: impl Into<String
         field,
         value: value.to_string(),
         rule: rule.into(),
+    }
+}
+
+fn in_range_f(field: &'static str, value: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
+    if !(value >= lo && value <= hi) {
+        Err(invalid(
+            field,
+            value,
+            format!("{field} must be between {lo} and {hi}"),
+        ))
+    } else {
+        Ok(())
     }
 }
 
@@ -225,6 +245,30 @@ impl Config {
         in_range("bias_bits", self.bias_bits, 2, 48)?;
         in_range("shift_bits", self.shift_bits, 1, 7)?;
         in_range("max_row_blocks", self.max_row_blocks, 1, 1 << 20)?;
+        in_range_f("clock_period_ns", self.clock_period_ns, 0.1, 1000.0)?;
+        in_range_f("io_delay_fraction", self.io_delay_fraction, 0.0, 0.9)?;
+        in_range("core_utilization", self.core_utilization, 1, 90)?;
+        in_range_f("place_density", self.place_density, 0.05, 1.0)?;
+        in_range_f("macro_bit_area_um2", self.macro_bit_area_um2, 0.01, 1000.0)?;
+        in_range_f(
+            "macro_readout_bit_area_um2",
+            self.macro_readout_bit_area_um2,
+            0.0,
+            1000.0,
+        )?;
+        in_range_f("macro_pin_pitch_um", self.macro_pin_pitch_um, 0.01, 100.0)?;
+        let platform_ok = !self.orfs_platform.is_empty()
+            && self
+                .orfs_platform
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !platform_ok {
+            return Err(invalid(
+                "orfs_platform",
+                format!("{:?}", self.orfs_platform),
+                "orfs_platform must be an ORFS platform name (letters, digits, _), e.g. sky130hd, nangate45, asap7",
+            ));
+        }
         let lanes = self.macros * self.cols;
         if lanes > MAX_LANES {
             return Err(invalid(
