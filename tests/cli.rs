@@ -12,17 +12,25 @@ fn cimpool(args: &[&str], cwd: &Path) -> std::process::Output {
         .expect("run cimpool")
 }
 
+/// Every file under `dir` (recursively), by relative path, sorted.
 fn read_all(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap())
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        for e in std::fs::read_dir(dir).unwrap().map(|e| e.unwrap()) {
+            let path = e.path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                out.push((rel, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(dir, dir, &mut files);
     files.sort();
     files
 }
@@ -53,6 +61,10 @@ fn gen_writes_complete_package_into_hdl_by_default() {
         "cim_params.json",
         "cim_config.toml",
         "cim_top.md",
+        "constraints/cim_n8_r128_c128_p128.sdc",
+        "flow/synth.ys",
+        "flow/orfs/config.mk",
+        "flow/orfs/constraint.sdc",
     ] {
         assert!(
             names.iter().any(|n| n == expected),
@@ -62,7 +74,10 @@ fn gen_writes_complete_package_into_hdl_by_default() {
     // files.f names exactly the Verilog files, top last.
     let list = std::fs::read_to_string(hdl.join("files.f")).unwrap();
     let listed: Vec<&str> = list.lines().collect();
-    let verilog: Vec<&String> = names.iter().filter(|n| n.ends_with(".v")).collect();
+    let verilog: Vec<&String> = names
+        .iter()
+        .filter(|n| n.ends_with(".v") && !n.contains('/'))
+        .collect();
     assert_eq!(listed.len(), verilog.len());
     assert_eq!(*listed.last().unwrap(), "cim_top.v");
     // One macro module instantiated 8 times (module reuse, not 8 copies).
