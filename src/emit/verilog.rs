@@ -204,19 +204,6 @@ pub fn expr(e: &Expr, sc: &Scalars) -> String {
         Expr::Const { ty, value } => constant(*ty, *value),
         Expr::Slice { net, lsb, width: 1 } => format!("{net}[{lsb}]"),
         Expr::Slice { net, lsb, width } => format!("{net}[{}:{lsb}]", lsb + width - 1),
-        Expr::DynSlice {
-            net,
-            index,
-            entry_log2,
-            width,
-        } => {
-            let base = if *entry_log2 == 0 {
-                expr(index)
-            } else {
-                format!("{{{}, {entry_log2}'d0}}", expr(index))
-            };
-            format!("{net}[{base} +: {width}]")
-        }
         Expr::Concat(parts) => {
             let ps: Vec<String> = parts.iter().map(expr).collect();
             format!("{{{}}}", ps.join(", "))

@@ -5,7 +5,7 @@
 use super::arith::{adc_quantizer, popcount, shift_accumulate};
 use super::Ctx;
 use crate::config::Storage;
-use crate::ir::expr::{dyn_bus, dyn_bus_shape};
+use crate::ir::expr::select;
 use crate::ir::{clog2, if_, nb, Design, Expr, Instance, LValue, Module, Ty};
 
 pub fn macro_name(rows: u32, cols: u32) -> String {
@@ -86,10 +86,7 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
             Expr::name(&cells)
         } else {
             let entries = (0..phases).map(|h| Expr::slice(&cells, h * w, w)).collect();
-            let (entry_log2, _, bus_w) = dyn_bus_shape(phases as u64, w);
-            let bus = format!("phases_{c}");
-            m.wire(&bus, Ty::unsigned(bus_w), dyn_bus(entries, w));
-            Expr::dyn_slice(&bus, Expr::name("phase"), entry_log2, w)
+            select(&Expr::name("phase"), clog2(phases as u64), entries)
         };
         let driven = m.wire(
             &format!("driven_{c}"),
@@ -237,13 +234,8 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
     let plane = if bx == 1 {
         planes.into_iter().next().unwrap()
     } else {
-        let (e, _, bus_w) = dyn_bus_shape(bx as u64, rows);
-        m.wire("planes", Ty::unsigned(bus_w), dyn_bus(planes, rows));
-        m.wire(
-            "plane_bits",
-            Ty::unsigned(rows),
-            Expr::dyn_slice("planes", Expr::name("plane"), e, rows),
-        )
+        let bits = select(&Expr::name("plane"), clog2(bx as u64), planes);
+        m.wire("plane_bits", Ty::unsigned(rows), bits)
     };
     let driven = if phases == 1 {
         plane
@@ -251,9 +243,7 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
         let entries = (0..phases)
             .map(|h| Expr::slice(plane_net, h * w, w))
             .collect();
-        let (e, _, bus_w) = dyn_bus_shape(phases as u64, w);
-        m.wire("phase_bits", Ty::unsigned(bus_w), dyn_bus(entries, w));
-        Expr::dyn_slice("phase_bits", Expr::name("phase"), e, w)
+        select(&Expr::name("phase"), clog2(phases as u64), entries)
     };
     m.assign(wl, driven);
     let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));

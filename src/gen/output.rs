@@ -2,7 +2,7 @@
 //! serializes the lanes into beats.
 
 use super::Ctx;
-use crate::ir::expr::{dyn_bus, dyn_bus_shape, sext};
+use crate::ir::expr::{select, sext};
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Ty};
 
 pub const REQUANTIZER: &str = "requantizer";
@@ -177,9 +177,12 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> String {
         if nb_beats == 1 {
             return entries.into_iter().next().unwrap();
         }
-        let (e, _, bus_w) = dyn_bus_shape(nb_beats as u64, width);
-        m.wire(&name, Ty::unsigned(bus_w), dyn_bus(entries, width));
-        Expr::dyn_slice(&name, Expr::name("beat"), e, width)
+        let beat_bits = clog2(nb_beats as u64);
+        m.wire(
+            &name,
+            Ty::unsigned(width),
+            select(&Expr::name("beat"), beat_bits, entries),
+        )
     };
     let mut ys = Vec::new();
     for i in 0..ol {

@@ -4,7 +4,7 @@
 
 use super::arith::lane_sext;
 use super::Ctx;
-use crate::ir::expr::{dyn_bus, dyn_bus_shape};
+use crate::ir::expr::select;
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Ty};
 
 pub const POOL_RESULT_BUFFER: &str = "pool_result_buffer";
@@ -131,10 +131,7 @@ pub fn pool_index_decoder(design: &mut Design, ctx: &Ctx) -> String {
         if steps == 1 {
             per_xbar.push(entries.into_iter().next().unwrap());
         } else {
-            let (e, _, bus_w) = dyn_bus_shape(steps as u64, group_w);
-            let bus = format!("groups_x{i}");
-            m.wire(&bus, Ty::unsigned(bus_w), dyn_bus(entries, group_w));
-            per_xbar.push(Expr::dyn_slice(&bus, Expr::name("step"), e, group_w));
+            per_xbar.push(select(&Expr::name("step"), clog2(steps as u64), entries));
         }
     }
     per_xbar.reverse();
@@ -156,14 +153,14 @@ pub fn pool_crossbar_mux(design: &mut Design, ctx: &Ctx) -> String {
     m.input("pool_y", Ty::unsigned(p * yw));
     m.input("index", Ty::unsigned(p * iw));
     let out = m.output("sel_y", Ty::unsigned(p * yw));
-    let (e, _, bus_w) = dyn_bus_shape(p as u64, yw);
-    let entries = (0..p).map(|k| Expr::slice("pool_y", k * yw, yw)).collect();
-    m.wire("pool_bus", Ty::unsigned(bus_w), dyn_bus(entries, yw));
-    let outs = (0..p)
-        .rev()
-        .map(|o| Expr::dyn_slice("pool_bus", Expr::slice("index", o * iw, iw), e, yw))
-        .collect();
-    m.assign(out, Expr::concat(outs));
+    let entries: Vec<Expr> = (0..p).map(|k| Expr::slice("pool_y", k * yw, yw)).collect();
+    for o in 0..p {
+        let index = Expr::slice("index", o * iw, iw);
+        m.assign(
+            LValue::slice(&out.net, o * yw, yw),
+            select(&index, iw, entries.clone()),
+        );
+    }
     design.add(m);
     POOL_CROSSBAR_MUX.into()
 }

@@ -4,7 +4,7 @@
 //! reject, so a generator bug is reported in terms of the IR (module, net,
 //! bit) rather than as a lint warning in a 100 kB Verilog file.
 
-use super::{clog2, BinOp, Design, Dir, Expr, LValue, Module, NetKind, SeqStmt, Ty, UnOp};
+use super::{BinOp, Design, Dir, Expr, LValue, Module, NetKind, SeqStmt, Ty, UnOp};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -155,29 +155,6 @@ impl<'a> Checker<'a> {
                     return None;
                 }
                 self.mark_read(net, *lsb, *width);
-                Some(Ty::unsigned(*width))
-            }
-            Expr::DynSlice {
-                net,
-                index,
-                entry_log2,
-                width,
-            } => {
-                let t = self.net_ty(net)?;
-                let it = self.ty(index)?;
-                let needed = clog2(t.width as u64).saturating_sub(*entry_log2);
-                if it.width != needed || (t.width as u64) != (1u64 << (needed + entry_log2)) {
-                    self.err(format!(
-                        "dynamic select of `{net}` ({} bits, entries of 2^{entry_log2}) needs a power-of-two net and a {needed}-bit index, got {} bits",
-                        t.width, it.width
-                    ));
-                }
-                if *width == 0 || *width > (1 << entry_log2) {
-                    self.err(format!(
-                        "dynamic select of `{net}`: width {width} exceeds its entry"
-                    ));
-                }
-                self.mark_read(net, 0, t.width);
                 Some(Ty::unsigned(*width))
             }
             Expr::Concat(parts) => {
@@ -727,22 +704,6 @@ mod tests {
             msg.contains("port `y` is 8 bits, connection 7 bits"),
             "{msg}"
         );
-    }
-
-    #[test]
-    fn dynamic_select_needs_exact_index_width() {
-        let mut m = Module::new("bad");
-        m.input("bus", Ty::unsigned(64));
-        let i = m.input("i", Ty::unsigned(3));
-        let y = m.output("y", Ty::unsigned(8));
-        m.assign(y, Expr::dyn_slice("bus", i, 3, 8)); // 64 = 2^3 entries of 2^3: index must be 3 bits
-        assert_eq!(errors(m), "");
-        let mut m = Module::new("bad");
-        m.input("bus", Ty::unsigned(64));
-        let i = m.input("i", Ty::unsigned(4));
-        let y = m.output("y", Ty::unsigned(8));
-        m.assign(y, Expr::dyn_slice("bus", i, 3, 8));
-        assert!(errors(m).contains("needs a power-of-two net and a 3-bit index, got 4 bits"));
     }
 
     #[test]

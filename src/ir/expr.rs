@@ -5,7 +5,7 @@
 //! std::ops traits, so none of them are.
 #![allow(clippy::should_implement_trait)]
 
-use super::{clog2, Ty};
+use super::Ty;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum UnOp {
@@ -51,15 +51,6 @@ pub enum Expr {
     Slice {
         net: String,
         lsb: u32,
-        width: u32,
-    },
-    /// `name[{index, k'b0} +: width]`: entry `index` of a net made of
-    /// 2^index_width entries of 2^k bits each. The index width must equal
-    /// clog2(net width) - k, which is what Verilator asks of a dynamic select.
-    DynSlice {
-        net: String,
-        index: Box<Expr>,
-        entry_log2: u32,
         width: u32,
     },
     /// Concatenation, most significant part first.
@@ -174,16 +165,6 @@ impl Expr {
     pub fn mux(cond: Expr, then: Expr, els: Expr) -> Expr {
         Expr::Mux(Box::new(cond), Box::new(then), Box::new(els))
     }
-    /// Entry `index` of a net holding 2^index_width entries of 2^entry_log2
-    /// bits; reads the low `width` bits of the entry.
-    pub fn dyn_slice(net: &str, index: Expr, entry_log2: u32, width: u32) -> Expr {
-        Expr::DynSlice {
-            net: net.into(),
-            index: Box::new(index),
-            entry_log2,
-            width,
-        }
-    }
 }
 
 /// Zero-extends `e` (of width `from`) to `to` bits.
@@ -209,30 +190,38 @@ pub fn sext(name: &str, from: u32, to: u32) -> Expr {
     }
 }
 
-/// Bits of a packed bus holding `n` entries of `width` bits padded to powers of
-/// two, so that `Expr::dyn_slice` can select an entry without a multiplier.
-/// Returns (entry_log2, index_width, bus_width).
-pub fn dyn_bus_shape(n: u64, width: u32) -> (u32, u32, u32) {
-    let entry_log2 = clog2(width as u64);
-    let index_width = clog2(n).max(1);
-    (entry_log2, index_width, (1u32 << index_width) << entry_log2)
-}
-
-/// Builds the padded bus for `dyn_bus_shape`: entry i holds `entries[i]`.
-pub fn dyn_bus(entries: Vec<Expr>, width: u32) -> Expr {
-    let (entry_log2, index_width, _) = dyn_bus_shape(entries.len() as u64, width);
-    let entry_w = 1u32 << entry_log2;
-    let slots = 1usize << index_width;
-    let mut parts = Vec::with_capacity(slots * 2);
-    // Unused slots at the top, then entries from the highest down.
-    if slots > entries.len() {
-        parts.push(Expr::zero((slots - entries.len()) as u32 * entry_w));
-    }
-    for e in entries.into_iter().rev() {
-        if entry_w > width {
-            parts.push(Expr::zero(entry_w - width));
+/// `options[index]` as a balanced tree of 2:1 multiplexers on the bits of
+/// `index` (a net or a constant slice of one, `index_width` bits, at least
+/// clog2(options) of them). Indices past the last option return an
+/// arbitrary option. Yosys and Verilator both turn this into plain mux
+/// cells; a dynamic part-select of a wide bus costs Yosys 0.23 minutes and
+/// gigabytes at crossbar sizes.
+pub fn select(index: &Expr, index_width: u32, options: Vec<Expr>) -> Expr {
+    assert!(!options.is_empty(), "select of nothing");
+    assert!(
+        options.len() <= 1usize << index_width,
+        "{} options for a {index_width}-bit index",
+        options.len()
+    );
+    let bit = |b: u32| match index {
+        Expr::Ref(n) => Expr::bit(n, b),
+        Expr::Slice { net, lsb, .. } => Expr::bit(net, lsb + b),
+        other => panic!("select index must be a net or a slice of one, not {other:?}"),
+    };
+    fn tree(options: &[Expr], level: u32, bit: &dyn Fn(u32) -> Expr) -> Expr {
+        if options.len() == 1 {
+            return options[0].clone();
         }
-        parts.push(e);
+        let half = 1usize << (level - 1);
+        if options.len() <= half {
+            return tree(options, level - 1, bit);
+        }
+        let (low, high) = options.split_at(half);
+        Expr::mux(
+            bit(level - 1),
+            tree(high, level - 1, bit),
+            tree(low, level - 1, bit),
+        )
     }
-    Expr::concat(parts)
+    tree(&options, index_width, &bit)
 }
