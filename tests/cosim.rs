@@ -83,13 +83,13 @@ fn expect_mismatch(dir: &Path) -> cimpool::cosim::Mismatch {
 
 #[test]
 fn flipped_crossbar_select_is_caught() {
-    // Output 0 of the crossbar reads the index of output 1.
+    // The top select bit of crossbar output 0 is taken from output 1's index.
     let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8";
     let (_tmp, dir) = mutated(
         toml,
         "pool_crossbar_mux.v",
-        "pool_bus[{index[2:0], ",
-        "pool_bus[{index[5:3], ",
+        "assign sel_y[12:0] = index[2] ?",
+        "assign sel_y[12:0] = index[5] ?",
     );
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some() && m.expected != m.actual, "{m}");
