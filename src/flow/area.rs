@@ -27,26 +27,29 @@ pub const BLOCKS: [&str; 8] = [
     "hard macros (storage + compute, estimated)",
 ];
 
+// Indices into BLOCKS.
+const STORAGE: usize = 0;
+const COLUMN_COMPUTE: usize = 1;
+const SHIFT_ACCUMULATE: usize = 2;
+const INDEX: usize = 3;
+const CROSSBAR: usize = 4;
+const LANES: usize = 5;
+const CONTROL: usize = 6;
+const HARD_MACROS: usize = 7;
+
+/// The block a module's own cells belong to; `None` for shared leaves
+/// (popcount, ADC), which take the block of the module instantiating them.
 fn block_of(module: &str) -> Option<usize> {
     let starts = |p: &str| module.starts_with(p);
+    let lanes = ["lane_accumulator", "pool_result_buffer", "output_unit"];
+    let control = ["cim_controller", "input_sequencer", "cim_top", "cim_tile_"];
     Some(match () {
-        _ if starts("cim_macro_") => 1, // own flops are moved to "storage" below
-        _ if starts("shift_accumulate_") => 2,
-        _ if starts("pool_index_") || starts("lane_write_decoder") => 3,
-        _ if starts("pool_crossbar") => 4,
-        _ if starts("lane_accumulator")
-            || starts("pool_result_buffer")
-            || starts("output_unit") =>
-        {
-            5
-        }
-        _ if starts("cim_controller")
-            || starts("input_sequencer")
-            || starts("cim_top")
-            || starts("cim_tile_") =>
-        {
-            6
-        }
+        _ if starts("cim_macro_") => COLUMN_COMPUTE, // its flops move to STORAGE in `attribute`
+        _ if starts("shift_accumulate_") => SHIFT_ACCUMULATE,
+        _ if starts("pool_index_") || starts("lane_write_decoder") => INDEX,
+        _ if starts("pool_crossbar") => CROSSBAR,
+        _ if lanes.iter().any(|p| starts(p)) => LANES,
+        _ if control.iter().any(|p| starts(p)) => CONTROL,
         _ => return None,
     })
 }
@@ -208,16 +211,16 @@ pub fn attribute(
         let block = block_of(module).unwrap_or(inherited);
         if m.blackbox {
             let g = MacroGeometry::new(config, m);
-            blocks[7].0 += 1;
-            blocks[7].1 += g.area;
+            blocks[HARD_MACROS].0 += 1;
+            blocks[HARD_MACROS].1 += g.area;
         } else if let Some(st) = stats.get(module) {
             let storage = if module.starts_with("cim_macro_") {
                 (st.flop_cells, st.flop_area)
             } else {
                 (0, 0.0)
             };
-            blocks[0].0 += storage.0;
-            blocks[0].1 += storage.1;
+            blocks[STORAGE].0 += storage.0;
+            blocks[STORAGE].1 += storage.1;
             blocks[block].0 += st.cells - storage.0;
             blocks[block].1 += st.area - storage.1;
         }
@@ -225,7 +228,7 @@ pub fn attribute(
             walk(config, design, stats, &inst.module, block, blocks);
         }
     }
-    walk(config, design, stats, &design.top, 6, &mut blocks);
+    walk(config, design, stats, &design.top, CONTROL, &mut blocks);
     let total_area = blocks.iter().map(|b| b.1).sum();
     AreaReport {
         blocks: BLOCKS
