@@ -90,13 +90,6 @@ impl Package {
         }
         Ok(())
     }
-
-    pub fn verilog_files(&self) -> impl Iterator<Item = &str> {
-        self.files
-            .iter()
-            .filter(|(n, _)| n.ends_with(".v"))
-            .map(|(n, _)| n.as_str())
-    }
 }
 
 fn file_list(design: &Design) -> String {

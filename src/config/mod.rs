@@ -125,20 +125,14 @@ fn invalid(field: &'static str, value: impl fmt::Display, rule: impl Into<String
     }
 }
 
-fn in_range_f(field: &'static str, value: f64, lo: f64, hi: f64) -> Result<(), ConfigError> {
+/// `lo <= value <= hi` (written so that a NaN fails too).
+fn in_range<T: PartialOrd + fmt::Display>(
+    field: &'static str,
+    value: T,
+    lo: T,
+    hi: T,
+) -> Result<(), ConfigError> {
     if !(value >= lo && value <= hi) {
-        Err(invalid(
-            field,
-            value,
-            format!("{field} must be between {lo} and {hi}"),
-        ))
-    } else {
-        Ok(())
-    }
-}
-
-fn in_range(field: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), ConfigError> {
-    if value < lo || value > hi {
         Err(invalid(
             field,
             value,
@@ -245,18 +239,18 @@ impl Config {
         in_range("bias_bits", self.bias_bits, 2, 48)?;
         in_range("shift_bits", self.shift_bits, 1, 7)?;
         in_range("max_row_blocks", self.max_row_blocks, 1, 1 << 20)?;
-        in_range_f("clock_period_ns", self.clock_period_ns, 0.1, 1000.0)?;
-        in_range_f("io_delay_fraction", self.io_delay_fraction, 0.0, 0.9)?;
+        in_range("clock_period_ns", self.clock_period_ns, 0.1, 1000.0)?;
+        in_range("io_delay_fraction", self.io_delay_fraction, 0.0, 0.9)?;
         in_range("core_utilization", self.core_utilization, 1, 90)?;
-        in_range_f("place_density", self.place_density, 0.05, 1.0)?;
-        in_range_f("macro_bit_area_um2", self.macro_bit_area_um2, 0.01, 1000.0)?;
-        in_range_f(
+        in_range("place_density", self.place_density, 0.05, 1.0)?;
+        in_range("macro_bit_area_um2", self.macro_bit_area_um2, 0.01, 1000.0)?;
+        in_range(
             "macro_readout_bit_area_um2",
             self.macro_readout_bit_area_um2,
             0.0,
             1000.0,
         )?;
-        in_range_f("macro_pin_pitch_um", self.macro_pin_pitch_um, 0.01, 100.0)?;
+        in_range("macro_pin_pitch_um", self.macro_pin_pitch_um, 0.01, 100.0)?;
         let platform_ok = !self.orfs_platform.is_empty()
             && self
                 .orfs_platform

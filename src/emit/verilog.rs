@@ -212,8 +212,6 @@ pub fn expr(e: &Expr, sc: &Scalars) -> String {
         Expr::Unary(op, a) => {
             let o = match op {
                 UnOp::Not => "~",
-                UnOp::RedOr => "|",
-                UnOp::RedAnd => "&",
             };
             format!("{o}{}", atom(a))
         }

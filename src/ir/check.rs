@@ -179,7 +179,6 @@ impl<'a> Checker<'a> {
                 let t = self.ty(a)?;
                 Some(match op {
                     UnOp::Not => t,
-                    UnOp::RedOr | UnOp::RedAnd => Ty::unsigned(1),
                 })
             }
             Expr::Binary(op, a, b) => {

@@ -11,10 +11,6 @@ use super::Ty;
 pub enum UnOp {
     /// Bitwise complement.
     Not,
-    /// Reduction OR (1 bit).
-    RedOr,
-    /// Reduction AND (1 bit).
-    RedAnd,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,12 +112,6 @@ impl Expr {
     }
     pub fn not(self) -> Expr {
         Expr::Unary(UnOp::Not, Box::new(self))
-    }
-    pub fn red_or(self) -> Expr {
-        Expr::Unary(UnOp::RedOr, Box::new(self))
-    }
-    pub fn red_and(self) -> Expr {
-        Expr::Unary(UnOp::RedAnd, Box::new(self))
     }
     fn bin(op: BinOp, a: Expr, b: Expr) -> Expr {
         Expr::Binary(op, Box::new(a), Box::new(b))

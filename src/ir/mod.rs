@@ -335,15 +335,6 @@ impl Design {
     }
 }
 
-/// Number of bits needed to hold values 0..n-1 (at least 1).
-pub fn index_bits(n: u64) -> u32 {
-    if n <= 2 {
-        1
-    } else {
-        64 - (n - 1).leading_zeros()
-    }
-}
-
 /// ceil(log2(n)) with clog2(1) = 0.
 pub fn clog2(n: u64) -> u32 {
     if n <= 1 {
