@@ -72,6 +72,7 @@ pub fn run(
     let mut expected: VecDeque<(usize, Vec<i64>)> = VecDeque::new();
     let mut vector_index = 0usize;
     let mut beat_in_vector = 0u32;
+    let mut encoded: Option<(usize, crate::loadport::Words)> = None;
     let mismatch = |cycle: u64, what: String| {
         CosimError::Mismatch(Box::new(Mismatch::new(config, cycle, what)))
     };
@@ -105,7 +106,11 @@ pub fn run(
                     in_last: *last,
                     out_ready,
                 };
-                sim.set_words("in_data", &port.input(x));
+                // Encode once per vector, not once per cycle it waits.
+                if encoded.as_ref().map(|(i, _)| *i) != Some(next) {
+                    encoded = Some((next, port.input(x)));
+                }
+                sim.set_words("in_data", &encoded.as_ref().unwrap().1);
             }
             _ => {}
         }

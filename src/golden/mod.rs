@@ -73,6 +73,8 @@ pub struct MacroModel {
     act_signed: bool,
     adc_bits: u32,
     adc_mode: crate::config::AdcMode,
+    /// Rows of each phase, as bit masks (computed once).
+    phase_masks: Vec<Bits>,
 }
 
 impl MacroModel {
@@ -85,6 +87,12 @@ impl MacroModel {
             act_signed: c.act_signed,
             adc_bits: c.adc_bits,
             adc_mode: c.adc_mode,
+            phase_masks: (0..c.rows / c.wl_parallel)
+                .map(|h| {
+                    let (lo, hi) = (h * c.wl_parallel, (h + 1) * c.wl_parallel);
+                    bits_from_fn(c.rows, |d| d >= lo && d < hi)
+                })
+                .collect(),
         }
     }
 
@@ -108,10 +116,8 @@ impl MacroModel {
             let plane = bits_from_fn(self.rows, |d| ((x[d as usize] & mask) >> t) & 1 == 1);
             let mut per_phase = Vec::new();
             let mut per_pop = Vec::new();
-            for h in 0..self.phases {
-                let (lo, hi) = (h * self.w, (h + 1) * self.w);
-                let phase_mask = bits_from_fn(self.rows, |d| d >= lo && d < hi);
-                let driven: Bits = plane.iter().zip(&phase_mask).map(|(a, b)| a & b).collect();
+            for phase_mask in &self.phase_masks {
+                let driven: Bits = plane.iter().zip(phase_mask).map(|(a, b)| a & b).collect();
                 per_pop.push(driven.iter().map(|w| w.count_ones()).sum());
                 per_phase.push(driven);
             }
