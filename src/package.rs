@@ -289,3 +289,53 @@ fn port_meaning(name: &str, c: &Config, d: &Derived) -> String {
         _ => String::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    static GENERATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Any configuration either fails validation with a message or
+        /// generates a design that passes the structural checks: never a
+        /// panic, whatever the widths (requantizers beyond 64 bits included).
+        #[test]
+        fn any_config_is_rejected_cleanly_or_generates(
+            macros in 1u32..5, rows_half in 1u32..20, cols_half in 1u32..12,
+            pool in prop::sample::select(vec![0u32, 2, 5]), wl in prop::sample::select(vec![0u32, 1, 2, 7]),
+            adc_bits in 0u32..17, round in any::<bool>(), act_bits in 1u32..17, signed in any::<bool>(),
+            out_bits in 2u32..33, relu in any::<bool>(), scale_bits in 2u32..33, bias_bits in 2u32..49,
+            shift_bits in 1u32..8, blocks_log2 in 0u32..21, out_lanes in 0u32..9,
+        ) {
+            let (rows, cols) = (2 * rows_half, 2 * cols_half);
+            let c = Config {
+                macros, rows, cols, pool, wl_parallel: wl, adc_bits, act_bits, act_signed: signed, out_bits, relu,
+                scale_bits, bias_bits, shift_bits, max_row_blocks: 1 << blocks_log2, out_lanes,
+                adc_mode: if round { crate::config::AdcMode::RoundClamp } else { crate::config::AdcMode::FloorClamp },
+                ..Config::default()
+            };
+            match build(&c) {
+                Ok(pkg) => {
+                    GENERATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    prop_assert!(pkg.files.iter().any(|(n, _)| n == "cim_top.v"));
+                }
+                Err(PackageError::Config(e)) => prop_assert!(e.to_string().starts_with("config field `")),
+                Err(e) => prop_assert!(false, "{e}"),
+            }
+        }
+    }
+
+    /// The property above is only meaningful if it generates designs.
+    #[test]
+    fn random_configs_mostly_generate() {
+        any_config_is_rejected_cleanly_or_generates();
+        assert!(
+            GENERATED.load(std::sync::atomic::Ordering::Relaxed) >= 12,
+            "too few random configs were valid"
+        );
+    }
+}

@@ -50,6 +50,7 @@ cosim_matrix! {
     one_bit_activations: "macros = 2\nrows = 16\ncols = 8\npool = 4\nact_bits = 1",
     non_power_of_two_round_adc: "macros = 3\nrows = 20\ncols = 10\npool = 5\nwl_parallel = 5\nadc_bits = 2\nadc_mode = 'round_clamp'",
     mid_8x32x32: "macros = 8\nrows = 32\ncols = 32",
+    requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 
 /// A copy of a generated package with one line of one file changed.

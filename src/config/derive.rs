@@ -10,8 +10,19 @@ use serde::Serialize;
 /// Inclusive range of an integer quantity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct Range {
+    #[serde(serialize_with = "wide_int")]
     pub min: i128,
+    #[serde(serialize_with = "wide_int")]
     pub max: i128,
+}
+
+/// JSON numbers beyond 64 bits are not portable: such values are written
+/// as decimal strings.
+fn wide_int<S: serde::Serializer>(v: &i128, s: S) -> Result<S::Ok, S::Error> {
+    match i64::try_from(*v) {
+        Ok(small) => s.serialize_i64(small),
+        Err(_) => s.serialize_str(&v.to_string()),
+    }
 }
 
 impl Range {

@@ -66,7 +66,7 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
     let in_range = if (vw as u64) < (1u64 << shb) - 1 {
         Expr::mux(
             Expr::name("shift").gt(Expr::uconst(shb, vw as u64)),
-            Expr::sconst(rw, 0),
+            m.signed_const("zero_r", rw, 0),
             shifted,
         )
     } else {
@@ -89,11 +89,11 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
     let under_cond = if lo == 0 {
         Some(Expr::bit("scaled", rw - 1))
     } else if fits(lo) {
-        Some(scaled.clone().lt(Expr::sconst(rw, lo)))
+        Some(scaled.clone().lt(m.signed_const("out_min_r", rw, lo)))
     } else {
         None
     };
-    let over_cond = fits(hi).then(|| scaled.gt(Expr::sconst(rw, hi)));
+    let over_cond = fits(hi).then(|| scaled.gt(m.signed_const("out_max_r", rw, hi)));
     let mut out = body;
     if let Some(c) = under_cond {
         out = Expr::mux(c, Expr::uconst(ob, (lo as u64) & mask(ob)), out);

@@ -68,8 +68,13 @@ impl Expr {
             value,
         }
     }
-    /// A signed constant given as an i64, stored as its two's complement.
+    /// A signed constant given as an i64, stored as its two's complement;
+    /// at most 64 bits wide (wider signed constants: `signed_const_wire`).
     pub fn sconst(width: u32, value: i64) -> Expr {
+        assert!(
+            width <= 64,
+            "sconst of {width} bits: use a signed constant wire"
+        );
         let mask = if width >= 64 {
             u64::MAX
         } else {

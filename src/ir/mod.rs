@@ -220,6 +220,21 @@ impl Module {
         Expr::Ref(name.into())
     }
 
+    /// A signed constant of any width: a literal up to 64 bits, beyond that a
+    /// named wire holding the sign-extended value (a Verilog literal wider
+    /// than its digits would be zero-extended, turning negatives positive).
+    pub fn signed_const(&mut self, name: &str, width: u32, value: i64) -> Expr {
+        if width <= 64 {
+            return Expr::sconst(width, value);
+        }
+        let sign = Expr::uconst(1, (value < 0) as u64);
+        let bits = Expr::concat(vec![
+            Expr::repeat(width - 64, sign),
+            Expr::uconst(64, value as u64),
+        ]);
+        self.wire(name, Ty::signed(width), bits)
+    }
+
     /// A register loaded with `value` on clock edges where `enable` is 1.
     pub fn enabled_reg(
         &mut self,
