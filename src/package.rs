@@ -3,7 +3,7 @@
 //! document), all from the one configuration.
 
 use crate::config::{Config, Derived};
-use crate::emit::verilog::{banner, print_module};
+use crate::emit::verilog::{banner_in, print_module};
 use crate::gen::{generate, top};
 use crate::ir::{check_design, Design, Dir};
 use std::fmt::Write;
@@ -109,7 +109,7 @@ fn resolved_config(config: &Config) -> String {
 
 fn c_header(c: &Config, d: &Derived) -> String {
     let mut s = String::new();
-    s.push_str(&banner().replace("//", "/*").replace('\n', " */\n"));
+    s.push_str(&banner_in("/*", " */"));
     s.push_str(
         "/* Parameters of the generated engine: the software view of the same configuration. */\n",
     );

@@ -118,6 +118,10 @@ pub fn verilate(
         h.write(name.as_bytes());
         h.write(text.as_bytes());
     }
+    std::fs::create_dir_all(build_root)
+        .map_err(|e| CosimError::Tool(format!("cannot create {}: {e}", build_root.display())))?;
+    // Absolute, because the tools run inside the build folder.
+    let build_root = &build_root.canonicalize().expect("existing folder");
     let variant = if trace { "-trace" } else { "" };
     let dir = build_root.join(format!(
         "{}{variant}-{:016x}",
@@ -133,11 +137,6 @@ pub fn verilate(
         });
     }
 
-    std::fs::create_dir_all(build_root)
-        .map_err(|e| CosimError::Tool(format!("cannot create {}: {e}", build_root.display())))?;
-    let build_root = &build_root.canonicalize().expect("existing folder");
-    let dir = build_root.join(dir.file_name().expect("named"));
-    let library = dir.join("obj/libcimsim.so");
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

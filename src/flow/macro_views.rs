@@ -125,10 +125,7 @@ impl MacroGeometry {
 /// LEF abstract; the platform (`orfs_platform`) only chooses layer names.
 pub fn macro_lef(config: &Config, m: &Module, g: &MacroGeometry) -> String {
     let l = layers(&config.orfs_platform);
-    let mut s = format!(
-        "# {}",
-        crate::emit::verilog::banner().trim_start_matches("// ")
-    );
+    let mut s = crate::emit::verilog::banner_in("#", "");
     let _ = writeln!(
         s,
         "# Abstract view of the black-box macro {}: size and pins only.",
@@ -192,12 +189,7 @@ pub fn macro_lef(config: &Config, m: &Module, g: &MacroGeometry) -> String {
 /// trees before the read-out register, so they get most of the period.
 pub fn macro_liberty(config: &Config, m: &Module, g: &MacroGeometry) -> String {
     let period = config.clock_period_ns;
-    let mut s = format!(
-        "/* {} */\n",
-        crate::emit::verilog::banner()
-            .trim_start_matches("// ")
-            .trim_end()
-    );
+    let mut s = crate::emit::verilog::banner_in("/*", " */");
     let _ = writeln!(
         s,
         "/* Liberty view of the black-box macro {}: area and simple timing arcs. */",

@@ -8,12 +8,12 @@ mod macro_views;
 pub use macro_views::{macro_lef, macro_liberty, MacroGeometry};
 
 use crate::config::{Config, Storage};
-use crate::emit::verilog::banner;
+use crate::emit::verilog::banner_in;
 use crate::ir::{Design, Dir};
 use std::fmt::Write;
 
 fn hash_banner() -> String {
-    banner().replacen("//", "#", 1)
+    banner_in("#", "")
 }
 
 /// Verilog files of the design in `files.f` order: leaves first, top last.
