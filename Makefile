@@ -3,6 +3,7 @@
 #   make gen [GEN_ARGS=...]   generate the package into $(OUT) (default: the embedded config)
 #   make lint                 Verilator -Wall lint of $(OUT)
 #   make synth [LIBERTY=f]    Yosys synth + check -assert of $(OUT), cell area by block
+#   make xbar-report [POOLS=16,32,64,128]   mux vs Benes crossbars vs macros of $(OUT)'s config
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make bench                golden-model and co-simulation throughput figures
@@ -17,7 +18,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: deps gen lint synth verilate cosim test bench synth-full lint-full cosim-full clean
+.PHONY: deps gen lint synth xbar-report verilate cosim test bench synth-full lint-full cosim-full clean
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -42,6 +43,11 @@ lint: deps $(OUT)/files.f
 # Yosys synth + check -assert, mapped onto the area-only sky130 Liberty, area by block.
 synth: deps $(OUT)/files.f
 	$(CIMPOOL) report area --rtl $(OUT) $(if $(LIBERTY),--liberty $(LIBERTY))
+
+# Both crossbars per pool size, synthesized next to the pool and error macros.
+POOLS ?= 16,32,64,128
+xbar-report: deps $(OUT)/files.f
+	$(CIMPOOL) report xbar --rtl $(OUT) --pools $(POOLS)
 
 verilate: deps $(OUT)/files.f
 	$(CIMPOOL) verilate --rtl $(OUT) --build $(BUILD)/verilator

@@ -13,7 +13,7 @@ fn main() {
 
 fn engine_and_vectors(toml: &str) -> (Engine, Vec<Vec<i64>>) {
     let c = Config::from_toml(toml).unwrap().resolved();
-    let port = LoadPort::new(&c);
+    let mut port = LoadPort::new(&c);
     let mut engine = Engine::new(&c, port.empty_weights());
     let mut vectors = Vec::new();
     for cmd in random_scenario(&c, 1, 64).commands {

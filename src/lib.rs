@@ -7,6 +7,7 @@
 //! `flow` (constraints, Yosys / ORFS hand-off, area reports), `golden` (the
 //! bit-exact model) and `cosim` (Verilator / Icarus co-simulation).
 
+pub mod benes;
 pub mod config;
 pub mod cosim;
 pub mod emit;

@@ -2,7 +2,8 @@
 //! writes, how an input vector becomes `in_data`, and how an output beat
 //! decodes into lane values. Layouts are those of docs/ARCHITECTURE.md.
 
-use crate::config::{Config, Derived};
+use crate::benes::{Benes, GroupNotAPermutation};
+use crate::config::{Config, Crossbar, Derived};
 use crate::gen::top::{LOAD_ERROR_COLUMN, LOAD_LANE, LOAD_POOL_COLUMN, LOAD_SCALES};
 use crate::golden::{bit, bits_from_fn, Weights};
 
@@ -47,13 +48,68 @@ pub struct Load {
 pub struct LoadPort {
     c: Config,
     d: Derived,
+    benes: Option<Benes>,
+    /// What `apply` has written to each lane's index field: with `benes` a
+    /// lane write changes part of its group's switch settings, so decoding
+    /// needs the whole group's settings.
+    select_fields: Vec<u64>,
 }
 
 impl LoadPort {
     pub fn new(config: &Config) -> LoadPort {
+        let d = Derived::new(config);
         LoadPort {
             c: config.clone(),
-            d: Derived::new(config),
+            benes: match config.crossbar {
+                Crossbar::Mux => None,
+                Crossbar::Benes => Some(Benes::new(config.pool).expect("validated benes pool")),
+            },
+            select_fields: vec![0; d.lanes as usize],
+            d,
+        }
+    }
+
+    /// The index field of every lane: its pool index (mux), or its share of
+    /// the group's Benes switch settings (slot s holds settings
+    /// [s * index_bits, (s + 1) * index_bits)).
+    pub fn select_fields(&self, index: &[u32]) -> Result<Vec<u64>, GroupNotAPermutation> {
+        let Some(net) = &self.benes else {
+            return Ok(index.iter().map(|&i| i as u64).collect());
+        };
+        let (p, iw) = (self.c.pool as usize, self.d.index_bits);
+        let mut fields = Vec::with_capacity(index.len());
+        for (g, group) in index.chunks(p).enumerate() {
+            let settings = net.route(group).map_err(|reason| GroupNotAPermutation {
+                group: g as u32,
+                pool: self.c.pool,
+                reason,
+            })?;
+            for s in 0..p as u32 {
+                fields.push((0..iw).fold(0u64, |acc, b| {
+                    let bit = settings
+                        .get((s * iw + b) as usize)
+                        .copied()
+                        .unwrap_or(false);
+                    acc | (bit as u64) << b
+                }));
+            }
+        }
+        Ok(fields)
+    }
+
+    /// Decodes the index fields of lane group `g` into its pool indices.
+    fn group_indices(&self, g: usize) -> Vec<u32> {
+        let p = self.c.pool as usize;
+        let fields = &self.select_fields[g * p..(g + 1) * p];
+        match &self.benes {
+            None => fields.iter().map(|&f| f as u32).collect(),
+            Some(net) => {
+                let iw = self.d.index_bits;
+                let settings: Vec<bool> = (0..net.switch_bits())
+                    .map(|b| fields[(b / iw) as usize] >> (b % iw) & 1 == 1)
+                    .collect();
+                net.permutation(&settings)
+            }
         }
     }
 
@@ -87,8 +143,9 @@ impl LoadPort {
         self.load(LOAD_ERROR_COLUMN, addr, &self.column_fields(column))
     }
 
-    /// Lane word {bias, mask, index} of lane `lane`.
-    pub fn lane(&self, lane: u32, index: u32, mask: bool, bias: i64) -> Load {
+    /// Lane word {bias, mask, index field} of lane `lane`; the index field
+    /// comes from `select_fields`.
+    pub fn lane(&self, lane: u32, select_field: u64, mask: bool, bias: i64) -> Load {
         let (g, s) = (lane / self.c.pool, lane % self.c.pool);
         let addr = ((g as u64) << self.d.slot_field_bits) | s as u64;
         let iw = self.d.index_bits;
@@ -97,7 +154,7 @@ impl LoadPort {
             LOAD_LANE,
             addr,
             &[
-                (0, iw, index as u64),
+                (0, iw, select_field),
                 (iw, 1, mask as u64),
                 (iw + 1, self.c.bias_bits, bias_bits),
             ],
@@ -117,8 +174,10 @@ impl LoadPort {
         )
     }
 
-    /// Every write that loads `w` completely.
-    pub fn all(&self, w: &Weights) -> Vec<Load> {
+    /// Every write that loads `w` completely; with `benes`, each group's
+    /// indices must be a permutation.
+    pub fn all(&self, w: &Weights) -> Result<Vec<Load>, GroupNotAPermutation> {
+        let fields = self.select_fields(&w.index)?;
         let mut loads: Vec<Load> = w
             .pool
             .iter()
@@ -132,15 +191,15 @@ impl LoadPort {
                 .map(|(l, col)| self.error_column(l as u32, col)),
         );
         loads.extend(
-            (0..w.index.len()).map(|l| self.lane(l as u32, w.index[l], w.mask[l], w.bias[l])),
+            (0..w.index.len()).map(|l| self.lane(l as u32, fields[l], w.mask[l], w.bias[l])),
         );
         loads.push(self.scales(w.alpha, w.beta, w.shift));
-        loads
+        Ok(loads)
     }
 
     /// Applies a write to `w` as the hardware would: the decoder of the load
     /// port in software, used to keep the golden model's memories in step.
-    pub fn apply(&self, w: &mut Weights, load: &Load) {
+    pub fn apply(&mut self, w: &mut Weights, load: &Load) {
         let column = || bits_from_fn(self.c.rows, |d| get(&load.data, d, 1) == 1);
         match load.sel as u64 {
             LOAD_POOL_COLUMN => w.pool[load.addr as usize] = column(),
@@ -154,7 +213,10 @@ impl LoadPort {
                 let s = load.addr & mask_of(self.d.slot_field_bits);
                 let lane = (g * self.c.pool as u64 + s) as usize;
                 let iw = self.d.index_bits;
-                w.index[lane] = get(&load.data, 0, iw) as u32;
+                self.select_fields[lane] = get(&load.data, 0, iw);
+                let p = self.c.pool as usize;
+                let group = self.group_indices(g as usize);
+                w.index[g as usize * p..(g as usize + 1) * p].copy_from_slice(&group);
                 w.mask[lane] = get(&load.data, iw, 1) == 1;
                 w.bias[lane] =
                     sign_extend(get(&load.data, iw + 1, self.c.bias_bits), self.c.bias_bits);
@@ -228,7 +290,7 @@ mod tests {
         let c = Config::from_toml("macros = 3\nrows = 24\ncols = 12\npool = 6\nbias_bits = 20")
             .unwrap()
             .resolved();
-        let port = LoadPort::new(&c);
+        let mut port = LoadPort::new(&c);
         let lanes = 36u32;
         let w = Weights {
             pool: (0..6)
@@ -245,10 +307,35 @@ mod tests {
             shift: 13,
         };
         let mut back = port.empty_weights();
-        for load in port.all(&w) {
+        for load in port.all(&w).unwrap() {
             port.apply(&mut back, &load);
         }
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn benes_switch_settings_round_trip_and_repeats_are_named() {
+        let c =
+            Config::from_toml("macros = 2\nrows = 8\ncols = 16\npool = 8\ncrossbar = \"benes\"")
+                .unwrap()
+                .resolved();
+        let mut port = LoadPort::new(&c);
+        let mut w = port.empty_weights();
+        // Group 0 reversed, groups 1-3 rotated by their number.
+        w.index = (0..32u32)
+            .map(|l| if l < 8 { 7 - l } else { (l + l / 8) % 8 })
+            .collect();
+        let mut back = port.empty_weights();
+        for load in port.all(&w).unwrap() {
+            port.apply(&mut back, &load);
+        }
+        assert_eq!(back, w);
+        w.index[19] = w.index[17];
+        let err = port.all(&w).unwrap_err().to_string();
+        assert!(
+            err.starts_with("lane group 2: pool index 3 is used by lane slots 1 and 3;"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -38,6 +38,20 @@ enum Command {
 enum ReportCommand {
     /// Synthesize with Yosys and print the cell area of each block.
     Area(AreaArgs),
+    /// Synthesize the mux and Benes crossbars for several pool sizes next to
+    /// the pool and error macros: cells, transistors, depth, share of the engine.
+    Xbar(XbarArgs),
+}
+
+#[derive(Args)]
+struct XbarArgs {
+    /// Package folder whose configuration sets rows, cols, macros and the data
+    /// width (default: the embedded default configuration).
+    #[arg(long, value_name = "DIR")]
+    rtl: Option<PathBuf>,
+    /// Pool sizes P to compare (powers of two dividing cols).
+    #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
+    pools: Vec<u32>,
 }
 
 #[derive(Args)]
@@ -125,6 +139,9 @@ struct GenArgs {
     /// Physical crossbars (0 = fewest that hide under the bit-serial compute).
     #[arg(long)]
     crossbar_units: Option<u32>,
+    /// Register stages inside each crossbar (0 = combinational).
+    #[arg(long)]
+    crossbar_pipeline: Option<u32>,
     /// Macro storage: synthesizable flops or hard-macro stubs.
     #[arg(long, value_enum)]
     storage: Option<Storage>,
@@ -154,6 +171,7 @@ impl GenArgs {
             act_signed,
             crossbar,
             crossbar_units,
+            crossbar_pipeline,
             storage,
             out_lanes
         );
@@ -175,6 +193,7 @@ fn main() -> ExitCode {
         Command::Verilate(args) => report(verilate(&args)),
         Command::Cosim(args) => report(cosim(&args)),
         Command::Report(ReportCommand::Area(args)) => report(area(&args)),
+        Command::Report(ReportCommand::Xbar(args)) => report(xbar(&args)),
     }
 }
 
@@ -202,6 +221,42 @@ fn area(args: &AreaArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     print!("{}", r.table());
+    Ok(())
+}
+
+fn xbar(args: &XbarArgs) -> anyhow::Result<()> {
+    use cimpool::flow::xbar;
+    let start = Instant::now();
+    let base = xbar::config_of(args.rtl.as_deref())?;
+    // Check every row's configuration before minutes of synthesis.
+    for &p in &args.pools {
+        for kind in [Crossbar::Mux, Crossbar::Benes] {
+            xbar::row_config(&base, p, kind)?;
+        }
+    }
+    let bar = indicatif::ProgressBar::new(2 * args.pools.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    let rows = xbar::report(&base, &args.pools, |what| {
+        bar.set_message(format!("synthesizing {what}"));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    let c = base.resolved();
+    println!(
+        "Crossbars vs macros for {} error macros of {}x{} (sky130_fd_sc_hd area-only Liberty), Yosys {:.0} s:\n",
+        c.macros,
+        c.rows,
+        c.cols,
+        start.elapsed().as_secs_f64()
+    );
+    print!("{}", xbar::table(&rows));
+    println!(
+        "\nshare of engine = (X crossbars + index decoder) / (that + pool macro + error macros), \
+         the macros synthesized as storage = \"flops\" cells."
+    );
     Ok(())
 }
 
@@ -268,8 +323,8 @@ fn gen(args: &GenArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64()
     );
     println!(
-        "  {} error macros {}x{} + pool macro {}x{}: {} lanes in {} groups, {} crossbar(s), {} cycles per input vector",
-        config.macros, config.rows, config.cols, config.rows, config.pool, d.lanes, d.groups, d.crossbar_units, d.cycles_per_vector
+        "  {} error macros {}x{} + pool macro {}x{}: {} lanes in {} groups, {} {} crossbar(s), {} cycles per input vector",
+        config.macros, config.rows, config.cols, config.rows, config.pool, d.lanes, d.groups, d.crossbar_units, config.crossbar, d.cycles_per_vector
     );
     println!(
         "  next: make lint OUT={0}   make synth OUT={0}   (top: cim_top, file list: {0}/files.f)",

@@ -148,6 +148,12 @@ fn c_header(c: &Config, d: &Derived) -> String {
     def("VALUE_BITS", u(d.value_bits));
     def("CROSSBAR_UNITS", u(d.crossbar_units));
     def("CROSSBAR_STEPS", u(d.crossbar_steps));
+    def(
+        "CROSSBAR_BENES",
+        u((c.crossbar == crate::config::Crossbar::Benes) as u32),
+    );
+    def("CROSSBAR_PIPELINE", u(d.crossbar_pipeline));
+    def("GROUP_SELECT_BITS", u(d.group_select_bits));
     def("OUT_LANES", u(d.out_lanes));
     def("OUT_BEATS", u(d.out_beats));
     def("OUT_BEAT_BITS", u(d.out_beat_bits));
@@ -233,7 +239,7 @@ as an input vector is seen by that vector.
 |---|---|---|---|
 | {pc} | pool macro column k (pool vector k) | k | bit d = cell of row d, {rows} bits |
 | {ec} | error macro column | {{macro, col}}, col in the low {cf} bits | bit d = cell of row d |
-| {lc} | lane word | {{group, slot}}, slot in the low {sf} bits; lane = group*{p} + slot | [0,{iw}) index, bit {iw} mask, then {bb} bits bias |
+| {lc} | lane word | {{group, slot}}, slot in the low {sf} bits; lane = group*{p} + slot | [0,{iw}) {index_field}, bit {iw} mask, then {bb} bits bias |
 | {sc} | scales | ignored | [0,{sb}) alpha, [{sb},{sb2}) beta, then {shb} bits shift |
 
 ## Input stream (`in_valid` / `in_ready`)
@@ -256,6 +262,13 @@ the final beat. Without back-pressure the first beat is valid {lat} cycles after
         sf = d.slot_field_bits,
         p = c.pool,
         iw = d.index_bits,
+        index_field = match c.crossbar {
+            crate::config::Crossbar::Mux => "pool index".to_string(),
+            crate::config::Crossbar::Benes => format!(
+                "Benes switch settings [slot*{0}, slot*{0}+{0}) of the group's {1} (routed offline: `cimpool::benes`)",
+                d.index_bits, d.group_select_bits
+            ),
+        },
         bb = c.bias_bits,
         sb = c.scale_bits,
         sb2 = 2 * c.scale_bits,

@@ -203,6 +203,21 @@ fn bad_configs_get_one_clear_line_and_exit_2() {
     );
     assert_rejected(&["--pool", "48"], None, "pool must divide cols (128)");
     assert_rejected(
+        &["--crossbar", "benes", "--cols", "96", "--pool", "48"],
+        None,
+        "`pool` = 48 is invalid: crossbar = \"benes\" needs pool to be a power of two",
+    );
+    assert_rejected(
+        &["--crossbar", "benes", "--crossbar-pipeline", "14"],
+        None,
+        "`crossbar_pipeline` = 14 is invalid: crossbar_pipeline must be between 0 and 13, the logic levels of a benes crossbar of 128 lanes",
+    );
+    assert_rejected(
+        &["--crossbar-pipeline", "8"],
+        None,
+        "crossbar_pipeline must be between 0 and 7, the logic levels of a mux crossbar of 128 lanes",
+    );
+    assert_rejected(
         &["--wl-parallel", "48"],
         None,
         "rows (128) must be a multiple of wl_parallel",

@@ -50,6 +50,10 @@ cosim_matrix! {
     one_bit_activations: "macros = 2\nrows = 16\ncols = 8\npool = 4\nact_bits = 1",
     non_power_of_two_round_adc: "macros = 3\nrows = 20\ncols = 10\npool = 5\nwl_parallel = 5\nadc_bits = 2\nadc_mode = 'round_clamp'",
     mid_8x32x32: "macros = 8\nrows = 32\ncols = 32",
+    benes_small: "macros = 2\nrows = 16\ncols = 16\npool = 8\ncrossbar = 'benes'",
+    benes_two_crossbars_pipelined: "macros = 4\nrows = 32\ncols = 32\npool = 16\nact_bits = 2\ncrossbar = 'benes'\ncrossbar_units = 2\ncrossbar_pipeline = 3",
+    benes_one_crossbar_every_stage_registered: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\ncrossbar = 'benes'\ncrossbar_units = 1\ncrossbar_pipeline = 5\nout_lanes = 8",
+    mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\nact_bits = 4\ncrossbar_pipeline = 2",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 
@@ -91,6 +95,20 @@ fn flipped_crossbar_select_is_caught() {
         "pool_crossbar_mux.v",
         "assign sel_y[12:0] = index[2] ?",
         "assign sel_y[12:0] = index[5] ?",
+    );
+    let m = expect_mismatch(&dir);
+    assert!(m.lane.is_some() && m.expected != m.actual, "{m}");
+}
+
+#[test]
+fn swapped_benes_switch_is_caught() {
+    // The first switch of the first stage reads the second one's setting.
+    let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8\ncrossbar = 'benes'";
+    let (_tmp, dir) = mutated(
+        toml,
+        "pool_crossbar_benes.v",
+        "assign stage0_y[12:0] = switches[0] ?",
+        "assign stage0_y[12:0] = switches[1] ?",
     );
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some() && m.expected != m.actual, "{m}");

@@ -291,3 +291,45 @@ fn area_report_attributes_every_block() {
         r.table()
     );
 }
+
+#[test]
+fn xbar_report_measures_both_crossbars_next_to_the_macros() {
+    common::require_tool("yosys");
+    let config = common::config("macros = 2\nrows = 16\ncols = 16");
+    let rows = cimpool::flow::xbar::report(&config, &[8, 16], |_| {}).unwrap();
+    eprintln!("{}", cimpool::flow::xbar::table(&rows));
+    assert_eq!(rows.len(), 4);
+    let d = cimpool::config::Derived::new(&config.resolved());
+    for r in &rows {
+        assert_eq!(r.data_bits, d.column_bits);
+        assert!(r.crossbar_unit.cells > 0 && r.crossbar_unit.transistors > 0);
+        assert!(r.decoder.cells > 0 && r.pool_macro.area > 0.0);
+        let share = r.overhead_share();
+        assert!(share > 0.0 && share < 1.0, "{share}");
+    }
+    let find = |p: u32, k: cimpool::config::Crossbar| {
+        rows.iter()
+            .find(|r| r.pool == p && r.crossbar == k)
+            .unwrap()
+            .clone()
+    };
+    use cimpool::config::Crossbar::{Benes, Mux};
+    for p in [8, 16] {
+        let (mux, benes) = (find(p, Mux), find(p, Benes));
+        // log2 P mux levels against 2 log2 P - 1 switch stages.
+        let (mux_depth, benes_depth) = (
+            mux.crossbar_unit.depth.unwrap(),
+            benes.crossbar_unit.depth.unwrap(),
+        );
+        assert!(
+            benes_depth > mux_depth,
+            "P = {p}: depth {benes_depth} vs {mux_depth}"
+        );
+        // P^2 versus P log P switches: Benes has fewer transistors.
+        assert!(benes.crossbar_unit.transistors < mux.crossbar_unit.transistors);
+    }
+    // The 16x16 error macro is synthesized once and shared by every row.
+    assert!(rows
+        .windows(2)
+        .all(|w| w[0].error_macro == w[1].error_macro));
+}

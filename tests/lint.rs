@@ -37,4 +37,8 @@ lint_matrix! {
     three_bit_signed_narrow_beats: "macros = 4\nrows = 16\ncols = 12\npool = 6\nwl_parallel = 4\nact_bits = 3\nact_signed = true\nout_lanes = 8",
     wide_lanes_wide_beats: "macros = 2\nrows = 64\ncols = 256\npool = 64\nout_lanes = 64",
     default_config: "",
+    default_benes: "crossbar = 'benes'",
+    benes_pipelined_every_stage: "macros = 2\nrows = 16\ncols = 32\npool = 32\ncrossbar = 'benes'\ncrossbar_pipeline = 9",
+    benes_two_lanes: "macros = 1\nrows = 8\ncols = 4\npool = 2\ncrossbar = 'benes'\ncrossbar_pipeline = 1",
+    mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
 }

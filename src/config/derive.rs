@@ -3,7 +3,7 @@
 //! the cycle schedule. The generators, the C header and the JSON report all
 //! read these numbers from here, so they cannot drift apart.
 
-use super::{AdcMode, Config};
+use super::{crossbar_levels, AdcMode, Config, Crossbar};
 use crate::ir::clog2;
 use serde::Serialize;
 
@@ -117,6 +117,14 @@ pub struct Derived {
     /// Physical crossbars X and the steps G / X they take per vector.
     pub crossbar_units: u32,
     pub crossbar_steps: u32,
+    /// Logic levels of one crossbar (mux levels or Benes stages) and the
+    /// register stages among them (`crossbar_pipeline`).
+    pub crossbar_levels: u32,
+    pub crossbar_pipeline: u32,
+    /// Bits of the index memory one lane group uses: P pool indices (mux),
+    /// or the (2 log2 P - 1) P/2 switch settings of its Benes route, laid
+    /// over the lanes' index fields from slot 0 up.
+    pub group_select_bits: u32,
     /// Lanes per output beat and beats per output vector.
     pub out_lanes: u32,
     pub out_beats: u32,
@@ -199,6 +207,12 @@ impl Derived {
         let out_beats = lanes / out_lanes;
         let index_bits = clog2(c.pool as u64);
 
+        let crossbar_levels = crossbar_levels(c.crossbar, c.pool);
+        let group_select_bits = match c.crossbar {
+            Crossbar::Mux => c.pool * index_bits,
+            Crossbar::Benes => crossbar_levels * c.pool / 2,
+        };
+
         let macro_field_bits = clog2(c.macros as u64);
         let col_field_bits = clog2(c.cols as u64);
         let group_field_bits = clog2(groups as u64);
@@ -230,6 +244,9 @@ impl Derived {
             value_bits: value.signed_bits(),
             crossbar_units,
             crossbar_steps,
+            crossbar_levels,
+            crossbar_pipeline: c.crossbar_pipeline,
+            group_select_bits,
             out_lanes,
             out_beats,
             out_beat_bits: out_lanes * c.out_bits,
@@ -241,7 +258,7 @@ impl Derived {
             group_field_bits,
             slot_field_bits,
             cycles_per_vector: steps.max(crossbar_steps),
-            first_beat_latency: steps + crossbar_steps + 4,
+            first_beat_latency: steps + crossbar_steps + c.crossbar_pipeline + 4,
         }
     }
 }

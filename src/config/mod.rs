@@ -78,6 +78,7 @@ pub struct Config {
     pub relu: bool,
     pub crossbar: Crossbar,
     pub crossbar_units: u32,
+    pub crossbar_pipeline: u32,
     pub storage: Storage,
     pub out_lanes: u32,
     pub scale_bits: u32,
@@ -146,6 +147,16 @@ fn in_range<T: PartialOrd + fmt::Display>(
 /// Folds a multi-line parser message into one line.
 fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Logic levels of one crossbar, the most register stages it can take:
+/// 2:1 multiplexer levels (mux) or switch stages (benes).
+pub fn crossbar_levels(crossbar: Crossbar, pool: u32) -> u32 {
+    let index_bits = crate::ir::clog2(pool as u64);
+    match crossbar {
+        Crossbar::Mux => index_bits,
+        Crossbar::Benes => (2 * index_bits).saturating_sub(1),
+    }
 }
 
 /// Most lanes (macros x cols) a design may have: the lane accumulators and
@@ -271,11 +282,22 @@ impl Config {
                 format!("macros x cols = {lanes} lanes exceeds the limit of {MAX_LANES}"),
             ));
         }
-        if self.crossbar == Crossbar::Benes {
+        if self.crossbar == Crossbar::Benes && !self.pool.is_power_of_two() {
             return Err(invalid(
-                "crossbar",
-                "\"benes\"",
-                "the Benes crossbar is not implemented yet; use \"mux\" (any index, multicast allowed)",
+                "pool",
+                self.pool,
+                "crossbar = \"benes\" needs pool to be a power of two; use crossbar = \"mux\" for other sizes",
+            ));
+        }
+        let levels = crossbar_levels(self.crossbar, self.pool);
+        if self.crossbar_pipeline > levels {
+            return Err(invalid(
+                "crossbar_pipeline",
+                self.crossbar_pipeline,
+                format!(
+                    "crossbar_pipeline must be between 0 and {levels}, the logic levels of a {} crossbar of {} lanes",
+                    self.crossbar, self.pool
+                ),
             ));
         }
         let groups = lanes / self.pool;

@@ -52,7 +52,7 @@ pub fn run(
     trace: Option<&Path>,
 ) -> Result<Report, CosimError> {
     let d = Derived::new(config);
-    let port = LoadPort::new(config);
+    let mut port = LoadPort::new(config);
     let mut golden = Engine::new(config, port.empty_weights());
     let mut schedule = Schedule::new(config);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(traffic.seed);

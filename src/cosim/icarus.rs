@@ -47,7 +47,7 @@ pub fn replay(
     scenario: &Scenario,
 ) -> Result<Replay, CosimError> {
     let d = Derived::new(config);
-    let port = LoadPort::new(config);
+    let mut port = LoadPort::new(config);
     let in_bits = config.rows * config.act_bits;
     let payload = d.load_data_bits.max(in_bits);
     let cmd_bits = 4 + d.load_sel_bits + d.load_addr_bits + payload;

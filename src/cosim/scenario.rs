@@ -1,9 +1,10 @@
 //! Stimulus for co-simulation: memory loads and input vectors, random and
 //! directed, deterministic for a seed.
 
-use crate::config::{Config, Derived};
+use crate::config::{Config, Crossbar, Derived};
 use crate::golden::{bits_from_fn, Engine, Weights};
 use crate::loadport::{Load, LoadPort};
+use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -89,6 +90,23 @@ impl Builder<'_> {
             .collect()
     }
 
+    /// Any index per lane (mux), or a random permutation per lane group
+    /// (benes, the non-repeating rule).
+    fn random_indices(&mut self, lanes: usize) -> Vec<u32> {
+        match self.c.crossbar {
+            Crossbar::Mux => (0..lanes)
+                .map(|_| self.rng.gen_range(0..self.c.pool))
+                .collect(),
+            Crossbar::Benes => (0..lanes / self.c.pool as usize)
+                .flat_map(|_| {
+                    let mut group: Vec<u32> = (0..self.c.pool).collect();
+                    group.shuffle(&mut self.rng);
+                    group
+                })
+                .collect(),
+        }
+    }
+
     fn random_weights(&mut self) -> Weights {
         let lanes = (self.c.macros * self.c.cols) as usize;
         let pool = (0..self.c.pool).map(|_| self.column()).collect();
@@ -100,9 +118,7 @@ impl Builder<'_> {
         Weights {
             pool,
             error,
-            index: (0..lanes)
-                .map(|_| self.rng.gen_range(0..self.c.pool))
-                .collect(),
+            index: self.random_indices(lanes),
             mask: (0..lanes).map(|_| self.rng.gen_bool(0.6)).collect(),
             bias: (0..lanes)
                 .map(|_| self.rng.gen_range(-bias_span..=bias_span))
@@ -137,7 +153,11 @@ impl Builder<'_> {
     }
 
     fn load_all(&mut self, w: &Weights) {
-        for load in self.port.all(w) {
+        let loads = self
+            .port
+            .all(w)
+            .expect("scenario indices follow the crossbar's rule");
+        for load in loads {
             self.commands.push(Command::Load(load));
         }
     }
@@ -188,17 +208,22 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
         // Partial reload: some lane words, some error columns, sometimes a
         // pool column or new scales, as between layers or output tiles.
         for _ in 0..b.rng.gen_range(1..=4) {
-            let l = b.rng.gen_range(0..lanes);
-            let (idx, mask, bias) = (
-                b.rng.gen_range(0..c.pool),
-                b.rng.gen_bool(0.5),
-                b.rng.gen_range(-500..500),
-            );
-            let load = b.port.lane(l, idx, mask, bias);
-            b.commands.push(Command::Load(load));
-            let col = b.column();
-            let load = b.port.error_column(l, &col);
-            b.commands.push(Command::Load(load));
+            // A Benes group's settings span its lanes, so benes reloads
+            // rewrite whole groups with a new permutation.
+            let (first, count) = match c.crossbar {
+                Crossbar::Mux => (b.rng.gen_range(0..lanes), 1),
+                Crossbar::Benes => (b.rng.gen_range(0..lanes / c.pool) * c.pool, c.pool),
+            };
+            let indices = b.random_indices(c.pool as usize);
+            let fields = b.port.select_fields(&indices).expect("a permutation");
+            for l in first..first + count {
+                let (mask, bias) = (b.rng.gen_bool(0.5), b.rng.gen_range(-500..500));
+                let load = b.port.lane(l, fields[(l - first) as usize], mask, bias);
+                b.commands.push(Command::Load(load));
+                let col = b.column();
+                let load = b.port.error_column(l, &col);
+                b.commands.push(Command::Load(load));
+            }
         }
         if b.rng.gen_bool(0.3) {
             let k = b.rng.gen_range(0..c.pool);

@@ -94,7 +94,7 @@ fn base_name(yosys_name: &str) -> String {
     }
 }
 
-fn liberty_areas(liberty: &str) -> BTreeMap<String, f64> {
+pub fn liberty_areas(liberty: &str) -> BTreeMap<String, f64> {
     let mut areas = BTreeMap::new();
     let mut cell: Option<String> = None;
     for line in liberty.lines() {
@@ -301,7 +301,7 @@ pub fn report(package_dir: &Path, liberty: Option<&Path>) -> anyhow::Result<Area
     Ok(attribute(&config, &design, &stats, &lib_name))
 }
 
-fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
+pub(crate) fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -4,6 +4,7 @@
 
 pub mod area;
 mod macro_views;
+pub mod xbar;
 
 pub use macro_views::{macro_lef, macro_liberty, MacroGeometry};
 

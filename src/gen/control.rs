@@ -19,10 +19,13 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
         ctx.d.out_beats,
         ctx.d.groups,
     );
+    // A `last` vector's crossbar stage also waits for the crossbar's
+    // register stages to drain before the output drain reads the sums.
+    let pipeline = ctx.d.crossbar_pipeline;
     let (pw, hw, sw, bw) = (
         counter_bits(bx),
         counter_bits(phases),
-        counter_bits(steps),
+        counter_bits(steps + pipeline),
         counter_bits(beats),
     );
     let mut m = Module::new(CONTROLLER);
@@ -53,7 +56,8 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
     let commit_first = m.output("commit_first", one);
     let group_en = m.output("group_en", Ty::unsigned(groups));
     let group_first = m.output("group_first", one);
-    let step_out = (steps > 1).then(|| m.output("xbar_step", Ty::unsigned(sw)));
+    let step_bits = clog2(steps as u64);
+    let step_out = (steps > 1).then(|| m.output("xbar_step", Ty::unsigned(step_bits)));
     let beat_out = (beats > 1).then(|| m.output("beat", Ty::unsigned(bw)));
     let beat_load = m.output("beat_load", one);
 
@@ -88,7 +92,17 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
         one,
         s0_plane.clone().eq(c(pw, 0)).and(last_phase.clone()),
     );
-    let b_final = m.wire("b_final", one, b_step.clone().eq(c(sw, (steps - 1) as u64)));
+    let final_step = c(sw, (steps - 1) as u64);
+    let final_step = if pipeline == 0 {
+        final_step
+    } else {
+        Expr::mux(
+            b_last.clone(),
+            c(sw, (steps - 1 + pipeline) as u64),
+            final_step,
+        )
+    };
+    let b_final = m.wire("b_final", one, b_step.clone().eq(final_step));
     let d_final = m.wire("d_final", one, d_beat.clone().eq(c(bw, (beats - 1) as u64)));
     // Stage B can take a new vector when idle, or in its last step unless
     // that step hands over to the output drain (which reads the accumulators).
@@ -156,7 +170,7 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
             )],
         )],
     );
-    let pipeline = vec![
+    let pipeline_stmts = vec![
         stage0,
         set("s1_valid", s0_valid.clone()),
         set("s1_phase0", s0_phase.clone().eq(c(hw, 0))),
@@ -207,7 +221,7 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
             vec![set("out_valid_r", c(1, 0))],
         )],
     );
-    let reset: Vec<SeqStmt> = [
+    let mut reset: Vec<SeqStmt> = [
         "s0_valid",
         "s1_valid",
         "s2_done",
@@ -218,14 +232,26 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
     .iter()
     .map(|n| set(n, c(1, 0)))
     .collect();
-    m.always(
-        "clk",
-        vec![if_else(
-            Expr::name("rst"),
-            reset,
-            vec![if_(advance.clone(), pipeline), stage_b, drain],
-        )],
-    );
+    // The accumulate enables follow the data through the crossbar's
+    // register stages.
+    let enables = (0..groups)
+        .rev()
+        .map(|g| b_busy.clone().and(b_step.clone().eq(c(sw, (g / x) as u64))))
+        .collect();
+    let (mut group_en_d, mut group_first_d) = (Expr::concat(enables), b_first.clone());
+    let mut delays = Vec::new();
+    for k in 0..pipeline {
+        let (en, first) = (format!("group_en_d{k}"), format!("group_first_d{k}"));
+        m.reg(&en, Ty::unsigned(groups));
+        m.reg(&first, one);
+        delays.push(set(&en, group_en_d));
+        delays.push(set(&first, group_first_d));
+        reset.push(set(&en, c(groups, 0)));
+        (group_en_d, group_first_d) = (Expr::name(&en), Expr::name(&first));
+    }
+    let mut running = vec![if_(advance.clone(), pipeline_stmts), stage_b, drain];
+    running.extend(delays);
+    m.always("clk", vec![if_else(Expr::name("rst"), reset, running)]);
 
     m.assign(in_ready, ready);
     m.assign(load_ready, idle);
@@ -244,14 +270,15 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
     m.assign(msb, s1_msb);
     m.assign(commit_out, commit);
     m.assign(commit_first, s2_first);
-    let enables = (0..groups)
-        .rev()
-        .map(|g| b_busy.clone().and(b_step.clone().eq(c(sw, (g / x) as u64))))
-        .collect();
-    m.assign(group_en, Expr::concat(enables));
-    m.assign(group_first, b_first);
+    m.assign(group_en, group_en_d);
+    m.assign(group_first, group_first_d);
     if let Some(s) = step_out {
-        m.assign(s, b_step.clone());
+        let step = if step_bits == sw {
+            b_step.clone()
+        } else {
+            Expr::slice("b_step", 0, step_bits)
+        };
+        m.assign(s, step);
     }
     if let Some(b) = beat_out {
         m.assign(b, d_beat);

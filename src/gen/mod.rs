@@ -4,6 +4,7 @@
 pub mod arith;
 pub mod array;
 pub mod control;
+pub mod crossbar;
 pub mod output;
 pub mod pool;
 pub mod top;
@@ -142,11 +143,11 @@ mod tests {
     fn crossbars_and_lane_groups_follow_the_derived_counts() {
         // 16 groups, 4 bit-serial steps: 4 crossbars, 16 accumulator groups.
         let (_, d) = design("macros = 8\nrows = 16\ncols = 16\npool = 8\nact_bits = 4");
-        assert_eq!(instances_of(&d, "cim_top", pool::POOL_CROSSBAR_MUX), 4);
+        assert_eq!(instances_of(&d, "cim_top", crossbar::POOL_CROSSBAR_MUX), 4);
         assert_eq!(instances_of(&d, "cim_top", pool::LANE_ACCUMULATOR), 16);
         let (_, d) =
             design("macros = 8\nrows = 16\ncols = 16\npool = 8\nact_bits = 4\ncrossbar_units = 16");
-        assert_eq!(instances_of(&d, "cim_top", pool::POOL_CROSSBAR_MUX), 16);
+        assert_eq!(instances_of(&d, "cim_top", crossbar::POOL_CROSSBAR_MUX), 16);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! The pool engine of SPEC section 3 after the macros: the pool result
 //! buffer, the lane configuration memory (index + mask), the pool index
-//! decoder, the permutation crossbar and the lane accumulators.
+//! decoder and the lane accumulators (the crossbars are in `crossbar.rs`).
 
 use super::arith::lane_sext;
 use super::Ctx;
+use crate::config::Crossbar;
 use crate::ir::expr::select;
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Ty};
 
@@ -64,33 +65,52 @@ pub fn lane_write_decoder(design: &mut Design, ctx: &Ctx) -> String {
 
 pub const POOL_INDEX_MEMORY: &str = "pool_index_memory";
 
-/// Per lane: the pool index it reads and its error mask bit.
+/// Per lane group: its crossbar selection (the lanes' pool indices, or the
+/// Benes switch settings laid over the lanes' index fields) and per lane the
+/// error mask bit.
 pub fn pool_index_memory(design: &mut Design, ctx: &Ctx) -> String {
     let (lanes, iw, p) = (ctx.d.lanes, ctx.d.index_bits, ctx.c.pool);
+    let gw = ctx.d.group_select_bits;
     let mut m = Module::new(POOL_INDEX_MEMORY);
-    m.doc(format!(
-        "Pool index ({iw} bits) and error mask bit of each of the {lanes} lanes."
-    ));
+    match ctx.c.crossbar {
+        Crossbar::Mux => {
+            m.doc(format!(
+                "Pool index ({iw} bits) and error mask bit of each of the {lanes} lanes."
+            ));
+        }
+        Crossbar::Benes => {
+            m.doc(format!(
+                "Per group of {p} lanes: {gw} Benes switch settings, written {iw} bits per lane slot"
+            ));
+            m.doc("(slot s holds settings [s*IW +: IW]); per lane: the error mask bit.");
+        }
+    }
     m.input("clk", Ty::unsigned(1));
     m.input("we", Ty::unsigned(lanes));
     m.input("wr_index", Ty::unsigned(iw));
     m.input("wr_mask", Ty::unsigned(1));
-    let index = m.output("index", Ty::unsigned(lanes * iw));
+    let index = m.output("select", Ty::unsigned(ctx.d.groups * gw));
     let mask = m.output("mask", Ty::unsigned(lanes));
     let mut writes = Vec::new();
     let (mut idx_regs, mut mask_regs) = (Vec::new(), Vec::new());
     for g in 0..ctx.d.groups {
-        let (ir, mr) = (format!("index_g{g}"), format!("mask_g{g}"));
-        idx_regs.push(m.reg(&ir, Ty::unsigned(p * iw)));
+        let (ir, mr) = (format!("select_g{g}"), format!("mask_g{g}"));
+        idx_regs.push(m.reg(&ir, Ty::unsigned(gw)));
         mask_regs.push(m.reg(&mr, Ty::unsigned(p)));
         for s in 0..p {
-            writes.push(if_(
-                Expr::bit("we", g * p + s),
-                vec![
-                    nb(LValue::slice(&ir, s * iw, iw), Expr::name("wr_index")),
-                    nb(LValue::slice(&mr, s, 1), Expr::name("wr_mask")),
-                ],
-            ));
+            let mut body = Vec::new();
+            // The last slots of a Benes group hold fewer (or no) settings.
+            let held = gw.saturating_sub(s * iw).min(iw);
+            if held > 0 {
+                let data = if held == iw {
+                    Expr::name("wr_index")
+                } else {
+                    Expr::slice("wr_index", 0, held)
+                };
+                body.push(nb(LValue::slice(&ir, s * iw, held), data));
+            }
+            body.push(nb(LValue::slice(&mr, s, 1), Expr::name("wr_mask")));
+            writes.push(if_(Expr::bit("we", g * p + s), body));
         }
     }
     m.always("clk", writes);
@@ -104,29 +124,29 @@ pub fn pool_index_memory(design: &mut Design, ctx: &Ctx) -> String {
 
 pub const POOL_INDEX_DECODER: &str = "pool_index_decoder";
 
-/// For each physical crossbar, the index vector of the lane group it serves
-/// at the current crossbar step (group g = step * X + crossbar).
+/// For each physical crossbar, the selection (indices or switch settings) of
+/// the lane group it serves at the current crossbar step (group g = step * X
+/// + crossbar).
 pub fn pool_index_decoder(design: &mut Design, ctx: &Ctx) -> String {
-    let (iw, p, x, steps) = (
-        ctx.d.index_bits,
-        ctx.c.pool,
-        ctx.d.crossbar_units,
-        ctx.d.crossbar_steps,
-    );
-    let group_w = p * iw;
+    let (x, steps) = (ctx.d.crossbar_units, ctx.d.crossbar_steps);
+    let group_w = ctx.d.group_select_bits;
+    let what = match ctx.c.crossbar {
+        Crossbar::Mux => "indices",
+        Crossbar::Benes => "switch settings",
+    };
     let mut m = Module::new(POOL_INDEX_DECODER);
     m.doc(format!(
-        "Selects, for each of the {x} crossbar(s), the indices of the group it serves this step."
+        "Selects, for each of the {x} crossbar(s), the {what} of the group it serves this step."
     ));
     if steps > 1 {
         m.input("step", Ty::unsigned(clog2(steps as u64)));
     }
-    m.input("index", Ty::unsigned(ctx.d.lanes * iw));
-    let out = m.output("xbar_index", Ty::unsigned(x * group_w));
+    m.input("select", Ty::unsigned(ctx.d.groups * group_w));
+    let out = m.output("xbar_select", Ty::unsigned(x * group_w));
     let mut per_xbar = Vec::new();
     for i in 0..x {
         let entries: Vec<Expr> = (0..steps)
-            .map(|j| Expr::slice("index", (j * x + i) * group_w, group_w))
+            .map(|j| Expr::slice("select", (j * x + i) * group_w, group_w))
             .collect();
         if steps == 1 {
             per_xbar.push(entries.into_iter().next().unwrap());
@@ -138,31 +158,6 @@ pub fn pool_index_decoder(design: &mut Design, ctx: &Ctx) -> String {
     m.assign(out, Expr::concat(per_xbar));
     design.add(m);
     POOL_INDEX_DECODER.into()
-}
-
-pub const POOL_CROSSBAR_MUX: &str = "pool_crossbar_mux";
-
-/// The `mux` permutation crossbar: output p = input[index p], any index legal
-/// (multicast allowed).
-pub fn pool_crossbar_mux(design: &mut Design, ctx: &Ctx) -> String {
-    let (p, iw, yw) = (ctx.c.pool, ctx.d.index_bits, ctx.d.column_bits);
-    let mut m = Module::new(POOL_CROSSBAR_MUX);
-    m.doc(format!(
-        "Crossbar: each of {p} outputs selects any of the {p} pool results by its index."
-    ));
-    m.input("pool_y", Ty::unsigned(p * yw));
-    m.input("index", Ty::unsigned(p * iw));
-    let out = m.output("sel_y", Ty::unsigned(p * yw));
-    let entries: Vec<Expr> = (0..p).map(|k| Expr::slice("pool_y", k * yw, yw)).collect();
-    for o in 0..p {
-        let index = Expr::slice("index", o * iw, iw);
-        m.assign(
-            LValue::slice(&out.net, o * yw, yw),
-            select(&index, iw, entries.clone()),
-        );
-    }
-    design.add(m);
-    POOL_CROSSBAR_MUX.into()
 }
 
 pub const LANE_ACCUMULATOR: &str = "lane_accumulator";

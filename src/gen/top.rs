@@ -3,12 +3,13 @@
 
 use super::array::{cim_tile, input_sequencer};
 use super::control::controller;
+use super::crossbar::{pool_crossbar_benes, pool_crossbar_mux};
 use super::output::output_unit;
 use super::pool::{
-    lane_accumulator, lane_write_decoder, pool_crossbar_mux, pool_index_decoder, pool_index_memory,
-    pool_result_buffer,
+    lane_accumulator, lane_write_decoder, pool_index_decoder, pool_index_memory, pool_result_buffer,
 };
 use super::Ctx;
+use crate::config::Crossbar;
 use crate::ir::{clog2, Design, Expr, Instance, Module, Ty};
 
 pub const TOP: &str = "cim_top";
@@ -31,7 +32,10 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> String {
     let decoder = lane_write_decoder(design, ctx);
     let index_mem = pool_index_memory(design, ctx);
     let index_dec = pool_index_decoder(design, ctx);
-    let xbar = pool_crossbar_mux(design, ctx);
+    let (xbar, xbar_select_port) = match c.crossbar {
+        Crossbar::Mux => (pool_crossbar_mux(design, ctx), "index"),
+        Crossbar::Benes => (pool_crossbar_benes(design, ctx), "switches"),
+    };
     let lane_acc = lane_accumulator(design, ctx);
     let out_unit = output_unit(design, ctx);
 
@@ -216,7 +220,8 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> String {
             .conn("addr", Expr::slice("load_addr", 0, ctx.lane_addr_bits()))
             .conn("we", lane_we.clone()),
     );
-    let index = w(&mut m, "index", d.lanes * iw);
+    let gw = d.group_select_bits;
+    let select = w(&mut m, "select", d.groups * gw);
     let mask = w(&mut m, "mask", d.lanes);
     m.instance(
         Instance::new(&index_mem, "index_memory")
@@ -224,21 +229,24 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> String {
             .conn("we", lane_we.clone())
             .conn("wr_index", Expr::slice("load_data", 0, iw))
             .conn("wr_mask", Expr::bit("load_data", iw))
-            .conn("index", index.clone())
+            .conn("select", select.clone())
             .conn("mask", mask),
     );
-    let xbar_index = w(&mut m, "xbar_index", d.crossbar_units * p * iw);
+    let xbar_select = w(&mut m, "xbar_select", d.crossbar_units * gw);
     let mut di = Instance::new(&index_dec, "index_decoder");
     if let Some(step) = &xbar_step {
         di = di.conn("step", step.clone());
     }
-    m.instance(di.conn("index", index).conn("xbar_index", xbar_index));
+    m.instance(di.conn("select", select).conn("xbar_select", xbar_select));
     w(&mut m, "xbar_y", d.crossbar_units * p * yw);
     for i in 0..d.crossbar_units {
+        let mut xi = Instance::new(&xbar, format!("crossbar_{i}"));
+        if d.crossbar_pipeline > 0 {
+            xi = xi.conn("clk", clk.clone());
+        }
         m.instance(
-            Instance::new(&xbar, format!("crossbar_{i}"))
-                .conn("pool_y", held.clone())
-                .conn("index", Expr::slice("xbar_index", i * p * iw, p * iw))
+            xi.conn("pool_y", held.clone())
+                .conn(xbar_select_port, Expr::slice("xbar_select", i * gw, gw))
                 .conn("sel_y", Expr::slice("xbar_y", i * p * yw, p * yw)),
         );
     }

@@ -38,6 +38,9 @@ pub struct Schedule {
     planes: u32,
     phases: u32,
     xbar_steps: u32,
+    /// Register stages inside the crossbar: a `last` vector's crossbar stage
+    /// lasts that much longer so its sums are complete before the drain.
+    xbar_pipeline: u32,
     beats: u32,
     // Issue stage: the step (plane counting down, phase up) of the vector.
     issuing: Option<(u32, u32, bool)>, // (plane, phase, last)
@@ -60,6 +63,7 @@ impl Schedule {
             planes: config.act_bits,
             phases: d.phases,
             xbar_steps: d.crossbar_steps,
+            xbar_pipeline: d.crossbar_pipeline,
             beats: d.out_beats,
             issuing: None,
             read_out: None,
@@ -137,7 +141,8 @@ impl Schedule {
         if commit {
             next.crossbar = Some((0, self.finished.unwrap()));
         } else if let Some((step, last)) = self.crossbar {
-            if step == self.xbar_steps - 1 {
+            let final_step = self.xbar_steps - 1 + if last { self.xbar_pipeline } else { 0 };
+            if step == final_step {
                 next.crossbar = None;
                 if last {
                     next.draining = Some(0);
@@ -174,6 +179,7 @@ mod tests {
         for toml in [
             "",
             "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
+            "crossbar = \"benes\"\ncrossbar_pipeline = 5",
         ] {
             let c = Config::from_toml(toml).unwrap().resolved();
             let d = Derived::new(&c);

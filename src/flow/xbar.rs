@@ -1,0 +1,269 @@
+//! `cimpool report xbar`: the two crossbars (`mux`, `benes`) synthesized
+//! with Yosys for several pool sizes P at the data width of the configured
+//! lanes, next to the pool macro and the error macros of the same config, so
+//! the crossbar + index decoder overhead reads as a share of the engine.
+//!
+//! Every figure is measured on the generated modules: cells and area on the
+//! area-only sky130 Liberty, transistors from `stat -tech cmos` on Yosys'
+//! internal gates (before mapping), depth as the longest path in mapped
+//! cells (`ltp -noff`).
+
+use super::area::{parse_stat, ModuleStat, SKY130_AREA_LIB};
+use crate::config::{Config, Crossbar, Derived};
+use crate::gen::crossbar::{POOL_CROSSBAR_BENES, POOL_CROSSBAR_MUX};
+use crate::gen::pool::POOL_INDEX_DECODER;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::Path;
+use std::process::Command;
+
+/// Synthesis figures of one module.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Synthesized {
+    pub cells: u64,
+    pub area: f64,
+    pub transistors: u64,
+    /// Longest path in mapped cells (combinational modules only).
+    pub depth: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct XbarRow {
+    pub pool: u32,
+    pub crossbar: Crossbar,
+    pub data_bits: u32,
+    /// Physical crossbars X of the configuration with this pool.
+    pub units: u32,
+    pub crossbar_unit: Synthesized,
+    pub decoder: Synthesized,
+    pub pool_macro: Synthesized,
+    pub error_macro: Synthesized,
+    pub error_macros: u32,
+}
+
+impl XbarRow {
+    pub fn overhead_area(&self) -> f64 {
+        self.units as f64 * self.crossbar_unit.area + self.decoder.area
+    }
+    /// Crossbars + decoder as a share of crossbars + decoder + pool macro +
+    /// error macros.
+    pub fn overhead_share(&self) -> f64 {
+        let macros = self.pool_macro.area + self.error_macros as f64 * self.error_macro.area;
+        self.overhead_area() / (self.overhead_area() + macros)
+    }
+}
+
+pub fn table(rows: &[XbarRow]) -> String {
+    let mut s = String::from(
+        "| P | crossbar | data bits | X | cells / crossbar | transistors / crossbar | depth (cells) | decoder cells | crossbars + decoder (um^2) | pool macro (um^2) | error macros (um^2) | share of engine |\n\
+         |---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} ({} x {:.0}) | {:.1}% |",
+            r.pool,
+            r.crossbar,
+            r.data_bits,
+            r.units,
+            r.crossbar_unit.cells,
+            r.crossbar_unit.transistors,
+            r.crossbar_unit
+                .depth
+                .map_or("-".to_string(), |d| d.to_string()),
+            r.decoder.cells,
+            r.overhead_area(),
+            r.pool_macro.area,
+            r.error_macros as f64 * r.error_macro.area,
+            r.error_macros,
+            r.error_macro.area,
+            100.0 * r.overhead_share()
+        );
+    }
+    s
+}
+
+/// The configuration of one table row: the user's with this pool size and
+/// crossbar.
+pub fn row_config(base: &Config, pool: u32, crossbar: Crossbar) -> anyhow::Result<Config> {
+    let mut c = base.resolved();
+    c.pool = pool;
+    c.crossbar = crossbar;
+    c.crossbar_units = 0;
+    c.validate()
+        .map_err(|e| anyhow::anyhow!("pool = {pool}, crossbar = {crossbar}: {e}"))?;
+    Ok(c)
+}
+
+/// Synthesizes both crossbars for every pool size in `pools`.
+pub fn report(
+    base: &Config,
+    pools: &[u32],
+    mut progress: impl FnMut(&str),
+) -> anyhow::Result<Vec<XbarRow>> {
+    let mut rows = Vec::new();
+    let mut macro_cache: BTreeMap<String, Synthesized> = BTreeMap::new();
+    for &pool in pools {
+        for crossbar in [Crossbar::Mux, Crossbar::Benes] {
+            let c = row_config(base, pool, crossbar)?;
+            let d = Derived::new(&c);
+            progress(&format!("P = {pool}, {crossbar}"));
+            let design = crate::gen::generate(&c);
+            let xbar = match crossbar {
+                Crossbar::Mux => POOL_CROSSBAR_MUX,
+                Crossbar::Benes => POOL_CROSSBAR_BENES,
+            };
+            let pool_macro = format!("cim_macro_{}x{}", c.rows, pool);
+            let error_macro = format!("cim_macro_{}x{}", c.rows, c.cols);
+            let mut wanted = vec![xbar.to_string(), POOL_INDEX_DECODER.to_string()];
+            for m in [&pool_macro, &error_macro] {
+                if !macro_cache.contains_key(m) && !wanted.contains(m) {
+                    wanted.push(m.clone());
+                }
+            }
+            let mut got = synthesize(&design, &wanted)?;
+            for m in [&pool_macro, &error_macro] {
+                if let Some(s) = got.remove(m) {
+                    macro_cache.insert(m.clone(), s);
+                }
+            }
+            rows.push(XbarRow {
+                pool,
+                crossbar,
+                data_bits: d.column_bits,
+                units: d.crossbar_units,
+                crossbar_unit: got[xbar].clone(),
+                decoder: got[POOL_INDEX_DECODER].clone(),
+                pool_macro: macro_cache[&pool_macro].clone(),
+                error_macro: macro_cache[&error_macro].clone(),
+                error_macros: c.macros,
+            });
+        }
+    }
+    Ok(rows)
+}
+
+/// Synthesizes each module of `modules` on its own (flattened) and measures it.
+fn synthesize(
+    design: &crate::ir::Design,
+    modules: &[String],
+) -> anyhow::Result<BTreeMap<String, Synthesized>> {
+    let work = super::area::scratch_dir()?;
+    let result = synthesize_in(&work, design, modules);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn synthesize_in(
+    work: &Path,
+    design: &crate::ir::Design,
+    modules: &[String],
+) -> anyhow::Result<BTreeMap<String, Synthesized>> {
+    let lib = work.join("sky130hd_area.lib");
+    std::fs::write(&lib, SKY130_AREA_LIB)?;
+    let mut files = Vec::new();
+    for (name, module) in &design.modules {
+        let path = work.join(format!("{name}.v"));
+        std::fs::write(&path, crate::emit::verilog::print_module(module))?;
+        files.push(path.display().to_string());
+    }
+    let lib = lib.display();
+    let mut script = format!(
+        "read_liberty -lib {lib}; read_verilog {}; design -save base; ",
+        files.join(" ")
+    );
+    for m in modules {
+        let combinational = !m.starts_with("cim_macro_");
+        let _ = write!(
+            script,
+            "design -load base; hierarchy -top {m}; synth -flatten -top {m}; tee -q -o {m}.cmos stat -tech cmos; \
+             dfflibmap -liberty {lib}; abc -liberty {lib}; opt_clean; tee -q -o {m}.stat stat -liberty {lib}; "
+        );
+        if combinational {
+            let _ = write!(script, "tee -q -o {m}.ltp ltp -noff; ");
+        }
+    }
+    let out = Command::new("yosys")
+        .args(["-q", "-p", &script])
+        .current_dir(work)
+        .output()
+        .map_err(|e| anyhow::anyhow!("cannot run yosys: {e}; install it with `make deps`"))?;
+    if !out.status.success() {
+        let log = String::from_utf8_lossy(&out.stderr).to_string()
+            + &String::from_utf8_lossy(&out.stdout);
+        anyhow::bail!(
+            "yosys failed:\n{}",
+            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+        );
+    }
+    let areas = super::area::liberty_areas(SKY130_AREA_LIB);
+    let mut result = BTreeMap::new();
+    for m in modules {
+        let read = |ext: &str| std::fs::read_to_string(work.join(format!("{m}.{ext}")));
+        let stat: ModuleStat = parse_stat(&read("stat")?, &areas, &[])
+            .remove(m.as_str())
+            .ok_or_else(|| anyhow::anyhow!("no statistics for {m} in the Yosys log"))?;
+        let transistors = parse_transistors(&read("cmos")?)
+            .ok_or_else(|| anyhow::anyhow!("no transistor estimate for {m}"))?;
+        let depth = match read("ltp") {
+            Ok(text) => {
+                Some(parse_ltp(&text).ok_or_else(|| anyhow::anyhow!("no longest path for {m}"))?)
+            }
+            Err(_) => None,
+        };
+        result.insert(
+            m.clone(),
+            Synthesized {
+                cells: stat.cells,
+                area: stat.area,
+                transistors,
+                depth,
+            },
+        );
+    }
+    Ok(result)
+}
+
+/// `Estimated number of transistors: N` (Yosys `stat -tech cmos`).
+fn parse_transistors(log: &str) -> Option<u64> {
+    log.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix("Estimated number of transistors:")
+            .and_then(|v| v.trim().trim_end_matches('+').parse().ok())
+    })
+}
+
+/// `Longest topological path in <module> (length=N):` (Yosys `ltp`).
+fn parse_ltp(log: &str) -> Option<u64> {
+    log.lines().find_map(|l| {
+        l.split("(length=")
+            .nth(1)
+            .and_then(|r| r.split(')').next())
+            .and_then(|v| v.parse().ok())
+    })
+}
+
+/// Reads a package's configuration for the report.
+pub fn config_of(package_dir: Option<&Path>) -> anyhow::Result<Config> {
+    Ok(match package_dir {
+        Some(dir) => Config::from_file(&dir.join("cim_config.toml"))?,
+        None => Config::default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_yosys_figures() {
+        assert_eq!(
+            parse_transistors("   Estimated number of transistors:      12345+\n"),
+            Some(12345)
+        );
+        assert_eq!(
+            parse_ltp("Longest topological path in pool_crossbar_mux (length=17):\n    0: x"),
+            Some(17)
+        );
+    }
+}
