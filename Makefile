@@ -6,6 +6,7 @@
 #   make xbar-report [POOLS=16,32,64,128]   mux vs Benes crossbars vs macros of $(OUT)'s config
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
+#   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make bench                golden-model and co-simulation throughput figures
 #   make synth-full | lint-full | cosim-full   full default size (minutes, GBs): opt-in
 
@@ -18,7 +19,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: deps gen lint synth xbar-report verilate cosim test bench synth-full lint-full cosim-full clean
+.PHONY: deps gen lint synth xbar-report bench-pool verilate cosim test bench synth-full lint-full cosim-full clean
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -79,3 +80,8 @@ cosim-full:
 
 clean:
 	rm -rf $(BUILD) $(OUT)/*.v $(OUT)/files.f $(OUT)/cim_*
+
+# Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
+bench-pool:
+	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
+	cargo run --release --quiet --example pool_bench -- 10 128

@@ -8,6 +8,7 @@
 //! bit-exact model) and `cosim` (Verilator / Icarus co-simulation).
 
 pub mod benes;
+pub mod compress;
 pub mod config;
 pub mod cosim;
 pub mod emit;

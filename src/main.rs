@@ -29,9 +29,59 @@ enum Command {
     Verilate(VerilateArgs),
     /// Co-simulate a generated package against the golden model under Verilator.
     Cosim(CosimArgs),
+    /// Compress trained weights into a weight pool and write the memory images.
+    Compress(CompressArgs),
+    /// Run a compressed network (its memory images) on the golden model and
+    /// report accuracy on a labelled data set.
+    Run(RunArgs),
     /// Reports on a generated package.
     #[command(subcommand)]
     Report(ReportCommand),
+}
+
+#[derive(Args)]
+struct CompressArgs {
+    /// Trained weights: .npz, .npy or .safetensors (PyTorch state-dict names).
+    #[arg(long, value_name = "FILE")]
+    weights: PathBuf,
+    /// Model description (TOML: input_scale and [[layer]] entries); without
+    /// it the layer order is inferred from a chain of 2-D `*.weight` tensors.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Float value of one unit of the integer input, when the model is inferred.
+    #[arg(long, default_value_t = 1.0)]
+    input_scale: f64,
+    /// Hardware configuration (TOML, as for `gen`) the images are for.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Integer network inputs (.npz with `x`) that set the activation scales.
+    #[arg(long, value_name = "FILE")]
+    calib: PathBuf,
+    /// Share of (channel, row block) error tiles kept (structured pruning).
+    #[arg(long, default_value_t = 0.5)]
+    keep: f64,
+    /// k-means iterations of the pool construction.
+    #[arg(long, default_value_t = 25)]
+    iterations: usize,
+    /// Seed of the pool construction.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Labelled data (.npz with `x`, `y`): report float and compressed accuracy.
+    #[arg(long, value_name = "FILE")]
+    eval: Option<PathBuf>,
+    /// Output folder for the images, manifest.json and report.json.
+    #[arg(long, value_name = "DIR", default_value = "build/compressed")]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Folder written by `cimpool compress`.
+    #[arg(long, value_name = "DIR", default_value = "build/compressed")]
+    images: PathBuf,
+    /// Labelled data (.npz with integer inputs `x` and labels `y`).
+    #[arg(long, value_name = "FILE")]
+    data: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -192,6 +242,8 @@ fn main() -> ExitCode {
         Command::Gen(args) => report(gen(&args)),
         Command::Verilate(args) => report(verilate(&args)),
         Command::Cosim(args) => report(cosim(&args)),
+        Command::Compress(args) => report(compress(&args)),
+        Command::Run(args) => report(run(&args)),
         Command::Report(ReportCommand::Area(args)) => report(area(&args)),
         Command::Report(ReportCommand::Xbar(args)) => report(xbar(&args)),
     }
@@ -224,6 +276,137 @@ fn area(args: &AreaArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+fn compress(args: &CompressArgs) -> anyhow::Result<()> {
+    use cimpool::compress::{self, model::ModelDesc, run, tensors};
+    let start = Instant::now();
+    let config = match &args.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    }
+    .resolved();
+    config.validate()?;
+    let tensors = tensors::read_tensors(&args.weights)?;
+    let desc = match &args.model {
+        Some(p) => ModelDesc::from_toml(
+            &std::fs::read_to_string(p)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        None => ModelDesc::infer(&tensors, args.input_scale)?,
+    };
+    let layers = desc.layers(&tensors)?;
+    let calib = tensors::read_dataset(&args.calib, false)?;
+    let bar = progress_bar(args.iterations as u64);
+    let c = compress::compress(
+        &config,
+        &layers,
+        desc.input_scale,
+        &calib.x,
+        &compress::Options {
+            keep_ratio: args.keep,
+            iterations: args.iterations,
+            seed: args.seed,
+        },
+        |what, i, n| {
+            bar.set_length(n as u64);
+            bar.set_position(i as u64);
+            bar.set_message(what.to_string());
+        },
+    )?;
+    bar.finish_and_clear();
+    compress::images::write(&c, &args.out)?;
+    println!(
+        "cimpool: compressed {} layers ({} weights) into a pool of {} x {} in {:.1} s (k-means: {} iterations, inertia {:.2})\n",
+        c.layers.len(),
+        c.budget().weights,
+        config.pool,
+        config.rows,
+        start.elapsed().as_secs_f64(),
+        c.pool_iterations,
+        c.pool_inertia
+    );
+    print!("{}", c.table());
+    let mut report = serde_json::json!({
+        "keep_ratio": args.keep,
+        "seed": args.seed,
+        "pool": { "vectors": config.pool, "length": config.rows, "iterations": c.pool_iterations, "inertia": c.pool_inertia },
+        "bits_per_weight": c.budget(),
+        "layers": c.layers.iter().map(|l| &l.stats).collect::<Vec<_>>(),
+    });
+    if let Some(eval) = &args.eval {
+        let data = tensors::read_dataset(eval, true)?;
+        let scaled = |x: &Vec<i64>| -> Vec<f32> {
+            x.iter()
+                .map(|&v| v as f32 * desc.input_scale as f32)
+                .collect()
+        };
+        let float: Vec<Vec<f32>> = data
+            .x
+            .iter()
+            .map(|x| run::float_forward(&layers, &scaled(x)))
+            .collect();
+        let comp: Vec<Vec<f32>> = data
+            .x
+            .iter()
+            .map(|x| run::compressed_float_forward(&c.layers, &scaled(x)))
+            .collect();
+        let (fa, ca) = (
+            run::accuracy(&float, &data.y),
+            run::accuracy(&comp, &data.y),
+        );
+        println!(
+            "\naccuracy on {} ({} samples): float {:.2}%, compressed (float arithmetic) {:.2}%",
+            eval.display(),
+            data.y.len(),
+            100.0 * fa,
+            100.0 * ca
+        );
+        report["accuracy"] = serde_json::json!({ "data": eval.display().to_string(), "float": fa, "compressed_float": ca });
+    }
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)? + "\n",
+    )?;
+    println!(
+        "\nwrote {}: pool.hex, one .hex per layer, manifest.json, report.json, cim_config.toml",
+        args.out.display()
+    );
+    Ok(())
+}
+
+fn run(args: &RunArgs) -> anyhow::Result<()> {
+    use cimpool::compress::{images, run, tensors};
+    let start = Instant::now();
+    let images = images::read(&args.images)?;
+    let data = tensors::read_dataset(&args.data, true)?;
+    let bar = progress_bar(1);
+    let outputs = run::golden(&images, &data.x, |i, n| {
+        bar.set_length(n as u64);
+        bar.set_position(i as u64);
+        bar.set_message("tiles on the golden model");
+    })?;
+    bar.finish_and_clear();
+    let acc = run::accuracy(&outputs, &data.y);
+    println!(
+        "cimpool: {} samples through {} layers on the golden model in {:.1} s: accuracy {:.2}% (integer path, from the memory images in {})",
+        data.y.len(),
+        images.manifest.layers.len(),
+        start.elapsed().as_secs_f64(),
+        100.0 * acc,
+        args.images.display()
+    );
+    Ok(())
+}
+
 fn xbar(args: &XbarArgs) -> anyhow::Result<()> {
     use cimpool::flow::xbar;
     let start = Instant::now();
@@ -234,11 +417,7 @@ fn xbar(args: &XbarArgs) -> anyhow::Result<()> {
             xbar::row_config(&base, p, kind)?;
         }
     }
-    let bar = indicatif::ProgressBar::new(2 * args.pools.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template"),
-    );
+    let bar = progress_bar(2 * args.pools.len() as u64);
     let rows = xbar::report(&base, &args.pools, |what| {
         bar.set_message(format!("synthesizing {what}"));
         bar.inc(1);

@@ -88,8 +88,30 @@ pub fn cosimulate(
 ) -> Result<driver::Report, CosimError> {
     let built = verilate::verilate(package_dir, build_root, 2, false)?;
     let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    run_scenario(package_dir, build_root, &built, &scenario, traffic)
+}
+
+/// Co-simulates a given scenario (for example a compressed layer's memory
+/// images and its input vectors) on `package_dir`.
+pub fn cosimulate_scenario(
+    package_dir: &Path,
+    build_root: &Path,
+    scenario: &scenario::Scenario,
+    traffic: driver::Traffic,
+) -> Result<driver::Report, CosimError> {
+    let built = verilate::verilate(package_dir, build_root, 2, false)?;
+    run_scenario(package_dir, build_root, &built, scenario, traffic)
+}
+
+fn run_scenario(
+    package_dir: &Path,
+    build_root: &Path,
+    built: &verilate::Verilated,
+    scenario: &scenario::Scenario,
+    traffic: driver::Traffic,
+) -> Result<driver::Report, CosimError> {
     let mut sim = sim::Sim::load(&built.library)?;
-    match driver::run(&mut sim, &built.config, &scenario, traffic, None) {
+    match driver::run(&mut sim, &built.config, scenario, traffic, None) {
         Err(CosimError::Mismatch(mut m)) => {
             drop(sim);
             let traced = verilate::verilate(package_dir, build_root, 2, true)?;
@@ -97,7 +119,7 @@ pub fn cosimulate(
                 .dir
                 .join(format!("mismatch-seed{}.vcd", traffic.seed));
             let mut sim = sim::Sim::load(&traced.library)?;
-            let _ = driver::run(&mut sim, &built.config, &scenario, traffic, Some(&path));
+            let _ = driver::run(&mut sim, &built.config, scenario, traffic, Some(&path));
             m.trace = Some(path);
             Err(CosimError::Mismatch(m))
         }

@@ -1,0 +1,259 @@
+//! Weight-pool compression on real trained weights (the digits MLP of
+//! `tools/train_digits.py`, fixtures in `fixtures/digits/`): memory images,
+//! the golden model run from them, Verilator co-simulation of a compressed
+//! layer with the compressor's images, and malformed inputs.
+
+mod common;
+
+use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::config::Config;
+use cimpool::cosim::scenario::{Command, Scenario};
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/digits")
+        .join(name)
+}
+
+fn compressed(
+    keep: f64,
+    extra: &str,
+) -> (Config, compress::Compressed, Vec<compress::model::Layer>) {
+    let text = std::fs::read_to_string(fixture("hw.toml")).unwrap() + extra;
+    let config = Config::from_toml(&text).unwrap().resolved();
+    config.validate().unwrap();
+    let ts = tensors::read_tensors(&fixture("mlp.npz")).unwrap();
+    let desc =
+        ModelDesc::from_toml(&std::fs::read_to_string(fixture("model.toml")).unwrap()).unwrap();
+    let layers = desc.layers(&ts).unwrap();
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let options = compress::Options {
+        keep_ratio: keep,
+        iterations: 25,
+        seed: 1,
+    };
+    let c = compress::compress(
+        &config,
+        &layers,
+        desc.input_scale,
+        &calib.x,
+        &options,
+        |_, _, _| {},
+    )
+    .unwrap();
+    (config, c, layers)
+}
+
+#[test]
+fn safetensors_and_npz_fixtures_hold_the_same_weights() {
+    let a = tensors::read_tensors(&fixture("mlp.npz")).unwrap();
+    let b = tensors::read_tensors(&fixture("mlp.safetensors")).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a["fc2.weight"].shape, vec![128, 128]);
+}
+
+#[test]
+fn golden_run_from_images_tracks_the_compressed_float_network() {
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let (_, c, layers) = compressed(1.0, "");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
+    let scaled = |x: &Vec<i64>| x.iter().map(|&v| v as f32 * 0.0625).collect::<Vec<_>>();
+    let float: Vec<Vec<f32>> = test
+        .x
+        .iter()
+        .map(|x| run::float_forward(&layers, &scaled(x)))
+        .collect();
+    let comp: Vec<Vec<f32>> = test
+        .x
+        .iter()
+        .map(|x| run::compressed_float_forward(&c.layers, &scaled(x)))
+        .collect();
+    let (fa, ca, ga) = (
+        run::accuracy(&float, &test.y),
+        run::accuracy(&comp, &test.y),
+        run::accuracy(&out, &test.y),
+    );
+    eprintln!(
+        "keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}; {}",
+        c.table()
+    );
+    assert!(fa > 0.95, "the fixture network itself: {fa}");
+    // The integer path (8-bit activations) stays within 2 points of the
+    // float arithmetic on the same compressed weights.
+    assert!((ga - ca).abs() <= 0.02, "integer {ga} vs float {ca}");
+    // Error bits carry real information: more kept tiles, better SQNR.
+    let (_, half, _) = compressed(0.5, "");
+    for (full, half) in c.layers.iter().zip(&half.layers) {
+        assert!(full.stats.sqnr_db > half.stats.sqnr_db, "{}", full.name);
+    }
+    // Same inputs, same bytes.
+    let again = tempfile::tempdir().unwrap();
+    images::write(&c, again.path()).unwrap();
+    for f in ["pool.hex", "fc1.hex", "fc2.hex", "fc3.hex", "manifest.json"] {
+        assert_eq!(
+            std::fs::read(dir.path().join(f)).unwrap(),
+            std::fs::read(again.path().join(f)).unwrap(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn benes_assignment_keeps_every_group_a_permutation() {
+    let (config, c, _) = compressed(0.5, "crossbar = \"benes\"\n");
+    for l in &c.layers {
+        assert_eq!(l.stats.non_repeating_violations, 0, "{}", l.name);
+        for t in &l.tiles {
+            for g in t.index.chunks(config.pool as usize) {
+                cimpool::benes::check_permutation(g, config.pool).unwrap();
+            }
+        }
+    }
+    // The mux assignment of the same network does repeat indices.
+    let (_, mux, _) = compressed(0.5, "");
+    assert!(mux
+        .layers
+        .iter()
+        .any(|l| l.stats.non_repeating_violations > 0));
+    // Images with switch settings decode back to the same indices.
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let out = run::golden(&imgs, &test.x[..40], |_, _| {}).unwrap();
+    assert_eq!(out.len(), 40);
+}
+
+/// fc2 (2 row blocks) of the compressed digits network through Verilator:
+/// the compressor's images reload the tile before each block, as between
+/// row blocks on real hardware, and the RTL must match the golden model on
+/// every output beat.
+#[test]
+fn compressed_layer_runs_bit_exact_under_verilator_with_the_images() {
+    common::require_tool("verilator");
+    let (config, c, _) = compressed(0.75, "");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    // Inputs of fc2: fc1's integer outputs on test images.
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let mut fc1_only = images::read(dir.path()).unwrap();
+    fc1_only.manifest.layers.truncate(1);
+    fc1_only.tiles.truncate(1);
+    let samples = 24;
+    let hidden = run::golden(&fc1_only, &test.x[..samples], |_, _| {}).unwrap();
+    let layer = &imgs.manifest.layers[1];
+    assert_eq!((layer.name.as_str(), layer.row_blocks), ("fc2", 2));
+    let mut commands: Vec<Command> = imgs.pool.iter().cloned().map(Command::Load).collect();
+    for x in &hidden {
+        for (ti, tile) in layer.tiles.iter().enumerate() {
+            commands.extend(imgs.tiles[1][ti].iter().cloned().map(Command::Load));
+            let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
+            v.resize(config.rows as usize, 0);
+            commands.push(Command::Input {
+                x: v,
+                first: tile.block == 0,
+                last: tile.block + 1 == layer.row_blocks,
+            });
+        }
+    }
+    let scenario = Scenario { commands };
+    let (_tmp, pkg) = common::generate(&imgs.config);
+    let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cosim");
+    let r = cimpool::cosim::cosimulate_scenario(&pkg, &build, &scenario, Default::default())
+        .unwrap_or_else(|e| panic!("co-simulation of the compressed fc2 failed:\n{e}"));
+    assert_eq!(r.output_vectors, samples, "{r:?}");
+    eprintln!(
+        "compressed fc2 under Verilator: {} samples, {} loads, {} beats, {} lane values equal to the golden model",
+        samples, r.loads, r.beats, r.lanes_compared
+    );
+}
+
+// ---- malformed inputs ----
+
+fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend((header.len() as u16).to_le_bytes());
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+fn read_error(name: &str, bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    std::fs::write(&path, bytes).unwrap();
+    tensors::read_tensors(&path).unwrap_err().to_string()
+}
+
+#[test]
+fn truncated_npy_is_rejected() {
+    let e = read_error("w.npy", &npy("<f4", "(4, 4)", &[0u8; 40]));
+    assert!(e.contains("tensor `w`") && e.contains("truncated"), "{e}");
+}
+
+#[test]
+fn wrong_dtype_is_rejected() {
+    let e = read_error("w.npy", &npy("<i4", "(2,)", &[0u8; 8]));
+    assert!(
+        e.contains("tensor `w`") && e.contains("not supported") && e.contains("float32"),
+        "{e}"
+    );
+}
+
+#[test]
+fn safetensors_header_lying_about_sizes_is_rejected() {
+    // The header claims 4 floats (16 bytes), the data has 8 bytes.
+    let header = br#"{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}"#;
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header);
+    bytes.extend([0u8; 8]);
+    let e = read_error("m.safetensors", &bytes);
+    assert!(e.contains("not a valid safetensors file"), "{e}");
+    // A header length beyond the file.
+    let mut bytes = 1_000_000u64.to_le_bytes().to_vec();
+    bytes.extend(b"{}");
+    let e = read_error("m.safetensors", &bytes);
+    assert!(e.contains("not a valid safetensors file"), "{e}");
+}
+
+#[test]
+fn shape_mismatch_with_the_description_is_rejected_by_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.toml");
+    std::fs::write(
+        &model,
+        "input_scale = 0.0625\n[[layer]]\nname = \"fc1\"\nkind = \"fc\"\nshape = [64, 128]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cimpool"))
+        .args(["compress", "--weights"])
+        .arg(fixture("mlp.npz"))
+        .arg("--model")
+        .arg(&model)
+        .arg("--config")
+        .arg(fixture("hw.toml"))
+        .arg("--calib")
+        .arg(fixture("calib.npz"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(
+            "layer `fc1`: `fc1.weight` has shape [128, 64], the description says [64, 128]"
+        ),
+        "{err}"
+    );
+}
