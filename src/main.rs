@@ -344,25 +344,7 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
     });
     if let Some(eval) = &args.eval {
         let data = tensors::read_dataset(eval, true)?;
-        let scaled = |x: &Vec<i64>| -> Vec<f32> {
-            x.iter()
-                .map(|&v| v as f32 * desc.input_scale as f32)
-                .collect()
-        };
-        let float: Vec<Vec<f32>> = data
-            .x
-            .iter()
-            .map(|x| run::float_forward(&layers, &scaled(x)))
-            .collect();
-        let comp: Vec<Vec<f32>> = data
-            .x
-            .iter()
-            .map(|x| run::compressed_float_forward(&c.layers, &scaled(x)))
-            .collect();
-        let (fa, ca) = (
-            run::accuracy(&float, &data.y),
-            run::accuracy(&comp, &data.y),
-        );
+        let (fa, ca) = run::float_accuracies(&layers, &c.layers, &data, desc.input_scale);
         println!(
             "\naccuracy on {} ({} samples): float {:.2}%, compressed (float arithmetic) {:.2}%",
             eval.display(),

@@ -61,22 +61,8 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
     images::write(&c, dir.path()).unwrap();
     let imgs = images::read(dir.path()).unwrap();
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
-    let scaled = |x: &Vec<i64>| x.iter().map(|&v| v as f32 * 0.0625).collect::<Vec<_>>();
-    let float: Vec<Vec<f32>> = test
-        .x
-        .iter()
-        .map(|x| run::float_forward(&layers, &scaled(x)))
-        .collect();
-    let comp: Vec<Vec<f32>> = test
-        .x
-        .iter()
-        .map(|x| run::compressed_float_forward(&c.layers, &scaled(x)))
-        .collect();
-    let (fa, ca, ga) = (
-        run::accuracy(&float, &test.y),
-        run::accuracy(&comp, &test.y),
-        run::accuracy(&out, &test.y),
-    );
+    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}; {}",
         c.table()

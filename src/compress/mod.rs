@@ -187,7 +187,7 @@ pub fn compress(
         .collect();
     for (li, l) in layers.iter().enumerate() {
         progress("assign + scale", li + 1, layers.len());
-        let mut cl = compress_layer(config, &d, l, &pool, &pool_pm, options.keep_ratio);
+        let mut cl = compress_layer(config, &d, l, &pool_pm, options.keep_ratio);
         // 3. Integer scales from the calibrated output range.
         for a in acts.iter_mut() {
             if a.len() != l.fan_in {
@@ -245,7 +245,6 @@ fn compress_layer(
     config: &Config,
     d: &Derived,
     l: &Layer,
-    pool: &[Bits],
     pool_pm: &[Vec<f32>],
     keep_ratio: f64,
 ) -> CompressedLayer {
@@ -391,7 +390,6 @@ fn compress_layer(
             }
         })
         .collect();
-    let _ = pool;
     let real_tiles = (l.out_channels * blocks) as u64;
     let stats = LayerStats {
         name: l.name.clone(),

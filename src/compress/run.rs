@@ -3,6 +3,7 @@
 
 use super::images::Images;
 use super::model::Layer;
+use super::tensors::Dataset;
 use super::{float_layer, CompressedLayer};
 use crate::golden::Engine;
 use crate::loadport::LoadPort;
@@ -82,18 +83,46 @@ pub fn golden(
     Ok(acts)
 }
 
-/// Float forward pass through the original layers (input already scaled).
-pub fn float_forward(layers: &[Layer], x: &[f32]) -> Vec<f32> {
-    layers.iter().fold(x.to_vec(), |a, l| {
-        float_layer(&l.weights, &l.bias, l.fan_in, &a, l.relu)
+/// Float forward pass; each layer is (weights, bias, fan-in, relu).
+fn forward<'a>(
+    layers: impl Iterator<Item = (&'a [f32], &'a [f32], usize, bool)>,
+    x: Vec<f32>,
+) -> Vec<f32> {
+    layers.fold(x, |a, (w, b, fan_in, relu)| {
+        float_layer(w, b, fan_in, &a, relu)
     })
 }
 
-/// Float forward pass with the compressed effective weights.
-pub fn compressed_float_forward(layers: &[CompressedLayer], x: &[f32]) -> Vec<f32> {
-    layers.iter().fold(x.to_vec(), |a, l| {
-        float_layer(&l.effective, &l.bias, l.fan_in, &a, l.relu)
-    })
+/// Accuracy on `data` of the float network and of its compressed weights
+/// in float arithmetic (integer inputs times `input_scale`).
+pub fn float_accuracies(
+    layers: &[Layer],
+    compressed: &[CompressedLayer],
+    data: &Dataset,
+    input_scale: f64,
+) -> (f64, f64) {
+    let scaled = |x: &Vec<i64>| x.iter().map(|&v| v as f32 * input_scale as f32).collect();
+    let original = || {
+        layers
+            .iter()
+            .map(|l| (&l.weights[..], &l.bias[..], l.fan_in, l.relu))
+    };
+    let effective = || {
+        compressed
+            .iter()
+            .map(|l| (&l.effective[..], &l.bias[..], l.fan_in, l.relu))
+    };
+    let float: Vec<Vec<f32>> = data
+        .x
+        .iter()
+        .map(|x| forward(original(), scaled(x)))
+        .collect();
+    let comp: Vec<Vec<f32>> = data
+        .x
+        .iter()
+        .map(|x| forward(effective(), scaled(x)))
+        .collect();
+    (accuracy(&float, &data.y), accuracy(&comp, &data.y))
 }
 
 pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {

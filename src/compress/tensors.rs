@@ -14,15 +14,6 @@ pub struct Tensor {
     pub data: Vec<f32>,
 }
 
-impl Tensor {
-    pub fn len(&self) -> usize {
-        self.data.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.data.is_empty()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum TensorError {
     #[error("cannot open {path}: {reason}")]
@@ -56,6 +47,18 @@ fn open(path: &Path) -> Result<File, TensorError> {
     })
 }
 
+/// An `.npz` archive and the names of its arrays.
+fn open_npz(path: &Path) -> Result<(NpzReader<File>, Vec<String>), TensorError> {
+    let format = |e: &dyn std::fmt::Display| TensorError::Format {
+        path: path.display().to_string(),
+        format: "npz",
+        reason: e.to_string(),
+    };
+    let mut npz = NpzReader::new(open(path)?).map_err(|e| format(&e))?;
+    let names = npz.names().map_err(|e| format(&e))?;
+    Ok((npz, names))
+}
+
 fn from_array(a: ArrayD<f32>) -> Tensor {
     Tensor {
         shape: a.shape().to_vec(),
@@ -83,16 +86,7 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, Tensor>, TensorError
             Ok(BTreeMap::from([(name, t)]))
         }
         "npz" => {
-            let mut npz = NpzReader::new(open(path)?).map_err(|e| TensorError::Format {
-                path: p.clone(),
-                format: "npz",
-                reason: e.to_string(),
-            })?;
-            let names = npz.names().map_err(|e| TensorError::Format {
-                path: p.clone(),
-                format: "npz",
-                reason: e.to_string(),
-            })?;
+            let (mut npz, names) = open_npz(path)?;
             let mut out = BTreeMap::new();
             for name in names {
                 let clean = name.trim_end_matches(".npy").to_string();
@@ -212,16 +206,7 @@ pub struct Dataset {
 
 pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorError> {
     let p = path.display().to_string();
-    let mut npz = NpzReader::new(open(path)?).map_err(|e| TensorError::Format {
-        path: p.clone(),
-        format: "npz",
-        reason: e.to_string(),
-    })?;
-    let names = npz.names().map_err(|e| TensorError::Format {
-        path: p.clone(),
-        format: "npz",
-        reason: e.to_string(),
-    })?;
+    let (mut npz, names) = open_npz(path)?;
     let find = |want: &str| {
         names
             .iter()

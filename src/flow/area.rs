@@ -280,25 +280,30 @@ pub fn report(package_dir: &Path, liberty: Option<&Path>) -> anyhow::Result<Area
         files.join(" "),
         work.display()
     );
+    run_yosys(&script, &work).map_err(|e| anyhow::anyhow!("on {}: {e}", package_dir.display()))?;
+    let stat = std::fs::read_to_string(work.join("stat.txt"))?;
+    let modules: Vec<String> = design.modules.keys().cloned().collect();
+    let stats = parse_stat(&stat, &liberty_areas(&lib_text), &modules);
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(attribute(&config, &design, &stats, &lib_name))
+}
+
+/// Runs a Yosys script in `dir`; on failure the error holds the log's tail.
+pub(crate) fn run_yosys(script: &str, dir: &Path) -> anyhow::Result<()> {
     let out = Command::new("yosys")
-        .args(["-q", "-p", &script])
-        .current_dir(&work)
+        .args(["-q", "-p", script])
+        .current_dir(dir)
         .output()
         .map_err(|e| anyhow::anyhow!("cannot run yosys: {e}; install it with `make deps`"))?;
     if !out.status.success() {
         let log = String::from_utf8_lossy(&out.stderr).to_string()
             + &String::from_utf8_lossy(&out.stdout);
         anyhow::bail!(
-            "yosys failed on {}:\n{}",
-            package_dir.display(),
+            "yosys failed:\n{}",
             log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
         );
     }
-    let stat = std::fs::read_to_string(work.join("stat.txt"))?;
-    let modules: Vec<String> = design.modules.keys().cloned().collect();
-    let stats = parse_stat(&stat, &liberty_areas(&lib_text), &modules);
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(attribute(&config, &design, &stats, &lib_name))
+    Ok(())
 }
 
 pub(crate) fn scratch_dir() -> std::io::Result<std::path::PathBuf> {

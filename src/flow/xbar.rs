@@ -15,7 +15,6 @@ use crate::gen::pool::POOL_INDEX_DECODER;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
-use std::process::Command;
 
 /// Synthesis figures of one module.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -183,19 +182,7 @@ fn synthesize_in(
             let _ = write!(script, "tee -q -o {m}.ltp ltp -noff; ");
         }
     }
-    let out = Command::new("yosys")
-        .args(["-q", "-p", &script])
-        .current_dir(work)
-        .output()
-        .map_err(|e| anyhow::anyhow!("cannot run yosys: {e}; install it with `make deps`"))?;
-    if !out.status.success() {
-        let log = String::from_utf8_lossy(&out.stderr).to_string()
-            + &String::from_utf8_lossy(&out.stdout);
-        anyhow::bail!(
-            "yosys failed:\n{}",
-            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
-        );
-    }
+    super::area::run_yosys(&script, work)?;
     let areas = super::area::liberty_areas(SKY130_AREA_LIB);
     let mut result = BTreeMap::new();
     for m in modules {
