@@ -229,7 +229,7 @@ impl GenArgs {
     }
 }
 
-/// Exit code for invalid user input (configuration), as opposed to I/O or internal failures.
+/// Exit code for invalid user input (configuration, weight files, model description), as opposed to I/O or internal failures.
 const EXIT_USAGE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -257,7 +257,13 @@ fn report(result: anyhow::Result<()>) -> ExitCode {
             let usage = e
                 .downcast_ref::<package::PackageError>()
                 .is_some_and(|p| matches!(p, package::PackageError::Config(_)))
-                || e.downcast_ref::<cimpool::config::ConfigError>().is_some();
+                || e.downcast_ref::<cimpool::config::ConfigError>().is_some()
+                || e.downcast_ref::<cimpool::compress::tensors::TensorError>()
+                    .is_some()
+                || e.downcast_ref::<cimpool::compress::model::ModelError>()
+                    .is_some()
+                || e.downcast_ref::<cimpool::compress::CompressError>()
+                    .is_some();
             ExitCode::from(if usage { EXIT_USAGE } else { 1 })
         }
     }

@@ -100,7 +100,7 @@ pub struct Compressed {
 pub enum CompressError {
     #[error("{0}")]
     Model(#[from] model::ModelError),
-    #[error("keep ratio {0} is invalid: it must be between 0 and 1")]
+    #[error("keep ratio (--keep) = {0} is invalid: it must be between 0 and 1")]
     KeepRatio(f64),
     #[error("the network has {vectors} row-block vectors, fewer than the {pool} pool vectors; use a smaller pool")]
     TooFewVectors { vectors: usize, pool: usize },
