@@ -6,6 +6,7 @@
 #   make xbar-report [POOLS=16,32,64,128]   mux vs Benes crossbars vs macros of $(OUT)'s config
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
+#   make finetune [KEEP=0.5]  digits MLP: post-training pool, fine-tuning against it, images, accuracy
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make bench                golden-model and co-simulation throughput figures
 #   make synth-full | lint-full | cosim-full   full default size (minutes, GBs): opt-in
@@ -19,7 +20,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: deps gen lint synth xbar-report bench-pool verilate cosim test bench synth-full lint-full cosim-full clean
+.PHONY: deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -80,6 +81,22 @@ cosim-full:
 
 clean:
 	rm -rf $(BUILD) $(OUT)/*.v $(OUT)/files.f $(OUT)/cim_*
+
+# Digits MLP at keep ratio KEEP: the post-training pool, weights fine-tuned
+# against it (tools/finetune_digits.py), the images made with that same
+# pool, and their accuracy on the golden model. fixtures/digits/pool.npy and
+# mlp_finetuned.npz are the pool.npy and weights of KEEP=0.5.
+KEEP    ?= 0.5
+DIGITS  := fixtures/digits
+FT      := $(BUILD)/digits-keep$(KEEP)
+DIGITS_ARGS := --model $(DIGITS)/model.toml --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz --keep $(KEEP)
+finetune:
+	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
+	$(CIMPOOL) compress --weights $(DIGITS)/mlp.npz $(DIGITS_ARGS) --out $(FT)/post-training
+	$(CIMPOOL) run --images $(FT)/post-training --data $(DIGITS)/test.npz
+	python3 tools/finetune_digits.py --pool $(FT)/post-training/pool.npy --keep $(KEEP) --out $(FT)/mlp_finetuned.npz
+	$(CIMPOOL) compress --weights $(FT)/mlp_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
+	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
 bench-pool:

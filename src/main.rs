@@ -66,6 +66,10 @@ struct CompressArgs {
     /// Seed of the pool construction.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Use this pool (shape (pool, rows), +-1, e.g. the pool.npy an earlier
+    /// run wrote) instead of building one: for weights fine-tuned against it.
+    #[arg(long, value_name = "FILE")]
+    pool: Option<PathBuf>,
     /// Labelled data (.npz with `x`, `y`): report float and compressed accuracy.
     #[arg(long, value_name = "FILE")]
     eval: Option<PathBuf>,
@@ -311,6 +315,14 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
     };
     let layers = desc.layers(&tensors)?;
     let calib = tensors::read_dataset(&args.calib, false)?;
+    let fixed_pool = match &args.pool {
+        Some(p) => Some(tensors::read_pool(
+            p,
+            config.pool as usize,
+            config.rows as usize,
+        )?),
+        None => None,
+    };
     let bar = progress_bar(args.iterations as u64);
     let c = compress::compress(
         &config,
@@ -321,6 +333,7 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
             keep_ratio: args.keep,
             iterations: args.iterations,
             seed: args.seed,
+            pool: fixed_pool,
         },
         |what, i, n| {
             bar.set_length(n as u64);
@@ -330,21 +343,32 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
     )?;
     bar.finish_and_clear();
     compress::images::write(&c, &args.out)?;
+    let pool_origin = match (c.pool_kmeans, &args.pool) {
+        (Some((inertia, iterations)), _) => {
+            format!("k-means: {iterations} iterations, inertia {inertia:.2}")
+        }
+        (None, Some(p)) => format!("pool given by {}", p.display()),
+        (None, None) => unreachable!("a pool is either built or given"),
+    };
     println!(
-        "cimpool: compressed {} layers ({} weights) into a pool of {} x {} in {:.1} s (k-means: {} iterations, inertia {:.2})\n",
+        "cimpool: compressed {} layers ({} weights) into a pool of {} x {} in {:.1} s ({pool_origin})\n",
         c.layers.len(),
         c.budget().weights,
         config.pool,
         config.rows,
         start.elapsed().as_secs_f64(),
-        c.pool_iterations,
-        c.pool_inertia
     );
     print!("{}", c.table());
     let mut report = serde_json::json!({
         "keep_ratio": args.keep,
         "seed": args.seed,
-        "pool": { "vectors": config.pool, "length": config.rows, "iterations": c.pool_iterations, "inertia": c.pool_inertia },
+        "pool": {
+            "vectors": config.pool,
+            "length": config.rows,
+            "given": args.pool.as_ref().map(|p| p.display().to_string()),
+            "iterations": c.pool_kmeans.map(|k| k.1),
+            "inertia": c.pool_kmeans.map(|k| k.0),
+        },
         "bits_per_weight": c.budget(),
         "layers": c.layers.iter().map(|l| &l.stats).collect::<Vec<_>>(),
     });
@@ -352,7 +376,7 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
         let data = tensors::read_dataset(eval, true)?;
         let (fa, ca) = run::float_accuracies(&layers, &c.layers, &data, desc.input_scale);
         println!(
-            "\naccuracy on {} ({} samples): float {:.2}%, compressed (float arithmetic) {:.2}%",
+            "\naccuracy on {} ({} samples): float (the weights as given) {:.2}%, compressed (float arithmetic) {:.2}%",
             eval.display(),
             data.y.len(),
             100.0 * fa,
@@ -365,7 +389,7 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&report)? + "\n",
     )?;
     println!(
-        "\nwrote {}: pool.hex, one .hex per layer, manifest.json, report.json, cim_config.toml",
+        "\nwrote {}: pool.hex, pool.npy, one .hex per layer, manifest.json, report.json, cim_config.toml",
         args.out.display()
     );
     Ok(())

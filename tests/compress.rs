@@ -20,10 +20,24 @@ fn compressed(
     keep: f64,
     extra: &str,
 ) -> (Config, compress::Compressed, Vec<compress::model::Layer>) {
+    compressed_with("mlp.npz", None, keep, extra)
+}
+
+/// The digits network of fixture `weights`, compressed with a given pool
+/// (a fixture file) or a pool built by k-means.
+fn compressed_with(
+    weights: &str,
+    pool: Option<&str>,
+    keep: f64,
+    extra: &str,
+) -> (Config, compress::Compressed, Vec<compress::model::Layer>) {
     let text = std::fs::read_to_string(fixture("hw.toml")).unwrap() + extra;
     let config = Config::from_toml(&text).unwrap().resolved();
     config.validate().unwrap();
-    let ts = tensors::read_tensors(&fixture("mlp.npz")).unwrap();
+    let pool = pool.map(|f| {
+        tensors::read_pool(&fixture(f), config.pool as usize, config.rows as usize).unwrap()
+    });
+    let ts = tensors::read_tensors(&fixture(weights)).unwrap();
     let desc =
         ModelDesc::from_toml(&std::fs::read_to_string(fixture("model.toml")).unwrap()).unwrap();
     let layers = desc.layers(&ts).unwrap();
@@ -32,6 +46,7 @@ fn compressed(
         keep_ratio: keep,
         iterations: 25,
         seed: 1,
+        pool,
     };
     let c = compress::compress(
         &config,
@@ -86,6 +101,61 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
             "{f}"
         );
     }
+}
+
+/// The accuracy target: fine-tuned against the fixed pool
+/// (tools/finetune_digits.py, keep 0.5), the network compressed to under
+/// 1 bit per weight stays within 2 points of the float network, measured on
+/// the golden model's integer path from the memory images.
+#[test]
+fn finetuned_network_under_one_bit_per_weight_stays_within_two_points_of_float() {
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let (_, original, layers) = compressed(0.5, "");
+    let (float, post_training) = run::float_accuracies(&layers, &original.layers, &test, 0.0625);
+    let (_, c, _) = compressed_with("mlp_finetuned.npz", Some("pool.npy"), 0.5, "");
+    // The fixture pool is the one post-training compression builds.
+    assert_eq!(c.pool, original.pool);
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
+    let integer = run::accuracy(&out, &test.y);
+    let bits = c.budget().total;
+    eprintln!(
+        "keep 0.5, {bits:.3} bit/weight: float {float:.4}, post-training {post_training:.4}, fine-tuned (golden integer) {integer:.4}"
+    );
+    assert!((0.5..=1.0).contains(&bits), "{bits} bit/weight");
+    assert!(
+        integer >= float - 0.02,
+        "fine-tuned {integer} vs float {float}"
+    );
+    assert!(
+        integer > post_training + 0.2,
+        "fine-tuning must matter: {integer} vs {post_training}"
+    );
+}
+
+#[test]
+fn written_pool_npy_reads_back_as_the_pool_and_bad_pools_are_refused() {
+    let (config, c, _) = compressed(0.5, "");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let (p, rows) = (config.pool as usize, config.rows as usize);
+    let back = tensors::read_pool(&dir.path().join("pool.npy"), p, rows).unwrap();
+    assert_eq!(back, c.pool);
+    let bad = |name: &str, bytes: Vec<u8>| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        tensors::read_pool(&path, p, rows).unwrap_err().to_string()
+    };
+    let e = bad("short.npy", npy("<f4", "(2, 2)", &[0u8; 16]));
+    assert!(e.contains("shape [2, 2]") && e.contains("(64, 64)"), "{e}");
+    let mut values = vec![0u8; p * rows];
+    values[rows + 3] = 2;
+    let e = bad("two.npy", npy("|i1", &format!("({p}, {rows})"), &values));
+    assert!(
+        e.contains("value 2 at (1, 3)") && e.contains("+1/-1"),
+        "{e}"
+    );
 }
 
 #[test]

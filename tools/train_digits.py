@@ -39,9 +39,14 @@ def write_safetensors(path, tensors):
     path.write_bytes(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
-def main():
+def split():
+    """Raw pixels (0..16) and labels: x_train, x_test, y_train, y_test."""
     x, y = load_digits(return_X_y=True)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+    return train_test_split(x, y, test_size=0.2, random_state=0, stratify=y)
+
+
+def main():
+    x_train, x_test, y_train, y_test = split()
     clf = MLPClassifier(hidden_layer_sizes=HIDDEN, activation="relu", max_iter=500, random_state=0)
     clf.fit(x_train / 16.0, y_train)
     acc = clf.score(x_test / 16.0, y_test)

@@ -162,6 +162,7 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
     std::fs::write(dir.join("cim_config.toml"), c.config.to_toml())?;
     let pool = pool_loads(c, &port);
     std::fs::write(dir.join("pool.hex"), lines(&pool))?;
+    write_pool_npy(c, &dir.join("pool.npy"))?;
     let lanes = d.lanes as usize;
     let rows = c.config.rows as usize;
     let mut layers = Vec::new();
@@ -214,6 +215,24 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
         serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
     )?;
     Ok(manifest)
+}
+
+/// The pool as (pool, rows) int8 of +-1, for training against it
+/// (`tools/finetune_digits.py`) and for `cimpool compress --pool`.
+fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    let rows = c.config.rows as usize;
+    let signs = ndarray::Array2::from_shape_fn((c.pool.len(), rows), |(k, r)| {
+        if crate::golden::bit(&c.pool[k], r as u32) {
+            1i8
+        } else {
+            -1i8
+        }
+    });
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    signs
+        .write_npy(file)
+        .map_err(|e| std::io::Error::other(e))
 }
 
 /// A compressed network as read back from its images.

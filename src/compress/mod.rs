@@ -27,6 +27,9 @@ pub struct Options {
     pub keep_ratio: f64,
     pub iterations: usize,
     pub seed: u64,
+    /// A pool to use as it is (fine-tuning trains the weights against a
+    /// fixed pool, see `tools/finetune_digits.py`); `None` builds one.
+    pub pool: Option<Vec<Bits>>,
 }
 
 /// One (output-channel pass, row block) of a layer: what the engine holds
@@ -92,8 +95,8 @@ pub struct Compressed {
     pub pool: Vec<Bits>,
     pub layers: Vec<CompressedLayer>,
     pub input_scale: f64,
-    pub pool_inertia: f64,
-    pub pool_iterations: usize,
+    /// k-means objective and iterations; `None` for a given pool.
+    pub pool_kmeans: Option<(f64, usize)>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +109,12 @@ pub enum CompressError {
     TooFewVectors { vectors: usize, pool: usize },
     #[error("layer `{layer}`: {reason}")]
     Scales { layer: String, reason: String },
+    #[error("the given pool has {vectors} vectors; the hardware needs pool = {pool} vectors of rows = {rows} bits")]
+    PoolShape {
+        vectors: usize,
+        pool: usize,
+        rows: usize,
+    },
     #[error("calibration data: {0}")]
     Calibration(String),
 }
@@ -160,20 +169,36 @@ pub fn compress(
         });
     }
     // 2. Pool: k-means on normalised vectors, sign of the centres.
-    let iters = options.iterations;
-    let km = pool::kmeans(
-        &pool::normalized(&vectors, rows),
-        rows,
-        p,
-        iters,
-        options.seed,
-        |i| progress("pool k-means", i, iters),
-    );
-    let pool: Vec<Bits> = km
-        .centers
-        .chunks_exact(rows)
-        .map(|c| bits_from_fn(rows as u32, |r| c[r as usize] >= 0.0))
-        .collect();
+    let (pool, pool_kmeans) = match &options.pool {
+        Some(given) => {
+            let words = rows.div_ceil(64);
+            if given.len() != p || given.iter().any(|b| b.len() != words) {
+                return Err(CompressError::PoolShape {
+                    vectors: given.len(),
+                    pool: p,
+                    rows,
+                });
+            }
+            (given.clone(), None)
+        }
+        None => {
+            let iters = options.iterations;
+            let km = pool::kmeans(
+                &pool::normalized(&vectors, rows),
+                rows,
+                p,
+                iters,
+                options.seed,
+                |i| progress("pool k-means", i, iters),
+            );
+            let pool: Vec<Bits> = km
+                .centers
+                .chunks_exact(rows)
+                .map(|c| bits_from_fn(rows as u32, |r| c[r as usize] >= 0.0))
+                .collect();
+            (pool, Some((km.inertia, km.iterations)))
+        }
+    };
     let pool_pm: Vec<Vec<f32>> = pool
         .iter()
         .map(|b| (0..rows as u32).map(|r| pm(bit(b, r))).collect())
@@ -221,8 +246,7 @@ pub fn compress(
         pool,
         layers: out,
         input_scale,
-        pool_inertia: km.inertia,
-        pool_iterations: km.iterations,
+        pool_kmeans,
     })
 }
 

@@ -1,6 +1,7 @@
 //! Reading trained weights and labelled data: `.npy`, `.npz` (NumPy) and
 //! `.safetensors`, with every problem reported by file, tensor and rule.
 
+use crate::golden::{bits_from_fn, Bits};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpyExt};
 use std::collections::BTreeMap;
@@ -261,4 +262,65 @@ pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorErr
         None => Vec::new(),
     };
     Ok(Dataset { x: rows, y })
+}
+
+/// A fixed pool: an int8 or float `.npy` (as `cimpool compress` writes to
+/// `pool.npy`), or the one float tensor (or the tensor `pool`) of an `.npz` /
+/// `.safetensors` file; shape (pool, rows), values all +-1 or all 0/1 (SPEC:
+/// bit 1 is +1, bit 0 is -1).
+pub fn read_pool(path: &Path, pool: usize, rows: usize) -> Result<Vec<Bits>, TensorError> {
+    let p = path.display().to_string();
+    let signs_npy = || -> Option<Tensor> {
+        let bytes = std::fs::read(path).ok()?;
+        let a = ArrayD::<i8>::read_npy(&bytes[..]).ok()?;
+        Some(from_array(a.mapv(|v| v as f32)))
+    };
+    let mut tensors = match path.extension().and_then(|e| e.to_str()) {
+        Some("npy") => match signs_npy() {
+            Some(t) => BTreeMap::from([("pool".to_string(), t)]),
+            None => read_tensors(path)?,
+        },
+        _ => read_tensors(path)?,
+    };
+    let (name, t) = match tensors.remove("pool") {
+        Some(t) => ("pool".to_string(), t),
+        None if tensors.len() == 1 => tensors.pop_first().expect("one tensor"),
+        None => {
+            return Err(TensorError::Missing {
+                path: p,
+                name: "pool".into(),
+                available: tensors.keys().cloned().collect::<Vec<_>>().join(", "),
+            })
+        }
+    };
+    let bad = |reason: String| TensorError::Tensor {
+        path: p.clone(),
+        name: name.clone(),
+        reason,
+    };
+    if t.shape != [pool, rows] {
+        return Err(bad(format!(
+            "shape {:?}; the hardware needs (pool, rows) = ({pool}, {rows})",
+            t.shape
+        )));
+    }
+    let signs = t.data.iter().all(|&v| v == 1.0 || v == -1.0);
+    let bits = t.data.iter().all(|&v| v == 1.0 || v == 0.0);
+    if !signs && !bits {
+        let odd = t
+            .data
+            .iter()
+            .position(|&v| v != 1.0 && v != -1.0 && v != 0.0)
+            .unwrap_or(0);
+        return Err(bad(format!(
+            "value {} at ({}, {}); pool vectors hold +1/-1 (or 1/0) only",
+            t.data[odd],
+            odd / rows,
+            odd % rows
+        )));
+    }
+    Ok(t.data
+        .chunks_exact(rows)
+        .map(|v| bits_from_fn(rows as u32, |r| v[r as usize] > 0.0))
+        .collect())
 }
