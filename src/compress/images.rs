@@ -232,7 +232,7 @@ fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
     signs
         .write_npy(file)
-        .map_err(|e| std::io::Error::other(e))
+        .map_err(std::io::Error::other)
 }
 
 /// A compressed network as read back from its images.
