@@ -16,21 +16,21 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn compressed(
-    keep: f64,
-    extra: &str,
-) -> (Config, compress::Compressed, Vec<compress::model::Layer>) {
-    compressed_with("mlp.npz", None, keep, extra)
+type Network = (Config, compress::Compressed, Vec<compress::model::Layer>);
+
+fn compressed(keep: f64, extra: &str) -> Network {
+    compressed_with("mlp.npz", "model.toml", None, keep, extra)
 }
 
-/// The digits network of fixture `weights`, compressed with a given pool
-/// (a fixture file) or a pool built by k-means.
+/// A digits network (fixture weights and description), compressed with a
+/// given pool (a fixture file) or a pool built by k-means.
 fn compressed_with(
     weights: &str,
+    model: &str,
     pool: Option<&str>,
     keep: f64,
     extra: &str,
-) -> (Config, compress::Compressed, Vec<compress::model::Layer>) {
+) -> Network {
     let text = std::fs::read_to_string(fixture("hw.toml")).unwrap() + extra;
     let config = Config::from_toml(&text).unwrap().resolved();
     config.validate().unwrap();
@@ -38,8 +38,7 @@ fn compressed_with(
         tensors::read_pool(&fixture(f), config.pool as usize, config.rows as usize).unwrap()
     });
     let ts = tensors::read_tensors(&fixture(weights)).unwrap();
-    let desc =
-        ModelDesc::from_toml(&std::fs::read_to_string(fixture("model.toml")).unwrap()).unwrap();
+    let desc = ModelDesc::from_toml(&std::fs::read_to_string(fixture(model)).unwrap()).unwrap();
     let layers = desc.layers(&ts).unwrap();
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
     let options = compress::Options {
@@ -112,7 +111,7 @@ fn finetuned_network_under_one_bit_per_weight_stays_within_two_points_of_float()
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
     let (_, original, layers) = compressed(0.5, "");
     let (float, post_training) = run::float_accuracies(&layers, &original.layers, &test, 0.0625);
-    let (_, c, _) = compressed_with("mlp_finetuned.npz", Some("pool.npy"), 0.5, "");
+    let (_, c, _) = compressed_with("mlp_finetuned.npz", "model.toml", Some("pool.npy"), 0.5, "");
     // The fixture pool is the one post-training compression builds.
     assert_eq!(c.pool, original.pool);
     let dir = tempfile::tempdir().unwrap();
@@ -184,49 +183,198 @@ fn benes_assignment_keeps_every_group_a_permutation() {
     assert_eq!(out.len(), 40);
 }
 
-/// fc2 (2 row blocks) of the compressed digits network through Verilator:
-/// the compressor's images reload the tile before each block, as between
-/// row blocks on real hardware, and the RTL must match the golden model on
-/// every output beat.
-#[test]
-fn compressed_layer_runs_bit_exact_under_verilator_with_the_images() {
+/// Layer `li` of a compressed network through Verilator from the
+/// compressor's images, on the first `samples` test images. Its inputs are
+/// the golden model's outputs of the layers before it, cut into input
+/// vectors by im2col. The tiles are reloaded before each row block, as
+/// between row blocks on real hardware, and the RTL must match the golden
+/// model on every output beat.
+fn cosim_layer(net: &Network, li: usize, samples: usize) -> cimpool::cosim::driver::Report {
     common::require_tool("verilator");
-    let (config, c, _) = compressed(0.75, "");
+    let (config, c, _) = net;
     let dir = tempfile::tempdir().unwrap();
-    images::write(&c, dir.path()).unwrap();
+    images::write(c, dir.path()).unwrap();
     let imgs = images::read(dir.path()).unwrap();
-    // Inputs of fc2: fc1's integer outputs on test images.
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
-    let mut fc1_only = images::read(dir.path()).unwrap();
-    fc1_only.manifest.layers.truncate(1);
-    fc1_only.tiles.truncate(1);
-    let samples = 24;
-    let hidden = run::golden(&fc1_only, &test.x[..samples], |_, _| {}).unwrap();
-    let layer = &imgs.manifest.layers[1];
-    assert_eq!((layer.name.as_str(), layer.row_blocks), ("fc2", 2));
+    let mut before = images::read(dir.path()).unwrap();
+    before.manifest.layers.truncate(li);
+    before.tiles.truncate(li);
+    let layer = &imgs.manifest.layers[li];
+    let maps: Vec<Vec<i64>> = if li == 0 {
+        test.x[..samples]
+            .iter()
+            .map(|x| layer.geometry.from_chw(x))
+            .collect()
+    } else {
+        run::golden(&before, &test.x[..samples], |_, _| {}).unwrap()
+    };
     let mut commands: Vec<Command> = imgs.pool.iter().cloned().map(Command::Load).collect();
-    for x in &hidden {
-        for (ti, tile) in layer.tiles.iter().enumerate() {
-            commands.extend(imgs.tiles[1][ti].iter().cloned().map(Command::Load));
-            let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
-            v.resize(config.rows as usize, 0);
-            commands.push(Command::Input {
-                x: v,
-                first: tile.block == 0,
-                last: tile.block + 1 == layer.row_blocks,
-            });
+    let mut vectors = 0;
+    for map in &maps {
+        for x in layer.geometry.im2col(map, 0) {
+            vectors += 1;
+            for (ti, tile) in layer.tiles.iter().enumerate() {
+                commands.extend(imgs.tiles[li][ti].iter().cloned().map(Command::Load));
+                let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
+                v.resize(config.rows as usize, 0);
+                commands.push(Command::Input {
+                    x: v,
+                    first: tile.block == 0,
+                    last: tile.block + 1 == layer.row_blocks,
+                });
+            }
         }
     }
     let scenario = Scenario { commands };
     let (_tmp, pkg) = common::generate(&imgs.config);
     let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cosim");
     let r = cimpool::cosim::cosimulate_scenario(&pkg, &build, &scenario, Default::default())
-        .unwrap_or_else(|e| panic!("co-simulation of the compressed fc2 failed:\n{e}"));
-    assert_eq!(r.output_vectors, samples, "{r:?}");
+        .unwrap_or_else(|e| {
+            panic!(
+                "co-simulation of the compressed `{}` failed:\n{e}",
+                layer.name
+            )
+        });
+    assert_eq!(r.output_vectors, vectors, "{r:?}");
     eprintln!(
-        "compressed fc2 under Verilator: {} samples, {} loads, {} beats, {} lane values equal to the golden model",
-        samples, r.loads, r.beats, r.lanes_compared
+        "compressed `{}` under Verilator: {samples} samples, {vectors} input vectors of {} row blocks, {} loads, {} beats, {} lane values equal to the golden model",
+        layer.name, layer.row_blocks, r.loads, r.beats, r.lanes_compared
     );
+    r
+}
+
+#[test]
+fn compressed_fc_layer_runs_bit_exact_under_verilator_with_the_images() {
+    let net = compressed(0.75, "");
+    assert_eq!(net.1.layers[1].row_blocks, 2, "fc2 spans 2 row blocks");
+    cosim_layer(&net, 1, 24);
+}
+
+/// conv2 of the digits CNN: 3 row blocks (144 = 64 + 64 + 16 rows),
+/// zero padding, 16 im2col vectors per image.
+#[test]
+fn compressed_conv_layer_runs_bit_exact_under_verilator_with_the_images() {
+    let net = compressed_with("cnn.npz", "cnn.toml", None, 0.5, "");
+    assert_eq!(net.1.layers[1].row_blocks, 3);
+    cosim_layer(&net, 1, 2);
+}
+
+/// The CNN's float forward pass in cimpool (im2col, PyTorch weight layouts,
+/// Flatten order, max pooling) reproduces the accuracy the numpy training
+/// script measured (98.33%), and the golden model run from the images
+/// follows the compressed weights in float arithmetic.
+#[test]
+fn cnn_runs_on_the_golden_model_with_im2col_and_pooling() {
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let (_, c, layers) = compressed_with("cnn.npz", "cnn.toml", None, 1.0, "");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
+    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let ga = run::accuracy(&out, &test.y);
+    eprintln!(
+        "digits CNN, keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}"
+    );
+    assert!(
+        (fa - 0.9833).abs() < 0.003,
+        "float forward disagrees with training: {fa}"
+    );
+    assert!((ga - ca).abs() <= 0.02, "integer {ga} vs float {ca}");
+    assert!(ga > 0.5, "{ga}");
+}
+
+/// SPEC section 3's identity for a convolution: the golden model, fed
+/// im2col vectors from the images, equals a direct integer convolution
+/// (no im2col) with the effective integer weights
+/// `alpha_i pm(pool) + beta_i m pm(err)` taken from the compressor's tiles,
+/// then the same requantization, ReLU, saturation and max pooling.
+#[test]
+fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
+    use cimpool::golden::bit;
+    let (config, c, _) = compressed_with("cnn.npz", "cnn.toml", None, 0.5, "");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let mut only = images::read(dir.path()).unwrap();
+    only.manifest.layers = vec![only.manifest.layers[1].clone()];
+    only.tiles = vec![only.tiles[1].clone()];
+    let l = &c.layers[1];
+    let g = l.geometry;
+    assert_eq!(
+        (g.in_c, g.in_h, g.kernel_h, g.padding, g.max_pool),
+        (16, 4, 3, 1, 2)
+    );
+    let mut state = 12345u64;
+    let inputs: Vec<Vec<i64>> = (0..3)
+        .map(|_| {
+            (0..g.inputs())
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    (state >> 56) as i64
+                })
+                .collect()
+        })
+        .collect();
+    let golden = run::golden(&only, &inputs, |_, _| {}).unwrap();
+    let rows = config.rows as usize;
+    let pm = |b: bool| if b { 1i64 } else { -1 };
+    let weight = |co: usize, ky: usize, kx: usize, ci: usize| {
+        let k = (ky * g.kernel_w + kx) * g.in_c + ci;
+        let t = l.tiles.iter().find(|t| t.block == k / rows).unwrap();
+        let r = (k % rows) as u32;
+        l.alpha_int * pm(bit(&c.pool[t.index[co] as usize], r))
+            + if t.mask[co] {
+                l.beta_int * pm(bit(&t.error[co], r))
+            } else {
+                0
+            }
+    };
+    let max_out = (1i64 << config.out_bits) - 1;
+    for (x, got) in inputs.iter().zip(&golden) {
+        // x is (c, y, x); the map before pooling is (y, x, c).
+        let mut map = vec![0i64; g.out_h * g.out_w * g.out_c];
+        for oy in 0..g.out_h {
+            for ox in 0..g.out_w {
+                for co in 0..g.out_c {
+                    let mut acc = 0i64;
+                    for ky in 0..g.kernel_h {
+                        for kx in 0..g.kernel_w {
+                            let (iy, ix) = ((oy + ky) as i64 - 1, (ox + kx) as i64 - 1);
+                            if iy < 0 || ix < 0 || iy >= g.in_h as i64 || ix >= g.in_w as i64 {
+                                continue;
+                            }
+                            for ci in 0..g.in_c {
+                                let a = x[(ci * g.in_h + iy as usize) * g.in_w + ix as usize];
+                                acc += weight(co, ky, kx, ci) * a;
+                            }
+                        }
+                    }
+                    let v = acc + l.bias_int[co];
+                    let s = l.shift;
+                    let y = if s == 0 { v } else { (v + (1 << (s - 1))) >> s };
+                    map[(oy * g.out_w + ox) * g.out_c + co] = y.clamp(0, max_out);
+                }
+            }
+        }
+        let mut pooled = Vec::new();
+        for py in 0..g.out_h / 2 {
+            for px in 0..g.out_w / 2 {
+                for co in 0..g.out_c {
+                    let at = |y: usize, x: usize| map[(y * g.out_w + x) * g.out_c + co];
+                    let (y0, x0) = (2 * py, 2 * px);
+                    pooled.push(
+                        at(y0, x0)
+                            .max(at(y0, x0 + 1))
+                            .max(at(y0 + 1, x0))
+                            .max(at(y0 + 1, x0 + 1)),
+                    );
+                }
+            }
+        }
+        assert_eq!(got, &pooled);
+        assert!(pooled.iter().any(|&v| v > 0) && pooled.iter().any(|&v| v < max_out));
+    }
 }
 
 // ---- malformed inputs ----

@@ -5,6 +5,7 @@
 //! A line is the hex value of the word `{load_sel, load_addr, load_data}`
 //! (data in the low bits); the manifest gives each field's bit range.
 
+use super::geometry::Geometry;
 use super::{Compressed, CompressedLayer, Tile};
 use crate::config::{Config, Derived};
 use crate::loadport::{get, put, words_for, Load, LoadPort};
@@ -95,6 +96,9 @@ pub struct LayerEntry {
     pub image: String,
     pub out_channels: usize,
     pub fan_in: usize,
+    /// Input map, kernel, output map and max pooling: the software around
+    /// the engine forms input vectors by im2col and pools its outputs.
+    pub geometry: Geometry,
     pub row_blocks: usize,
     pub passes: usize,
     pub input_scale: f64,
@@ -118,7 +122,7 @@ pub struct Manifest {
     pub layers: Vec<LayerEntry>,
 }
 
-pub const FORMAT: &str = "cimpool-images-1";
+pub const FORMAT: &str = "cimpool-images-2";
 
 pub fn pool_loads(c: &Compressed, port: &LoadPort) -> Vec<Load> {
     c.pool
@@ -191,6 +195,7 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
             image,
             out_channels: l.out_channels,
             fan_in: l.fan_in,
+            geometry: l.geometry,
             row_blocks: l.row_blocks,
             passes: l.passes,
             input_scale: l.input_scale,
@@ -230,9 +235,7 @@ fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
         }
     });
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    signs
-        .write_npy(file)
-        .map_err(std::io::Error::other)
+    signs.write_npy(file).map_err(std::io::Error::other)
 }
 
 /// A compressed network as read back from its images.
@@ -279,7 +282,27 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
     };
     let pool = parse(&manifest.pool_image)?;
     let mut tiles = Vec::new();
-    for l in &manifest.layers {
+    for (i, l) in manifest.layers.iter().enumerate() {
+        let g = &l.geometry;
+        anyhow::ensure!(
+            g.fan_in() == l.fan_in && g.out_c == l.out_channels,
+            "layer `{}`: its geometry gives {} inputs per vector and {} channels, the manifest says {} and {}",
+            l.name,
+            g.fan_in(),
+            g.out_c,
+            l.fan_in,
+            l.out_channels
+        );
+        if let Some(next) = manifest.layers.get(i + 1) {
+            anyhow::ensure!(
+                g.outputs() == next.geometry.inputs(),
+                "layer `{}` gives {} values but `{}` takes {}",
+                l.name,
+                g.outputs(),
+                next.name,
+                next.geometry.inputs()
+            );
+        }
         let loads = parse(&l.image)?;
         let mut per_tile = Vec::new();
         for t in &l.tiles {

@@ -8,6 +8,7 @@
 //! bits, beta, structured error pruning -> integer alpha / beta / shift /
 //! bias from calibrated activation ranges -> tiles (`images`).
 
+pub mod geometry;
 pub mod images;
 pub mod model;
 pub mod pool;
@@ -70,6 +71,7 @@ pub struct CompressedLayer {
     pub relu: bool,
     pub out_channels: usize,
     pub fan_in: usize,
+    pub geometry: geometry::Geometry,
     pub row_blocks: usize,
     pub passes: usize,
     pub tiles: Vec<Tile>,
@@ -206,30 +208,37 @@ pub fn compress(
 
     let mut out = Vec::new();
     let mut scale_in = input_scale;
+    let first = layers.first().map(|l| l.geometry);
     let mut acts: Vec<Vec<f32>> = calibration
         .iter()
-        .map(|x| x.iter().map(|&v| v as f32 * input_scale as f32).collect())
+        .map(|x| {
+            let x: Vec<f32> = x.iter().map(|&v| v as f32 * input_scale as f32).collect();
+            match first {
+                Some(g) if g.inputs() == x.len() => g.from_chw(&x),
+                _ => x,
+            }
+        })
         .collect();
     for (li, l) in layers.iter().enumerate() {
         progress("assign + scale", li + 1, layers.len());
         let mut cl = compress_layer(config, &d, l, &pool_pm, options.keep_ratio);
         // 3. Integer scales from the calibrated output range.
+        // The engine emits the outputs before pooling: they set the scale.
+        let mut peak = 1e-6f32;
         for a in acts.iter_mut() {
-            if a.len() != l.fan_in {
+            if a.len() != l.geometry.inputs() {
                 return Err(CompressError::Calibration(format!(
                     "a sample has {} values where layer `{}` takes {}",
                     a.len(),
                     l.name,
-                    l.fan_in
+                    l.geometry.inputs()
                 )));
             }
-            *a = float_layer(&cl.effective, &cl.bias, l.fan_in, a, l.relu);
+            let out = float_map(&cl.effective, &cl.bias, &l.geometry, a, l.relu);
+            peak = out.iter().fold(peak, |m, v| m.max(v.abs()));
+            *a = l.geometry.max_pool(&out);
         }
-        let peak = acts
-            .iter()
-            .flatten()
-            .fold(0f32, |m, v| m.max(v.abs()))
-            .max(1e-6) as f64;
+        let peak = peak as f64;
         let levels = if l.relu {
             (1u64 << config.out_bits) - 1
         } else {
@@ -250,7 +259,16 @@ pub fn compress(
     })
 }
 
-/// `relu(W x + b)` in float for one sample.
+/// A layer on one sample's (y, x, c) map in float: `relu(W x + b)` at
+/// every output position, before pooling.
+pub fn float_map(w: &[f32], b: &[f32], g: &geometry::Geometry, x: &[f32], relu: bool) -> Vec<f32> {
+    g.im2col(x, 0.0)
+        .iter()
+        .flat_map(|row| float_layer(w, b, g.fan_in(), row, relu))
+        .collect()
+}
+
+/// `relu(W x + b)` in float for one input vector.
 pub fn float_layer(w: &[f32], b: &[f32], fan_in: usize, x: &[f32], relu: bool) -> Vec<f32> {
     w.chunks_exact(fan_in)
         .zip(b)
@@ -436,6 +454,7 @@ fn compress_layer(
         relu: l.relu,
         out_channels: l.out_channels,
         fan_in: l.fan_in,
+        geometry: l.geometry,
         row_blocks: blocks,
         passes,
         tiles,

@@ -2,6 +2,7 @@
 //! activations, BatchNorm to fold) checked against the weight tensors, or
 //! inferred from them when unambiguous (a chain of 2-D `*.weight` tensors).
 
+use super::geometry::Geometry;
 use super::tensors::Tensor;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -28,6 +29,18 @@ pub struct LayerDesc {
     /// Expected weight shape; checked when given.
     #[serde(default)]
     pub shape: Option<Vec<usize>>,
+    /// Convolution stride and zero padding (on every side).
+    #[serde(default = "one")]
+    pub stride: usize,
+    #[serde(default)]
+    pub padding: usize,
+    /// Max pooling (window = stride) after this layer and its ReLU.
+    #[serde(default)]
+    pub max_pool: Option<usize>,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -35,6 +48,10 @@ pub struct LayerDesc {
 pub struct ModelDesc {
     /// Float value of one unit of the integer network input.
     pub input_scale: f64,
+    /// Input map [channels, height, width] (PyTorch order; samples are
+    /// flattened that way). Needed when the first layer is a convolution.
+    #[serde(default)]
+    pub input_shape: Option<Vec<usize>>,
     pub layer: Vec<LayerDesc>,
 }
 
@@ -47,6 +64,8 @@ pub struct Layer {
     pub relu: bool,
     pub out_channels: usize,
     pub fan_in: usize,
+    /// Input map, kernel, output map and pooling.
+    pub geometry: Geometry,
     /// `out_channels * fan_in`, channel-major.
     pub weights: Vec<f32>,
     pub bias: Vec<f32>,
@@ -88,6 +107,27 @@ impl ModelDesc {
         if d.layer.is_empty() {
             return Err(ModelError::Parse("no [[layer]] entries".into()));
         }
+        if let Some(s) = &d.input_shape {
+            if s.len() != 3 || s.contains(&0) {
+                return Err(ModelError::Parse(format!(
+                    "input_shape = {s:?} is invalid: it must be [channels, height, width], each at least 1"
+                )));
+            }
+        }
+        for l in &d.layer {
+            if l.stride == 0 {
+                return Err(layer_err(
+                    &l.name,
+                    "stride = 0 is invalid: it must be at least 1",
+                ));
+            }
+            if l.max_pool == Some(0) {
+                return Err(layer_err(
+                    &l.name,
+                    "max_pool = 0 is invalid: it must be at least 1",
+                ));
+            }
+        }
         Ok(d)
     }
 
@@ -123,6 +163,7 @@ impl ModelDesc {
         let last = names.len() - 1;
         Ok(ModelDesc {
             input_scale,
+            input_shape: None,
             layer: names
                 .iter()
                 .enumerate()
@@ -132,6 +173,9 @@ impl ModelDesc {
                     relu: i < last,
                     bn: None,
                     shape: None,
+                    stride: 1,
+                    padding: 0,
+                    max_pool: None,
                 })
                 .collect(),
         })
@@ -141,6 +185,9 @@ impl ModelDesc {
     pub fn layers(&self, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<Layer>, ModelError> {
         let mut layers = Vec::new();
         let mut prev_out: Option<(String, usize)> = None;
+        // The current activation map (height, width, channels), when known.
+        let mut map: Option<(usize, usize, usize)> =
+            self.input_shape.as_ref().map(|s| (s[1], s[2], s[0]));
         for d in &self.layer {
             let get = |suffix: &str| tensors.get(&format!("{}.{suffix}", d.name));
             let w = get("weight").ok_or_else(|| {
@@ -161,7 +208,12 @@ impl ModelDesc {
                 }
             }
             let (cout, cin, kh, kw) = match (d.kind, w.shape.as_slice()) {
-                (LayerKind::Fc, &[o, i]) => (o, i, 1, 1),
+                // An fc layer on a map: its columns are the map flattened
+                // in (c, y, x) order, a convolution covering the map.
+                (LayerKind::Fc, &[o, i]) => match map {
+                    Some((h, wd, c)) if h * wd > 1 && i == h * wd * c => (o, c, h, wd),
+                    _ => (o, i, 1, 1),
+                },
                 (LayerKind::Conv, &[o, i, h, k]) => (o, i, h, k),
                 (kind, s) => {
                     return Err(layer_err(
@@ -179,13 +231,15 @@ impl ModelDesc {
                 }
             };
             if let Some((prev, n)) = &prev_out {
-                if d.kind == LayerKind::Fc && *n != cin {
+                if d.kind == LayerKind::Fc && *n != cin * kh * kw {
                     return Err(layer_err(
                         &d.name,
                         format!("takes {cin} inputs but `{prev}` gives {n} outputs"),
                     ));
                 }
             }
+            let geometry = geometry_of(d, map, cout, cin, kh, kw)?;
+            map = Some((geometry.pooled().0, geometry.pooled().1, cout));
             let fan_in = cin * kh * kw;
             // (out, in, kh, kw) -> per out channel (ky, kx, c), c fastest.
             let mut weights = vec![0f32; cout * fan_in];
@@ -215,19 +269,103 @@ impl ModelDesc {
             if let Some(bn) = &d.bn {
                 fold_batch_norm(&d.name, bn, tensors, fan_in, &mut weights, &mut bias)?;
             }
-            prev_out = Some((d.name.clone(), cout));
+            prev_out = Some((d.name.clone(), geometry.outputs()));
             layers.push(Layer {
                 name: d.name.clone(),
                 kind: d.kind,
                 relu: d.relu,
                 out_channels: cout,
                 fan_in,
+                geometry,
                 weights,
                 bias,
             });
         }
         Ok(layers)
     }
+}
+
+/// Input map, kernel and output map of layer `d` (weights (cout, cin, kh,
+/// kw)) on the map `map` (height, width, channels) the previous layer left.
+fn geometry_of(
+    d: &LayerDesc,
+    map: Option<(usize, usize, usize)>,
+    cout: usize,
+    cin: usize,
+    kh: usize,
+    kw: usize,
+) -> Result<Geometry, ModelError> {
+    let pool = d.max_pool.unwrap_or(1);
+    if d.kind == LayerKind::Fc && (d.stride != 1 || d.padding != 0) {
+        return Err(layer_err(
+            &d.name,
+            format!(
+                "stride = {} / padding = {} apply to conv layers only; an fc layer takes 1 / 0",
+                d.stride, d.padding
+            ),
+        ));
+    }
+    let g = match (d.kind, map) {
+        (LayerKind::Fc, Some((h, w, c))) if kh > 1 || kw > 1 => Geometry {
+            in_h: h,
+            in_w: w,
+            in_c: c,
+            kernel_h: kh,
+            kernel_w: kw,
+            ..Geometry::flat(cin * kh * kw, cout)
+        },
+        (LayerKind::Fc, _) => Geometry::flat(cin, cout),
+        (LayerKind::Conv, None) => {
+            return Err(layer_err(
+                &d.name,
+                "a convolution needs the input map: give input_shape = [channels, height, width] in the model description",
+            ))
+        }
+        (LayerKind::Conv, Some((h, w, c))) => {
+            if c != cin {
+                return Err(layer_err(
+                    &d.name,
+                    format!("takes {cin} input channels but its input map has {c}"),
+                ));
+            }
+            let span = |n: usize, k: usize| (n + 2 * d.padding).checked_sub(k).map(|s| s / d.stride + 1);
+            let (Some(out_h), Some(out_w)) = (span(h, kh), span(w, kw)) else {
+                return Err(layer_err(
+                    &d.name,
+                    format!(
+                        "kernel {kh}x{kw} is larger than its {h}x{w} input map with padding {}",
+                        d.padding
+                    ),
+                ));
+            };
+            Geometry {
+                in_h: h,
+                in_w: w,
+                in_c: c,
+                kernel_h: kh,
+                kernel_w: kw,
+                stride: d.stride,
+                padding: d.padding,
+                out_h,
+                out_w,
+                out_c: cout,
+                max_pool: 1,
+            }
+        }
+    };
+    if pool > g.out_h.min(g.out_w) {
+        return Err(layer_err(
+            &d.name,
+            format!(
+                "max_pool = {pool} is larger than its {}x{} output map",
+                g.out_h, g.out_w
+            ),
+        ));
+    }
+    Ok(Geometry {
+        max_pool: pool,
+        ..g
+    })
 }
 
 /// `w' = w * g / sqrt(var + eps)`, `b' = (b - mean) * g / sqrt(var + eps) + beta`.
@@ -338,12 +476,70 @@ mod tests {
             "c.weight".into(),
             t(&[1, 2, 1, 2], vec![0.0, 1.0, 10.0, 11.0]),
         );
-        let d = ModelDesc::from_toml("input_scale = 1.0\n[[layer]]\nname = \"c\"\nkind = \"conv\"")
-            .unwrap();
+        let d = ModelDesc::from_toml(
+            "input_scale = 1.0\ninput_shape = [2, 1, 2]\n[[layer]]\nname = \"c\"\nkind = \"conv\"",
+        )
+        .unwrap();
         assert_eq!(
             d.layers(&ts).unwrap()[0].weights,
             vec![0.0, 10.0, 1.0, 11.0]
         );
+    }
+
+    #[test]
+    fn fc_after_a_map_reads_pytorch_flatten_order() {
+        let mut ts = BTreeMap::new();
+        // Conv 1 -> 2 channels, 1x1, on a 1x2 map; then fc on the 1x2x2 map.
+        ts.insert("c.weight".into(), t(&[2, 1, 1, 1], vec![1.0, 2.0]));
+        // PyTorch columns (c, y, x): [c0x0, c0x1, c1x0, c1x1].
+        ts.insert("f.weight".into(), t(&[1, 4], vec![1.0, 2.0, 3.0, 4.0]));
+        let d = ModelDesc::from_toml(
+            "input_scale = 1.0\ninput_shape = [1, 1, 2]\n[[layer]]\nname = \"c\"\nkind = \"conv\"\n[[layer]]\nname = \"f\"\nkind = \"fc\"",
+        )
+        .unwrap();
+        let layers = d.layers(&ts).unwrap();
+        let f = &layers[1];
+        assert_eq!(
+            (f.geometry.kernel_h, f.geometry.kernel_w, f.geometry.in_c),
+            (1, 2, 2)
+        );
+        // Engine order (y, x, c): [x0c0, x0c1, x1c0, x1c1].
+        assert_eq!(f.weights, vec![1.0, 3.0, 2.0, 4.0]);
+        assert_eq!(f.geometry.positions(), 1);
+    }
+
+    #[test]
+    fn bad_conv_geometry_is_named() {
+        let mut ts = BTreeMap::new();
+        ts.insert("c.weight".into(), t(&[1, 1, 3, 3], vec![0.0; 9]));
+        let err = |text: &str| {
+            ModelDesc::from_toml(text)
+                .and_then(|d| d.layers(&ts))
+                .unwrap_err()
+                .to_string()
+        };
+        let conv = "[[layer]]\nname = \"c\"\nkind = \"conv\"\n";
+        assert!(err(&format!("input_scale = 1.0\n{conv}")).contains("give input_shape"));
+        assert!(err(&format!(
+            "input_scale = 1.0\ninput_shape = [1, 2, 2]\n{conv}"
+        ))
+        .contains("kernel 3x3 is larger than its 2x2 input map with padding 0"));
+        assert!(err(&format!(
+            "input_scale = 1.0\ninput_shape = [2, 4, 4]\n{conv}"
+        ))
+        .contains("takes 1 input channels but its input map has 2"));
+        assert!(err(&format!(
+            "input_scale = 1.0\ninput_shape = [1, 4, 4]\n{conv}max_pool = 3\n"
+        ))
+        .contains("max_pool = 3 is larger than its 2x2 output map"));
+        assert!(err(&format!(
+            "input_scale = 1.0\ninput_shape = [1, 4, 4]\n{conv}stride = 0\n"
+        ))
+        .contains("stride = 0 is invalid"));
+        assert!(err(
+            "input_scale = 1.0\ninput_shape = [1, 4]\n[[layer]]\nname = \"c\"\nkind = \"fc\"\n"
+        )
+        .contains("input_shape = [1, 4] is invalid"));
     }
 
     #[test]

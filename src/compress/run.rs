@@ -1,42 +1,47 @@
 //! Running a compressed network: on the golden model from its memory images
 //! (the integer path the hardware computes), and in float for reference.
 
+use super::geometry::Geometry;
 use super::images::Images;
 use super::model::Layer;
 use super::tensors::Dataset;
-use super::{float_layer, CompressedLayer};
+use super::{float_map, CompressedLayer};
 use crate::golden::Engine;
 use crate::loadport::LoadPort;
 
-/// Integer outputs of the last layer for every input, computed layer by
-/// layer on the golden model with the weights the images load. Each tile is
-/// loaded once; every sample's accumulators are kept between its row
-/// blocks, which is what the engine computes for one sample at a time.
+/// Integer outputs of the last layer for every input (flattened in
+/// (c, y, x) order), computed layer by layer on the golden model with the
+/// weights the images load. Software between layers does what the engine
+/// does not: im2col of each map into input vectors, and max pooling. Each
+/// tile is loaded once; every input vector's accumulators are kept between
+/// its row blocks, which is what the engine computes for one vector at a
+/// time.
 pub fn golden(
     images: &Images,
     inputs: &[Vec<i64>],
     mut progress: impl FnMut(usize, usize),
 ) -> anyhow::Result<Vec<Vec<i64>>> {
     let base = &images.config;
-    let rows = base.rows as usize;
-    let lanes = (base.macros * base.cols) as usize;
     let act_max = (1i64 << base.act_bits) - 1;
-    let mut acts: Vec<Vec<i64>> = inputs.to_vec();
+    let Some(first) = images.manifest.layers.first() else {
+        anyhow::bail!("the images hold no layers");
+    };
+    if let Some((s, x)) = inputs
+        .iter()
+        .enumerate()
+        .find(|(_, x)| x.len() != first.geometry.inputs())
+    {
+        anyhow::bail!(
+            "layer `{}` takes {} inputs but sample {s} has {}",
+            first.name,
+            first.geometry.inputs(),
+            x.len()
+        );
+    }
+    let mut acts: Vec<Vec<i64>> = inputs.iter().map(|x| first.geometry.from_chw(x)).collect();
     let total: usize = images.tiles.iter().map(|t| t.len()).sum();
     let mut done = 0;
     for (li, layer) in images.manifest.layers.iter().enumerate() {
-        if let Some((s, a)) = acts
-            .iter()
-            .enumerate()
-            .find(|(_, a)| a.len() != layer.fan_in)
-        {
-            anyhow::bail!(
-                "layer `{}` takes {} inputs but sample {s} has {}",
-                layer.name,
-                layer.fan_in,
-                a.len()
-            );
-        }
         if let Some(v) = acts.iter().flatten().find(|&&v| v < 0 || v > act_max) {
             anyhow::bail!(
                 "layer `{}`: input value {v} is outside 0..={act_max} (act_bits = {}, unsigned)",
@@ -44,53 +49,80 @@ pub fn golden(
                 base.act_bits
             );
         }
-        let mut config = base.clone();
-        config.relu = layer.relu;
-        let mut port = LoadPort::new(&config);
-        let mut weights = port.empty_weights();
-        for load in &images.pool {
-            port.apply(&mut weights, load);
-        }
-        let mut outputs = vec![vec![0i64; layer.out_channels]; acts.len()];
-        let mut saved: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); acts.len()];
-        for (ti, tile) in layer.tiles.iter().enumerate() {
-            for load in &images.tiles[li][ti] {
-                port.apply(&mut weights, load);
-            }
-            let mut engine = Engine::new(&config, weights.clone());
-            let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
-            for (s, x) in acts.iter().enumerate() {
-                if !first {
-                    engine.acc_pool = saved[s].0.clone();
-                    engine.acc_err = saved[s].1.clone();
-                }
-                let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
-                v.resize(rows, 0);
-                let r = engine.step(&v, first, last);
-                if let Some(out) = r.outputs {
-                    for c in tile.channels[0]..tile.channels[1] {
-                        outputs[s][c] = out[c - tile.pass * lanes];
-                    }
-                } else {
-                    saved[s] = (engine.acc_pool.clone(), engine.acc_err.clone());
-                }
-            }
+        let g = &layer.geometry;
+        let vectors: Vec<Vec<i64>> = acts.iter().flat_map(|a| g.im2col(a, 0)).collect();
+        let outputs = run_layer(images, li, &vectors, |_| {
             done += 1;
             progress(done, total);
-        }
-        acts = outputs;
+        });
+        acts = outputs
+            .chunks(g.positions())
+            .map(|maps| g.max_pool(&maps.concat()))
+            .collect();
     }
     Ok(acts)
 }
 
-/// Float forward pass; each layer is (weights, bias, fan-in, relu).
+/// Every input vector through layer `li`'s tiles: its output channels.
+fn run_layer(
+    images: &Images,
+    li: usize,
+    vectors: &[Vec<i64>],
+    mut tile_done: impl FnMut(usize),
+) -> Vec<Vec<i64>> {
+    let layer = &images.manifest.layers[li];
+    let rows = images.config.rows as usize;
+    let lanes = (images.config.macros * images.config.cols) as usize;
+    let mut config = images.config.clone();
+    config.relu = layer.relu;
+    let mut port = LoadPort::new(&config);
+    let mut weights = port.empty_weights();
+    for load in &images.pool {
+        port.apply(&mut weights, load);
+    }
+    let mut outputs = vec![vec![0i64; layer.out_channels]; vectors.len()];
+    let mut saved: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
+    for (ti, tile) in layer.tiles.iter().enumerate() {
+        for load in &images.tiles[li][ti] {
+            port.apply(&mut weights, load);
+        }
+        let mut engine = Engine::new(&config, weights.clone());
+        let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
+        for (s, x) in vectors.iter().enumerate() {
+            if !first {
+                engine.acc_pool = std::mem::take(&mut saved[s].0);
+                engine.acc_err = std::mem::take(&mut saved[s].1);
+            }
+            let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
+            v.resize(rows, 0);
+            let r = engine.step(&v, first, last);
+            if let Some(out) = r.outputs {
+                for c in tile.channels[0]..tile.channels[1] {
+                    outputs[s][c] = out[c - tile.pass * lanes];
+                }
+            } else {
+                saved[s] = (engine.acc_pool.clone(), engine.acc_err.clone());
+            }
+        }
+        tile_done(ti);
+    }
+    outputs
+}
+
+/// Float forward pass of one sample (flattened in (c, y, x) order); each
+/// layer is (weights, bias, geometry, relu).
 fn forward<'a>(
-    layers: impl Iterator<Item = (&'a [f32], &'a [f32], usize, bool)>,
-    x: Vec<f32>,
+    mut layers: impl Iterator<Item = (&'a [f32], &'a [f32], &'a Geometry, bool)>,
+    x: &[f32],
 ) -> Vec<f32> {
-    layers.fold(x, |a, (w, b, fan_in, relu)| {
-        float_layer(w, b, fan_in, &a, relu)
-    })
+    let Some((w, b, g, relu)) = layers.next() else {
+        return x.to_vec();
+    };
+    let mut a = g.max_pool(&float_map(w, b, g, &g.from_chw(x), relu));
+    for (w, b, g, relu) in layers {
+        a = g.max_pool(&float_map(w, b, g, &a, relu));
+    }
+    a
 }
 
 /// Accuracy on `data` of the float network and of its compressed weights
@@ -101,26 +133,27 @@ pub fn float_accuracies(
     data: &Dataset,
     input_scale: f64,
 ) -> (f64, f64) {
-    let scaled = |x: &Vec<i64>| x.iter().map(|&v| v as f32 * input_scale as f32).collect();
+    let scaled =
+        |x: &Vec<i64>| -> Vec<f32> { x.iter().map(|&v| v as f32 * input_scale as f32).collect() };
     let original = || {
         layers
             .iter()
-            .map(|l| (&l.weights[..], &l.bias[..], l.fan_in, l.relu))
+            .map(|l| (&l.weights[..], &l.bias[..], &l.geometry, l.relu))
     };
     let effective = || {
         compressed
             .iter()
-            .map(|l| (&l.effective[..], &l.bias[..], l.fan_in, l.relu))
+            .map(|l| (&l.effective[..], &l.bias[..], &l.geometry, l.relu))
     };
     let float: Vec<Vec<f32>> = data
         .x
         .iter()
-        .map(|x| forward(original(), scaled(x)))
+        .map(|x| forward(original(), &scaled(x)))
         .collect();
     let comp: Vec<Vec<f32>> = data
         .x
         .iter()
-        .map(|x| forward(effective(), scaled(x)))
+        .map(|x| forward(effective(), &scaled(x)))
         .collect();
     (accuracy(&float, &data.y), accuracy(&comp, &data.y))
 }

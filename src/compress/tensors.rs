@@ -231,12 +231,16 @@ pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorErr
             .by_name::<ndarray::OwnedRepr<i64>, IxDyn>(&xname)
             .map_err(|e| bad("x", format!("{e}; expected uint8 or int64 values")))?,
     };
-    if x.ndim() != 2 {
+    if x.ndim() != 2 && x.ndim() != 4 {
         return Err(bad(
             "x",
-            format!("shape {:?}; expected (samples, features)", x.shape()),
+            format!(
+                "shape {:?}; expected (samples, features) or (samples, channels, height, width)",
+                x.shape()
+            ),
         ));
     }
+    // Row-major: an (N, C, H, W) sample flattens in (c, y, x) order.
     let rows: Vec<Vec<i64>> = x
         .outer_iter()
         .map(|r| r.iter().copied().collect())
