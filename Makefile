@@ -6,7 +6,7 @@
 #   make xbar-report [POOLS=16,32,64,128]   mux vs Benes crossbars vs macros of $(OUT)'s config
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
-#   make finetune [KEEP=0.5]  digits MLP: post-training pool, fine-tuning against it, images, accuracy
+#   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make bench                golden-model and co-simulation throughput figures
 #   make synth-full | lint-full | cosim-full   full default size (minutes, GBs): opt-in
@@ -82,20 +82,26 @@ cosim-full:
 clean:
 	rm -rf $(BUILD) $(OUT)/*.v $(OUT)/files.f $(OUT)/cim_*
 
-# Digits MLP at keep ratio KEEP: the post-training pool, weights fine-tuned
-# against it (tools/finetune_digits.py), the images made with that same
-# pool, and their accuracy on the golden model. fixtures/digits/pool.npy and
-# mlp_finetuned.npz are the pool.npy and weights of KEEP=0.5.
+# A digits network (NET = mlp or cnn) at keep ratio KEEP: the post-training
+# pool, weights fine-tuned against it (tools/finetune_digits.py), the images
+# made with that same pool, and their accuracy on the golden model.
+# fixtures/digits/pool.npy and mlp_finetuned.npz are the pool.npy and
+# weights of NET=mlp KEEP=0.5.
 KEEP    ?= 0.5
+NET     ?= mlp
+EPOCHS_mlp := 60
+EPOCHS_cnn := 40
+MODEL_mlp  := model.toml
+MODEL_cnn  := cnn.toml
 DIGITS  := fixtures/digits
-FT      := $(BUILD)/digits-keep$(KEEP)
-DIGITS_ARGS := --model $(DIGITS)/model.toml --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz --keep $(KEEP)
+FT      := $(BUILD)/digits-$(NET)-keep$(KEEP)
+DIGITS_ARGS := --model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz --keep $(KEEP)
 finetune:
 	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
-	$(CIMPOOL) compress --weights $(DIGITS)/mlp.npz $(DIGITS_ARGS) --out $(FT)/post-training
+	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DIGITS_ARGS) --out $(FT)/post-training
 	$(CIMPOOL) run --images $(FT)/post-training --data $(DIGITS)/test.npz
-	python3 tools/finetune_digits.py --pool $(FT)/post-training/pool.npy --keep $(KEEP) --out $(FT)/mlp_finetuned.npz
-	$(CIMPOOL) compress --weights $(FT)/mlp_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
+	cd tools && python3 finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool ../$(FT)/post-training/pool.npy --keep $(KEEP) --out ../$(FT)/$(NET)_finetuned.npz
+	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
 	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fine-tunes the digits MLP against a fixed weight pool (straight-through estimator).
+"""Fine-tunes a digits network (MLP or CNN) against a fixed weight pool (straight-through estimator).
 
 Post-training compression alone loses accuracy at under 1 bit per weight (see
 docs/COMPRESSION.md). As the weight-pool papers do, this keeps the pool fixed
@@ -16,11 +16,10 @@ to W_eff updates W unchanged (straight-through). The projection mirrors
 `cimpool compress --pool <the same pool> --keep <the same ratio>` on the
 weights written here rebuilds the same effective weights.
 
-Usage (the Makefile target `finetune` runs all three steps):
+Usage (`make finetune NET=mlp|cnn KEEP=k` runs all three steps; run from tools/):
   cimpool compress ... --out build/pt                  # writes build/pt/pool.npy
-  python3 tools/finetune_digits.py --pool build/pt/pool.npy --keep 0.5 \
-      --out fixtures/digits/mlp_finetuned.npz
-  cimpool compress --weights fixtures/digits/mlp_finetuned.npz --pool build/pt/pool.npy --keep 0.5 ...
+  python3 finetune_digits.py --net mlp --pool build/pt/pool.npy --keep 0.5 --out mlp_finetuned.npz
+  cimpool compress --weights mlp_finetuned.npz --pool build/pt/pool.npy --keep 0.5 ...
 
 Data and split are those of tools/train_digits.py; the test split is never
 used for training or for choosing when to stop (a fixed number of epochs).
@@ -30,14 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+import train_digits_cnn as cnn
 from train_digits import split
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = ("fc1", "fc2", "fc3")
 
 
 def project(w, pool, keep):
-    """cimpool's effective weights for one layer (out, in) against pool (P, R)."""
+    """cimpool's effective weights for one layer (out, fan-in, columns in
+    the engine's (ky, kx, c) order) against pool (P, R)."""
     out, fan_in = w.shape
     rows = pool.shape[1]
     blocks = -(-fan_in // rows)
@@ -66,36 +66,114 @@ def project(w, pool, keep):
     return eff.reshape(out, blocks * rows)[:, :fan_in]
 
 
-def forward(params, x, weights):
-    acts = [x]
-    for i, name in enumerate(LAYERS):
-        z = acts[-1] @ weights[name].T + params[f"{name}.bias"]
-        acts.append(np.maximum(z, 0.0) if i < len(LAYERS) - 1 else z)
-    return acts
+class Mlp:
+    """The 64-128-128-10 MLP of train_digits.py; weights are (out, in)."""
+
+    weights = {"fc1.weight": None, "fc2.weight": None, "fc3.weight": None}  # no reordering
+    default = "mlp.npz"
+
+    def load(self, path):
+        t = np.load(path)
+        return {k: t[k].astype(np.float32) for k in t.files}
+
+    def save(self, p):
+        return p
+
+    def images(self, x):
+        return (x / 16.0).astype(np.float32)
+
+    def forward(self, p, x):
+        acts = [x]
+        for i in (1, 2, 3):
+            z = acts[-1] @ p[f"fc{i}.weight"].T + p[f"fc{i}.bias"]
+            acts.append(np.maximum(z, 0.0) if i < 3 else z)
+        return acts[-1], acts
+
+    def backward(self, p, acts, grad):
+        g = {}
+        for i in (3, 2, 1):
+            g[f"fc{i}.weight"] = grad.T @ acts[i - 1]
+            g[f"fc{i}.bias"] = grad.sum(axis=0)
+            if i > 1:
+                grad = (grad @ p[f"fc{i}.weight"]) * (acts[i - 1] > 0)
+        return g
 
 
-def accuracy(params, x, y, pool, keep):
-    eff = {n: project(params[f"{n}.weight"], pool, keep) for n in LAYERS}
-    return float((forward(params, x, eff)[-1].argmax(axis=1) == y).mean())
+class Cnn:
+    """The CNN of train_digits_cnn.py. Its matrices hold conv columns in
+    (ky, kx, c) order already; fc columns are in PyTorch Flatten (c, y, x)
+    order of the 2x2x32 map and are reordered to (y, x, c) to project."""
+
+    _yxc = np.array([c * 4 + y * 2 + x for y in range(2) for x in range(2) for c in range(32)])
+    weights = {"w1": None, "w2": None, "w3": _yxc}
+    default = "cnn.npz"
+
+    def load(self, path):
+        t = np.load(path)
+        conv = lambda w: w.transpose(0, 2, 3, 1).reshape(w.shape[0], -1)
+        return {
+            "w1": conv(t["conv1.weight"]), "b1": t["conv1.bias"],
+            "w2": conv(t["conv2.weight"]), "b2": t["conv2.bias"],
+            "w3": t["fc.weight"], "b3": t["fc.bias"],
+        }
+
+    def save(self, p):
+        return {
+            "conv1.weight": cnn.to_torch(p["w1"], 1), "conv1.bias": p["b1"],
+            "conv2.weight": cnn.to_torch(p["w2"], 16), "conv2.bias": p["b2"],
+            "fc.weight": p["w3"], "fc.bias": p["b3"],
+        }
+
+    def images(self, x):
+        return (x / 16.0).astype(np.float32).reshape(-1, 8, 8, 1)
+
+    def forward(self, p, x):
+        return cnn.forward(p, x)
+
+    def backward(self, p, cache, grad):
+        return cnn.backward(p, cache, grad)
+
+
+def effective(net, params, pool, keep):
+    """The parameters with every weight matrix replaced by cimpool's
+    effective weights, in the network's own column order."""
+    eff = dict(params)
+    for name, order in net.weights.items():
+        w = params[name]
+        if order is None:
+            eff[name] = project(w, pool, keep)
+        else:
+            e = np.empty_like(w)
+            e[:, order] = project(w[:, order], pool, keep)
+            eff[name] = e
+    return eff
+
+
+def accuracy(net, params, x, y, pool, keep):
+    logits, _ = net.forward(effective(net, params, pool, keep), x)
+    return float((logits.argmax(axis=1) == y).mean())
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--net", choices=("mlp", "cnn"), default="mlp")
     ap.add_argument("--pool", required=True, help="pool.npy written by cimpool compress")
     ap.add_argument("--keep", type=float, default=0.5, help="keep ratio the hardware images will use")
-    ap.add_argument("--weights", default=str(ROOT / "fixtures/digits/mlp.npz"))
+    ap.add_argument("--weights", help="float weights to start from (default: fixtures/digits/<net>.npz)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(ROOT / "fixtures/digits/mlp_finetuned.npz"))
+    ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
+    net = Mlp() if args.net == "mlp" else Cnn()
     pool = np.load(args.pool).astype(np.float32)
-    params = {k: v.astype(np.float32) for k, v in np.load(args.weights).items()}
+    params = net.load(args.weights or ROOT / "fixtures/digits" / net.default)
     x_train, x_test, y_train, y_test = split()
-    x_train, x_test = (x_train / 16.0).astype(np.float32), (x_test / 16.0).astype(np.float32)
-    print(f"before: test accuracy with compressed weights {accuracy(params, x_test, y_test, pool, args.keep) * 100:.2f}%")
+    x_train, x_test = net.images(x_train), net.images(x_test)
+    before = accuracy(net, params, x_test, y_test, pool, args.keep)
+    print(f"before: test accuracy with compressed weights {before * 100:.2f}%")
 
     rng = np.random.default_rng(args.seed)
     m = {k: np.zeros_like(v) for k, v in params.items()}
@@ -106,22 +184,14 @@ def main():
         for lo in range(0, len(order), args.batch):
             batch = order[lo : lo + args.batch]
             x, y = x_train[batch], y_train[batch]
-            eff = {n: project(params[f"{n}.weight"], pool, args.keep) for n in LAYERS}
-            acts = forward(params, x, eff)
-            logits = acts[-1] - acts[-1].max(axis=1, keepdims=True)
-            prob = np.exp(logits)
+            eff = effective(net, params, pool, args.keep)
+            logits, cache = net.forward(eff, x)
+            prob = np.exp(logits - logits.max(axis=1, keepdims=True))
             prob /= prob.sum(axis=1, keepdims=True)
-            grad = prob
-            grad[np.arange(len(y)), y] -= 1.0
-            grad /= len(y)
-            grads = {}
-            for i in reversed(range(len(LAYERS))):
-                name = LAYERS[i]
-                # Straight-through: the gradient of W_eff updates W.
-                grads[f"{name}.weight"] = grad.T @ acts[i]
-                grads[f"{name}.bias"] = grad.sum(axis=0)
-                if i > 0:
-                    grad = (grad @ eff[name]) * (acts[i] > 0)
+            prob[np.arange(len(y)), y] -= 1.0
+            # Straight-through: the gradients of the effective weights
+            # update the float weights.
+            grads = net.backward(eff, cache, prob / len(y))
             step += 1
             for k, g in grads.items():
                 m[k] = 0.9 * m[k] + 0.1 * g
@@ -129,11 +199,11 @@ def main():
                 mh, sh = m[k] / (1 - 0.9**step), s[k] / (1 - 0.999**step)
                 params[k] -= args.lr * mh / (np.sqrt(sh) + 1e-8)
         if (epoch + 1) % 10 == 0:
-            tr = accuracy(params, x_train, y_train, pool, args.keep)
+            tr = accuracy(net, params, x_train, y_train, pool, args.keep)
             print(f"epoch {epoch + 1}: train accuracy with compressed weights {tr * 100:.2f}%")
-    te = accuracy(params, x_test, y_test, pool, args.keep)
+    te = accuracy(net, params, x_test, y_test, pool, args.keep)
     print(f"after {args.epochs} epochs: test accuracy with compressed weights {te * 100:.2f}% (keep {args.keep})")
-    np.savez(args.out, **{k: v.astype(np.float32) for k, v in params.items()})
+    np.savez(args.out, **{k: v.astype(np.float32) for k, v in net.save(params).items()})
     print(f"wrote {args.out}")
 
 

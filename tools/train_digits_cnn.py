@@ -86,6 +86,11 @@ def backward(p, cache, dlogits):
     return g
 
 
+def to_torch(w, cin):
+    """(out, ky*kx*c) im2col matrix -> PyTorch (out, c, ky, kx)."""
+    return w.reshape(w.shape[0], 3, 3, cin).transpose(0, 3, 1, 2)
+
+
 def main():
     rng = np.random.default_rng(0)
     x_train, x_test, y_train, y_test = split()
@@ -117,7 +122,6 @@ def main():
                 p[k] -= LR * (m[k] / (1 - 0.9**step)) / (np.sqrt(s[k] / (1 - 0.999**step)) + 1e-8)
     acc = (forward(p, x_test)[0].argmax(1) == y_test).mean()
     print(f"float test accuracy: {acc * 100:.2f}% on {len(y_test)} images")
-    to_torch = lambda w, cin: w.reshape(w.shape[0], 3, 3, cin).transpose(0, 3, 1, 2)
     np.savez(
         OUT / "cnn.npz",
         **{
