@@ -377,6 +377,74 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
     }
 }
 
+/// SPEC section 4 lets a first layer with few input channels stay
+/// uncompressed: conv1 (9 weights per channel) runs on the host with 8-bit
+/// weights, counted at 8 bits each, and the rest goes through the pool.
+#[test]
+fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
+    let text = std::fs::read_to_string(fixture("cnn.toml"))
+        .unwrap()
+        .replace(
+            "name = \"conv1\"\n",
+            "name = \"conv1\"\nuncompressed = true\n",
+        );
+    let desc = ModelDesc::from_toml(&text).unwrap();
+    let layers = desc
+        .layers(&tensors::read_tensors(&fixture("cnn.npz")).unwrap())
+        .unwrap();
+    assert!(layers[0].uncompressed && !layers[1].uncompressed);
+    let config = Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap())
+        .unwrap()
+        .resolved();
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let options = compress::Options {
+        keep_ratio: 1.0,
+        iterations: 25,
+        seed: 1,
+        pool: None,
+    };
+    let c = compress::compress(&config, &layers, 0.0625, &calib.x, &options, |_, _, _| {}).unwrap();
+    let conv1 = &c.layers[0];
+    assert!(conv1.host.is_some() && conv1.tiles.is_empty());
+    assert!(
+        conv1.stats.sqnr_db > 30.0,
+        "8-bit weights: {}",
+        conv1.stats.sqnr_db
+    );
+    let b = c.budget();
+    assert!(
+        (b.uncompressed - 8.0 * 144.0 / 6032.0).abs() < 1e-9,
+        "{b:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    assert!(imgs.host[0].is_some() && imgs.manifest.layers[0].host);
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
+    let (_, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let ga = run::accuracy(&out, &test.y);
+    eprintln!(
+        "CNN, conv1 uncompressed, keep 1.0: compressed float {ca:.4}, golden integer {ga:.4}; {}",
+        c.table()
+    );
+    assert!((ga - ca).abs() <= 0.02, "integer {ga} vs float {ca}");
+    // Nothing left for the pool: a clear error.
+    let all: Vec<_> = layers
+        .iter()
+        .cloned()
+        .map(|mut l| {
+            l.uncompressed = true;
+            l
+        })
+        .collect();
+    let e = compress::compress(&config, &all, 0.0625, &calib.x, &options, |_, _, _| {})
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(e.contains("every layer is marked `uncompressed`"), "{e}");
+}
+
 // ---- malformed inputs ----
 
 fn npy(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {

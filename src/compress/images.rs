@@ -93,7 +93,16 @@ pub struct TileEntry {
 pub struct LayerEntry {
     pub name: String,
     pub relu: bool,
+    /// Engine layers: the `.hex` load image. Uncompressed (`host`) layers:
+    /// an int8 `.npy` (out_channels, fan_in) of weights in (ky, kx, c)
+    /// column order, computed by the host with the same scales.
     pub image: String,
+    #[serde(default)]
+    pub host: bool,
+    /// Integer biases of a host layer (engine layers carry theirs in the
+    /// lane words of their image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_bias: Vec<i64>,
     pub out_channels: usize,
     pub fan_in: usize,
     /// Input map, kernel, output map and max pooling: the software around
@@ -187,12 +196,33 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
             });
             line += loads.len();
         }
-        let image = format!("{}.hex", l.name.replace(['/', '\\'], "_"));
-        std::fs::write(dir.join(&image), text)?;
+        let stem = l.name.replace(['/', '\\'], "_");
+        let image = match &l.host {
+            Some(q) => {
+                let image = format!("{stem}.npy");
+                write_npy(
+                    ndarray::Array2::from_shape_vec((l.out_channels, l.fan_in), q.clone())
+                        .expect("host weights are out x fan-in"),
+                    &dir.join(&image),
+                )?;
+                image
+            }
+            None => {
+                let image = format!("{stem}.hex");
+                std::fs::write(dir.join(&image), text)?;
+                image
+            }
+        };
         layers.push(LayerEntry {
             name: l.name.clone(),
             relu: l.relu,
             image,
+            host: l.host.is_some(),
+            host_bias: if l.host.is_some() {
+                l.bias_int.clone()
+            } else {
+                vec![]
+            },
             out_channels: l.out_channels,
             fan_in: l.fan_in,
             geometry: l.geometry,
@@ -225,7 +255,6 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
 /// The pool as (pool, rows) int8 of +-1, for training against it
 /// (`tools/finetune_digits.py`) and for `cimpool compress --pool`.
 fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
-    use ndarray_npy::WriteNpyExt;
     let rows = c.config.rows as usize;
     let signs = ndarray::Array2::from_shape_fn((c.pool.len(), rows), |(k, r)| {
         if crate::golden::bit(&c.pool[k], r as u32) {
@@ -234,8 +263,13 @@ fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
             -1i8
         }
     });
+    write_npy(signs, path)
+}
+
+fn write_npy(a: ndarray::Array2<i8>, path: &Path) -> std::io::Result<()> {
+    use ndarray_npy::WriteNpyExt;
     let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    signs.write_npy(file).map_err(std::io::Error::other)
+    a.write_npy(file).map_err(std::io::Error::other)
 }
 
 /// A compressed network as read back from its images.
@@ -245,6 +279,8 @@ pub struct Images {
     pub pool: Vec<Load>,
     /// Per layer, per tile (manifest order): its loads.
     pub tiles: Vec<Vec<Vec<Load>>>,
+    /// Per layer: the 8-bit weights of an uncompressed layer.
+    pub host: Vec<Option<Vec<i8>>>,
 }
 
 pub fn read(dir: &Path) -> anyhow::Result<Images> {
@@ -282,6 +318,7 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
     };
     let pool = parse(&manifest.pool_image)?;
     let mut tiles = Vec::new();
+    let mut host = Vec::new();
     for (i, l) in manifest.layers.iter().enumerate() {
         let g = &l.geometry;
         anyhow::ensure!(
@@ -303,6 +340,33 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
                 next.geometry.inputs()
             );
         }
+        if l.host {
+            use ndarray_npy::ReadNpyExt;
+            let path = dir.join(&l.image);
+            let bytes = std::fs::read(&path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+            let a = ndarray::Array2::<i8>::read_npy(&bytes[..])
+                .map_err(|e| anyhow::anyhow!("{}: {e}; expected int8 weights", path.display()))?;
+            anyhow::ensure!(
+                l.host_bias.len() == l.out_channels,
+                "layer `{}`: {} host biases for {} channels",
+                l.name,
+                l.host_bias.len(),
+                l.out_channels
+            );
+            anyhow::ensure!(
+                a.dim() == (l.out_channels, l.fan_in),
+                "{}: shape {:?}, expected ({}, {})",
+                path.display(),
+                a.shape(),
+                l.out_channels,
+                l.fan_in
+            );
+            host.push(Some(a.iter().copied().collect()));
+            tiles.push(vec![]);
+            continue;
+        }
+        host.push(None);
         let loads = parse(&l.image)?;
         let mut per_tile = Vec::new();
         for t in &l.tiles {
@@ -325,5 +389,6 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
         manifest,
         pool,
         tiles,
+        host,
     })
 }

@@ -63,6 +63,8 @@ pub struct LayerStats {
     pub error_bits: u64,
     pub mask_bits: u64,
     pub scale_bits: u64,
+    /// 8-bit weights of an uncompressed layer.
+    pub host_weight_bits: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +77,10 @@ pub struct CompressedLayer {
     pub row_blocks: usize,
     pub passes: usize,
     pub tiles: Vec<Tile>,
+    /// An uncompressed layer: its 8-bit weights (channel-major, engine
+    /// column order), run on the host with the same integer scaling,
+    /// `accP = sum w x` and alpha the weight step. No tiles then.
+    pub host: Option<Vec<i8>>,
     /// Float view: W_eff = alpha p + beta m e, and the folded bias.
     pub effective: Vec<f32>,
     pub bias: Vec<f32>,
@@ -107,6 +113,8 @@ pub enum CompressError {
     Model(#[from] model::ModelError),
     #[error("keep ratio (--keep) = {0} is invalid: it must be between 0 and 1")]
     KeepRatio(f64),
+    #[error("every layer is marked `uncompressed`: nothing to build a pool from")]
+    NothingToCompress,
     #[error("the network has {vectors} row-block vectors, fewer than the {pool} pool vectors; use a smaller pool")]
     TooFewVectors { vectors: usize, pool: usize },
     #[error("layer `{layer}`: {reason}")]
@@ -156,7 +164,10 @@ pub fn compress(
     let (rows, p) = (config.rows as usize, config.pool as usize);
     // 1. Row-block vectors of every layer.
     let mut vectors = Vec::new();
-    for l in layers {
+    if layers.iter().all(|l| l.uncompressed) {
+        return Err(CompressError::NothingToCompress);
+    }
+    for l in layers.iter().filter(|l| !l.uncompressed) {
         for c in 0..l.out_channels {
             for b in 0..l.fan_in.div_ceil(rows) {
                 vectors.extend(block_of(l, c, b, rows));
@@ -221,7 +232,11 @@ pub fn compress(
         .collect();
     for (li, l) in layers.iter().enumerate() {
         progress("assign + scale", li + 1, layers.len());
-        let mut cl = compress_layer(config, &d, l, &pool_pm, options.keep_ratio);
+        let mut cl = if l.uncompressed {
+            host_layer(config, l)
+        } else {
+            compress_layer(config, &d, l, &pool_pm, options.keep_ratio)
+        };
         // 3. Integer scales from the calibrated output range.
         // The engine emits the outputs before pooling: they set the scale.
         let mut peak = 1e-6f32;
@@ -448,6 +463,7 @@ fn compress_layer(
         error_bits: keep as u64 * rows as u64,
         mask_bits: real_tiles,
         scale_bits: (2 * config.scale_bits + config.shift_bits) as u64,
+        host_weight_bits: 0,
     };
     CompressedLayer {
         name: l.name.clone(),
@@ -458,6 +474,7 @@ fn compress_layer(
         row_blocks: blocks,
         passes,
         tiles,
+        host: None,
         effective,
         bias: l.bias.clone(),
         alpha,
@@ -469,6 +486,69 @@ fn compress_layer(
         shift: 0,
         bias_int: vec![],
         stats,
+    }
+}
+
+/// An uncompressed layer: symmetric 8-bit weights with one step per layer
+/// (max |w| / 127), which the integer scaling treats as alpha.
+fn host_layer(config: &Config, l: &Layer) -> CompressedLayer {
+    let step = l
+        .weights
+        .iter()
+        .fold(0f32, |m, w| m.max(w.abs()))
+        .max(1e-12)
+        / 127.0;
+    let q: Vec<i8> = l
+        .weights
+        .iter()
+        .map(|w| (w / step).round().clamp(-127.0, 127.0) as i8)
+        .collect();
+    let effective: Vec<f32> = q.iter().map(|&v| v as f32 * step).collect();
+    let (sig, noise) = l
+        .weights
+        .iter()
+        .zip(&effective)
+        .fold((0f64, 0f64), |(s, n), (&w, &e)| {
+            (s + (w as f64).powi(2), n + (w as f64 - e as f64).powi(2))
+        });
+    let weights = l.out_channels * l.fan_in;
+    CompressedLayer {
+        name: l.name.clone(),
+        relu: l.relu,
+        out_channels: l.out_channels,
+        fan_in: l.fan_in,
+        geometry: l.geometry,
+        row_blocks: 0,
+        passes: 0,
+        tiles: vec![],
+        host: Some(q),
+        effective,
+        bias: l.bias.clone(),
+        alpha: step,
+        beta: 0.0,
+        input_scale: 0.0,
+        output_scale: 0.0,
+        alpha_int: 0,
+        beta_int: 0,
+        shift: 0,
+        bias_int: vec![],
+        stats: LayerStats {
+            name: l.name.clone(),
+            weights,
+            row_blocks: 0,
+            passes: 0,
+            alpha: step,
+            beta: 0.0,
+            kept_tiles: 0,
+            tiles: 0,
+            sqnr_db: 10.0 * (sig / noise.max(1e-30)).log10(),
+            non_repeating_violations: 0,
+            index_bits: 0,
+            error_bits: 0,
+            mask_bits: 0,
+            scale_bits: (config.scale_bits + config.shift_bits) as u64,
+            host_weight_bits: 8 * weights as u64,
+        },
     }
 }
 
@@ -540,6 +620,8 @@ pub struct Budget {
     pub mask: f64,
     pub scales: f64,
     pub pool: f64,
+    /// 8-bit weights of uncompressed layers.
+    pub uncompressed: f64,
     pub total: f64,
     pub vs_8bit: f64,
     pub vs_4bit: f64,
@@ -559,7 +641,8 @@ impl Compressed {
             sum(|s| s.scale_bits),
         );
         let pool = (self.config.pool * self.config.rows) as f64 / w;
-        let total = index + error + mask + scales + pool;
+        let uncompressed = sum(|s| s.host_weight_bits);
+        let total = index + error + mask + scales + pool + uncompressed;
         Budget {
             weights,
             index,
@@ -567,6 +650,7 @@ impl Compressed {
             mask,
             scales,
             pool,
+            uncompressed,
             total,
             vs_8bit: 8.0 / total,
             vs_4bit: 4.0 / total,
@@ -581,6 +665,14 @@ impl Compressed {
         );
         for l in &self.layers {
             let t = &l.stats;
+            if l.host.is_some() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | uncompressed: 8-bit weights on the host, step {:.5} | | | | | {:.2} | |",
+                    t.name, t.weights, t.alpha, t.sqnr_db
+                );
+                continue;
+            }
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {:.4} | {:.4} | {} / {} | {:.2} | {} |",
@@ -599,9 +691,21 @@ impl Compressed {
         let b = self.budget();
         let _ = writeln!(
             s,
-            "\nbits per weight: {:.3} = indices {:.3} + error bits {:.3} + masks {:.3} + scales {:.4} + pool {:.3}; \
+            "\nbits per weight: {:.3} = indices {:.3} + error bits {:.3} + masks {:.3} + scales {:.4} + pool {:.3}{}; \
              compression {:.1}x vs 8-bit, {:.1}x vs 4-bit",
-            b.total, b.index, b.error, b.mask, b.scales, b.pool, b.vs_8bit, b.vs_4bit
+            b.total,
+            b.index,
+            b.error,
+            b.mask,
+            b.scales,
+            b.pool,
+            if b.uncompressed > 0.0 {
+                format!(" + uncompressed layers {:.3}", b.uncompressed)
+            } else {
+                String::new()
+            },
+            b.vs_8bit,
+            b.vs_4bit
         );
         s
     }

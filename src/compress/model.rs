@@ -37,6 +37,10 @@ pub struct LayerDesc {
     /// Max pooling (window = stride) after this layer and its ReLU.
     #[serde(default)]
     pub max_pool: Option<usize>,
+    /// Keep this layer out of the pool: 8-bit weights run on the host
+    /// (SPEC section 4: a first layer with few input channels).
+    #[serde(default)]
+    pub uncompressed: bool,
 }
 
 fn one() -> usize {
@@ -62,6 +66,8 @@ pub struct Layer {
     pub name: String,
     pub kind: LayerKind,
     pub relu: bool,
+    /// Runs on the host with 8-bit weights instead of the engine.
+    pub uncompressed: bool,
     pub out_channels: usize,
     pub fan_in: usize,
     /// Input map, kernel, output map and pooling.
@@ -176,6 +182,7 @@ impl ModelDesc {
                     stride: 1,
                     padding: 0,
                     max_pool: None,
+                    uncompressed: false,
                 })
                 .collect(),
         })
@@ -274,6 +281,7 @@ impl ModelDesc {
                 name: d.name.clone(),
                 kind: d.kind,
                 relu: d.relu,
+                uncompressed: d.uncompressed,
                 out_channels: cout,
                 fan_in,
                 geometry,

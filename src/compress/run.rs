@@ -6,7 +6,7 @@ use super::images::Images;
 use super::model::Layer;
 use super::tensors::Dataset;
 use super::{float_map, CompressedLayer};
-use crate::golden::Engine;
+use crate::golden::{requantize, Engine};
 use crate::loadport::LoadPort;
 
 /// Integer outputs of the last layer for every input (flattened in
@@ -51,16 +51,46 @@ pub fn golden(
         }
         let g = &layer.geometry;
         let vectors: Vec<Vec<i64>> = acts.iter().flat_map(|a| g.im2col(a, 0)).collect();
-        let outputs = run_layer(images, li, &vectors, |_| {
-            done += 1;
-            progress(done, total);
-        });
+        let outputs = match &images.host[li] {
+            Some(w) => host_layer(images, li, w, &vectors),
+            None => run_layer(images, li, &vectors, |_| {
+                done += 1;
+                progress(done, total);
+            }),
+        };
         acts = outputs
             .chunks(g.positions())
             .map(|maps| g.max_pool(&maps.concat()))
             .collect();
     }
     Ok(acts)
+}
+
+/// An uncompressed layer on the host: 8-bit weights, then the engine's
+/// scaling with `accP = sum w x` and no error term.
+fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
+    let layer = &images.manifest.layers[li];
+    vectors
+        .iter()
+        .map(|x| {
+            w.chunks_exact(layer.fan_in)
+                .zip(&layer.host_bias)
+                .map(|(row, &bias)| {
+                    let acc: i128 = row
+                        .iter()
+                        .zip(x)
+                        .map(|(&w, &x)| w as i128 * x as i128)
+                        .sum();
+                    requantize(
+                        layer.alpha as i128 * acc + bias as i128,
+                        layer.shift,
+                        layer.relu,
+                        images.config.out_bits,
+                    )
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// Every input vector through layer `li`'s tiles: its output channels.
