@@ -529,3 +529,54 @@ fn shape_mismatch_with_the_description_is_rejected_by_the_cli() {
         "{err}"
     );
 }
+
+/// `compress --pool`: the given pool is used as is (the written pool.npy
+/// has the same bytes), and a pool that does not fit the hardware is
+/// refused with the usage exit code.
+#[test]
+fn cli_compresses_with_a_given_pool_and_refuses_one_of_the_wrong_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |config: &Path, out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cimpool"))
+            .args(["compress", "--weights"])
+            .arg(fixture("mlp_finetuned.npz"))
+            .arg("--model")
+            .arg(fixture("model.toml"))
+            .arg("--config")
+            .arg(config)
+            .arg("--calib")
+            .arg(fixture("calib.npz"))
+            .arg("--pool")
+            .arg(fixture("pool.npy"))
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let ok = run(&fixture("hw.toml"), &dir.path().join("ok"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("pool given by"));
+    assert_eq!(
+        std::fs::read(dir.path().join("ok/pool.npy")).unwrap(),
+        std::fs::read(fixture("pool.npy")).unwrap()
+    );
+    let small = dir.path().join("small.toml");
+    std::fs::write(
+        &small,
+        std::fs::read_to_string(fixture("hw.toml"))
+            .unwrap()
+            .replace("pool = 64", "pool = 32"),
+    )
+    .unwrap();
+    let bad = run(&small, &dir.path().join("bad"));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("shape [64, 64]") && err.contains("(32, 64)"),
+        "{err}"
+    );
+}
