@@ -100,7 +100,7 @@ finetune:
 	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
 	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DIGITS_ARGS) --out $(FT)/post-training
 	$(CIMPOOL) run --images $(FT)/post-training --data $(DIGITS)/test.npz
-	cd tools && python3 finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool ../$(FT)/post-training/pool.npy --keep $(KEEP) --out ../$(FT)/$(NET)_finetuned.npz
+	cd tools && python3 finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
 	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
 	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
 
