@@ -403,9 +403,7 @@ fn compress_layer(
     for &(_, c, b) in energy.iter().take(keep) {
         mask[c][b] = true;
     }
-    // Effective weights and SQNR.
     let mut effective = vec![0f32; l.out_channels * l.fan_in];
-    let (mut sig, mut noise) = (0f64, 0f64);
     for c in 0..l.out_channels {
         for k in 0..l.fan_in {
             let (b, r) = (k / rows, k % rows);
@@ -415,11 +413,7 @@ fn compress_layer(
             } else {
                 0.0
             };
-            let w_eff = alpha * q + e;
-            effective[c * l.fan_in + k] = w_eff;
-            let w = l.weights[c * l.fan_in + k] as f64;
-            sig += w * w;
-            noise += (w - w_eff as f64).powi(2);
+            effective[c * l.fan_in + k] = alpha * q + e;
         }
     }
     let tiles: Vec<Tile> = (0..passes)
@@ -457,7 +451,7 @@ fn compress_layer(
         beta,
         kept_tiles: keep,
         tiles: tiles_total,
-        sqnr_db: 10.0 * (sig / noise.max(1e-30)).log10(),
+        sqnr_db: sqnr_db(&l.weights, &effective),
         non_repeating_violations: violations,
         index_bits: real_tiles * d.index_bits as u64,
         error_bits: keep as u64 * rows as u64,
@@ -466,26 +460,48 @@ fn compress_layer(
         host_weight_bits: 0,
     };
     CompressedLayer {
-        name: l.name.clone(),
-        relu: l.relu,
-        out_channels: l.out_channels,
-        fan_in: l.fan_in,
-        geometry: l.geometry,
-        row_blocks: blocks,
-        passes,
         tiles,
-        host: None,
-        effective,
-        bias: l.bias.clone(),
-        alpha,
-        beta,
-        input_scale: 0.0,
-        output_scale: 0.0,
-        alpha_int: 0,
-        beta_int: 0,
-        shift: 0,
-        bias_int: vec![],
-        stats,
+        ..CompressedLayer::unscaled(l, effective, stats)
+    }
+}
+
+/// Reconstruction SQNR of `effective` against the float weights, in dB.
+fn sqnr_db(weights: &[f32], effective: &[f32]) -> f64 {
+    let (sig, noise) = weights
+        .iter()
+        .zip(effective)
+        .fold((0f64, 0f64), |(s, n), (&w, &e)| {
+            (s + (w as f64).powi(2), n + (w as f64 - e as f64).powi(2))
+        });
+    10.0 * (sig / noise.max(1e-30)).log10()
+}
+
+impl CompressedLayer {
+    /// Layer `l` with its effective weights and statistics, before integer
+    /// scales are chosen; no tiles, no host weights.
+    fn unscaled(l: &Layer, effective: Vec<f32>, stats: LayerStats) -> CompressedLayer {
+        CompressedLayer {
+            name: l.name.clone(),
+            relu: l.relu,
+            out_channels: l.out_channels,
+            fan_in: l.fan_in,
+            geometry: l.geometry,
+            row_blocks: stats.row_blocks,
+            passes: stats.passes,
+            tiles: vec![],
+            host: None,
+            effective,
+            bias: l.bias.clone(),
+            alpha: stats.alpha,
+            beta: stats.beta,
+            input_scale: 0.0,
+            output_scale: 0.0,
+            alpha_int: 0,
+            beta_int: 0,
+            shift: 0,
+            bias_int: vec![],
+            stats,
+        }
     }
 }
 
@@ -504,51 +520,27 @@ fn host_layer(config: &Config, l: &Layer) -> CompressedLayer {
         .map(|w| (w / step).round().clamp(-127.0, 127.0) as i8)
         .collect();
     let effective: Vec<f32> = q.iter().map(|&v| v as f32 * step).collect();
-    let (sig, noise) = l
-        .weights
-        .iter()
-        .zip(&effective)
-        .fold((0f64, 0f64), |(s, n), (&w, &e)| {
-            (s + (w as f64).powi(2), n + (w as f64 - e as f64).powi(2))
-        });
     let weights = l.out_channels * l.fan_in;
-    CompressedLayer {
+    let stats = LayerStats {
         name: l.name.clone(),
-        relu: l.relu,
-        out_channels: l.out_channels,
-        fan_in: l.fan_in,
-        geometry: l.geometry,
+        weights,
         row_blocks: 0,
         passes: 0,
-        tiles: vec![],
-        host: Some(q),
-        effective,
-        bias: l.bias.clone(),
         alpha: step,
         beta: 0.0,
-        input_scale: 0.0,
-        output_scale: 0.0,
-        alpha_int: 0,
-        beta_int: 0,
-        shift: 0,
-        bias_int: vec![],
-        stats: LayerStats {
-            name: l.name.clone(),
-            weights,
-            row_blocks: 0,
-            passes: 0,
-            alpha: step,
-            beta: 0.0,
-            kept_tiles: 0,
-            tiles: 0,
-            sqnr_db: 10.0 * (sig / noise.max(1e-30)).log10(),
-            non_repeating_violations: 0,
-            index_bits: 0,
-            error_bits: 0,
-            mask_bits: 0,
-            scale_bits: (config.scale_bits + config.shift_bits) as u64,
-            host_weight_bits: 8 * weights as u64,
-        },
+        kept_tiles: 0,
+        tiles: 0,
+        sqnr_db: sqnr_db(&l.weights, &effective),
+        non_repeating_violations: 0,
+        index_bits: 0,
+        error_bits: 0,
+        mask_bits: 0,
+        scale_bits: (config.scale_bits + config.shift_bits) as u64,
+        host_weight_bits: 8 * weights as u64,
+    };
+    CompressedLayer {
+        host: Some(q),
+        ..CompressedLayer::unscaled(l, effective, stats)
     }
 }
 

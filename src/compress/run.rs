@@ -142,17 +142,16 @@ fn run_layer(
 /// Float forward pass of one sample (flattened in (c, y, x) order); each
 /// layer is (weights, bias, geometry, relu).
 fn forward<'a>(
-    mut layers: impl Iterator<Item = (&'a [f32], &'a [f32], &'a Geometry, bool)>,
+    layers: impl Iterator<Item = (&'a [f32], &'a [f32], &'a Geometry, bool)>,
     x: &[f32],
 ) -> Vec<f32> {
-    let Some((w, b, g, relu)) = layers.next() else {
-        return x.to_vec();
-    };
-    let mut a = g.max_pool(&float_map(w, b, g, &g.from_chw(x), relu));
-    for (w, b, g, relu) in layers {
-        a = g.max_pool(&float_map(w, b, g, &a, relu));
-    }
-    a
+    layers
+        .enumerate()
+        .fold(x.to_vec(), |a, (i, (w, b, g, relu))| {
+            // The network input arrives in (c, y, x) order.
+            let a = if i == 0 { g.from_chw(&a) } else { a };
+            g.max_pool(&float_map(w, b, g, &a, relu))
+        })
 }
 
 /// Accuracy on `data` of the float network and of its compressed weights
