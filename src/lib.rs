@@ -1,17 +1,21 @@
 //! cimpool: synthesizable Verilog for SRAM compute-in-memory accelerators
 //! with weight-pool compression.
 //!
-//! Architecture: `config` (one resolved configuration and everything derived
-//! from it) -> `gen` (block generators building `ir` modules) -> `ir::check`
-//! -> `emit` (Verilog printer) -> `package` (files written for a user), with
-//! `flow` (constraints, Yosys / ORFS hand-off, area reports), `golden` (the
-//! bit-exact model) and `cosim` (Verilator / Icarus co-simulation).
+//! Architecture: `config` (one resolved configuration, everything derived
+//! from it, and the load-port layout) -> `gen` (block generators building
+//! `ir` modules behind typed interfaces) -> `ir::check` -> `emit` (Verilog
+//! printer) -> `package` (files written for a user), with `flow`
+//! (constraints, Yosys / ORFS hand-off, area reports), `golden` (the
+//! bit-exact model of docs/SPEC.md), `loadport` (the software view of the
+//! ports), `cosim` (Verilator / Icarus co-simulation) and `compress` (weight
+//! pools, memory images, golden runs). `error` is the one error type.
 
 pub mod benes;
 pub mod compress;
 pub mod config;
 pub mod cosim;
 pub mod emit;
+pub mod error;
 pub mod flow;
 pub mod gen;
 pub mod golden;

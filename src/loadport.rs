@@ -1,11 +1,12 @@
 //! The software view of `cim_top`'s ports: how memory contents become load
 //! writes, how an input vector becomes `in_data`, and how an output beat
-//! decodes into lane values. Layouts are those of docs/ARCHITECTURE.md.
+//! decodes into lane values. Every word is packed and unpacked through the
+//! one layout description in `config::layout`.
 
 use crate::benes::{Benes, GroupNotAPermutation};
+use crate::config::layout::{FieldRange, Target, Word, ERROR_COLUMN, LANE, POOL_COLUMN, SCALES};
 use crate::config::{Config, Crossbar, Derived};
-use crate::gen::top::{LOAD_ERROR_COLUMN, LOAD_LANE, LOAD_POOL_COLUMN, LOAD_SCALES};
-use crate::golden::{bit, bits_from_fn, Weights};
+use crate::golden::{bit, bits_from_fn, Bits, Scales, Weights};
 
 /// A packed bit vector as little-endian u32 words (Verilator's wide-port layout).
 pub type Words = Vec<u32>;
@@ -45,11 +46,59 @@ pub struct Load {
     pub data: Words,
 }
 
+/// A write that cannot be encoded or applied.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Range(Box<FieldRange>),
+    #[error(transparent)]
+    Benes(#[from] GroupNotAPermutation),
+    #[error("load_sel = {0} is not a load target of this engine")]
+    UnknownTarget(u32),
+    #[error("{target} write: address field `{field}` = {value} is outside 0..{limit}")]
+    Address {
+        target: String,
+        field: String,
+        value: u64,
+        limit: u64,
+    },
+}
+
+impl From<FieldRange> for LoadError {
+    fn from(e: FieldRange) -> LoadError {
+        LoadError::Range(Box::new(e))
+    }
+}
+
+/// Values of a word's fields, packed by the layout; every value is range
+/// checked against its field.
+fn encode(word: &Word, words: &mut [u32], values: &[(&str, i128)]) -> Result<(), FieldRange> {
+    for &(name, value) in values {
+        let f = word.get(name);
+        let bits = f.bits_of(value)?;
+        for i in 0..f.width {
+            if bits >> i & 1 == 1 {
+                put(words, f.lsb + i, 1, 1);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Value of field `name` of a word.
+fn decode(word: &Word, words: &[u32], name: &str) -> i128 {
+    let f = word.get(name);
+    let bits = (0..f.width).fold(0u128, |acc, i| {
+        acc | (get(words, f.lsb + i, 1) as u128) << i
+    });
+    f.value_of(bits)
+}
+
 pub struct LoadPort {
     c: Config,
     d: Derived,
     benes: Option<Benes>,
-    /// What `apply` has written to each lane's index field: with `benes` a
+    /// What `apply` has written to each lane's select field: with `benes` a
     /// lane write changes part of its group's switch settings, so decoding
     /// needs the whole group's settings.
     select_fields: Vec<u64>,
@@ -69,7 +118,11 @@ impl LoadPort {
         }
     }
 
-    /// The index field of every lane: its pool index (mux), or its share of
+    fn target(&self, name: &str) -> &Target {
+        self.d.load.target(name)
+    }
+
+    /// The select field of every lane: its pool index (mux), or its share of
     /// the group's Benes switch settings (slot s holds settings
     /// [s * index_bits, (s + 1) * index_bits)).
     pub fn select_fields(&self, index: &[u32]) -> Result<Vec<u64>, GroupNotAPermutation> {
@@ -97,7 +150,7 @@ impl LoadPort {
         Ok(fields)
     }
 
-    /// Decodes the index fields of lane group `g` into its pool indices.
+    /// Decodes the select fields of lane group `g` into its pool indices.
     fn group_indices(&self, g: usize) -> Vec<u32> {
         let p = self.c.pool as usize;
         let fields = &self.select_fields[g * p..(g + 1) * p];
@@ -113,70 +166,73 @@ impl LoadPort {
         }
     }
 
-    fn load(&self, sel: u64, addr: u64, fields: &[(u32, u32, u64)]) -> Load {
-        let mut data = vec![0; words_for(self.d.load_data_bits)];
-        for &(lsb, width, value) in fields {
-            put(&mut data, lsb, width, value);
-        }
-        Load {
-            sel: sel as u32,
-            addr,
-            data,
-        }
+    /// A write to `target` with the given address and data field values.
+    fn load(
+        &self,
+        target: &str,
+        addr: &[(&str, i128)],
+        data: &[(&str, i128)],
+    ) -> Result<Load, FieldRange> {
+        let t = self.target(target);
+        let mut a = vec![0u32; words_for(self.d.load_addr_bits)];
+        encode(&t.addr, &mut a, addr)?;
+        let mut words = vec![0; words_for(self.d.load_data_bits)];
+        encode(&t.data, &mut words, data)?;
+        Ok(Load {
+            sel: t.sel,
+            addr: get(&a, 0, self.d.load_addr_bits),
+            data: words,
+        })
     }
 
-    fn column_fields(&self, column: &crate::golden::Bits) -> Vec<(u32, u32, u64)> {
-        (0..self.c.rows)
-            .filter(|&d| bit(column, d))
-            .map(|d| (d, 1, 1))
-            .collect()
+    /// A column write: the `cells` field carries one bit per row.
+    fn column(&self, target: &str, addr: &[(&str, i128)], column: &Bits) -> Load {
+        let mut load = self
+            .load(target, addr, &[])
+            .expect("column addresses come from in-range indices");
+        let cells = self.target(target).data.get("cells");
+        for d in (0..self.c.rows).filter(|&d| bit(column, d)) {
+            put(&mut load.data, cells.lsb + d, 1, 1);
+        }
+        load
     }
 
-    pub fn pool_column(&self, k: u32, column: &crate::golden::Bits) -> Load {
-        self.load(LOAD_POOL_COLUMN, k as u64, &self.column_fields(column))
+    pub fn pool_column(&self, k: u32, column: &Bits) -> Load {
+        self.column(POOL_COLUMN, &[("column", k as i128)], column)
     }
 
     /// Error column of lane `lane` (= macro * cols + column).
-    pub fn error_column(&self, lane: u32, column: &crate::golden::Bits) -> Load {
+    pub fn error_column(&self, lane: u32, column: &Bits) -> Load {
         let (m, c) = (lane / self.c.cols, lane % self.c.cols);
-        let addr = ((m as u64) << self.d.col_field_bits) | c as u64;
-        self.load(LOAD_ERROR_COLUMN, addr, &self.column_fields(column))
+        self.column(
+            ERROR_COLUMN,
+            &[("macro", m as i128), ("col", c as i128)],
+            column,
+        )
     }
 
-    /// Lane word {bias, mask, index field} of lane `lane`; the index field
-    /// comes from `select_fields`.
-    pub fn lane(&self, lane: u32, select_field: u64, mask: bool, bias: i64) -> Load {
+    /// Lane word {select, mask, bias} of lane `lane`; the select field comes
+    /// from `select_fields`.
+    pub fn lane(&self, lane: u32, select: u64, mask: bool, bias: i64) -> Result<Load, FieldRange> {
         let (g, s) = (lane / self.c.pool, lane % self.c.pool);
-        let addr = ((g as u64) << self.d.slot_field_bits) | s as u64;
-        let iw = self.d.index_bits;
-        let bias_bits = bias as u64 & mask_of(self.c.bias_bits);
         self.load(
-            LOAD_LANE,
-            addr,
+            LANE,
+            &[("group", g as i128), ("slot", s as i128)],
             &[
-                (0, iw, select_field),
-                (iw, 1, mask as u64),
-                (iw + 1, self.c.bias_bits, bias_bits),
+                ("select", select as i128),
+                ("mask", mask as i128),
+                ("bias", bias as i128),
             ],
         )
     }
 
-    pub fn scales(&self, alpha: i64, beta: i64, shift: u32) -> Load {
-        let sb = self.c.scale_bits;
-        self.load(
-            LOAD_SCALES,
-            0,
-            &[
-                (0, sb, alpha as u64 & mask_of(sb)),
-                (sb, sb, beta as u64 & mask_of(sb)),
-                (2 * sb, self.c.shift_bits, shift as u64),
-            ],
-        )
+    pub fn scales(&self, scales: &Scales) -> Result<Load, FieldRange> {
+        self.load(SCALES, &[], &scales.fields())
     }
 
     /// Every write that loads `w` completely; with `benes`, each group's
     /// indices must be a permutation.
-    pub fn all(&self, w: &Weights) -> Result<Vec<Load>, GroupNotAPermutation> {
+    pub fn all(&self, w: &Weights) -> Result<Vec<Load>, LoadError> {
         let fields = self.select_fields(&w.index)?;
         let mut loads: Vec<Load> = w
             .pool
@@ -190,45 +246,74 @@ impl LoadPort {
                 .enumerate()
                 .map(|(l, col)| self.error_column(l as u32, col)),
         );
-        loads.extend(
-            (0..w.index.len()).map(|l| self.lane(l as u32, fields[l], w.mask[l], w.bias[l])),
-        );
-        loads.push(self.scales(w.alpha, w.beta, w.shift));
+        for (l, &field) in fields.iter().enumerate() {
+            loads.push(self.lane(l as u32, field, w.mask[l], w.bias[l])?);
+        }
+        loads.push(self.scales(&w.scales)?);
         Ok(loads)
+    }
+
+    /// Address field `name` of a write, checked against `limit`.
+    fn addr_field(
+        &self,
+        t: &Target,
+        load: &Load,
+        name: &str,
+        limit: u64,
+    ) -> Result<u64, LoadError> {
+        let a = vec![load.addr as u32, (load.addr >> 32) as u32];
+        let value = decode(&t.addr, &a, name) as u64;
+        if value >= limit {
+            return Err(LoadError::Address {
+                target: t.name.clone(),
+                field: name.into(),
+                value,
+                limit,
+            });
+        }
+        Ok(value)
     }
 
     /// Applies a write to `w` as the hardware would: the decoder of the load
     /// port in software, used to keep the golden model's memories in step.
-    pub fn apply(&mut self, w: &mut Weights, load: &Load) {
-        let column = || bits_from_fn(self.c.rows, |d| get(&load.data, d, 1) == 1);
-        match load.sel as u64 {
-            LOAD_POOL_COLUMN => w.pool[load.addr as usize] = column(),
-            LOAD_ERROR_COLUMN => {
-                let m = load.addr >> self.d.col_field_bits;
-                let c = load.addr & mask_of(self.d.col_field_bits);
-                w.error[(m * self.c.cols as u64 + c) as usize] = column();
+    pub fn apply(&mut self, w: &mut Weights, load: &Load) -> Result<(), LoadError> {
+        let t = self
+            .d
+            .load
+            .by_sel(load.sel)
+            .ok_or(LoadError::UnknownTarget(load.sel))?
+            .clone();
+        let cells = || {
+            let f = t.data.get("cells");
+            bits_from_fn(self.c.rows, |d| get(&load.data, f.lsb + d, 1) == 1)
+        };
+        match t.name.as_str() {
+            POOL_COLUMN => {
+                let k = self.addr_field(&t, load, "column", self.c.pool as u64)?;
+                w.pool[k as usize] = cells();
             }
-            LOAD_LANE => {
-                let g = load.addr >> self.d.slot_field_bits;
-                let s = load.addr & mask_of(self.d.slot_field_bits);
+            ERROR_COLUMN => {
+                let m = self.addr_field(&t, load, "macro", self.c.macros as u64)?;
+                let c = self.addr_field(&t, load, "col", self.c.cols as u64)?;
+                w.error[(m * self.c.cols as u64 + c) as usize] = cells();
+            }
+            LANE => {
+                let g = self.addr_field(&t, load, "group", self.d.groups as u64)?;
+                let s = self.addr_field(&t, load, "slot", self.c.pool as u64)?;
                 let lane = (g * self.c.pool as u64 + s) as usize;
-                let iw = self.d.index_bits;
-                self.select_fields[lane] = get(&load.data, 0, iw);
+                self.select_fields[lane] = decode(&t.data, &load.data, "select") as u64;
                 let p = self.c.pool as usize;
                 let group = self.group_indices(g as usize);
                 w.index[g as usize * p..(g as usize + 1) * p].copy_from_slice(&group);
-                w.mask[lane] = get(&load.data, iw, 1) == 1;
-                w.bias[lane] =
-                    sign_extend(get(&load.data, iw + 1, self.c.bias_bits), self.c.bias_bits);
+                w.mask[lane] = decode(&t.data, &load.data, "mask") == 1;
+                w.bias[lane] = decode(&t.data, &load.data, "bias") as i64;
             }
-            LOAD_SCALES => {
-                let sb = self.c.scale_bits;
-                w.alpha = sign_extend(get(&load.data, 0, sb), sb);
-                w.beta = sign_extend(get(&load.data, sb, sb), sb);
-                w.shift = get(&load.data, 2 * sb, self.c.shift_bits) as u32;
+            SCALES => {
+                w.scales = Scales::from_fields(|name| decode(&t.data, &load.data, name));
             }
-            other => panic!("load_sel {other} is not a load target"),
+            other => unreachable!("target `{other}` of the pool engine's layout"),
         }
+        Ok(())
     }
 
     /// `in_data` of an input vector: element d at bits [d*act_bits +: act_bits].
@@ -266,11 +351,39 @@ impl LoadPort {
             index: vec![0; lanes],
             mask: vec![false; lanes],
             bias: vec![0; lanes],
-            alpha: 0,
-            beta: 0,
-            shift: 0,
+            scales: Scales::default(),
         }
     }
+}
+
+/// What `cimpool route` prints: the `select` field of each lane slot of a
+/// group whose lane slot o reads pool vector `indices[o]`.
+pub fn route_table(config: &Config, indices: &[u32]) -> Result<String, GroupNotAPermutation> {
+    use std::fmt::Write;
+    let port = LoadPort::new(config);
+    let fields = port.select_fields(indices)?;
+    let width = port.d.load.target(LANE).data.get("select").width;
+    let mut s = match config.crossbar {
+        Crossbar::Mux => format!(
+            "crossbar = \"mux\": the select field of lane slot o is its pool index ({width} bits)\n"
+        ),
+        Crossbar::Benes => {
+            let net = port.benes.as_ref().expect("benes crossbar");
+            format!(
+                "crossbar = \"benes\", pool = {}: {} switch settings over the slots' {width}-bit select fields\n",
+                config.pool,
+                net.switch_bits()
+            )
+        }
+    };
+    let _ = writeln!(
+        s,
+        "| slot | pool index | select (binary, msb first) | select (hex) |\n|---:|---:|---|---|"
+    );
+    for (o, (&i, &f)) in indices.iter().zip(&fields).enumerate() {
+        let _ = writeln!(s, "| {o} | {i} | {f:0w$b} | 0x{f:x} |", w = width as usize);
+    }
+    Ok(s)
 }
 
 fn mask_of(bits: u32) -> u64 {
@@ -302,15 +415,46 @@ mod tests {
             index: (0..lanes).map(|l| (l * 5) % 6).collect(),
             mask: (0..lanes).map(|l| l % 3 != 0).collect(),
             bias: (0..lanes as i64).map(|l| (l - 18) * 12345).collect(),
-            alpha: -7,
-            beta: 32767,
-            shift: 13,
+            scales: Scales {
+                alpha: -7,
+                beta: 32767,
+                shift: 13,
+            },
         };
         let mut back = port.empty_weights();
         for load in port.all(&w).unwrap() {
-            port.apply(&mut back, &load);
+            port.apply(&mut back, &load).unwrap();
         }
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn out_of_range_values_and_addresses_are_errors() {
+        let c = Config::from_toml("macros = 3\nrows = 8\ncols = 4\npool = 4\nbias_bits = 8")
+            .unwrap()
+            .resolved();
+        let mut port = LoadPort::new(&c);
+        let e = port.lane(0, 0, true, 128).unwrap_err().to_string();
+        assert!(
+            e.contains("`bias` = 128") && e.contains("-128..=127"),
+            "{e}"
+        );
+        let mut w = port.empty_weights();
+        // Macro 3 of 3: the field holds it (2 bits), the engine has no such macro.
+        let bad = Load {
+            sel: 1,
+            addr: 3 << 2,
+            data: vec![0],
+        };
+        let e = port.apply(&mut w, &bad).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "error_column write: address field `macro` = 3 is outside 0..3"
+        );
+        assert_eq!(
+            port.apply(&mut w, &Load { sel: 7, ..bad }),
+            Err(LoadError::UnknownTarget(7))
+        );
     }
 
     #[test]
@@ -327,7 +471,7 @@ mod tests {
             .collect();
         let mut back = port.empty_weights();
         for load in port.all(&w).unwrap() {
-            port.apply(&mut back, &load);
+            port.apply(&mut back, &load).unwrap();
         }
         assert_eq!(back, w);
         w.index[19] = w.index[17];

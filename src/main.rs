@@ -1,8 +1,11 @@
-//! The `cimpool` command line: a thin layer over the library.
+//! The `cimpool` command line: a thin layer over the library. Every
+//! configuration key is also a flag (`--wl-parallel 16`), derived from the
+//! embedded default configuration; `--set key=value` reaches the same keys.
 
-use anyhow::Context;
-use cimpool::config::{AdcMode, Config, Crossbar, Storage, DEFAULT_TOML};
-use cimpool::package;
+use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::config::{Config, Crossbar, DEFAULT_TOML};
+use cimpool::error::{Error, Result};
+use cimpool::{cosim, flow, package};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Generate the RTL package (Verilog, file list, C header, JSON, port document).
+    /// Generate the RTL package (Verilog, file list, C header, JSON, port document, flow files).
     Gen(GenArgs),
     /// Print the embedded default configuration (a starting point for --config).
     DefaultConfig,
@@ -34,9 +37,103 @@ enum Command {
     /// Run a compressed network (its memory images) on the golden model and
     /// report accuracy on a labelled data set.
     Run(RunArgs),
+    /// Turn one lane group's pool indices into the `select` fields of its
+    /// lane words (Benes switch settings with `crossbar = "benes"`).
+    Route(RouteArgs),
     /// Reports on a generated package.
     #[command(subcommand)]
     Report(ReportCommand),
+}
+
+/// `--config FILE`, one flag per configuration key and `--set key=value`.
+struct ConfigArgs {
+    file: Option<PathBuf>,
+    overrides: Vec<(String, String)>,
+}
+
+impl ConfigArgs {
+    fn resolve(&self) -> Result<Config> {
+        Ok(Config::from_sources(self.file.as_deref(), &self.overrides)?)
+    }
+}
+
+fn flag_of(key: &str) -> String {
+    key.replace('_', "-")
+}
+
+impl clap::FromArgMatches for ConfigArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> std::result::Result<Self, clap::Error> {
+        let mut overrides = Vec::new();
+        for k in cimpool::config::schema() {
+            if let Some(v) = m.get_one::<String>(&k.key) {
+                overrides.push((k.key.clone(), v.clone()));
+            }
+        }
+        for kv in m.get_many::<String>("set").into_iter().flatten() {
+            let Some((k, v)) = kv.split_once('=') else {
+                return Err(clap::Error::raw(
+                    clap::error::ErrorKind::InvalidValue,
+                    format!("--set {kv}: expected key=value, e.g. --set wl_parallel=16\n"),
+                ));
+            };
+            overrides.push((k.trim().replace('-', "_"), v.trim().to_string()));
+        }
+        Ok(ConfigArgs {
+            file: m.get_one::<PathBuf>("config").cloned(),
+            overrides,
+        })
+    }
+
+    fn update_from_arg_matches(
+        &mut self,
+        m: &clap::ArgMatches,
+    ) -> std::result::Result<(), clap::Error> {
+        *self = Self::from_arg_matches(m)?;
+        Ok(())
+    }
+}
+
+impl clap::Args for ConfigArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        let mut cmd = cmd
+            .arg(
+                clap::Arg::new("config")
+                    .long("config")
+                    .value_name("FILE")
+                    .value_parser(clap::value_parser!(PathBuf))
+                    .help("TOML configuration; keys it leaves out take the embedded defaults"),
+            )
+            .arg(
+                clap::Arg::new("set")
+                    .long("set")
+                    .value_name("KEY=VALUE")
+                    .action(clap::ArgAction::Append)
+                    .help("Set any configuration key (applied after the file and the flags below)"),
+            );
+        for k in cimpool::config::schema() {
+            cmd = cmd.arg(
+                clap::Arg::new(k.key.clone())
+                    .long(flag_of(&k.key))
+                    .value_name("VALUE")
+                    .help(format!("{} [default: {}]", k.help, k.default))
+                    .help_heading("Configuration (docs/SPEC.md section 1)"),
+            );
+        }
+        cmd
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        Self::augment_args(cmd)
+    }
+}
+
+#[derive(Args)]
+struct GenArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Output folder (created if missing; stale generated Verilog is removed).
+    #[arg(long, value_name = "DIR", default_value = "hdl")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -54,6 +151,9 @@ struct CompressArgs {
     /// Hardware configuration (TOML, as for `gen`) the images are for.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Set a key of the hardware configuration (after --config).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
     /// Integer network inputs (.npz with `x`) that set the activation scales.
     #[arg(long, value_name = "FILE")]
     calib: PathBuf,
@@ -86,6 +186,16 @@ struct RunArgs {
     /// Labelled data (.npz with integer inputs `x` and labels `y`).
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
+}
+
+#[derive(Args)]
+struct RouteArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// The pool index of each lane slot of one group, comma-separated
+    /// (`pool` values; a permutation of 0..pool with the benes crossbar).
+    #[arg(long, value_delimiter = ',', required = true)]
+    indices: Vec<u32>,
 }
 
 #[derive(Subcommand)]
@@ -152,130 +262,53 @@ struct CosimArgs {
     p_ready: f64,
 }
 
-#[derive(Args)]
-struct GenArgs {
-    /// TOML configuration; keys it leaves out take the embedded defaults.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Output folder (created if missing; stale generated Verilog is removed).
-    #[arg(long, value_name = "DIR", default_value = "hdl")]
-    out: PathBuf,
-    /// Error (weight) macros N.
-    #[arg(long)]
-    macros: Option<u32>,
-    /// Word lines per macro R (= pool vector length).
-    #[arg(long)]
-    rows: Option<u32>,
-    /// Bit lines per macro C (= output lanes per macro).
-    #[arg(long)]
-    cols: Option<u32>,
-    /// Pool vectors P (must divide cols).
-    #[arg(long)]
-    pool: Option<u32>,
-    /// Word lines driven per compute phase W (must divide rows).
-    #[arg(long)]
-    wl_parallel: Option<u32>,
-    /// ADC resolution in bits; 0 = exact digital read-out.
-    #[arg(long)]
-    adc_bits: Option<u32>,
-    /// ADC rounding.
-    #[arg(long, value_enum)]
-    adc_mode: Option<AdcMode>,
-    /// Input activation bits.
-    #[arg(long)]
-    act_bits: Option<u32>,
-    /// Two's-complement activations.
-    #[arg(long)]
-    act_signed: Option<bool>,
-    /// Permutation crossbar implementation.
-    #[arg(long, value_enum)]
-    crossbar: Option<Crossbar>,
-    /// Physical crossbars (0 = fewest that hide under the bit-serial compute).
-    #[arg(long)]
-    crossbar_units: Option<u32>,
-    /// Register stages inside each crossbar (0 = combinational).
-    #[arg(long)]
-    crossbar_pipeline: Option<u32>,
-    /// Macro storage: synthesizable flops or hard-macro stubs.
-    #[arg(long, value_enum)]
-    storage: Option<Storage>,
-    /// Lanes per output beat (0 = auto).
-    #[arg(long)]
-    out_lanes: Option<u32>,
-}
-
-impl GenArgs {
-    fn resolve(&self) -> Result<Config, cimpool::config::ConfigError> {
-        let mut c = match &self.config {
-            Some(path) => Config::from_file(path)?,
-            None => Config::default(),
-        };
-        macro_rules! apply {
-            ($($field:ident),*) => { $( if let Some(v) = self.$field { c.$field = v; } )* };
-        }
-        apply!(
-            macros,
-            rows,
-            cols,
-            pool,
-            wl_parallel,
-            adc_bits,
-            adc_mode,
-            act_bits,
-            act_signed,
-            crossbar,
-            crossbar_units,
-            crossbar_pipeline,
-            storage,
-            out_lanes
-        );
-        Ok(c)
-    }
-}
-
-/// Exit code for invalid user input (configuration, weight files, model description), as opposed to I/O or internal failures.
-const EXIT_USAGE: u8 = 2;
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::DefaultConfig => {
             print!("{DEFAULT_TOML}");
-            ExitCode::SUCCESS
+            Ok(())
         }
-        Command::Gen(args) => report(gen(&args)),
-        Command::Verilate(args) => report(verilate(&args)),
-        Command::Cosim(args) => report(cosim(&args)),
-        Command::Compress(args) => report(compress(&args)),
-        Command::Run(args) => report(run(&args)),
-        Command::Report(ReportCommand::Area(args)) => report(area(&args)),
-        Command::Report(ReportCommand::Xbar(args)) => report(xbar(&args)),
-    }
-}
-
-fn report(result: anyhow::Result<()>) -> ExitCode {
+        Command::Gen(args) => gen(&args),
+        Command::Verilate(args) => verilate(&args),
+        Command::Cosim(args) => cosim(&args),
+        Command::Compress(args) => compress(&args),
+        Command::Run(args) => run(&args),
+        Command::Route(args) => route(&args),
+        Command::Report(ReportCommand::Area(args)) => area(&args),
+        Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            let usage = e
-                .downcast_ref::<package::PackageError>()
-                .is_some_and(|p| matches!(p, package::PackageError::Config(_)))
-                || e.downcast_ref::<cimpool::config::ConfigError>().is_some()
-                || e.downcast_ref::<cimpool::compress::tensors::TensorError>()
-                    .is_some()
-                || e.downcast_ref::<cimpool::compress::model::ModelError>()
-                    .is_some()
-                || e.downcast_ref::<cimpool::compress::CompressError>()
-                    .is_some();
-            ExitCode::from(if usage { EXIT_USAGE } else { 1 })
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
 
-fn area(args: &AreaArgs) -> anyhow::Result<()> {
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{elapsed:>4} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
+        )
+        .expect("valid template"),
+    );
+    bar
+}
+
+fn gen(args: &GenArgs) -> Result<()> {
     let start = Instant::now();
-    let r = cimpool::flow::area::report(&args.rtl, args.liberty.as_deref())?;
+    let pkg = package::build(&args.config.resolve()?)?;
+    pkg.write(&args.out)?;
+    print!("{}", pkg.summary(&args.out, start.elapsed()));
+    Ok(())
+}
+
+fn area(args: &AreaArgs) -> Result<()> {
+    let start = Instant::now();
+    let r = flow::area::report(&args.rtl, args.liberty.as_deref())?;
     println!(
         "Cell area of {} by block ({}), Yosys {:.0} s:\n",
         args.rtl.display(),
@@ -286,31 +319,83 @@ fn area(args: &AreaArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress_bar(len: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} {msg}")
-            .expect("valid template"),
-    );
-    bar
+fn xbar(args: &XbarArgs) -> Result<()> {
+    use flow::xbar;
+    let start = Instant::now();
+    let base = xbar::config_of(args.rtl.as_deref())?;
+    // Check every row's configuration before minutes of synthesis.
+    for &p in &args.pools {
+        for kind in [Crossbar::Mux, Crossbar::Benes] {
+            xbar::row_config(&base, p, kind)?;
+        }
+    }
+    let bar = progress_bar(2 * args.pools.len() as u64);
+    let rows = xbar::report(&base, &args.pools, |what| {
+        bar.set_message(format!("synthesizing {what}"));
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    print!("{}", xbar::summary(&base, &rows, start.elapsed()));
+    Ok(())
 }
 
-fn compress(args: &CompressArgs) -> anyhow::Result<()> {
-    use cimpool::compress::{self, model::ModelDesc, run, tensors};
+fn verilate(args: &VerilateArgs) -> Result<()> {
     let start = Instant::now();
-    let config = match &args.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
+    let built = cosim::verilate::verilate(&args.rtl, &args.build, args.jobs, args.trace)?;
+    println!(
+        "cimpool: verilated {} in {:.1} s: {}",
+        args.rtl.display(),
+        start.elapsed().as_secs_f64(),
+        built.library.display()
+    );
+    Ok(())
+}
+
+fn cosim(args: &CosimArgs) -> Result<()> {
+    for (name, p) in [("--p-valid", args.p_valid), ("--p-ready", args.p_ready)] {
+        if !(p > 0.0 && p <= 1.0) {
+            return Err(Error::Usage(format!(
+                "{name} = {p} is invalid: it must be in (0, 1]"
+            )));
+        }
     }
-    .resolved();
+    let start = Instant::now();
+    let traffic = cosim::driver::Traffic {
+        p_valid: args.p_valid,
+        p_ready: args.p_ready,
+        seed: args.seed,
+    };
+    let r = cosim::cosimulate(
+        &args.verilate.rtl,
+        &args.verilate.build,
+        args.vectors,
+        traffic,
+    )?;
+    println!(
+        "cimpool: co-simulation of {} matches the golden model: {} ({:.1} s)",
+        args.verilate.rtl.display(),
+        r,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn compress(args: &CompressArgs) -> Result<()> {
+    let start = Instant::now();
+    let overrides = args
+        .set
+        .iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().replace('-', "_"), v.trim().to_string()))
+                .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let config = Config::from_sources(args.config.as_deref(), &overrides)?.resolved();
     config.validate()?;
     let tensors = tensors::read_tensors(&args.weights)?;
     let desc = match &args.model {
-        Some(p) => ModelDesc::from_toml(
-            &std::fs::read_to_string(p)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", p.display()))?,
-        )
-        .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?,
+        Some(p) => ModelDesc::from_file(p)?,
         None => ModelDesc::infer(&tensors, args.input_scale)?,
     };
     let layers = desc.layers(&tensors)?;
@@ -323,18 +408,19 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
         )?),
         None => None,
     };
+    let options = compress::Options {
+        keep_ratio: args.keep,
+        iterations: args.iterations,
+        seed: args.seed,
+        pool: fixed_pool,
+    };
     let bar = progress_bar(args.iterations as u64);
     let c = compress::compress(
         &config,
         &layers,
         desc.input_scale,
         &calib.x,
-        &compress::Options {
-            keep_ratio: args.keep,
-            iterations: args.iterations,
-            seed: args.seed,
-            pool: fixed_pool,
-        },
+        &options,
         |what, i, n| {
             bar.set_length(n as u64);
             bar.set_position(i as u64);
@@ -342,7 +428,7 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
         },
     )?;
     bar.finish_and_clear();
-    compress::images::write(&c, &args.out)?;
+    images::write(&c, &args.out)?;
     let pool_origin = match (c.pool_kmeans, &args.pool) {
         (Some((inertia, iterations)), _) => {
             format!("k-means: {iterations} iterations, inertia {inertia:.2}")
@@ -359,44 +445,36 @@ fn compress(args: &CompressArgs) -> anyhow::Result<()> {
         start.elapsed().as_secs_f64(),
     );
     print!("{}", c.table());
-    let mut report = serde_json::json!({
-        "keep_ratio": args.keep,
-        "seed": args.seed,
-        "pool": {
-            "vectors": config.pool,
-            "length": config.rows,
-            "given": args.pool.as_ref().map(|p| p.display().to_string()),
-            "iterations": c.pool_kmeans.map(|k| k.1),
-            "inertia": c.pool_kmeans.map(|k| k.0),
-        },
-        "bits_per_weight": c.budget(),
-        "layers": c.layers.iter().map(|l| &l.stats).collect::<Vec<_>>(),
-    });
-    if let Some(eval) = &args.eval {
-        let data = tensors::read_dataset(eval, true)?;
-        let (fa, ca) = run::float_accuracies(&layers, &c.layers, &data, desc.input_scale);
-        println!(
-            "\naccuracy on {} ({} samples): float (the weights as given) {:.2}%, compressed (float arithmetic) {:.2}%",
-            eval.display(),
-            data.y.len(),
-            100.0 * fa,
-            100.0 * ca
-        );
-        report["accuracy"] = serde_json::json!({ "data": eval.display().to_string(), "float": fa, "compressed_float": ca });
-    }
-    std::fs::write(
-        args.out.join("report.json"),
-        serde_json::to_string_pretty(&report)? + "\n",
-    )?;
+    let accuracy = match &args.eval {
+        Some(eval) => {
+            let data = tensors::read_dataset(eval, true)?;
+            let a = compress::report::Accuracy::measure(
+                &layers,
+                &c.layers,
+                &data,
+                desc.input_scale,
+                eval,
+            );
+            println!(
+                "\naccuracy on {} ({} samples): float (the weights as given) {:.2}%, compressed (float arithmetic) {:.2}%",
+                a.data,
+                a.samples,
+                100.0 * a.float,
+                100.0 * a.compressed_float
+            );
+            Some(a)
+        }
+        None => None,
+    };
+    images::write_report(&args.out, &c.report(&options, accuracy.as_ref()))?;
     println!(
-        "\nwrote {}: pool.hex, pool.npy, one .hex per layer, manifest.json, report.json, cim_config.toml",
+        "\nwrote {}: pool.hex, pool.npy, one image per layer, manifest.json, report.json, cim_config.toml",
         args.out.display()
     );
     Ok(())
 }
 
-fn run(args: &RunArgs) -> anyhow::Result<()> {
-    use cimpool::compress::{images, run, tensors};
+fn run(args: &RunArgs) -> Result<()> {
     let start = Instant::now();
     let images = images::read(&args.images)?;
     let data = tensors::read_dataset(&args.data, true)?;
@@ -419,107 +497,19 @@ fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn xbar(args: &XbarArgs) -> anyhow::Result<()> {
-    use cimpool::flow::xbar;
-    let start = Instant::now();
-    let base = xbar::config_of(args.rtl.as_deref())?;
-    // Check every row's configuration before minutes of synthesis.
-    for &p in &args.pools {
-        for kind in [Crossbar::Mux, Crossbar::Benes] {
-            xbar::row_config(&base, p, kind)?;
-        }
+fn route(args: &RouteArgs) -> Result<()> {
+    let config = args.config.resolve()?.resolved();
+    config.validate()?;
+    if args.indices.len() != config.pool as usize {
+        return Err(Error::Usage(format!(
+            "--indices has {} values; a lane group has pool = {} lanes",
+            args.indices.len(),
+            config.pool
+        )));
     }
-    let bar = progress_bar(2 * args.pools.len() as u64);
-    let rows = xbar::report(&base, &args.pools, |what| {
-        bar.set_message(format!("synthesizing {what}"));
-        bar.inc(1);
-    })?;
-    bar.finish_and_clear();
-    let c = base.resolved();
-    println!(
-        "Crossbars vs macros for {} error macros of {}x{} (sky130_fd_sc_hd area-only Liberty), Yosys {:.0} s:\n",
-        c.macros,
-        c.rows,
-        c.cols,
-        start.elapsed().as_secs_f64()
-    );
-    print!("{}", xbar::table(&rows));
-    println!(
-        "\nshare of engine = (X crossbars + index decoder) / (that + pool macro + error macros), \
-         the macros synthesized as storage = \"flops\" cells."
-    );
-    Ok(())
-}
-
-fn verilate(args: &VerilateArgs) -> anyhow::Result<()> {
-    let start = Instant::now();
-    let built = cimpool::cosim::verilate::verilate(&args.rtl, &args.build, args.jobs, args.trace)?;
-    println!(
-        "cimpool: verilated {} in {:.1} s: {}",
-        args.rtl.display(),
-        start.elapsed().as_secs_f64(),
-        built.library.display()
-    );
-    Ok(())
-}
-
-fn cosim(args: &CosimArgs) -> anyhow::Result<()> {
-    for (name, p) in [("--p-valid", args.p_valid), ("--p-ready", args.p_ready)] {
-        anyhow::ensure!(
-            p > 0.0 && p <= 1.0,
-            "{name} = {p} is invalid: it must be in (0, 1]"
-        );
-    }
-    let start = Instant::now();
-    let traffic = cimpool::cosim::driver::Traffic {
-        p_valid: args.p_valid,
-        p_ready: args.p_ready,
-        seed: args.seed,
-    };
-    let r = cimpool::cosim::cosimulate(
-        &args.verilate.rtl,
-        &args.verilate.build,
-        args.vectors,
-        traffic,
-    )?;
-    println!(
-        "cimpool: co-simulation of {} matches the golden model: {} input vectors, {} loads, {} output vectors, \
-         {} beats, {} lane values compared over {} cycles ({:.1} s)",
-        args.verilate.rtl.display(),
-        r.vectors,
-        r.loads,
-        r.output_vectors,
-        r.beats,
-        r.lanes_compared,
-        r.cycles,
-        start.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-fn gen(args: &GenArgs) -> anyhow::Result<()> {
-    let start = Instant::now();
-    let config = args.resolve()?.resolved();
-    let pkg = package::build(&config)?;
-    pkg.write(&args.out)
-        .with_context(|| format!("writing the package to {}", args.out.display()))?;
-    let d = cimpool::config::Derived::new(&config);
-    let bytes: usize = pkg.files.iter().map(|(_, t)| t.len()).sum();
-    println!(
-        "cimpool: wrote {} files ({} modules, {:.1} MB) to {} in {:.2} s",
-        pkg.files.len(),
-        pkg.design.modules.len(),
-        bytes as f64 / 1e6,
-        args.out.display(),
-        start.elapsed().as_secs_f64()
-    );
-    println!(
-        "  {} error macros {}x{} + pool macro {}x{}: {} lanes in {} groups, {} {} crossbar(s), {} cycles per input vector",
-        config.macros, config.rows, config.cols, config.rows, config.pool, d.lanes, d.groups, d.crossbar_units, config.crossbar, d.cycles_per_vector
-    );
-    println!(
-        "  next: make lint OUT={0}   make synth OUT={0}   (top: cim_top, file list: {0}/files.f)",
-        args.out.display()
+    print!(
+        "{}",
+        cimpool::loadport::route_table(&config, &args.indices)?
     );
     Ok(())
 }

@@ -13,7 +13,7 @@ module pool_crossbar_benes_ref #(
     parameter W = 4      // data bits per lane
 ) (
     input  wire [P*W-1:0]                pool_y,
-    input  wire [(2*LOGP-1)*(P/2)-1:0]   switches,
+    input  wire [(2*LOGP-1)*(P/2)-1:0]   select,  // switch settings
     output reg  [P*W-1:0]                sel_y
 );
     // stage_in[s] is the input of stage s; stage_in[2*LOGP-1] the output.
@@ -27,7 +27,7 @@ module pool_crossbar_benes_ref #(
             localparam K = (s < LOGP-1) ? LOGP - s : s - LOGP + 3;
             wire [P*W-1:0] swapped;
             for (i = 0; i < P/2; i = i + 1) begin : exchange
-                wire cross = switches[s*(P/2) + i];
+                wire cross = select[s*(P/2) + i];
                 assign swapped[(2*i)*W +: W]   = cross ? stage_in[s][(2*i+1)*W +: W] : stage_in[s][(2*i)*W +: W];
                 assign swapped[(2*i+1)*W +: W] = cross ? stage_in[s][(2*i)*W +: W]   : stage_in[s][(2*i+1)*W +: W];
             end

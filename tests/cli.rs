@@ -235,6 +235,121 @@ fn bad_configs_get_one_clear_line_and_exit_2() {
         None,
         "cannot read config file missing.toml",
     );
+    assert_rejected(
+        &["--set", "macross=2"],
+        None,
+        "unknown config key `macross`",
+    );
+    assert_rejected(
+        &["--set", "macros=two"],
+        None,
+        "`macros` = two is not an integer",
+    );
+    assert_rejected(
+        &["--prefix", "9lives"],
+        None,
+        "`prefix` = \"9lives\" is invalid",
+    );
+}
+
+#[test]
+fn set_reaches_every_key_after_the_flags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cimpool(
+        &[
+            "gen",
+            "--macros",
+            "2",
+            "--rows",
+            "16",
+            "--cols",
+            "16",
+            "--set",
+            "macros=3",
+            "--set",
+            "scale_bits=12",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved = std::fs::read_to_string(tmp.path().join("hdl/cim_config.toml")).unwrap();
+    assert!(
+        resolved.contains("macros = 3") && resolved.contains("scale_bits = 12"),
+        "{resolved}"
+    );
+}
+
+#[test]
+fn prefix_renames_every_module_and_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = cimpool(
+        &[
+            "gen", "--macros", "1", "--rows", "16", "--cols", "16", "--prefix", "soc_a_",
+        ],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let hdl = tmp.path().join("hdl");
+    let list = std::fs::read_to_string(hdl.join("files.f")).unwrap();
+    assert!(list.lines().all(|f| f.starts_with("soc_a_")), "{list}");
+    assert_eq!(list.lines().last(), Some("soc_a_cim_top.v"));
+    let top = std::fs::read_to_string(hdl.join("soc_a_cim_top.v")).unwrap();
+    assert!(
+        top.contains("module soc_a_cim_top") && top.contains("soc_a_cim_controller controller")
+    );
+    let mk = std::fs::read_to_string(hdl.join("flow/orfs/config.mk")).unwrap();
+    assert!(mk.contains("export DESIGN_NAME = soc_a_cim_top"), "{mk}");
+}
+
+#[test]
+fn route_prints_the_select_fields_and_refuses_repeats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = ["--macros", "1", "--rows", "8", "--cols", "8", "--pool", "8"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["route"];
+        args.extend(cfg);
+        args.extend(extra);
+        cimpool(&args, tmp.path())
+    };
+    let out = run(&["--crossbar", "benes", "--indices", "7,6,5,4,3,2,1,0"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    // 5 stages of 4 switches = 20 settings over 3-bit fields: slots 0..6.
+    assert!(text.contains("20 switch settings"), "{text}");
+    // The printed fields, decoded by the network, give the indices back.
+    let fields: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("0x"))
+        .map(|l| {
+            u64::from_str_radix(l.rsplit("0x").next().unwrap().trim_end_matches(" |"), 16).unwrap()
+        })
+        .collect();
+    assert_eq!(fields.len(), 8);
+    let net = cimpool::benes::Benes::new(8).unwrap();
+    let settings: Vec<bool> = (0..net.switch_bits())
+        .map(|b| fields[(b / 3) as usize] >> (b % 3) & 1 == 1)
+        .collect();
+    assert_eq!(net.permutation(&settings), vec![7, 6, 5, 4, 3, 2, 1, 0]);
+    let out = run(&["--crossbar", "benes", "--indices", "0,0,1,2,3,4,5,6"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("pool index 0 is used by lane slots 0 and 1")
+    );
+    let out = run(&["--indices", "1,2,3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--indices has 3 values"));
 }
 
 #[test]

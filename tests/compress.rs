@@ -323,9 +323,9 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
         let k = (ky * g.kernel_w + kx) * g.in_c + ci;
         let t = l.tiles.iter().find(|t| t.block == k / rows).unwrap();
         let r = (k % rows) as u32;
-        l.alpha_int * pm(bit(&c.pool[t.index[co] as usize], r))
+        l.scales.alpha_int * pm(bit(&c.pool[t.index[co] as usize], r))
             + if t.mask[co] {
-                l.beta_int * pm(bit(&t.error[co], r))
+                l.scales.beta_int * pm(bit(&t.error[co], r))
             } else {
                 0
             }
@@ -350,8 +350,8 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
                             }
                         }
                     }
-                    let v = acc + l.bias_int[co];
-                    let s = l.shift;
+                    let v = acc + l.scales.bias_int[co];
+                    let s = l.scales.shift;
                     let y = if s == 0 { v } else { (v + (1 << (s - 1))) >> s };
                     map[(oy * g.out_w + ox) * g.out_c + co] = y.clamp(0, max_out);
                 }

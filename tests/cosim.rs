@@ -54,6 +54,7 @@ cosim_matrix! {
     benes_two_crossbars_pipelined: "macros = 4\nrows = 32\ncols = 32\npool = 16\nact_bits = 2\ncrossbar = 'benes'\ncrossbar_units = 2\ncrossbar_pipeline = 3",
     benes_one_crossbar_every_stage_registered: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\ncrossbar = 'benes'\ncrossbar_units = 1\ncrossbar_pipeline = 5\nout_lanes = 8",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\nact_bits = 4\ncrossbar_pipeline = 2",
+    prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nprefix = 'soc_a_'",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 
@@ -88,13 +89,13 @@ fn expect_mismatch(dir: &Path) -> cimpool::cosim::Mismatch {
 
 #[test]
 fn flipped_crossbar_select_is_caught() {
-    // The top select bit of crossbar output 0 is taken from output 1's index.
+    // Crossbar output 0 reads output 1's index.
     let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8";
     let (_tmp, dir) = mutated(
         toml,
         "pool_crossbar_mux.v",
-        "assign sel_y[12:0] = index[2] ?",
-        "assign sel_y[12:0] = index[5] ?",
+        ".index(select[2:0])",
+        ".index(select[5:3])",
     );
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some() && m.expected != m.actual, "{m}");
@@ -107,8 +108,8 @@ fn swapped_benes_switch_is_caught() {
     let (_tmp, dir) = mutated(
         toml,
         "pool_crossbar_benes.v",
-        "assign stage0_y[12:0] = switches[0] ?",
-        "assign stage0_y[12:0] = switches[1] ?",
+        "assign stage0_y[12:0] = select[0] ?",
+        "assign stage0_y[12:0] = select[1] ?",
     );
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some() && m.expected != m.actual, "{m}");
@@ -148,7 +149,7 @@ fn icarus_clean(toml: &str, vectors: usize) {
 #[test]
 fn icarus_replay_exact() {
     icarus_clean(
-        "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 8",
+        "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 8\nprefix = 'soc_b_'",
         150,
     );
 }

@@ -1,7 +1,8 @@
 //! Formal equivalence with Yosys, for every data value and every control
 //! value:
-//! - the generated `mux` crossbar equals the hand-written behavioural
-//!   `out[l] = in[index[l]]` of `testbench/pool_crossbar_ref.v`
+//! - the generated `mux` crossbar (one `pool_select` tree per output)
+//!   equals the hand-written behavioural `out[l] = in[select[l]]` of
+//!   `testbench/pool_crossbar_ref.v`
 //!   (`miter -equiv` + `sat -verify -prove-asserts`);
 //! - the generated structural `benes` crossbar equals the stage loop of
 //!   `testbench/pool_crossbar_benes_ref.v` for every switch setting
@@ -16,17 +17,20 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-/// Runs the equivalence proof of `crossbar` (a Verilog file) against the
-/// reference for P lanes of `width` bits; true when proven.
+/// Runs the equivalence proof of `crossbar` (a Verilog file, with its
+/// `pool_select.v` next to it) against the reference for P lanes of `width`
+/// bits; true when proven.
 fn proves_equivalent(crossbar: &Path, pool: u32, width: u32) -> bool {
     common::require_tool("yosys");
     let reference = Path::new(env!("CARGO_MANIFEST_DIR")).join("testbench/pool_crossbar_ref.v");
+    let select = crossbar.with_file_name("pool_select.v");
     let index_bits = 32 - (pool - 1).leading_zeros();
     let script = format!(
-        "read_verilog {}; read_verilog {}; chparam -set P {pool} -set IW {index_bits} -set W {width} pool_crossbar_ref; \
+        "read_verilog {}; read_verilog {}; read_verilog {}; chparam -set P {pool} -set IW {index_bits} -set W {width} pool_crossbar_ref; \
          proc; opt_clean; miter -equiv -flatten -make_assert pool_crossbar_ref pool_crossbar_mux miter; \
          hierarchy -top miter; sat -verify -prove-asserts miter",
         crossbar.display(),
+        select.display(),
         reference.display()
     );
     yosys_proves(&script, "proof did fail")
@@ -68,19 +72,16 @@ fn mux_crossbar_equals_behavioural_reference_p8_and_p16() {
 fn mutated_crossbar_is_refuted() {
     let (_tmp, file, width) = crossbar_of(8);
     let text = std::fs::read_to_string(&file).unwrap();
-    let from = format!("assign sel_y[{}:0] = index[2] ?", width - 1);
+    // Output 0 reads output 1's index.
+    let from = ".index(select[2:0])";
     assert!(
-        text.contains(&from),
+        text.contains(from),
         "generated text changed; update the mutation"
     );
-    std::fs::write(
-        &file,
-        text.replacen(&from, &from.replace("index[2]", "index[5]"), 1),
-    )
-    .unwrap();
+    std::fs::write(&file, text.replacen(from, ".index(select[5:3])", 1)).unwrap();
     assert!(
         !proves_equivalent(&file, 8, width),
-        "a crossbar reading another lane's index bit was proven equivalent"
+        "a crossbar reading another lane's index was proven equivalent"
     );
 }
 
@@ -127,7 +128,7 @@ fn mutated_benes_switch_is_refuted() {
     let text = std::fs::read_to_string(&file).unwrap();
     // Switch 1 of stage 2 reads switch 2's setting.
     let from = format!(
-        "assign stage2_y[{}:{}] = switches[9] ?",
+        "assign stage2_y[{}:{}] = select[9] ?",
         3 * width - 1,
         2 * width
     );
@@ -137,7 +138,7 @@ fn mutated_benes_switch_is_refuted() {
     );
     std::fs::write(
         &file,
-        text.replacen(&from, &from.replace("switches[9]", "switches[10]"), 1),
+        text.replacen(&from, &from.replace("select[9]", "select[10]"), 1),
     )
     .unwrap();
     assert!(

@@ -41,4 +41,5 @@ lint_matrix! {
     benes_pipelined_every_stage: "macros = 2\nrows = 16\ncols = 32\npool = 32\ncrossbar = 'benes'\ncrossbar_pipeline = 9",
     benes_two_lanes: "macros = 1\nrows = 8\ncols = 4\npool = 2\ncrossbar = 'benes'\ncrossbar_pipeline = 1",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
+    prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nprefix = 'soc_a_'",
 }

@@ -7,11 +7,42 @@
 
 use super::geometry::Geometry;
 use super::{Compressed, CompressedLayer, Tile};
-use crate::config::{Config, Derived};
-use crate::loadport::{get, put, words_for, Load, LoadPort};
+use crate::config::layout::LoadLayout;
+use crate::config::{Config, ConfigError, Derived};
+use crate::loadport::{get, put, words_for, Load, LoadError, LoadPort};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+/// A folder of images that cannot be read, or images that cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ImagesError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("cannot write {path}: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("{path}: {reason}")]
+    Invalid { path: PathBuf, reason: String },
+    #[error("{path}: {source}")]
+    Config {
+        path: PathBuf,
+        source: Box<ConfigError>,
+    },
+    #[error("layer `{layer}`: {reason}")]
+    Layer { layer: String, reason: String },
+    #[error("layer `{layer}`: {source}")]
+    Load { layer: String, source: LoadError },
+}
+
+impl ImagesError {
+    fn invalid(path: &Path, reason: impl Into<String>) -> ImagesError {
+        ImagesError::Invalid {
+            path: path.to_path_buf(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How one line of an image packs a load-port write.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct WordLayout {
     pub bits: u32,
@@ -124,6 +155,9 @@ pub struct Manifest {
     /// The hardware configuration the images are for (in the same folder).
     pub config: String,
     pub word: WordLayout,
+    /// The fields of each load target's address and data (the same
+    /// description as the package's cim_params.json).
+    pub load: LoadLayout,
     pub input_scale: f64,
     /// Load this once, before any layer.
     pub pool_image: String,
@@ -131,7 +165,7 @@ pub struct Manifest {
     pub layers: Vec<LayerEntry>,
 }
 
-pub const FORMAT: &str = "cimpool-images-2";
+pub const FORMAT: &str = "cimpool-images-3";
 
 pub fn pool_loads(c: &Compressed, port: &LoadPort) -> Vec<Load> {
     c.pool
@@ -142,27 +176,41 @@ pub fn pool_loads(c: &Compressed, port: &LoadPort) -> Vec<Load> {
 }
 
 /// Every write of one tile: error columns, lane words, scales.
-pub fn tile_loads(l: &CompressedLayer, t: &Tile, port: &LoadPort) -> Vec<Load> {
+pub fn tile_loads(l: &CompressedLayer, t: &Tile, port: &LoadPort) -> Result<Vec<Load>, LoadError> {
     let lanes = t.index.len();
-    let fields = port
-        .select_fields(&t.index)
-        .expect("the compressor's Benes groups are permutations");
+    let fields = port.select_fields(&t.index)?;
     let mut loads: Vec<Load> = (0..lanes)
         .map(|ln| port.error_column(ln as u32, &t.error[ln]))
         .collect();
     for (ln, &field) in fields.iter().enumerate() {
         let c = t.pass * lanes + ln;
-        let bias = l.bias_int.get(c).copied().unwrap_or(0);
-        loads.push(port.lane(ln as u32, field, t.mask[ln], bias));
+        let bias = l.scales.bias_int.get(c).copied().unwrap_or(0);
+        loads.push(port.lane(ln as u32, field, t.mask[ln], bias)?);
     }
-    loads.push(port.scales(l.alpha_int, l.beta_int, l.shift));
-    loads
+    loads.push(port.scales(&scales_of(l))?);
+    Ok(loads)
+}
+
+/// The scale word of a layer.
+pub fn scales_of(l: &CompressedLayer) -> crate::golden::Scales {
+    crate::golden::Scales {
+        alpha: l.scales.alpha_int,
+        beta: l.scales.beta_int,
+        shift: l.scales.shift,
+    }
 }
 
 /// Writes `cim_config.toml`, `pool.hex`, one `<layer>.hex` per layer and
 /// `manifest.json` into `dir`.
-pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
-    std::fs::create_dir_all(dir)?;
+pub fn write(c: &Compressed, dir: &Path) -> Result<Manifest, ImagesError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| ImagesError::Write {
+            path,
+            reason: e.to_string(),
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let d = Derived::new(&c.config);
     let port = LoadPort::new(&c.config);
     let word = WordLayout::new(&d);
@@ -172,10 +220,14 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
             .map(|l| word.to_hex(l) + "\n")
             .collect::<String>()
     };
-    std::fs::write(dir.join("cim_config.toml"), c.config.to_toml())?;
+    let file = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(io(&path))
+    };
+    file("cim_config.toml", c.config.to_toml())?;
     let pool = pool_loads(c, &port);
-    std::fs::write(dir.join("pool.hex"), lines(&pool))?;
-    write_pool_npy(c, &dir.join("pool.npy"))?;
+    file("pool.hex", lines(&pool))?;
+    write_pool_npy(c, &dir.join("pool.npy")).map_err(io(&dir.join("pool.npy")))?;
     let lanes = d.lanes as usize;
     let rows = c.config.rows as usize;
     let mut layers = Vec::new();
@@ -184,7 +236,10 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
         let mut tiles = Vec::new();
         let mut line = 0;
         for t in &l.tiles {
-            let loads = tile_loads(l, t, &port);
+            let loads = tile_loads(l, t, &port).map_err(|source| ImagesError::Load {
+                layer: l.name.clone(),
+                source,
+            })?;
             text += &lines(&loads);
             tiles.push(TileEntry {
                 pass: t.pass,
@@ -204,12 +259,13 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
                     ndarray::Array2::from_shape_vec((l.out_channels, l.fan_in), q.clone())
                         .expect("host weights are out x fan-in"),
                     &dir.join(&image),
-                )?;
+                )
+                .map_err(io(&dir.join(&image)))?;
                 image
             }
             None => {
                 let image = format!("{stem}.hex");
-                std::fs::write(dir.join(&image), text)?;
+                file(&image, text)?;
                 image
             }
         };
@@ -219,7 +275,7 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
             image,
             host: l.host.is_some(),
             host_bias: if l.host.is_some() {
-                l.bias_int.clone()
+                l.scales.bias_int.clone()
             } else {
                 vec![]
             },
@@ -228,11 +284,11 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
             geometry: l.geometry,
             row_blocks: l.row_blocks,
             passes: l.passes,
-            input_scale: l.input_scale,
-            output_scale: l.output_scale,
-            alpha: l.alpha_int,
-            beta: l.beta_int,
-            shift: l.shift,
+            input_scale: l.scales.input_scale,
+            output_scale: l.scales.output_scale,
+            alpha: l.scales.alpha_int,
+            beta: l.scales.beta_int,
+            shift: l.scales.shift,
             tiles,
         });
     }
@@ -240,16 +296,26 @@ pub fn write(c: &Compressed, dir: &Path) -> std::io::Result<Manifest> {
         format: FORMAT.into(),
         config: "cim_config.toml".into(),
         word,
+        load: d.load.clone(),
         input_scale: c.input_scale,
         pool_image: "pool.hex".into(),
         pool_lines: pool.len(),
         layers,
     };
-    std::fs::write(
-        dir.join("manifest.json"),
+    file(
+        "manifest.json",
         serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
     )?;
     Ok(manifest)
+}
+
+/// Writes `report.json` next to the images.
+pub fn write_report(dir: &Path, report: &super::report::Report) -> Result<(), ImagesError> {
+    let path = dir.join("report.json");
+    std::fs::write(&path, report.to_json()).map_err(|e| ImagesError::Write {
+        path,
+        reason: e.to_string(),
+    })
 }
 
 /// The pool as (pool, rows) int8 of +-1, for training against it
@@ -283,36 +349,52 @@ pub struct Images {
     pub host: Vec<Option<Vec<i8>>>,
 }
 
-pub fn read(dir: &Path) -> anyhow::Result<Images> {
+pub fn read(dir: &Path) -> Result<Images, ImagesError> {
     let text = |name: &str| {
-        std::fs::read_to_string(dir.join(name))
-            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", dir.join(name).display()))
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| ImagesError::Read {
+            path,
+            reason: e.to_string(),
+        })
     };
+    let manifest_path = dir.join("manifest.json");
     let manifest: Manifest = serde_json::from_str(&text("manifest.json")?)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("manifest.json").display()))?;
-    anyhow::ensure!(
-        manifest.format == FORMAT,
-        "{}: format `{}`, expected `{FORMAT}`",
-        dir.join("manifest.json").display(),
-        manifest.format
-    );
-    let config = Config::from_file(&dir.join(&manifest.config))?.resolved();
-    config.validate()?;
-    anyhow::ensure!(
-        WordLayout::new(&Derived::new(&config)) == manifest.word,
-        "the manifest's word layout does not match {}",
-        manifest.config
-    );
-    let parse = |name: &str| -> anyhow::Result<Vec<Load>> {
+        .map_err(|e| ImagesError::invalid(&manifest_path, e.to_string()))?;
+    if manifest.format != FORMAT {
+        return Err(ImagesError::invalid(
+            &manifest_path,
+            format!(
+                "format `{}`, expected `{FORMAT}`; compress the network again with this cimpool",
+                manifest.format
+            ),
+        ));
+    }
+    let config_path = dir.join(&manifest.config);
+    let config = Config::from_file(&config_path)
+        .and_then(|c| {
+            let c = c.resolved();
+            c.validate().map(|_| c)
+        })
+        .map_err(|source| ImagesError::Config {
+            path: config_path.clone(),
+            source: Box::new(source),
+        })?;
+    let d = Derived::new(&config);
+    if WordLayout::new(&d) != manifest.word || d.load != manifest.load {
+        return Err(ImagesError::invalid(
+            &manifest_path,
+            format!("its load-port layout does not match {}", manifest.config),
+        ));
+    }
+    let parse = |name: &str| -> Result<Vec<Load>, ImagesError> {
         text(name)?
             .lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, l)| {
-                manifest
-                    .word
-                    .from_hex(l)
-                    .map_err(|e| anyhow::anyhow!("{name} line {}: {e}", i + 1))
+                manifest.word.from_hex(l).map_err(|e| {
+                    ImagesError::invalid(&dir.join(name), format!("line {}: {e}", i + 1))
+                })
             })
             .collect()
     };
@@ -320,49 +402,9 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
     let mut tiles = Vec::new();
     let mut host = Vec::new();
     for (i, l) in manifest.layers.iter().enumerate() {
-        let g = &l.geometry;
-        anyhow::ensure!(
-            g.fan_in() == l.fan_in && g.out_c == l.out_channels,
-            "layer `{}`: its geometry gives {} inputs per vector and {} channels, the manifest says {} and {}",
-            l.name,
-            g.fan_in(),
-            g.out_c,
-            l.fan_in,
-            l.out_channels
-        );
-        if let Some(next) = manifest.layers.get(i + 1) {
-            anyhow::ensure!(
-                g.outputs() == next.geometry.inputs(),
-                "layer `{}` gives {} values but `{}` takes {}",
-                l.name,
-                g.outputs(),
-                next.name,
-                next.geometry.inputs()
-            );
-        }
+        check_geometry(&manifest, i)?;
         if l.host {
-            use ndarray_npy::ReadNpyExt;
-            let path = dir.join(&l.image);
-            let bytes = std::fs::read(&path)
-                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-            let a = ndarray::Array2::<i8>::read_npy(&bytes[..])
-                .map_err(|e| anyhow::anyhow!("{}: {e}; expected int8 weights", path.display()))?;
-            anyhow::ensure!(
-                l.host_bias.len() == l.out_channels,
-                "layer `{}`: {} host biases for {} channels",
-                l.name,
-                l.host_bias.len(),
-                l.out_channels
-            );
-            anyhow::ensure!(
-                a.dim() == (l.out_channels, l.fan_in),
-                "{}: shape {:?}, expected ({}, {})",
-                path.display(),
-                a.shape(),
-                l.out_channels,
-                l.fan_in
-            );
-            host.push(Some(a.iter().copied().collect()));
+            host.push(Some(read_host(dir, l)?));
             tiles.push(vec![]);
             continue;
         }
@@ -370,16 +412,19 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
         let loads = parse(&l.image)?;
         let mut per_tile = Vec::new();
         for t in &l.tiles {
-            anyhow::ensure!(
-                t.first_line + t.lines <= loads.len(),
-                "{}: tile (pass {}, block {}) needs lines {}..{} but the file has {}",
-                l.image,
-                t.pass,
-                t.block,
-                t.first_line + 1,
-                t.first_line + t.lines,
-                loads.len()
-            );
+            if t.first_line + t.lines > loads.len() {
+                return Err(ImagesError::invalid(
+                    &dir.join(&l.image),
+                    format!(
+                        "tile (pass {}, block {}) needs lines {}..{} but the file has {}",
+                        t.pass,
+                        t.block,
+                        t.first_line + 1,
+                        t.first_line + t.lines,
+                        loads.len()
+                    ),
+                ));
+            }
             per_tile.push(loads[t.first_line..t.first_line + t.lines].to_vec());
         }
         tiles.push(per_tile);
@@ -391,4 +436,68 @@ pub fn read(dir: &Path) -> anyhow::Result<Images> {
         tiles,
         host,
     })
+}
+
+/// Layer `i`'s geometry agrees with its own sizes and feeds the next layer.
+fn check_geometry(manifest: &Manifest, i: usize) -> Result<(), ImagesError> {
+    let l = &manifest.layers[i];
+    let g = &l.geometry;
+    let err = |reason: String| ImagesError::Layer {
+        layer: l.name.clone(),
+        reason,
+    };
+    if g.fan_in() != l.fan_in || g.out_c != l.out_channels {
+        return Err(err(format!(
+            "its geometry gives {} inputs per vector and {} channels, the manifest says {} and {}",
+            g.fan_in(),
+            g.out_c,
+            l.fan_in,
+            l.out_channels
+        )));
+    }
+    if let Some(next) = manifest.layers.get(i + 1) {
+        if g.outputs() != next.geometry.inputs() {
+            return Err(err(format!(
+                "it gives {} values but `{}` takes {}",
+                g.outputs(),
+                next.name,
+                next.geometry.inputs()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The int8 weights of an uncompressed layer, checked against its shape.
+fn read_host(dir: &Path, l: &LayerEntry) -> Result<Vec<i8>, ImagesError> {
+    use ndarray_npy::ReadNpyExt;
+    let path = dir.join(&l.image);
+    let bytes = std::fs::read(&path).map_err(|e| ImagesError::Read {
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    let a = ndarray::Array2::<i8>::read_npy(&bytes[..])
+        .map_err(|e| ImagesError::invalid(&path, format!("{e}; expected int8 weights")))?;
+    if l.host_bias.len() != l.out_channels {
+        return Err(ImagesError::Layer {
+            layer: l.name.clone(),
+            reason: format!(
+                "{} host biases for {} channels",
+                l.host_bias.len(),
+                l.out_channels
+            ),
+        });
+    }
+    if a.dim() != (l.out_channels, l.fan_in) {
+        return Err(ImagesError::invalid(
+            &path,
+            format!(
+                "shape {:?}, expected ({}, {})",
+                a.shape(),
+                l.out_channels,
+                l.fan_in
+            ),
+        ));
+    }
+    Ok(a.iter().copied().collect())
 }

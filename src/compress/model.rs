@@ -95,6 +95,16 @@ fn layer_err(layer: &str, reason: impl Into<String>) -> ModelError {
 }
 
 impl ModelDesc {
+    /// Reads a model description file; errors name the file.
+    pub fn from_file(path: &std::path::Path) -> Result<ModelDesc, ModelError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ModelError::Parse(format!("cannot read {}: {e}", path.display())))?;
+        ModelDesc::from_toml(&text).map_err(|e| match e {
+            ModelError::Parse(reason) => ModelError::Parse(format!("{}: {reason}", path.display())),
+            other => other,
+        })
+    }
+
     pub fn from_toml(text: &str) -> Result<ModelDesc, ModelError> {
         let d: ModelDesc = toml::from_str(text).map_err(|e| {
             ModelError::Parse(

@@ -7,7 +7,32 @@ use super::model::Layer;
 use super::tensors::Dataset;
 use super::{float_map, CompressedLayer};
 use crate::golden::{requantize, Engine};
-use crate::loadport::LoadPort;
+use crate::loadport::{LoadError, LoadPort};
+
+/// Inputs the images cannot run on, or images whose loads do not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("the images hold no layers")]
+    NoLayers,
+    #[error("layer `{layer}` takes {want} inputs but sample {sample} has {got}")]
+    SampleLength {
+        layer: String,
+        want: usize,
+        sample: usize,
+        got: usize,
+    },
+    #[error(
+        "layer `{layer}`: input value {value} is outside 0..={max} (act_bits = {bits}, unsigned)"
+    )]
+    InputRange {
+        layer: String,
+        value: i64,
+        max: i64,
+        bits: u32,
+    },
+    #[error("layer `{layer}`: {source}")]
+    Load { layer: String, source: LoadError },
+}
 
 /// Integer outputs of the last layer for every input (flattened in
 /// (c, y, x) order), computed layer by layer on the golden model with the
@@ -20,34 +45,35 @@ pub fn golden(
     images: &Images,
     inputs: &[Vec<i64>],
     mut progress: impl FnMut(usize, usize),
-) -> anyhow::Result<Vec<Vec<i64>>> {
+) -> Result<Vec<Vec<i64>>, RunError> {
     let base = &images.config;
     let act_max = (1i64 << base.act_bits) - 1;
     let Some(first) = images.manifest.layers.first() else {
-        anyhow::bail!("the images hold no layers");
+        return Err(RunError::NoLayers);
     };
     if let Some((s, x)) = inputs
         .iter()
         .enumerate()
         .find(|(_, x)| x.len() != first.geometry.inputs())
     {
-        anyhow::bail!(
-            "layer `{}` takes {} inputs but sample {s} has {}",
-            first.name,
-            first.geometry.inputs(),
-            x.len()
-        );
+        return Err(RunError::SampleLength {
+            layer: first.name.clone(),
+            want: first.geometry.inputs(),
+            sample: s,
+            got: x.len(),
+        });
     }
     let mut acts: Vec<Vec<i64>> = inputs.iter().map(|x| first.geometry.from_chw(x)).collect();
     let total: usize = images.tiles.iter().map(|t| t.len()).sum();
     let mut done = 0;
     for (li, layer) in images.manifest.layers.iter().enumerate() {
-        if let Some(v) = acts.iter().flatten().find(|&&v| v < 0 || v > act_max) {
-            anyhow::bail!(
-                "layer `{}`: input value {v} is outside 0..={act_max} (act_bits = {}, unsigned)",
-                layer.name,
-                base.act_bits
-            );
+        if let Some(&v) = acts.iter().flatten().find(|&&v| v < 0 || v > act_max) {
+            return Err(RunError::InputRange {
+                layer: layer.name.clone(),
+                value: v,
+                max: act_max,
+                bits: base.act_bits,
+            });
         }
         let g = &layer.geometry;
         let vectors: Vec<Vec<i64>> = acts.iter().flat_map(|a| g.im2col(a, 0)).collect();
@@ -56,7 +82,11 @@ pub fn golden(
             None => run_layer(images, li, &vectors, |_| {
                 done += 1;
                 progress(done, total);
-            }),
+            })
+            .map_err(|source| RunError::Load {
+                layer: layer.name.clone(),
+                source,
+            })?,
         };
         acts = outputs
             .chunks(g.positions())
@@ -99,7 +129,7 @@ fn run_layer(
     li: usize,
     vectors: &[Vec<i64>],
     mut tile_done: impl FnMut(usize),
-) -> Vec<Vec<i64>> {
+) -> Result<Vec<Vec<i64>>, LoadError> {
     let layer = &images.manifest.layers[li];
     let rows = images.config.rows as usize;
     let lanes = (images.config.macros * images.config.cols) as usize;
@@ -108,13 +138,13 @@ fn run_layer(
     let mut port = LoadPort::new(&config);
     let mut weights = port.empty_weights();
     for load in &images.pool {
-        port.apply(&mut weights, load);
+        port.apply(&mut weights, load)?;
     }
     let mut outputs = vec![vec![0i64; layer.out_channels]; vectors.len()];
     let mut saved: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
     for (ti, tile) in layer.tiles.iter().enumerate() {
         for load in &images.tiles[li][ti] {
-            port.apply(&mut weights, load);
+            port.apply(&mut weights, load)?;
         }
         let mut engine = Engine::new(&config, weights.clone());
         let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
@@ -136,7 +166,7 @@ fn run_layer(
         }
         tile_done(ti);
     }
-    outputs
+    Ok(outputs)
 }
 
 /// Float forward pass of one sample (flattened in (c, y, x) order); each

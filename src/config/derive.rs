@@ -3,6 +3,7 @@
 //! the cycle schedule. The generators, the C header and the JSON report all
 //! read these numbers from here, so they cannot drift apart.
 
+use super::layout::{LoadLayout, Widths};
 use super::{crossbar_levels, AdcMode, Config, Crossbar};
 use crate::ir::clog2;
 use serde::Serialize;
@@ -129,14 +130,18 @@ pub struct Derived {
     pub out_lanes: u32,
     pub out_beats: u32,
     pub out_beat_bits: u32,
-    /// Load port layout (see docs/ARCHITECTURE.md, "Load port").
+    /// Widths of the controller's position counters that exist. A count of
+    /// one needs no counter, and then no block has the port: this is the
+    /// one place that decides it.
+    pub plane_bits: Option<u32>,
+    pub phase_bits: Option<u32>,
+    pub xbar_step_bits: Option<u32>,
+    pub beat_bits: Option<u32>,
+    /// Port widths of the load port and every word it carries.
     pub load_sel_bits: u32,
     pub load_addr_bits: u32,
     pub load_data_bits: u32,
-    pub macro_field_bits: u32,
-    pub col_field_bits: u32,
-    pub group_field_bits: u32,
-    pub slot_field_bits: u32,
+    pub load: LoadLayout,
     /// Cycles between accepted input vectors when nothing stalls.
     pub cycles_per_vector: u32,
     /// Cycles from accepting a `last` input vector to its first output beat
@@ -213,16 +218,20 @@ impl Derived {
             Crossbar::Benes => crossbar_levels * c.pool / 2,
         };
 
-        let macro_field_bits = clog2(c.macros as u64);
-        let col_field_bits = clog2(c.cols as u64);
-        let group_field_bits = clog2(groups as u64);
-        let slot_field_bits = clog2(c.pool as u64);
-        let load_addr_bits =
-            (macro_field_bits + col_field_bits).max(group_field_bits + slot_field_bits);
-        let load_data_bits = c
-            .rows
-            .max(c.bias_bits + 1 + index_bits)
-            .max(2 * c.scale_bits + c.shift_bits);
+        let load = LoadLayout::pool_engine(&Widths {
+            rows: c.rows,
+            pool_col_bits: clog2(c.pool as u64),
+            col_bits: clog2(c.cols as u64),
+            macro_bits: clog2(c.macros as u64),
+            slot_bits: clog2(c.pool as u64),
+            group_bits: clog2(groups as u64),
+            index_bits,
+            benes: c.crossbar == Crossbar::Benes,
+            scale_bits: c.scale_bits,
+            bias_bits: c.bias_bits,
+            shift_bits: c.shift_bits,
+        });
+        let counter = |count: u32| (count > 1).then(|| clog2(count as u64));
 
         let accumulator_bits = accumulator.signed_bits();
         Derived {
@@ -250,13 +259,14 @@ impl Derived {
             out_lanes,
             out_beats,
             out_beat_bits: out_lanes * c.out_bits,
-            load_sel_bits: 2,
-            load_addr_bits,
-            load_data_bits,
-            macro_field_bits,
-            col_field_bits,
-            group_field_bits,
-            slot_field_bits,
+            plane_bits: counter(c.act_bits),
+            phase_bits: counter(phases),
+            xbar_step_bits: counter(crossbar_steps),
+            beat_bits: counter(out_beats),
+            load_sel_bits: load.sel_bits,
+            load_addr_bits: load.addr_bits,
+            load_data_bits: load.data_bits,
+            load,
             cycles_per_vector: steps.max(crossbar_steps),
             first_beat_latency: steps + crossbar_steps + c.crossbar_pipeline + 4,
         }

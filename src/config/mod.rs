@@ -1,7 +1,8 @@
-//! The one configuration object that drives the RTL, the generated header and
-//! (later) the golden model and the compressor.
+//! The one configuration object that drives the RTL, the generated header
+//! and JSON, the golden model, the co-simulation and the compressor.
 
 mod derive;
+pub mod layout;
 
 pub use derive::{adc_read_out, Derived, Range};
 
@@ -93,6 +94,7 @@ pub struct Config {
     pub macro_bit_area_um2: f64,
     pub macro_readout_bit_area_um2: f64,
     pub macro_pin_pitch_um: f64,
+    pub prefix: String,
 }
 
 impl Default for Config {
@@ -114,8 +116,11 @@ pub enum ConfigError {
     },
     #[error("cannot read config file {path}: {reason}")]
     Read { path: String, reason: String },
-    #[error("config file {path} is not valid: {reason}")]
-    Parse { path: String, reason: String },
+    /// Bad TOML or a value of the wrong type, in a file or on the command line.
+    #[error("{origin} is not valid: {reason}")]
+    Parse { origin: String, reason: String },
+    #[error("{origin}: unknown config key `{key}`; `cimpool default-config` lists every key")]
+    UnknownKey { origin: String, key: String },
 }
 
 fn invalid(field: &'static str, value: impl fmt::Display, rule: impl Into<String>) -> ConfigError {
@@ -149,6 +154,87 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+fn default_table() -> toml::Table {
+    DEFAULT_TOML.parse().expect("embedded default.toml parses")
+}
+
+fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
+    text.parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            origin: origin.into(),
+            reason: one_line(&e.to_string()),
+        })
+}
+
+/// A command-line value for `key`, read as the type of its default:
+/// integers, numbers, true/false, or a name (`round-clamp` means
+/// `round_clamp`).
+fn override_value(key: &str, raw: &str, default: &toml::Value) -> Result<toml::Value, ConfigError> {
+    let bad = |what: &str| ConfigError::Parse {
+        origin: "the command line".into(),
+        reason: format!("`{key}` = {raw} is not {what}"),
+    };
+    Ok(match default {
+        toml::Value::Integer(_) => {
+            toml::Value::Integer(raw.parse().map_err(|_| bad("an integer"))?)
+        }
+        toml::Value::Float(_) => toml::Value::Float(raw.parse().map_err(|_| bad("a number"))?),
+        toml::Value::Boolean(_) => {
+            toml::Value::Boolean(raw.parse().map_err(|_| bad("true or false"))?)
+        }
+        _ => toml::Value::String(raw.replace('-', "_")),
+    })
+}
+
+/// One configuration key as the command line offers it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct KeyDoc {
+    pub key: String,
+    /// The embedded default, as TOML.
+    pub default: String,
+    /// Its comment in the embedded default configuration.
+    pub help: String,
+}
+
+/// Every configuration key with its default and its comment, in the order
+/// of the embedded default file: the schema the CLI derives its flags from.
+pub fn schema() -> Vec<KeyDoc> {
+    let table = default_table();
+    let mut keys = Vec::new();
+    let mut above = String::new();
+    for line in DEFAULT_TOML.lines() {
+        let t = line.trim();
+        if let Some(comment) = t.strip_prefix('#') {
+            above = comment.trim().to_string();
+            continue;
+        }
+        let Some((key, rest)) = t.split_once('=') else {
+            above.clear();
+            continue;
+        };
+        let key = key.trim();
+        let Some(value) = table.get(key) else {
+            continue;
+        };
+        // The comment follows the value: after a `#` outside the value's quotes.
+        let value_text = value.to_string();
+        let after = rest
+            .trim_start()
+            .strip_prefix(value_text.as_str())
+            .unwrap_or("");
+        let help = match after.trim().strip_prefix('#') {
+            Some(c) => c.trim().to_string(),
+            None => above.clone(),
+        };
+        keys.push(KeyDoc {
+            key: key.to_string(),
+            default: value_text,
+            help,
+        });
+    }
+    keys
+}
+
 /// Logic levels of one crossbar, the most register stages it can take:
 /// 2:1 multiplexer levels (mux) or switch stages (benes).
 pub fn crossbar_levels(crossbar: Crossbar, pool: u32) -> u32 {
@@ -166,25 +252,61 @@ pub const MAX_LANES: u32 = 16384;
 impl Config {
     /// Reads a TOML file; keys it leaves out take the embedded defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Config::from_toml(&text).map_err(|reason| ConfigError::Parse {
-            path: path.display().to_string(),
-            reason,
-        })
+        Config::from_sources(Some(path), &[])
     }
 
     /// Parses TOML; keys it leaves out take the embedded defaults, unknown
     /// keys are rejected by name.
-    pub fn from_toml(text: &str) -> Result<Config, String> {
-        let user: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| one_line(&e.to_string()))?;
-        let mut merged: toml::Table = DEFAULT_TOML.parse().expect("embedded default.toml parses");
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let table = parse_table(text, "config text")?;
+        Config::from_table(table, "config text")
+    }
+
+    /// The embedded defaults, then the keys of `file`, then `overrides`
+    /// (key, value as typed on a command line) in order.
+    pub fn from_sources(
+        file: Option<&Path>,
+        overrides: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::new();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+            table = parse_table(&text, &path.display().to_string())?;
+        }
+        let defaults = default_table();
+        for (key, raw) in overrides {
+            let default = defaults.get(key).ok_or_else(|| ConfigError::UnknownKey {
+                origin: "command line".into(),
+                key: key.clone(),
+            })?;
+            table.insert(key.clone(), override_value(key, raw, default)?);
+        }
+        let origin = match file {
+            Some(path) if overrides.is_empty() => path.display().to_string(),
+            Some(path) => format!("{} with the command-line settings", path.display()),
+            None => "the command-line settings".to_string(),
+        };
+        Config::from_table(table, &origin)
+    }
+
+    fn from_table(user: toml::Table, origin: &str) -> Result<Config, ConfigError> {
+        let mut merged = default_table();
+        for key in user.keys() {
+            if !merged.contains_key(key) {
+                return Err(ConfigError::UnknownKey {
+                    origin: origin.into(),
+                    key: key.clone(),
+                });
+            }
+        }
         merged.extend(user);
-        Config::deserialize(merged).map_err(|e| one_line(&e.to_string()))
+        Config::deserialize(merged).map_err(|e| ConfigError::Parse {
+            origin: origin.into(),
+            reason: one_line(&e.to_string()),
+        })
     }
 
     pub fn to_toml(&self) -> String {
@@ -210,6 +332,22 @@ impl Config {
         if self.pool == 0 || self.wl_parallel == 0 {
             return self.resolved().validate();
         }
+        self.validate_array()?;
+        self.validate_flow()?;
+        self.validate_lanes()?;
+        let d = Derived::new(self);
+        if d.value_bits > 120 {
+            return Err(invalid(
+                "max_row_blocks",
+                self.max_row_blocks,
+                format!("the requantizer input would need {} bits (limit 120); reduce max_row_blocks, scale_bits or bias_bits", d.value_bits),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The macros, the pool, the phases and the datapath widths.
+    fn validate_array(&self) -> Result<(), ConfigError> {
         in_range("macros", self.macros, 1, 64)?;
         in_range("rows", self.rows, 2, 1024)?;
         in_range("cols", self.cols, 2, 1024)?;
@@ -250,6 +388,11 @@ impl Config {
         in_range("bias_bits", self.bias_bits, 2, 48)?;
         in_range("shift_bits", self.shift_bits, 1, 7)?;
         in_range("max_row_blocks", self.max_row_blocks, 1, 1 << 20)?;
+        Ok(())
+    }
+
+    /// The flow hand-off: constraints, ORFS settings, macro views, names.
+    fn validate_flow(&self) -> Result<(), ConfigError> {
         in_range("clock_period_ns", self.clock_period_ns, 0.1, 1000.0)?;
         in_range("io_delay_fraction", self.io_delay_fraction, 0.0, 0.9)?;
         in_range("core_utilization", self.core_utilization, 1, 90)?;
@@ -274,6 +417,26 @@ impl Config {
                 "orfs_platform must be an ORFS platform name (letters, digits, _), e.g. sky130hd, nangate45, asap7",
             ));
         }
+        let prefix_ok = self.prefix.is_empty()
+            || (self
+                .prefix
+                .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && self
+                    .prefix
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !prefix_ok {
+            return Err(invalid(
+                "prefix",
+                format!("{:?}", self.prefix),
+                "prefix must be empty or start a Verilog identifier (a letter or _, then letters, digits, _), e.g. \"soc_a_\"",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Lanes, lane groups, crossbars and output beats.
+    fn validate_lanes(&self) -> Result<(), ConfigError> {
         let lanes = self.macros * self.cols;
         if lanes > MAX_LANES {
             return Err(invalid(
@@ -327,14 +490,6 @@ impl Config {
                 ),
             ));
         }
-        let d = Derived::new(self);
-        if d.value_bits > 120 {
-            return Err(invalid(
-                "max_row_blocks",
-                self.max_row_blocks,
-                format!("the requantizer input would need {} bits (limit 120); reduce max_row_blocks, scale_bits or bias_bits", d.value_bits),
-            ));
-        }
         Ok(())
     }
 
@@ -381,8 +536,58 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let e = Config::from_toml("macross = 2\n").unwrap_err();
-        assert!(e.contains("macross"), "{e}");
+        let e = Config::from_toml("macross = 2\n").unwrap_err().to_string();
+        assert!(e.contains("unknown config key `macross`"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_after_the_file_with_the_defaults_types() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "macros = 2\nrows = 32\n").unwrap();
+        let set = |k: &str, v: &str| (k.to_string(), v.to_string());
+        let c = Config::from_sources(
+            Some(&path),
+            &[
+                set("rows", "64"),
+                set("adc_mode", "round-clamp"),
+                set("act_signed", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.macros, c.rows, c.adc_mode, c.act_signed),
+            (2, 64, AdcMode::RoundClamp, true)
+        );
+        let e = Config::from_sources(None, &[set("macros", "eight")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the command line is not valid: `macros` = eight is not an integer"
+        );
+        let e = Config::from_sources(None, &[set("crossbar", "ring")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("crossbar") && e.contains("ring"), "{e}");
+        let e = Config::from_sources(None, &[set("macross", "2")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown config key `macross`"), "{e}");
+    }
+
+    #[test]
+    fn schema_lists_every_key_with_its_comment() {
+        let keys = schema();
+        let serialized: toml::Table = Config::default().to_toml().parse().unwrap();
+        assert_eq!(keys.len(), serialized.len());
+        let adc = keys.iter().find(|k| k.key == "adc_mode").unwrap();
+        assert_eq!(
+            (adc.default.as_str(), adc.help.as_str()),
+            ("\"floor_clamp\"", "floor_clamp | round_clamp")
+        );
+        assert!(
+            keys.iter().all(|k| !k.help.is_empty()),
+            "a key without help"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use super::scenario::{Command, Scenario};
 use super::sim::Sim;
 use super::{CosimError, Mismatch};
 use crate::config::{Config, Derived};
-use crate::golden::timing::{Inputs, Schedule};
+use crate::golden::timing::{Inputs, Outputs, Schedule};
 use crate::golden::Engine;
 use crate::loadport::LoadPort;
 use rand::{Rng, SeedableRng};
@@ -44,55 +44,52 @@ pub struct Report {
     pub lanes_compared: usize,
 }
 
-pub fn run(
-    sim: &mut Sim,
-    config: &Config,
-    scenario: &Scenario,
-    traffic: Traffic,
-    trace: Option<&Path>,
-) -> Result<Report, CosimError> {
-    let d = Derived::new(config);
-    let mut port = LoadPort::new(config);
-    let mut golden = Engine::new(config, port.empty_weights());
-    let mut schedule = Schedule::new(config);
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(traffic.seed);
-    if let Some(path) = trace {
-        sim.trace(path)?;
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} input vectors, {} loads, {} output vectors, {} beats, {} lane values compared over {} cycles",
+            self.vectors, self.loads, self.output_vectors, self.beats, self.lanes_compared, self.cycles
+        )
     }
-    let total_beats = scenario.output_vectors() * d.out_beats as usize;
-    let limit = 64 * (scenario.commands.len() + total_beats) as u64 + 10_000;
+}
 
-    for name in ["load_valid", "in_valid", "out_ready"] {
-        sim.set(name, 0);
+/// The golden side of a lock-step run: the model's memories and
+/// accumulators, its cycle schedule, and what the RTL must still produce.
+struct Lockstep<'a> {
+    config: &'a Config,
+    out_beats: u32,
+    out_lanes: u32,
+    scenario: &'a Scenario,
+    port: LoadPort,
+    golden: Engine,
+    schedule: Schedule,
+    report: Report,
+    /// The next scenario command to offer.
+    next: usize,
+    /// Output vectors the RTL owes: (input vector index, lane values).
+    expected: VecDeque<(usize, Vec<i64>)>,
+    vector_index: usize,
+    beat_in_vector: u32,
+    /// The `in_data` words of the vector on offer (encoded once, not once
+    /// per cycle it waits).
+    encoded: Option<(usize, crate::loadport::Words)>,
+}
+
+impl Lockstep<'_> {
+    fn mismatch(&self, cycle: u64, what: String) -> CosimError {
+        CosimError::Mismatch(Box::new(Mismatch::new(self.config, cycle, what)))
     }
-    sim.reset(2);
 
-    let mut report = Report::default();
-    let mut next = 0usize;
-    let mut expected: VecDeque<(usize, Vec<i64>)> = VecDeque::new();
-    let mut vector_index = 0usize;
-    let mut beat_in_vector = 0u32;
-    let mut encoded: Option<(usize, crate::loadport::Words)> = None;
-    let mismatch = |cycle: u64, what: String| {
-        CosimError::Mismatch(Box::new(Mismatch::new(config, cycle, what)))
-    };
-
-    for cycle in 0..limit {
-        let done = next == scenario.commands.len() && expected.is_empty();
-        if done && schedule.outputs().load_ready {
-            report.cycles = cycle;
-            return Ok(report);
-        }
-        let offer = rng.gen_bool(traffic.p_valid);
-        let out_ready = rng.gen_bool(traffic.p_ready);
-        let (mut load_valid, mut inputs) = (
-            false,
-            Inputs {
-                out_ready,
-                ..Default::default()
-            },
-        );
-        match scenario.commands.get(next) {
+    /// Drives the next command (when `offer`) and `out_ready`; returns
+    /// what was driven.
+    fn drive(&mut self, sim: &mut Sim, offer: bool, out_ready: bool) -> (bool, Inputs) {
+        let mut load_valid = false;
+        let mut inputs = Inputs {
+            out_ready,
+            ..Default::default()
+        };
+        match self.scenario.commands.get(self.next) {
             Some(Command::Load(load)) if offer => {
                 load_valid = true;
                 sim.set("load_sel", load.sel as u64);
@@ -106,11 +103,10 @@ pub fn run(
                     in_last: *last,
                     out_ready,
                 };
-                // Encode once per vector, not once per cycle it waits.
-                if encoded.as_ref().map(|(i, _)| *i) != Some(next) {
-                    encoded = Some((next, port.input(x)));
+                if self.encoded.as_ref().map(|(i, _)| *i) != Some(self.next) {
+                    self.encoded = Some((self.next, self.port.input(x)));
                 }
-                sim.set_words("in_data", &encoded.as_ref().unwrap().1);
+                sim.set_words("in_data", &self.encoded.as_ref().unwrap().1);
             }
             _ => {}
         }
@@ -119,9 +115,11 @@ pub fn run(
         sim.set("in_first", inputs.in_first as u64);
         sim.set("in_last", inputs.in_last as u64);
         sim.set("out_ready", out_ready as u64);
-        sim.eval();
+        (load_valid, inputs)
+    }
 
-        let model = schedule.outputs();
+    /// The RTL's handshake outputs against the cycle model.
+    fn check_handshakes(&self, sim: &Sim, cycle: u64, model: &Outputs) -> Result<(), CosimError> {
         let rtl = [
             ("in_ready", sim.get("in_ready") == 1, model.in_ready),
             ("load_ready", sim.get("load_ready") == 1, model.load_ready),
@@ -138,72 +136,134 @@ pub fn run(
                 continue;
             }
             if actual != want {
-                return Err(mismatch(
+                return Err(self.mismatch(
                     cycle,
                     format!("handshake `{name}`: expected {want}, RTL {actual} (cycle schedule)"),
                 ));
             }
         }
+        Ok(())
+    }
 
-        if model.out_valid && out_ready {
-            let Some((v, lanes)) = expected.front() else {
-                return Err(mismatch(
+    /// Every lane of an output beat the environment takes this cycle.
+    fn check_beat(&mut self, sim: &Sim, cycle: u64) -> Result<(), CosimError> {
+        let Some((v, lanes)) = self.expected.front() else {
+            return Err(self.mismatch(cycle, "output beat with no output vector expected".into()));
+        };
+        let got = self.port.beat(&sim.get_words("out_data"));
+        for (i, &g) in got.iter().enumerate() {
+            let lane = self.beat_in_vector * self.out_lanes + i as u32;
+            let want = lanes[lane as usize];
+            if g != want {
+                let mut m = Mismatch::new(
+                    self.config,
                     cycle,
-                    "output beat with no output vector expected".into(),
-                ));
-            };
-            let got = port.beat(&sim.get_words("out_data"));
-            for (i, &g) in got.iter().enumerate() {
-                let lane = beat_in_vector * d.out_lanes + i as u32;
-                let want = lanes[lane as usize];
-                if g != want {
-                    let mut m = Mismatch::new(
-                        config,
-                        cycle,
-                        format!("output beat {beat_in_vector} lane value"),
-                    );
-                    m.vector = Some(*v);
-                    m.lane = Some(lane);
-                    m.expected = want.to_string();
-                    m.actual = g.to_string();
-                    return Err(CosimError::Mismatch(Box::new(m)));
-                }
-            }
-            report.beats += 1;
-            report.lanes_compared += got.len();
-            beat_in_vector += 1;
-            if beat_in_vector == d.out_beats {
-                expected.pop_front();
-                beat_in_vector = 0;
+                    format!("output beat {} lane value", self.beat_in_vector),
+                );
+                m.vector = Some(*v);
+                m.lane = Some(lane);
+                m.expected = want.to_string();
+                m.actual = g.to_string();
+                return Err(CosimError::Mismatch(Box::new(m)));
             }
         }
+        self.report.beats += 1;
+        self.report.lanes_compared += got.len();
+        self.beat_in_vector += 1;
+        if self.beat_in_vector == self.out_beats {
+            self.expected.pop_front();
+            self.beat_in_vector = 0;
+        }
+        Ok(())
+    }
+
+    /// The golden model takes what the RTL accepted this cycle.
+    fn accept(
+        &mut self,
+        load_valid: bool,
+        inputs: &Inputs,
+        model: &Outputs,
+    ) -> Result<(), CosimError> {
         if load_valid && model.load_ready {
-            if let Some(Command::Load(load)) = scenario.commands.get(next) {
-                port.apply(&mut golden.weights, load);
+            if let Some(Command::Load(load)) = self.scenario.commands.get(self.next) {
+                self.port.apply(&mut self.golden.weights, load)?;
             }
-            report.loads += 1;
-            next += 1;
+            self.report.loads += 1;
+            self.next += 1;
         }
         if inputs.in_valid && model.in_ready {
-            if let Some(Command::Input { x, first, last }) = scenario.commands.get(next) {
-                let result = golden.step(x, *first, *last);
-                if let Some(out) = result.outputs {
-                    expected.push_back((vector_index, out));
-                    report.output_vectors += 1;
+            if let Some(Command::Input { x, first, last }) = self.scenario.commands.get(self.next) {
+                if let Some(out) = self.golden.step(x, *first, *last).outputs {
+                    self.expected.push_back((self.vector_index, out));
+                    self.report.output_vectors += 1;
                 }
             }
-            vector_index += 1;
-            report.vectors += 1;
-            next += 1;
+            self.vector_index += 1;
+            self.report.vectors += 1;
+            self.next += 1;
         }
-        schedule.tick(inputs);
+        Ok(())
+    }
+}
+
+pub fn run(
+    sim: &mut Sim,
+    config: &Config,
+    scenario: &Scenario,
+    traffic: Traffic,
+    trace: Option<&Path>,
+) -> Result<Report, CosimError> {
+    let d = Derived::new(config);
+    let port = LoadPort::new(config);
+    let mut ls = Lockstep {
+        config,
+        out_beats: d.out_beats,
+        out_lanes: d.out_lanes,
+        scenario,
+        golden: Engine::new(config, port.empty_weights()),
+        port,
+        schedule: Schedule::new(config),
+        report: Report::default(),
+        next: 0,
+        expected: VecDeque::new(),
+        vector_index: 0,
+        beat_in_vector: 0,
+        encoded: None,
+    };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(traffic.seed);
+    if let Some(path) = trace {
+        sim.trace(path)?;
+    }
+    let total_beats = scenario.output_vectors() * d.out_beats as usize;
+    let limit = 64 * (scenario.commands.len() + total_beats) as u64 + 10_000;
+    for name in ["load_valid", "in_valid", "out_ready"] {
+        sim.set(name, 0);
+    }
+    sim.reset(2);
+    for cycle in 0..limit {
+        let done = ls.next == scenario.commands.len() && ls.expected.is_empty();
+        if done && ls.schedule.outputs().load_ready {
+            ls.report.cycles = cycle;
+            return Ok(ls.report);
+        }
+        let offer = rng.gen_bool(traffic.p_valid);
+        let out_ready = rng.gen_bool(traffic.p_ready);
+        let (load_valid, inputs) = ls.drive(sim, offer, out_ready);
+        sim.eval();
+        let model = ls.schedule.outputs();
+        ls.check_handshakes(sim, cycle, &model)?;
+        if model.out_valid && out_ready {
+            ls.check_beat(sim, cycle)?;
+        }
+        ls.accept(load_valid, &inputs, &model)?;
+        ls.schedule.tick(inputs);
         sim.cycle();
     }
-    Err(mismatch(
+    Err(ls.mismatch(
         limit,
         format!(
             "no progress: {} of {} commands done after {limit} cycles",
-            next,
+            ls.next,
             scenario.commands.len()
         ),
     ))

@@ -40,18 +40,22 @@ pub struct Replay {
     pub cycles: u64,
 }
 
-pub fn replay(
-    package_dir: &Path,
-    work_dir: &Path,
-    config: &Config,
-    scenario: &Scenario,
-) -> Result<Replay, CosimError> {
-    let d = Derived::new(config);
+/// A scenario as the testbench reads it: one command word per load or
+/// input vector, one expected word per output beat.
+struct Recording {
+    commands: String,
+    expected: String,
+    beats: usize,
+    payload: u32,
+}
+
+/// Runs the scenario on the golden model and records its commands and
+/// output beats as `$readmemh` lines.
+fn record(config: &Config, d: &Derived, scenario: &Scenario) -> Result<Recording, CosimError> {
     let mut port = LoadPort::new(config);
     let in_bits = config.rows * config.act_bits;
     let payload = d.load_data_bits.max(in_bits);
     let cmd_bits = 4 + d.load_sel_bits + d.load_addr_bits + payload;
-
     let mut golden = Engine::new(config, port.empty_weights());
     let (mut commands, mut expected) = (String::new(), String::new());
     let mut beats = 0usize;
@@ -59,7 +63,7 @@ pub fn replay(
         let mut w = vec![0u32; words_for(cmd_bits)];
         match cmd {
             Command::Load(load) => {
-                port.apply(&mut golden.weights, load);
+                port.apply(&mut golden.weights, load)?;
                 put(&mut w, cmd_bits - 2, 1, 1);
                 put(
                     &mut w,
@@ -96,11 +100,39 @@ pub fn replay(
         }
         let _ = writeln!(commands, "{}", hex(&w, cmd_bits));
     }
+    Ok(Recording {
+        commands,
+        expected,
+        beats,
+        payload,
+    })
+}
+
+pub fn replay(
+    package_dir: &Path,
+    work_dir: &Path,
+    config: &Config,
+    scenario: &Scenario,
+) -> Result<Replay, CosimError> {
+    let d = Derived::new(config);
+    let in_bits = config.rows * config.act_bits;
+    let Recording {
+        commands,
+        expected,
+        beats,
+        payload,
+    } = record(config, &d, scenario)?;
     let io = |e: std::io::Error| CosimError::Tool(format!("{}: {e}", work_dir.display()));
     std::fs::create_dir_all(work_dir).map_err(io)?;
     std::fs::write(work_dir.join("commands.hex"), commands).map_err(io)?;
     std::fs::write(work_dir.join("expected.hex"), expected).map_err(io)?;
-    std::fs::write(work_dir.join("cim_tb.v"), TESTBENCH).map_err(io)?;
+    // The testbench names the default top; a prefixed package renames it.
+    let top = format!("{}cim_top dut (", config.prefix);
+    std::fs::write(
+        work_dir.join("cim_tb.v"),
+        TESTBENCH.replace("cim_top dut (", &top),
+    )
+    .map_err(io)?;
 
     let list = std::fs::read_to_string(package_dir.join("files.f")).map_err(io)?;
     let package_dir = package_dir.canonicalize().map_err(io)?;

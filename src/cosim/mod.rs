@@ -75,6 +75,9 @@ pub enum CosimError {
     Package(String),
     #[error("{0}")]
     Mismatch(Box<Mismatch>),
+    /// A scenario write the load port cannot decode.
+    #[error("scenario: {0}")]
+    Load(#[from] crate::loadport::LoadError),
 }
 
 /// Verilates `package_dir`, runs a random scenario of about `vectors` input

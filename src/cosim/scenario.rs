@@ -2,7 +2,7 @@
 //! directed, deterministic for a seed.
 
 use crate::config::{Config, Crossbar, Derived};
-use crate::golden::{bits_from_fn, Engine, Weights};
+use crate::golden::{bits_from_fn, Engine, Scales, Weights};
 use crate::loadport::{Load, LoadPort};
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -123,9 +123,11 @@ impl Builder<'_> {
             bias: (0..lanes)
                 .map(|_| self.rng.gen_range(-bias_span..=bias_span))
                 .collect(),
-            alpha: self.rng.gen_range(-small..=small),
-            beta: self.rng.gen_range(-small..=small),
-            shift: 0,
+            scales: Scales {
+                alpha: self.rng.gen_range(-small..=small),
+                beta: self.rng.gen_range(-small..=small),
+                shift: 0,
+            },
         }
     }
 
@@ -139,8 +141,8 @@ impl Builder<'_> {
             let x = self.vector();
             engine.step(&x, true, false);
             for l in 0..engine.acc_pool.len() {
-                let v = w.alpha as i128 * engine.acc_pool[l]
-                    + w.beta as i128 * engine.acc_err[l]
+                let v = w.scales.alpha as i128 * engine.acc_pool[l]
+                    + w.scales.beta as i128 * engine.acc_err[l]
                     + w.bias[l] as i128;
                 mags.push(v.unsigned_abs());
             }
@@ -186,7 +188,7 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
         commands: vec![],
     };
     let mut w = b.random_weights();
-    w.shift = b.typical_shift(&w);
+    w.scales.shift = b.typical_shift(&w);
     b.load_all(&w);
     let max_blocks = c.max_row_blocks.min(4);
     let mut count = 0;
@@ -217,8 +219,13 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
             let indices = b.random_indices(c.pool as usize);
             let fields = b.port.select_fields(&indices).expect("a permutation");
             for l in first..first + count {
-                let (mask, bias) = (b.rng.gen_bool(0.5), b.rng.gen_range(-500..500));
-                let load = b.port.lane(l, fields[(l - first) as usize], mask, bias);
+                let bmax = (1i64 << (c.bias_bits - 1)) - 1;
+                let bias = b.rng.gen_range(-500..500).clamp(-bmax - 1, bmax);
+                let mask = b.rng.gen_bool(0.5);
+                let load = b
+                    .port
+                    .lane(l, fields[(l - first) as usize], mask, bias)
+                    .expect("bias in range");
                 b.commands.push(Command::Load(load));
                 let col = b.column();
                 let load = b.port.error_column(l, &col);
@@ -232,10 +239,13 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
             b.commands.push(Command::Load(load));
         }
         if b.rng.gen_bool(0.2) {
-            let shift = w.shift.saturating_sub(1) + b.rng.gen_range(0..3);
-            let load = b
-                .port
-                .scales(w.alpha, -w.beta, shift.min((1 << c.shift_bits) - 1));
+            let shift = w.scales.shift.saturating_sub(1) + b.rng.gen_range(0..3);
+            let scales = Scales {
+                beta: -w.scales.beta,
+                shift: shift.min((1 << c.shift_bits) - 1),
+                ..w.scales
+            };
+            let load = b.port.scales(&scales).expect("scales in range");
             b.commands.push(Command::Load(load));
         }
         let k = b.rng.gen_range(1..=max_blocks);
@@ -270,9 +280,11 @@ fn extreme_tiles(b: &mut Builder<'_>) {
             index: (0..lanes as u32).map(|l| l % c.pool).collect(),
             mask: vec![true; lanes],
             bias: vec![0; lanes],
-            alpha,
-            beta,
-            shift: 0,
+            scales: Scales {
+                alpha,
+                beta,
+                shift: 0,
+            },
         };
         // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.
         let top = (alpha + beta).unsigned_abs() as u128
@@ -280,7 +292,7 @@ fn extreme_tiles(b: &mut Builder<'_>) {
             * c.rows as u128
             * x.unsigned_abs() as u128;
         let bits = 128 - top.max(1).leading_zeros();
-        w.shift = bits
+        w.scales.shift = bits
             .saturating_sub(c.out_bits - 1)
             .min((1 << c.shift_bits) - 1);
         b.load_all(&w);

@@ -11,11 +11,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const COSIM_MK: &str = include_str!("../../sim/cosim.mk");
+/// The model's class is always `Vcim_top` (`--prefix`), whatever the top
+/// module is called (`prefix` in the config), so the make fragment and the
+/// shim need not change with it.
+pub const MODEL_CLASS: &str = "Vcim_top";
 const VERILATOR_FLAGS: &[&str] = &[
     "--cc",
     "-Wno-fatal",
-    "--top-module",
-    "cim_top",
+    "--prefix",
+    MODEL_CLASS,
     "-CFLAGS",
     "-fPIC",
 ];
@@ -23,7 +27,7 @@ const VERILATOR_FLAGS: &[&str] = &[
 /// trace (a mismatch) builds the traced variant.
 const TRACE_FLAG: &str = "--trace";
 /// -O1 builds about 10% faster than the default with the same speed
-/// (../shared/TOOLING.md).
+/// (measured on Verilator 5.006).
 const OPT_FAST: &str = "OPT_FAST=-O1";
 
 /// A 64-bit FNV-1a hash: stable across runs and platforms, unlike the
@@ -81,10 +85,6 @@ pub fn verilate(
     jobs: u32,
     trace: bool,
 ) -> Result<Verilated, CosimError> {
-    let mut flags: Vec<&str> = VERILATOR_FLAGS.to_vec();
-    if trace {
-        flags.push(TRACE_FLAG);
-    }
     let config = Config::from_file(&package_dir.join("cim_config.toml"))
         .map_err(|e| {
             CosimError::Package(format!(
@@ -104,6 +104,11 @@ pub fn verilate(
     // The shim follows the ports of the design the config describes.
     let design = crate::gen::generate(&config);
     let shim = shim_source(design.module(&design.top).expect("top"));
+    let mut flags: Vec<&str> = VERILATOR_FLAGS.to_vec();
+    flags.extend(["--top-module", design.top.as_str()]);
+    if trace {
+        flags.push(TRACE_FLAG);
+    }
 
     let version = tool_output(Command::new("verilator").arg("--version"), "verilator")?;
     let mut h = Fnv(0xcbf29ce484222325);

@@ -97,6 +97,9 @@ pub fn print_module(m: &Module) -> String {
         s.push('\n');
     }
     for n in &m.nets {
+        if let Some(doc) = &n.doc {
+            comment(&mut s, "    ", doc);
+        }
         let kind = match n.kind {
             NetKind::Wire => "wire",
             NetKind::Reg => "reg ",
@@ -114,28 +117,17 @@ pub fn print_module(m: &Module) -> String {
         s.push('\n');
     }
     for (lhs, rhs) in &m.assigns {
-        let _ = writeln!(s, "    assign {} = {};", lvalue(lhs, &sc), expr(rhs, &sc));
+        let target = format!("    assign {} = ", lvalue(lhs, &sc));
+        let _ = writeln!(s, "{target}{};", wrapped(rhs, &sc, target.len()));
     }
     for inst in &m.instances {
-        s.push('\n');
-        let _ = write!(s, "    {}", inst.module);
-        if !inst.params.is_empty() {
-            let ps: Vec<String> = inst
-                .params
-                .iter()
-                .map(|(n, w, v)| format!(".{n}({w}'d{v})"))
-                .collect();
-            let _ = write!(s, " #({})", ps.join(", "));
-        }
-        let _ = writeln!(s, " {} (", inst.name);
-        for (i, (port, e)) in inst.conns.iter().enumerate() {
-            let sep = if i + 1 < inst.conns.len() { "," } else { "" };
-            let _ = writeln!(s, "        .{port}({}){sep}", expr(e, &sc));
-        }
-        s.push_str("    );\n");
+        instance(&mut s, inst, &sc);
     }
     for a in &m.always {
         s.push('\n');
+        if let Some(doc) = &a.doc {
+            comment(&mut s, "    ", doc);
+        }
         let _ = writeln!(s, "    always @(posedge {}) begin", a.clock);
         seq(&mut s, &a.body, 2, &sc);
         s.push_str("    end\n");
@@ -146,6 +138,110 @@ pub fn print_module(m: &Module) -> String {
     }
     s.push_str("\n`default_nettype wire\n");
     s
+}
+
+fn instance(s: &mut String, inst: &crate::ir::Instance, sc: &Scalars) {
+    s.push('\n');
+    if let Some(doc) = &inst.doc {
+        comment(s, "    ", doc);
+    }
+    let _ = write!(s, "    {}", inst.module);
+    if !inst.params.is_empty() {
+        let ps: Vec<String> = inst
+            .params
+            .iter()
+            .map(|(n, w, v)| format!(".{n}({w}'d{v})"))
+            .collect();
+        let _ = write!(s, " #({})", ps.join(", "));
+    }
+    let _ = writeln!(s, " {} (", inst.name);
+    for (i, (port, e)) in inst.conns.iter().enumerate() {
+        let sep = if i + 1 < inst.conns.len() { "," } else { "" };
+        let head = format!("        .{port}(");
+        let _ = writeln!(s, "{head}{}){sep}", wrapped(e, sc, head.len()));
+    }
+    s.push_str("    );\n");
+}
+
+/// Lines of a comment, each prefixed by `indent` and `// `.
+fn comment(s: &mut String, indent: &str, text: &str) {
+    for line in text.lines() {
+        let _ = writeln!(s, "{indent}// {line}");
+    }
+}
+
+/// Longest line the printer aims for; longer expressions are broken.
+const LINE: usize = 100;
+
+/// `e` printed to start at column `column`: on one line when it fits,
+/// otherwise broken at its top-level structure (concatenation elements
+/// packed several to a line, `? :` branches on their own lines), each
+/// continuation indented one step past `column`.
+fn wrapped(e: &Expr, sc: &Scalars, column: usize) -> String {
+    let flat = expr(e, sc);
+    if column + flat.len() <= LINE {
+        return flat;
+    }
+    let inner = column + 4;
+    let pad = " ".repeat(inner);
+    match e {
+        Expr::Concat(parts) => {
+            let mut lines: Vec<String> = vec![String::new()];
+            for (i, part) in parts.iter().enumerate() {
+                let text = wrapped(part, sc, inner) + if i + 1 < parts.len() { "," } else { "" };
+                let last = lines.last_mut().unwrap();
+                if last.is_empty() {
+                    *last = text;
+                } else if inner + last.len() + 1 + text.len() <= LINE && !text.contains('\n') {
+                    last.push(' ');
+                    last.push_str(&text);
+                } else {
+                    lines.push(text);
+                }
+            }
+            let body: Vec<String> = lines.iter().map(|l| format!("{pad}{l}")).collect();
+            format!("{{\n{}\n{}}}", body.join("\n"), " ".repeat(column))
+        }
+        Expr::Mux(c, a, b) => format!(
+            "{}\n{pad}? {}\n{pad}: {}",
+            wrapped_atom(c, sc, column),
+            wrapped_atom(a, sc, inner + 2),
+            wrapped_atom(b, sc, inner + 2)
+        ),
+        Expr::Binary(op, a, b) => format!(
+            "{} {}\n{pad}{}",
+            wrapped_atom(a, sc, column),
+            binop(*op),
+            wrapped_atom(b, sc, inner)
+        ),
+        _ => flat,
+    }
+}
+
+fn wrapped_atom(e: &Expr, sc: &Scalars, column: usize) -> String {
+    match e {
+        Expr::Binary(..) | Expr::Mux(..) | Expr::Unary(..) => {
+            format!("({})", wrapped(e, sc, column + 1))
+        }
+        _ => wrapped(e, sc, column),
+    }
+}
+
+fn binop(op: BinOp) -> &'static str {
+    match op {
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::And => "&",
+        BinOp::Or => "|",
+        BinOp::Xor => "^",
+        BinOp::Eq => "==",
+        BinOp::Ne => "!=",
+        BinOp::Lt => "<",
+        BinOp::Gt => ">",
+        BinOp::Shl => "<<",
+        BinOp::Sra => ">>>",
+    }
 }
 
 fn unused_waiver<'a>(m: &'a Module, name: &str) -> Option<&'a str> {
@@ -160,10 +256,12 @@ fn seq(s: &mut String, stmts: &[SeqStmt], depth: usize, sc: &Scalars) {
     for st in stmts {
         match st {
             SeqStmt::Assign { lhs, rhs } => {
-                let _ = writeln!(s, "{pad}{} <= {};", lvalue(lhs, sc), expr(rhs, sc));
+                let target = format!("{pad}{} <= ", lvalue(lhs, sc));
+                let _ = writeln!(s, "{target}{};", wrapped(rhs, sc, target.len()));
             }
             SeqStmt::If { cond, then, els } => {
-                let _ = writeln!(s, "{pad}if ({}) begin", expr(cond, sc));
+                let head = format!("{pad}if (");
+                let _ = writeln!(s, "{head}{}) begin", wrapped(cond, sc, head.len()));
                 seq(s, then, depth + 1, sc);
                 if els.is_empty() {
                     let _ = writeln!(s, "{pad}end");
@@ -221,23 +319,7 @@ pub fn expr(e: &Expr, sc: &Scalars) -> String {
             };
             format!("{o}{}", atom(a))
         }
-        Expr::Binary(op, a, b) => {
-            let o = match op {
-                BinOp::Add => "+",
-                BinOp::Sub => "-",
-                BinOp::Mul => "*",
-                BinOp::And => "&",
-                BinOp::Or => "|",
-                BinOp::Xor => "^",
-                BinOp::Eq => "==",
-                BinOp::Ne => "!=",
-                BinOp::Lt => "<",
-                BinOp::Gt => ">",
-                BinOp::Shl => "<<",
-                BinOp::Sra => ">>>",
-            };
-            format!("{} {o} {}", atom(a), atom(b))
-        }
+        Expr::Binary(op, a, b) => format!("{} {} {}", atom(a), binop(*op), atom(b)),
         Expr::Mux(c, a, b) => format!("{} ? {} : {}", atom(c), atom(a), atom(b)),
     }
 }

@@ -4,9 +4,9 @@
 //! architecture by walking the IR hierarchy, so instance counts come from the
 //! design itself and each unique module is synthesized once.
 
-use super::MacroGeometry;
+use super::{FlowError, MacroGeometry};
 use crate::config::Config;
-use crate::ir::Design;
+use crate::ir::{Design, Role};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
@@ -30,27 +30,20 @@ pub const BLOCKS: [&str; 8] = [
 // Indices into BLOCKS.
 const STORAGE: usize = 0;
 const COLUMN_COMPUTE: usize = 1;
-const SHIFT_ACCUMULATE: usize = 2;
-const INDEX: usize = 3;
-const CROSSBAR: usize = 4;
-const LANES: usize = 5;
 const CONTROL: usize = 6;
 const HARD_MACROS: usize = 7;
 
-/// The block a module's own cells belong to; `None` for shared leaves
-/// (popcount, ADC), which take the block of the module instantiating them.
-fn block_of(module: &str) -> Option<usize> {
-    let starts = |p: &str| module.starts_with(p);
-    let lanes = ["lane_accumulator", "pool_result_buffer", "output_unit"];
-    let control = ["cim_controller", "input_sequencer", "cim_top", "cim_tile_"];
-    Some(match () {
-        _ if starts("cim_macro_") => COLUMN_COMPUTE, // its flops move to STORAGE in `attribute`
-        _ if starts("shift_accumulate_") => SHIFT_ACCUMULATE,
-        _ if starts("pool_index_") || starts("lane_write_decoder") => INDEX,
-        _ if starts("pool_crossbar") => CROSSBAR,
-        _ if lanes.iter().any(|p| starts(p)) => LANES,
-        _ if control.iter().any(|p| starts(p)) => CONTROL,
-        _ => return None,
+/// The block a module's own cells belong to, from its role; `None` for
+/// shared leaves (popcount, ADC), which take the block of the module
+/// instantiating them. A macro's flops move to storage in `attribute`.
+fn block_of(role: Option<Role>) -> Option<usize> {
+    Some(match role? {
+        Role::Macro => COLUMN_COMPUTE,
+        Role::ShiftAccumulate => 2,
+        Role::IndexMemory => 3,
+        Role::Crossbar => 4,
+        Role::LaneDatapath => 5,
+        Role::Control => CONTROL,
     })
 }
 
@@ -94,8 +87,16 @@ fn base_name(yosys_name: &str) -> String {
     }
 }
 
-pub fn liberty_areas(liberty: &str) -> BTreeMap<String, f64> {
-    let mut areas = BTreeMap::new();
+/// Area of a Liberty cell and whether it stores state (an `ff` or `latch`
+/// group).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CellInfo {
+    pub area: f64,
+    pub sequential: bool,
+}
+
+pub fn liberty_cells(liberty: &str) -> BTreeMap<String, CellInfo> {
+    let mut cells: BTreeMap<String, CellInfo> = BTreeMap::new();
     let mut cell: Option<String> = None;
     for line in liberty.lines() {
         let t = line.trim();
@@ -104,25 +105,40 @@ pub fn liberty_areas(liberty: &str) -> BTreeMap<String, f64> {
                 .split(')')
                 .next()
                 .map(|c| c.trim().trim_matches('"').to_string());
-        } else if let (Some(c), Some(rest)) = (&cell, t.strip_prefix("area")) {
+            continue;
+        }
+        let Some(c) = &cell else { continue };
+        let info = cells.entry(c.clone()).or_default();
+        if let Some(rest) = t.strip_prefix("area") {
             if let Some(v) = rest
                 .trim_start_matches([' ', ':'])
                 .split(';')
                 .next()
                 .and_then(|v| v.trim().parse().ok())
             {
-                areas.insert(c.clone(), v);
+                info.area = v;
             }
+        } else if ["ff", "latch", "ff_bank", "latch_bank"]
+            .iter()
+            .any(|g| t.starts_with(&format!("{g} (")) || t.starts_with(&format!("{g}(")))
+        {
+            info.sequential = true;
         }
     }
-    areas
+    cells
+}
+
+/// Yosys' own state-holding cells (before mapping onto a Liberty).
+fn internal_flop(cell: &str) -> bool {
+    cell.starts_with("$_")
+        && (cell.contains("DFF") || cell.contains("DLATCH") || cell.contains("SR_"))
 }
 
 /// Parses `stat` output into own statistics per base module name (averaged
 /// over parameter variants such as the tiles' TILE_ID).
 pub fn parse_stat(
     log: &str,
-    cell_areas: &BTreeMap<String, f64>,
+    cells: &BTreeMap<String, CellInfo>,
     modules: &[String],
 ) -> BTreeMap<String, ModuleStat> {
     let mut variants: BTreeMap<String, Vec<ModuleStat>> = BTreeMap::new();
@@ -162,10 +178,11 @@ pub fn parse_stat(
                     if modules.contains(&ty_base) {
                         continue; // a submodule instance, counted in its own module
                     }
-                    let area = cell_areas.get(ty).copied().unwrap_or(0.0) * n as f64;
+                    let info = cells.get(ty).copied().unwrap_or_default();
+                    let area = info.area * n as f64;
                     st.cells += n;
                     st.area += area;
-                    if ty.contains("df") || ty.contains("DFF") {
+                    if info.sequential || internal_flop(ty) {
                         st.flop_cells += n;
                         st.flop_area += area;
                     }
@@ -208,13 +225,13 @@ pub fn attribute(
         blocks: &mut Vec<(u64, f64)>,
     ) {
         let m = design.module(module).expect("instantiated module exists");
-        let block = block_of(module).unwrap_or(inherited);
+        let block = block_of(m.role).unwrap_or(inherited);
         if m.blackbox {
             let g = MacroGeometry::new(config, m);
             blocks[HARD_MACROS].0 += 1;
             blocks[HARD_MACROS].1 += g.area;
         } else if let Some(st) = stats.get(module) {
-            let storage = if module.starts_with("cim_macro_") {
+            let storage = if m.role == Some(Role::Macro) {
                 (st.flop_cells, st.flop_area)
             } else {
                 (0, 0.0)
@@ -244,19 +261,31 @@ pub fn attribute(
 
 /// Synthesizes the package in `package_dir` with Yosys onto `liberty`
 /// (default: the shipped sky130 area-only Liberty) and reports area by block.
-pub fn report(package_dir: &Path, liberty: Option<&Path>) -> anyhow::Result<AreaReport> {
-    let config = Config::from_file(&package_dir.join("cim_config.toml"))?.resolved();
+pub fn report(package_dir: &Path, liberty: Option<&Path>) -> Result<AreaReport, FlowError> {
+    let config = super::package_config(package_dir)?;
     let design = crate::gen::generate(&config);
     let work = scratch_dir()?;
+    let result = report_in(&work, package_dir, &config, &design, liberty);
+    let _ = std::fs::remove_dir_all(&work);
+    result
+}
+
+fn report_in(
+    work: &Path,
+    package_dir: &Path,
+    config: &Config,
+    design: &Design,
+    liberty: Option<&Path>,
+) -> Result<AreaReport, FlowError> {
     let (lib_path, lib_text, lib_name) = match liberty {
         Some(p) => (
-            p.canonicalize()?,
-            std::fs::read_to_string(p)?,
+            p.canonicalize().map_err(FlowError::io(p))?,
+            std::fs::read_to_string(p).map_err(FlowError::io(p))?,
             p.display().to_string(),
         ),
         None => {
             let p = work.join("sky130hd_area.lib");
-            std::fs::write(&p, SKY130_AREA_LIB)?;
+            std::fs::write(&p, SKY130_AREA_LIB).map_err(FlowError::io(&p))?;
             (
                 p,
                 SKY130_AREA_LIB.to_string(),
@@ -264,54 +293,55 @@ pub fn report(package_dir: &Path, liberty: Option<&Path>) -> anyhow::Result<Area
             )
         }
     };
-    let files: Vec<String> = super::file_order(&design)
+    let files: Vec<String> = super::file_order(design)
         .iter()
         .map(|f| {
-            package_dir
-                .join(f)
-                .canonicalize()
+            let path = package_dir.join(f);
+            path.canonicalize()
                 .map(|p| p.display().to_string())
+                .map_err(FlowError::io(&path))
         })
         .collect::<Result<_, _>>()?;
-    let lib = lib_path.display();
+    let (lib, top) = (lib_path.display(), &design.top);
     let script = format!(
-        "read_liberty -lib {lib}; read_verilog {}; hierarchy -check -top cim_top; synth -top cim_top; dfflibmap -liberty {lib}; \
+        "read_liberty -lib {lib}; read_verilog {}; hierarchy -check -top {top}; synth -top {top}; dfflibmap -liberty {lib}; \
          abc -liberty {lib}; opt_clean; check -assert; tee -o {}/stat.txt stat -liberty {lib}",
         files.join(" "),
         work.display()
     );
-    run_yosys(&script, &work).map_err(|e| anyhow::anyhow!("on {}: {e}", package_dir.display()))?;
-    let stat = std::fs::read_to_string(work.join("stat.txt"))?;
+    run_yosys(&script, work).map_err(|e| e.context(&package_dir.display().to_string()))?;
+    let stat_path = work.join("stat.txt");
+    let stat = std::fs::read_to_string(&stat_path).map_err(FlowError::io(&stat_path))?;
     let modules: Vec<String> = design.modules.keys().cloned().collect();
-    let stats = parse_stat(&stat, &liberty_areas(&lib_text), &modules);
-    let _ = std::fs::remove_dir_all(&work);
-    Ok(attribute(&config, &design, &stats, &lib_name))
+    let stats = parse_stat(&stat, &liberty_cells(&lib_text), &modules);
+    Ok(attribute(config, design, &stats, &lib_name))
 }
 
 /// Runs a Yosys script in `dir`; on failure the error holds the log's tail.
-pub(crate) fn run_yosys(script: &str, dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn run_yosys(script: &str, dir: &Path) -> Result<(), FlowError> {
     let out = Command::new("yosys")
         .args(["-q", "-p", script])
         .current_dir(dir)
         .output()
-        .map_err(|e| anyhow::anyhow!("cannot run yosys: {e}; install it with `make deps`"))?;
+        .map_err(|e| FlowError::NoYosys(e.to_string()))?;
     if !out.status.success() {
         let log = String::from_utf8_lossy(&out.stderr).to_string()
             + &String::from_utf8_lossy(&out.stdout);
-        anyhow::bail!(
-            "yosys failed:\n{}",
-            log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
-        );
+        let tail: Vec<&str> = log.lines().rev().take(20).collect();
+        return Err(FlowError::Yosys {
+            context: String::new(),
+            log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+        });
     }
     Ok(())
 }
 
-pub(crate) fn scratch_dir() -> std::io::Result<std::path::PathBuf> {
+pub(crate) fn scratch_dir() -> Result<std::path::PathBuf, FlowError> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos();
     let dir = std::env::temp_dir().join(format!("cimpool-area-{}-{nanos}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    std::fs::create_dir_all(&dir).map_err(FlowError::io(&dir))?;
     Ok(dir)
 }

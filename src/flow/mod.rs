@@ -8,10 +8,72 @@ pub mod xbar;
 
 pub use macro_views::{macro_lef, macro_liberty, MacroGeometry};
 
-use crate::config::{Config, Storage};
+use crate::config::{Config, ConfigError, Storage};
 use crate::emit::verilog::banner_in;
 use crate::ir::{Design, Dir};
 use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// A report that cannot be made: a package or Liberty that cannot be read,
+/// or a synthesis that fails.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowError {
+    #[error("{path}: {source}")]
+    Config {
+        path: PathBuf,
+        source: Box<ConfigError>,
+    },
+    #[error("{0}")]
+    Invalid(Box<ConfigError>),
+    #[error("cannot run yosys: {0}; install it with `make deps`")]
+    NoYosys(String),
+    #[error("yosys failed{context}:\n{log}")]
+    Yosys { context: String, log: String },
+    #[error("{path}: {reason}")]
+    Io { path: PathBuf, reason: String },
+    #[error("no {what} in the Yosys output for {module}")]
+    Missing { what: String, module: String },
+}
+
+impl FlowError {
+    fn io(path: &Path) -> impl Fn(std::io::Error) -> FlowError + '_ {
+        move |e| FlowError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        }
+    }
+
+    fn context(self, what: &str) -> FlowError {
+        match self {
+            FlowError::Yosys { log, .. } => FlowError::Yosys {
+                context: format!(" on {what}"),
+                log,
+            },
+            other => other,
+        }
+    }
+
+    /// Bad input (a package or configuration) rather than a tool failure.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, FlowError::Config { .. } | FlowError::Invalid(_))
+    }
+}
+
+/// The resolved configuration of a generated package.
+pub fn package_config(dir: &Path) -> Result<Config, FlowError> {
+    let path = dir.join("cim_config.toml");
+    let c = Config::from_file(&path)
+        .map_err(|source| FlowError::Config {
+            path: path.clone(),
+            source: Box::new(source),
+        })?
+        .resolved();
+    c.validate().map_err(|source| FlowError::Config {
+        path,
+        source: Box::new(source),
+    })?;
+    Ok(c)
+}
 
 fn hash_banner() -> String {
     banner_in("#", "")
@@ -53,7 +115,8 @@ pub fn sdc(config: &Config, design: &Design) -> String {
     let io = period * config.io_delay_fraction;
     let _ = writeln!(
         s,
-        "# Timing constraints of cim_top ({}).",
+        "# Timing constraints of {} ({}).",
+        design.top,
         config.design_name()
     );
     s.push_str("# rst is synchronous (sampled like data), so it needs no false path.\n");
@@ -76,12 +139,20 @@ pub fn sdc(config: &Config, design: &Design) -> String {
 /// Yosys script, run from the package's `flow/` folder: `yosys -s synth.ys`.
 pub fn synth_script(design: &Design) -> String {
     let mut s = hash_banner();
-    s.push_str("# Yosys synthesis of cim_top; run from this folder: yosys -s synth.ys\n");
+    let _ = writeln!(
+        s,
+        "# Yosys synthesis of {}; run from this folder: yosys -s synth.ys",
+        design.top
+    );
     s.push_str("# Black-box macro stubs carry (* blackbox *) and stay empty.\n");
     for f in file_order(design) {
         let _ = writeln!(s, "read_verilog ../{f}");
     }
-    s.push_str("hierarchy -check -top cim_top\nsynth -top cim_top\ncheck -assert\nstat\n");
+    let top = &design.top;
+    let _ = writeln!(
+        s,
+        "hierarchy -check -top {top}\nsynth -top {top}\ncheck -assert\nstat"
+    );
     s.push_str("# To map onto a standard-cell Liberty (an area-only sky130 one ships as\n");
     s.push_str("# tools/sky130hd_area.lib in cimpool; `cimpool report area` does this):\n");
     s.push_str("#   dfflibmap -liberty LIB; abc -liberty LIB; opt_clean; stat -liberty LIB\n");
@@ -108,7 +179,7 @@ pub fn orfs_config(config: &Config, design: &Design) -> String {
     );
     s.push_str("# Run: make -C <ORFS>/flow DESIGN_CONFIG=$(realpath flow/orfs/config.mk)\n");
     s.push_str("CIM_PACKAGE := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/../..)\n\n");
-    s.push_str("export DESIGN_NAME = cim_top\n");
+    let _ = writeln!(s, "export DESIGN_NAME = {}", design.top);
     let _ = writeln!(s, "export DESIGN_NICKNAME = {}", config.design_name());
     let _ = writeln!(s, "export PLATFORM ?= {}", config.orfs_platform);
     let boxes = blackbox_modules(design);

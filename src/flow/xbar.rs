@@ -9,9 +9,12 @@
 //! cells (`ltp -noff`).
 
 use super::area::{parse_stat, ModuleStat, SKY130_AREA_LIB};
+use super::FlowError;
 use crate::config::{Config, Crossbar, Derived};
+use crate::gen::array::macro_name;
 use crate::gen::crossbar::{POOL_CROSSBAR_BENES, POOL_CROSSBAR_MUX};
 use crate::gen::pool::POOL_INDEX_DECODER;
+use crate::ir::Role;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
@@ -82,15 +85,30 @@ pub fn table(rows: &[XbarRow]) -> String {
     s
 }
 
+/// What `cimpool report xbar` prints.
+pub fn summary(base: &Config, rows: &[XbarRow], elapsed: std::time::Duration) -> String {
+    let c = base.resolved();
+    format!(
+        "Crossbars vs macros for {} error macros of {}x{} (sky130_fd_sc_hd area-only Liberty), Yosys {:.0} s:\n\n{}\n\
+         share of engine = (X crossbars + index decoder) / (that + pool macro + error macros), \
+         the macros synthesized as storage = \"flops\" cells.\n",
+        c.macros,
+        c.rows,
+        c.cols,
+        elapsed.as_secs_f64(),
+        table(rows)
+    )
+}
+
 /// The configuration of one table row: the user's with this pool size and
 /// crossbar.
-pub fn row_config(base: &Config, pool: u32, crossbar: Crossbar) -> anyhow::Result<Config> {
+pub fn row_config(base: &Config, pool: u32, crossbar: Crossbar) -> Result<Config, FlowError> {
     let mut c = base.resolved();
     c.pool = pool;
     c.crossbar = crossbar;
     c.crossbar_units = 0;
     c.validate()
-        .map_err(|e| anyhow::anyhow!("pool = {pool}, crossbar = {crossbar}: {e}"))?;
+        .map_err(|e| FlowError::Invalid(Box::new(e)))?;
     Ok(c)
 }
 
@@ -99,7 +117,7 @@ pub fn report(
     base: &Config,
     pools: &[u32],
     mut progress: impl FnMut(&str),
-) -> anyhow::Result<Vec<XbarRow>> {
+) -> Result<Vec<XbarRow>, FlowError> {
     let mut rows = Vec::new();
     let mut macro_cache: BTreeMap<String, Synthesized> = BTreeMap::new();
     for &pool in pools {
@@ -112,8 +130,8 @@ pub fn report(
                 Crossbar::Mux => POOL_CROSSBAR_MUX,
                 Crossbar::Benes => POOL_CROSSBAR_BENES,
             };
-            let pool_macro = format!("cim_macro_{}x{}", c.rows, pool);
-            let error_macro = format!("cim_macro_{}x{}", c.rows, c.cols);
+            let pool_macro = macro_name(c.rows, pool);
+            let error_macro = macro_name(c.rows, c.cols);
             let mut wanted = vec![xbar.to_string(), POOL_INDEX_DECODER.to_string()];
             for m in [&pool_macro, &error_macro] {
                 if !macro_cache.contains_key(m) && !wanted.contains(m) {
@@ -146,7 +164,7 @@ pub fn report(
 fn synthesize(
     design: &crate::ir::Design,
     modules: &[String],
-) -> anyhow::Result<BTreeMap<String, Synthesized>> {
+) -> Result<BTreeMap<String, Synthesized>, FlowError> {
     let work = super::area::scratch_dir()?;
     let result = synthesize_in(&work, design, modules);
     let _ = std::fs::remove_dir_all(&work);
@@ -157,13 +175,14 @@ fn synthesize_in(
     work: &Path,
     design: &crate::ir::Design,
     modules: &[String],
-) -> anyhow::Result<BTreeMap<String, Synthesized>> {
+) -> Result<BTreeMap<String, Synthesized>, FlowError> {
     let lib = work.join("sky130hd_area.lib");
-    std::fs::write(&lib, SKY130_AREA_LIB)?;
+    std::fs::write(&lib, SKY130_AREA_LIB).map_err(FlowError::io(&lib))?;
     let mut files = Vec::new();
     for (name, module) in &design.modules {
         let path = work.join(format!("{name}.v"));
-        std::fs::write(&path, crate::emit::verilog::print_module(module))?;
+        std::fs::write(&path, crate::emit::verilog::print_module(module))
+            .map_err(FlowError::io(&path))?;
         files.push(path.display().to_string());
     }
     let lib = lib.display();
@@ -172,7 +191,9 @@ fn synthesize_in(
         files.join(" ")
     );
     for m in modules {
-        let combinational = !m.starts_with("cim_macro_");
+        let combinational = design
+            .module(m)
+            .is_some_and(|m| m.role != Some(Role::Macro));
         let _ = write!(
             script,
             "design -load base; hierarchy -top {m}; synth -flatten -top {m}; tee -q -o {m}.cmos stat -tech cmos; \
@@ -183,19 +204,23 @@ fn synthesize_in(
         }
     }
     super::area::run_yosys(&script, work)?;
-    let areas = super::area::liberty_areas(SKY130_AREA_LIB);
+    let cells = super::area::liberty_cells(SKY130_AREA_LIB);
     let mut result = BTreeMap::new();
     for m in modules {
-        let read = |ext: &str| std::fs::read_to_string(work.join(format!("{m}.{ext}")));
-        let stat: ModuleStat = parse_stat(&read("stat")?, &areas, &[])
+        let path = |ext: &str| work.join(format!("{m}.{ext}"));
+        let read = |ext: &str| std::fs::read_to_string(path(ext));
+        let missing = |what: &str| FlowError::Missing {
+            what: what.into(),
+            module: m.clone(),
+        };
+        let stat_text = read("stat").map_err(FlowError::io(&path("stat")))?;
+        let stat: ModuleStat = parse_stat(&stat_text, &cells, &[])
             .remove(m.as_str())
-            .ok_or_else(|| anyhow::anyhow!("no statistics for {m} in the Yosys log"))?;
-        let transistors = parse_transistors(&read("cmos")?)
-            .ok_or_else(|| anyhow::anyhow!("no transistor estimate for {m}"))?;
+            .ok_or_else(|| missing("cell statistics"))?;
+        let cmos = read("cmos").map_err(FlowError::io(&path("cmos")))?;
+        let transistors = parse_transistors(&cmos).ok_or_else(|| missing("transistor estimate"))?;
         let depth = match read("ltp") {
-            Ok(text) => {
-                Some(parse_ltp(&text).ok_or_else(|| anyhow::anyhow!("no longest path for {m}"))?)
-            }
+            Ok(text) => Some(parse_ltp(&text).ok_or_else(|| missing("longest path"))?),
             Err(_) => None,
         };
         result.insert(
@@ -231,11 +256,11 @@ fn parse_ltp(log: &str) -> Option<u64> {
 }
 
 /// Reads a package's configuration for the report.
-pub fn config_of(package_dir: Option<&Path>) -> anyhow::Result<Config> {
-    Ok(match package_dir {
-        Some(dir) => Config::from_file(&dir.join("cim_config.toml"))?,
-        None => Config::default(),
-    })
+pub fn config_of(package_dir: Option<&Path>) -> Result<Config, FlowError> {
+    match package_dir {
+        Some(dir) => super::package_config(dir),
+        None => Ok(Config::default()),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,16 @@
 //! Small arithmetic blocks: the popcount adder tree, the ADC quantizer and
 //! the bit-serial shift-accumulator.
 
+use super::iface::{input, interface, output, Block, PortSpec};
 use super::{sext_slice, Ctx};
 use crate::config::AdcMode;
 use crate::ir::expr::zext;
-use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Ty};
+use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
+
+interface! {
+    /// Ones in a word.
+    PopcountIo { bits: One, count: One }
+}
 
 pub fn popcount_name(width: u32) -> String {
     format!("popcount_{width}")
@@ -13,18 +19,18 @@ pub fn popcount_name(width: u32) -> String {
 /// Counts the ones of a `width`-bit word with a balanced adder tree, each
 /// level one bit wider than the last (capped at the result width), so the
 /// depth is log2(width) adders.
-pub fn popcount(design: &mut Design, width: u32) -> String {
-    let name = popcount_name(width);
-    if design.contains(&name) {
-        return name;
-    }
+pub fn popcount(design: &mut Design, width: u32) -> Block<PopcountIo<PortSpec>> {
     let out_w = clog2(width as u64 + 1);
+    let io = PopcountIo {
+        bits: input(width),
+        count: output(out_w),
+    };
+    let name = popcount_name(width);
     let mut m = Module::new(&name);
     m.doc(format!(
         "Number of ones in a {width}-bit word: a balanced adder tree."
     ));
-    m.input("bits", Ty::unsigned(width));
-    let count = m.output("count", Ty::unsigned(out_w));
+    let p = io.declare(&mut m);
     let mut level: Vec<(Expr, u32)> = (0..width).map(|i| (Expr::bit("bits", i), 1)).collect();
     let mut depth = 0;
     while level.len() > 1 {
@@ -47,31 +53,40 @@ pub fn popcount(design: &mut Design, width: u32) -> String {
         level = next;
     }
     let (top, w) = level.pop().unwrap();
-    m.assign(count, zext(top, w, out_w));
+    m.assign(LValue::net("count"), zext(top, w, out_w));
+    let _ = p;
     design.add(m);
-    name
+    Block { module: name, io }
+}
+
+interface! {
+    /// One column's ADC.
+    AdcIo { sum: One, read_out: One }
 }
 
 pub const ADC_NAME: &str = "adc_quantizer";
 
 /// The ADC of SPEC section 2 for one column (only generated when the
 /// read-out is not exact).
-pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> String {
-    if design.contains(ADC_NAME) {
-        return ADC_NAME.into();
-    }
+pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> Block<AdcIo<PortSpec>> {
     let sw = ctx.d.col_sum_bits;
     let sh = ctx.d.adc_shift;
     let b = ctx.c.adc_bits;
     assert!(sh > 0, "adc_quantizer is only generated for a lossy ADC");
+    let io = AdcIo {
+        sum: input(sw),
+        read_out: output(sw),
+    };
     let mut m = Module::new(ADC_NAME);
     m.doc(format!(
         "{}-bit ADC ({}) of a {sw}-bit column sum: the only lossy step of the datapath.",
         b, ctx.c.adc_mode
     ));
-    m.doc("The read-out is returned at the column-sum scale (code << shift).");
-    let sum = m.input("sum", Ty::unsigned(sw));
-    let out = m.output("read_out", Ty::unsigned(sw));
+    m.doc(format!(
+        "The read-out is returned at the column-sum scale (code << {sh}, the shift bits(W) - B)."
+    ));
+    let p = io.declare(&mut m);
+    let out = LValue::net("read_out");
     match ctx.c.adc_mode {
         AdcMode::FloorClamp => {
             // sum >> sh always fits in B bits (sum <= W < 2^bits(W)), so the
@@ -86,8 +101,12 @@ pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> String {
             );
         }
         AdcMode::RoundClamp => {
-            let rounded = zext(sum, sw, sw + 1).add(Expr::uconst(sw + 1, 1 << (sh - 1)));
+            let rounded = zext(p.sum, sw, sw + 1).add(Expr::uconst(sw + 1, 1 << (sh - 1)));
             m.wire("rounded", Ty::unsigned(sw + 1), rounded);
+            m.note(
+                "rounded",
+                format!("sum + 2^({sh} - 1): adding half a step rounds to the nearest code"),
+            );
             m.unused_ok(
                 "rounded",
                 "rounding discards the low bits below the ADC step",
@@ -101,7 +120,17 @@ pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> String {
         }
     }
     design.add(m);
-    ADC_NAME.into()
+    Block {
+        module: ADC_NAME.into(),
+        io,
+    }
+}
+
+interface! {
+    /// Bit-serial accumulation of a macro's read-outs.
+    ShiftAccIo {
+        clk: One, en: One, first_phase: One, msb: One, read_out: One, pop: One, y: One,
+    }
 }
 
 pub fn shift_accumulate_name(lanes: u32) -> String {
@@ -112,25 +141,26 @@ pub fn shift_accumulate_name(lanes: u32) -> String {
 /// `Y = sum_t w_t * sum_h (2A - N)`, planes most significant first, so each
 /// new plane doubles the running sum instead of shifting the term. With
 /// signed activations the first (MSB) plane is subtracted.
-pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> String {
-    let name = shift_accumulate_name(lanes);
-    if design.contains(&name) {
-        return name;
-    }
+pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<ShiftAccIo<PortSpec>> {
     let sw = ctx.d.col_sum_bits;
     let yw = ctx.d.column_bits;
+    let io = ShiftAccIo {
+        clk: input(1),
+        en: input(1),
+        first_phase: input(1),
+        msb: input(1),
+        read_out: input(lanes * sw),
+        pop: input(sw),
+        y: output(lanes * yw),
+    };
+    let name = shift_accumulate_name(lanes);
     let mut m = Module::new(&name);
+    m.role(Role::ShiftAccumulate);
     m.doc(format!(
         "Shift-accumulate of {lanes} columns: 2A - N per phase, MSB plane first."
     ));
-    m.input("clk", Ty::unsigned(1));
-    m.input("en", Ty::unsigned(1));
-    m.input("first_phase", Ty::unsigned(1));
-    m.input("msb", Ty::unsigned(1));
-    m.input("read_out", Ty::unsigned(lanes * sw));
-    let pop = m.input("pop", Ty::unsigned(sw));
-    let y = m.output("y", Ty::unsigned(lanes * yw));
-    let pop_ext = m.wire("pop_ext", Ty::unsigned(yw), zext(pop, sw, yw));
+    let p = io.declare(&mut m);
+    let pop_ext = m.wire("pop_ext", Ty::unsigned(yw), zext(p.pop, sw, yw));
     let mut body = Vec::new();
     let mut outs = Vec::new();
     for k in 0..lanes {
@@ -142,7 +172,7 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> String {
             zext(twice_a, sw + 1, yw).sub(pop_ext.clone()),
         );
         let signed_term = if ctx.c.act_signed {
-            Expr::mux(Expr::name("msb"), Expr::zero(yw).sub(term.clone()), term)
+            Expr::mux(p.msb.clone(), Expr::zero(yw).sub(term.clone()), term)
         } else {
             term
         };
@@ -151,18 +181,18 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> String {
             Expr::zero(1),
         ]);
         let base = Expr::mux(
-            Expr::name("first_phase"),
-            Expr::mux(Expr::name("msb"), Expr::zero(yw), doubled),
+            p.first_phase.clone(),
+            Expr::mux(p.msb.clone(), Expr::zero(yw), doubled),
             acc.clone(),
         );
         body.push(nb(LValue::net(format!("acc_{k}")), base.add(signed_term)));
         outs.push(acc);
     }
-    m.always("clk", vec![if_(Expr::name("en"), body)]);
+    m.always("clk", vec![if_(p.en, body)]);
     outs.reverse();
-    m.assign(y, Expr::concat(outs));
+    m.assign(LValue::net("y"), Expr::concat(outs));
     design.add(m);
-    name
+    Block { module: name, io }
 }
 
 /// Sign-extends lane `lane` of a packed bus of `width`-bit lanes to `to` bits.

@@ -2,11 +2,12 @@
 //! decode and shift-accumulate around it, and the input sequencer that drives
 //! the word lines bit-serially.
 
-use super::arith::{adc_quantizer, popcount, shift_accumulate};
+use super::arith::{adc_quantizer, popcount, shift_accumulate, AdcIo, PopcountIo, ShiftAccIo};
+use super::iface::{input, interface, output, Block, PortSpec};
 use super::Ctx;
 use crate::config::Storage;
 use crate::ir::expr::select;
-use crate::ir::{clog2, if_, nb, Design, Expr, Instance, LValue, Module, Ty};
+use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub fn macro_name(rows: u32, cols: u32) -> String {
     format!("cim_macro_{rows}x{cols}")
@@ -16,20 +17,25 @@ pub fn tile_name(rows: u32, cols: u32) -> String {
     format!("cim_tile_{rows}x{cols}")
 }
 
-/// Ports shared by the macro and its black-box stub, so both are
-/// interchangeable in a flow.
-fn macro_ports(m: &mut Module, ctx: &Ctx, cols: u32) {
-    let rows = ctx.c.rows;
-    m.input("clk", Ty::unsigned(1));
-    m.input("wr_en", Ty::unsigned(1));
-    m.input("wr_col", Ty::unsigned(clog2(cols as u64)));
-    m.input("wr_data", Ty::unsigned(rows));
-    m.input("en", Ty::unsigned(1));
-    m.input("wl", Ty::unsigned(ctx.c.wl_parallel));
-    if ctx.d.phases > 1 {
-        m.input("phase", Ty::unsigned(clog2(ctx.d.phases as u64)));
+interface! {
+    /// An SRAM CIM macro; the black-box stub has the same ports.
+    MacroIo {
+        clk: One, wr_en: One, wr_col: One, wr_data: One, en: One, wl: One, phase: Opt,
+        read_out: One,
     }
-    m.output("read_out", Ty::unsigned(cols * ctx.d.col_sum_bits));
+}
+
+fn macro_io(ctx: &Ctx, cols: u32) -> MacroIo<PortSpec> {
+    MacroIo {
+        clk: input(1),
+        wr_en: input(1),
+        wr_col: input(clog2(cols as u64)),
+        wr_data: input(ctx.c.rows),
+        en: input(1),
+        wl: input(ctx.c.wl_parallel),
+        phase: ctx.d.phase_bits.map(input),
+        read_out: output(cols * ctx.d.col_sum_bits),
+    }
 }
 
 /// An R x `cols` SRAM CIM macro: column-wise writes, then per compute step
@@ -37,23 +43,22 @@ fn macro_ports(m: &mut Module, ctx: &Ctx, cols: u32) {
 /// column counts the cells that are 1 on a driven line, and the ADC read-out
 /// is registered. With `storage = blackbox` only the port list is emitted,
 /// for a hard macro to fill.
-pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
+pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<MacroIo<PortSpec>> {
     let name = macro_name(ctx.c.rows, cols);
-    if design.contains(&name) {
-        return name;
-    }
     let (rows, w, sw, phases) = (
         ctx.c.rows,
         ctx.c.wl_parallel,
         ctx.d.col_sum_bits,
         ctx.d.phases,
     );
+    let io = macro_io(ctx, cols);
     let mut m = Module::new(&name);
+    m.role(Role::Macro);
     m.doc(format!(
         "SRAM CIM macro: {rows} word lines x {cols} bit lines, {w} word lines per phase."
     ));
     m.doc("Column c counts (wl AND cell) over the active phase; the ADC read-out is registered on `en`.");
-    macro_ports(&mut m, ctx, cols);
+    let p = io.declare(&mut m);
     if ctx.c.storage == Storage::Blackbox {
         m.doc("Black-box stub: the hard macro supplies the body (see docs/ARCHITECTURE.md).");
         m.blackbox = true;
@@ -66,7 +71,7 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
             "Stub of a hard macro: its outputs are driven inside the macro, not here.",
         );
         design.add(m);
-        return name;
+        return Block { module: name, io };
     }
 
     let pc = popcount(design, w);
@@ -79,34 +84,41 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
         let cells = format!("cells_{c}");
         m.reg(&cells, Ty::unsigned(rows));
         writes.push(if_(
-            Expr::name("wr_en").and(Expr::name("wr_col").eq(Expr::uconst(col_w, c as u64))),
-            vec![nb(LValue::net(&cells), Expr::name("wr_data"))],
+            p.wr_en
+                .clone()
+                .and(p.wr_col.clone().eq(Expr::uconst(col_w, c as u64))),
+            vec![nb(LValue::net(&cells), p.wr_data.clone())],
         ));
-        let active = if phases == 1 {
-            Expr::name(&cells)
-        } else {
-            let entries = (0..phases).map(|h| Expr::slice(&cells, h * w, w)).collect();
-            select(&Expr::name("phase"), clog2(phases as u64), entries)
+        let active = match &p.phase {
+            None => Expr::name(&cells),
+            Some(phase) => {
+                let entries = (0..phases).map(|h| Expr::slice(&cells, h * w, w)).collect();
+                select(phase, clog2(phases as u64), entries)
+            }
         };
         let driven = m.wire(
             &format!("driven_{c}"),
             Ty::unsigned(w),
-            active.and(Expr::name("wl")),
+            active.and(p.wl.clone()),
         );
         let sum = m.wire_decl(&format!("sum_{c}"), Ty::unsigned(sw));
-        m.instance(
-            Instance::new(&pc, format!("count_{c}"))
-                .conn("bits", driven)
-                .conn("count", sum.clone()),
-        );
+        m.instance(pc.instance(
+            format!("count_{c}"),
+            PopcountIo {
+                bits: driven,
+                count: sum.clone(),
+            },
+        ));
         let read_out = match &adc {
             Some(adc) => {
                 let ro = m.wire_decl(&format!("adc_{c}"), Ty::unsigned(sw));
-                m.instance(
-                    Instance::new(adc, format!("adc_{c}_q"))
-                        .conn("sum", sum)
-                        .conn("read_out", ro.clone()),
-                );
+                m.instance(adc.instance(
+                    format!("adc_{c}_q"),
+                    AdcIo {
+                        sum,
+                        read_out: ro.clone(),
+                    },
+                ));
                 ro
             }
             None => sum,
@@ -119,104 +131,127 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
         "read_out_r",
         Ty::unsigned(cols * sw),
         "clk",
-        Expr::name("en"),
+        p.en,
         Expr::concat(read_outs),
+    );
+    m.note(
+        "read_out_r",
+        "ADC read-out of every column for the step issued last cycle",
     );
     m.assign(LValue::net("read_out"), reg);
     design.add(m);
-    name
+    Block { module: name, io }
+}
+
+interface! {
+    /// A macro with its column-write decode and shift-accumulators.
+    TileIo {
+        clk: One, wr_req: One, wr_tile: One, wr_col: One, wr_data: One,
+        issue_en: One, wl: One, phase: Opt, acc_en: One, first_phase: One, msb: One, pop: One,
+        y: One,
+    }
 }
 
 /// A macro plus its write decode (parameter TILE_ID selects which tile a
 /// column write addresses) and its shift-accumulators: one result per column
 /// and input vector.
-pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> String {
+pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortSpec>> {
     let name = tile_name(ctx.c.rows, cols);
-    if design.contains(&name) {
-        return name;
-    }
-    let macro_mod = cim_macro(design, ctx, cols);
+    let macro_block = cim_macro(design, ctx, cols);
     let sacc = shift_accumulate(design, ctx, cols);
     let tw = ctx.tile_id_bits();
+    let sw = ctx.d.col_sum_bits;
+    let io = TileIo {
+        clk: input(1),
+        wr_req: input(1),
+        wr_tile: input(tw),
+        wr_col: input(clog2(cols as u64)),
+        wr_data: input(ctx.c.rows),
+        issue_en: input(1),
+        wl: input(ctx.c.wl_parallel),
+        phase: ctx.d.phase_bits.map(input),
+        acc_en: input(1),
+        first_phase: input(1),
+        msb: input(1),
+        pop: input(sw),
+        y: output(cols * ctx.d.column_bits),
+    };
     let mut m = Module::new(&name);
+    m.role(Role::Control);
     m.doc(format!(
         "CIM tile: a {}x{cols} macro, its column-write decode and {cols} shift-accumulators.",
         ctx.c.rows
     ));
     let tile_id = m.param("TILE_ID", tw, 0);
-    let clk = m.input("clk", Ty::unsigned(1));
-    let wr_req = m.input("wr_req", Ty::unsigned(1));
-    let wr_tile = m.input("wr_tile", Ty::unsigned(tw));
-    let wr_col = m.input("wr_col", Ty::unsigned(clog2(cols as u64)));
-    let wr_data = m.input("wr_data", Ty::unsigned(ctx.c.rows));
-    let issue_en = m.input("issue_en", Ty::unsigned(1));
-    let wl = m.input("wl", Ty::unsigned(ctx.c.wl_parallel));
-    let phase =
-        (ctx.d.phases > 1).then(|| m.input("phase", Ty::unsigned(clog2(ctx.d.phases as u64))));
-    let acc_en = m.input("acc_en", Ty::unsigned(1));
-    let first_phase = m.input("first_phase", Ty::unsigned(1));
-    let msb = m.input("msb", Ty::unsigned(1));
-    let pop = m.input("pop", Ty::unsigned(ctx.d.col_sum_bits));
-    m.output("y", Ty::unsigned(cols * ctx.d.column_bits));
-
-    let wr_en = m.wire("wr_en", Ty::unsigned(1), wr_req.and(wr_tile.eq(tile_id)));
-    let read_out = m.wire_decl("read_out", Ty::unsigned(cols * ctx.d.col_sum_bits));
-    let mut mac = Instance::new(&macro_mod, "cim_macro")
-        .conn("clk", clk.clone())
-        .conn("wr_en", wr_en)
-        .conn("wr_col", wr_col)
-        .conn("wr_data", wr_data)
-        .conn("en", issue_en)
-        .conn("wl", wl);
-    if let Some(phase) = phase {
-        mac = mac.conn("phase", phase);
-    }
-    m.instance(mac.conn("read_out", read_out.clone()));
-    m.instance(
-        Instance::new(&sacc, "shift_acc")
-            .conn("clk", clk)
-            .conn("en", acc_en)
-            .conn("first_phase", first_phase)
-            .conn("msb", msb)
-            .conn("read_out", read_out)
-            .conn("pop", pop)
-            .conn("y", Expr::name("y")),
+    let p = io.declare(&mut m);
+    let wr_en = m.wire(
+        "wr_en",
+        Ty::unsigned(1),
+        p.wr_req.and(p.wr_tile.eq(tile_id)),
     );
+    let read_out = m.wire_decl("read_out", Ty::unsigned(cols * sw));
+    m.instance(macro_block.instance(
+        "cim_macro",
+        MacroIo {
+            clk: p.clk.clone(),
+            wr_en,
+            wr_col: p.wr_col,
+            wr_data: p.wr_data,
+            en: p.issue_en,
+            wl: p.wl,
+            phase: p.phase,
+            read_out: read_out.clone(),
+        },
+    ));
+    m.instance(sacc.instance(
+        "shift_acc",
+        ShiftAccIo {
+            clk: p.clk,
+            en: p.acc_en,
+            first_phase: p.first_phase,
+            msb: p.msb,
+            read_out,
+            pop: p.pop,
+            y: p.y,
+        },
+    ));
     design.add(m);
-    name
+    Block { module: name, io }
 }
 
 pub const INPUT_SEQUENCER: &str = "input_sequencer";
 
+interface! {
+    /// The input vector register and the word-line drive.
+    SequencerIo {
+        clk: One, load: One, in_data: One, plane: Opt, phase: Opt, en: One, wl: One, pop: One,
+    }
+}
+
 /// Holds the accepted input vector and presents, per compute step, the word
 /// line bits of one phase of one bit plane, plus their registered popcount
 /// N[t][h] (computed once and shared by every macro).
-pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
+pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<PortSpec>> {
     let (rows, bx, w, phases) = (ctx.c.rows, ctx.c.act_bits, ctx.c.wl_parallel, ctx.d.phases);
     let pc = popcount(design, w);
+    let io = SequencerIo {
+        clk: input(1),
+        load: input(1),
+        in_data: input(rows * bx),
+        plane: ctx.d.plane_bits.map(input),
+        phase: ctx.d.phase_bits.map(input),
+        en: input(1),
+        wl: output(w),
+        pop: output(ctx.d.col_sum_bits),
+    };
     let mut m = Module::new(INPUT_SEQUENCER);
+    m.role(Role::Control);
     m.doc("Input vector register and bit-plane / phase word-line drive, with the input popcount.");
     m.doc(format!("Element d of `in_data` is bits [d*{bx} +: {bx}]."));
-    m.input("clk", Ty::unsigned(1));
-    m.input("load", Ty::unsigned(1));
-    m.input("in_data", Ty::unsigned(rows * bx));
-    if bx > 1 {
-        m.input("plane", Ty::unsigned(clog2(bx as u64)));
-    }
-    if phases > 1 {
-        m.input("phase", Ty::unsigned(clog2(phases as u64)));
-    }
-    m.input("en", Ty::unsigned(1));
-    let wl = m.output("wl", Ty::unsigned(w));
-    let pop = m.output("pop", Ty::unsigned(ctx.d.col_sum_bits));
+    let p = io.declare(&mut m);
 
-    m.enabled_reg(
-        "x_r",
-        Ty::unsigned(rows * bx),
-        "clk",
-        Expr::name("load"),
-        Expr::name("in_data"),
-    );
+    m.enabled_reg("x_r", Ty::unsigned(rows * bx), "clk", p.load, p.in_data);
+    m.note("x_r", "the input vector being issued");
     let planes: Vec<Expr> = (0..bx)
         .map(|t| {
             let bits = (0..rows)
@@ -230,36 +265,46 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> String {
             )
         })
         .collect();
-    let plane_net = if bx == 1 { "plane_0" } else { "plane_bits" };
-    let plane = if bx == 1 {
-        planes.into_iter().next().unwrap()
-    } else {
-        let bits = select(&Expr::name("plane"), clog2(bx as u64), planes);
-        m.wire("plane_bits", Ty::unsigned(rows), bits)
+    let (plane_net, plane) = match &p.plane {
+        None => ("plane_0", planes.into_iter().next().unwrap()),
+        Some(plane) => {
+            let bits = select(plane, clog2(bx as u64), planes);
+            ("plane_bits", m.wire("plane_bits", Ty::unsigned(rows), bits))
+        }
     };
-    let driven = if phases == 1 {
-        plane
-    } else {
-        let entries = (0..phases)
-            .map(|h| Expr::slice(plane_net, h * w, w))
-            .collect();
-        select(&Expr::name("phase"), clog2(phases as u64), entries)
+    let driven = match &p.phase {
+        None => plane,
+        Some(phase) => {
+            let entries = (0..phases)
+                .map(|h| Expr::slice(plane_net, h * w, w))
+                .collect();
+            select(phase, clog2(phases as u64), entries)
+        }
     };
-    m.assign(wl, driven);
+    m.assign(LValue::net("wl"), driven);
     let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));
-    m.instance(
-        Instance::new(&pc, "count_wl")
-            .conn("bits", Expr::name("wl"))
-            .conn("count", count.clone()),
-    );
+    m.instance(pc.instance(
+        "count_wl",
+        PopcountIo {
+            bits: p.wl,
+            count: count.clone(),
+        },
+    ));
     let pop_r = m.enabled_reg(
         "pop_r",
         Ty::unsigned(ctx.d.col_sum_bits),
         "clk",
-        Expr::name("en"),
+        p.en,
         count,
     );
-    m.assign(pop, pop_r);
+    m.note(
+        "pop_r",
+        "N[t][h]: ones among the word lines of the step issued last cycle",
+    );
+    m.assign(LValue::net("pop"), pop_r);
     design.add(m);
-    INPUT_SEQUENCER.into()
+    Block {
+        module: INPUT_SEQUENCER.into(),
+        io,
+    }
 }

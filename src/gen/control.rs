@@ -1,161 +1,232 @@
-//! The controller: a three-stage compute pipeline (issue, macro read-out,
-//! shift-accumulate), the crossbar/accumulate stage and the output drain.
-//! The schedule it implements is documented in docs/ARCHITECTURE.md.
+//! The controller, in three stages that each own their registers:
+//! - issue: the compute pipeline (s0 issue, s1 macro read-out, s2 shift-
+//!   accumulate) stepping through the bit planes and phases of a vector;
+//! - crossbar: the steps over the lane groups after a vector's commit;
+//! - drain: the output beats of a `last` vector.
+//!
+//! The schedule is documented in docs/ARCHITECTURE.md ("Cycle schedule").
 
+use super::iface::{input, interface, output, Block, PortSpec};
 use super::Ctx;
-use crate::ir::{clog2, if_, if_else, nb, Design, Expr, LValue, Module, SeqStmt, Ty};
+use crate::ir::{clog2, if_, if_else, nb, Design, Expr, LValue, Module, Role, SeqStmt, Ty};
 
 pub const CONTROLLER: &str = "cim_controller";
 
+interface! {
+    /// The controller's side of the top-level handshakes.
+    ControllerPorts {
+        clk: One, rst: One, in_valid: One, in_first: One, in_last: One, out_ready: One,
+        in_ready: One, load_ready: One, out_valid: One, out_last: One,
+    }
+}
+
+interface! {
+    /// Control bus from the controller to the datapath.
+    Controls {
+        seq_load: One, plane: Opt, phase: Opt,
+        issue_en: One, acc_en: One, first_phase: One, msb: One,
+        commit: One, commit_first: One, group_en: One, group_first: One, xbar_step: Opt,
+        beat: Opt, beat_load: One,
+    }
+}
+
+/// Width of a counter over `n` values (at least one bit).
 fn counter_bits(n: u32) -> u32 {
     clog2(n as u64).max(1)
 }
 
-pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
-    let (bx, phases) = (ctx.c.act_bits, ctx.d.phases);
-    let (steps, x, beats, groups) = (
-        ctx.d.crossbar_steps,
-        ctx.d.crossbar_units,
-        ctx.d.out_beats,
-        ctx.d.groups,
-    );
-    // A `last` vector's crossbar stage also waits for the crossbar's
-    // register stages to drain before the output drain reads the sums.
-    let pipeline = ctx.d.crossbar_pipeline;
-    let (pw, hw, sw, bw) = (
-        counter_bits(bx),
-        counter_bits(phases),
-        counter_bits(steps + pipeline),
-        counter_bits(beats),
+fn set(n: &str, e: Expr) -> SeqStmt {
+    nb(LValue::net(n), e)
+}
+
+fn c(width: u32, value: u64) -> Expr {
+    Expr::uconst(width, value)
+}
+
+pub fn controller(
+    design: &mut Design,
+    ctx: &Ctx,
+) -> Block<(ControllerPorts<PortSpec>, Controls<PortSpec>)> {
+    let d = ctx.d;
+    let io = (
+        ControllerPorts {
+            clk: input(1),
+            rst: input(1),
+            in_valid: input(1),
+            in_first: input(1),
+            in_last: input(1),
+            out_ready: input(1),
+            in_ready: output(1),
+            load_ready: output(1),
+            out_valid: output(1),
+            out_last: output(1),
+        },
+        Controls {
+            seq_load: output(1),
+            plane: d.plane_bits.map(output),
+            phase: d.phase_bits.map(output),
+            issue_en: output(1),
+            acc_en: output(1),
+            first_phase: output(1),
+            msb: output(1),
+            commit: output(1),
+            commit_first: output(1),
+            group_en: output(d.groups),
+            group_first: output(1),
+            xbar_step: d.xbar_step_bits.map(output),
+            beat: d.beat_bits.map(output),
+            beat_load: output(1),
+        },
     );
     let mut m = Module::new(CONTROLLER);
+    m.role(Role::Control);
     m.doc(
         "Controller: bit-serial issue (plane MSB first, phase inner), read-out, shift-accumulate,",
     );
     m.doc("commit to the lane accumulators, crossbar steps over the lane groups, output drain.");
     m.doc(format!(
-        "Per vector: {} issue steps; {steps} crossbar step(s); {beats} output beat(s).",
-        bx * phases
+        "Per vector: {} issue steps; {} crossbar step(s); {} output beat(s).",
+        d.steps_per_vector, d.crossbar_steps, d.out_beats
     ));
-    for p in ["clk", "rst", "in_valid", "in_first", "in_last", "out_ready"] {
-        m.input(p, Ty::unsigned(1));
-    }
+    io.0.declare(&mut m);
+    io.1.declare(&mut m);
+    issue_stage(&mut m, ctx);
+    crossbar_stage(&mut m, ctx);
+    drain_stage(&mut m, ctx);
+
     let one = Ty::unsigned(1);
-    let in_ready = m.output("in_ready", one);
-    let load_ready = m.output("load_ready", one);
-    let out_valid = m.output("out_valid", one);
-    let out_last = m.output("out_last", one);
-    let seq_load = m.output("seq_load", one);
-    let plane_out = (bx > 1).then(|| m.output("plane", Ty::unsigned(pw)));
-    let phase_out = (phases > 1).then(|| m.output("phase", Ty::unsigned(hw)));
-    let issue_en = m.output("issue_en", one);
-    let acc_en = m.output("acc_en", one);
-    let first_phase = m.output("first_phase", one);
-    let msb = m.output("msb", one);
-    let commit_out = m.output("commit", one);
-    let commit_first = m.output("commit_first", one);
-    let group_en = m.output("group_en", Ty::unsigned(groups));
-    let group_first = m.output("group_first", one);
-    let step_bits = clog2(steps as u64);
-    let step_out = (steps > 1).then(|| m.output("xbar_step", Ty::unsigned(step_bits)));
-    let beat_out = (beats > 1).then(|| m.output("beat", Ty::unsigned(bw)));
-    let beat_load = m.output("beat_load", one);
+    let idle = Expr::name("s0_valid")
+        .not()
+        .and(Expr::name("s1_valid").not())
+        .and(Expr::name("s2_done").not())
+        .and(Expr::name("b_busy").not())
+        .and(Expr::name("d_busy").not());
+    let idle = m.wire("idle", one, idle);
+    m.note(
+        "idle",
+        "no vector anywhere in the engine: loads may change the memories",
+    );
+    let n = Expr::name;
+    m.assign(LValue::net("in_ready"), n("in_ready_w"));
+    m.assign(LValue::net("load_ready"), idle);
+    m.assign(LValue::net("out_valid"), n("out_valid_r"));
+    m.assign(LValue::net("out_last"), n("out_last_r"));
+    m.assign(LValue::net("seq_load"), n("in_fire"));
+    if d.plane_bits.is_some() {
+        m.assign(LValue::net("plane"), n("s0_plane"));
+    }
+    if d.phase_bits.is_some() {
+        m.assign(LValue::net("phase"), n("s0_phase"));
+    }
+    m.assign(LValue::net("issue_en"), n("advance").and(n("s0_valid")));
+    m.assign(LValue::net("acc_en"), n("advance").and(n("s1_valid")));
+    m.assign(LValue::net("first_phase"), n("s1_phase0"));
+    m.assign(LValue::net("msb"), n("s1_msb"));
+    m.assign(LValue::net("commit"), n("commit_w"));
+    m.assign(LValue::net("commit_first"), n("s2_first"));
+    if let Some(step_bits) = d.xbar_step_bits {
+        let sw = counter_bits(d.crossbar_steps + d.crossbar_pipeline);
+        let step = if step_bits == sw {
+            n("b_step")
+        } else {
+            Expr::slice("b_step", 0, step_bits)
+        };
+        m.assign(LValue::net("xbar_step"), step);
+    }
+    if d.beat_bits.is_some() {
+        m.assign(LValue::net("beat"), n("d_beat"));
+    }
+    m.assign(LValue::net("beat_load"), n("beat_load_w"));
+    design.add(m);
+    Block {
+        module: CONTROLLER.into(),
+        io,
+    }
+}
 
-    let r = |m: &mut Module, n: &str, w: u32| m.reg(n, Ty::unsigned(w));
-    let s0_valid = r(&mut m, "s0_valid", 1);
-    let s0_plane = r(&mut m, "s0_plane", pw);
-    let s0_phase = r(&mut m, "s0_phase", hw);
-    let s0_first = r(&mut m, "s0_first", 1);
-    let s0_last = r(&mut m, "s0_last", 1);
-    let s1_valid = r(&mut m, "s1_valid", 1);
-    let s1_phase0 = r(&mut m, "s1_phase0", 1);
-    let s1_msb = r(&mut m, "s1_msb", 1);
-    let s1_final = r(&mut m, "s1_final", 1);
-    let s1_first = r(&mut m, "s1_first", 1);
-    let s1_last = r(&mut m, "s1_last", 1);
-    let s2_done = r(&mut m, "s2_done", 1);
-    let s2_first = r(&mut m, "s2_first", 1);
-    let s2_last = r(&mut m, "s2_last", 1);
-    let b_busy = r(&mut m, "b_busy", 1);
-    let b_step = r(&mut m, "b_step", sw);
-    let b_first = r(&mut m, "b_first", 1);
-    let b_last = r(&mut m, "b_last", 1);
-    let d_busy = r(&mut m, "d_busy", 1);
-    let d_beat = r(&mut m, "d_beat", bw);
-    let out_valid_r = r(&mut m, "out_valid_r", 1);
-    let out_last_r = r(&mut m, "out_last_r", 1);
-
-    let c = Expr::uconst;
-    let last_phase = s0_phase.clone().eq(c(hw, (phases - 1) as u64));
+/// Issue stage: s0 steps through the planes (MSB first) and phases of the
+/// accepted vector, s1 holds what the macros' read-out registers are
+/// computing, s2 says the shift-accumulators hold a finished vector. One
+/// `advance` enable moves all three, so a waiting commit holds the pipeline.
+fn issue_stage(m: &mut Module, ctx: &Ctx) {
+    let (bx, phases) = (ctx.c.act_bits, ctx.d.phases);
+    let (pw, hw) = (counter_bits(bx), counter_bits(phases));
+    let one = Ty::unsigned(1);
+    let n = Expr::name;
+    for (reg, width, doc) in [
+        ("s0_valid", 1, "s0: a vector is being issued"),
+        (
+            "s0_plane",
+            pw,
+            "s0: bit plane being issued (counts down from the MSB)",
+        ),
+        ("s0_phase", hw, "s0: word-line phase being issued"),
+        ("s0_first", 1, "s0: the vector's `first` flag"),
+        ("s0_last", 1, "s0: the vector's `last` flag"),
+        (
+            "s1_valid",
+            1,
+            "s1: the macros' read-out registers hold a step",
+        ),
+        ("s1_phase0", 1, "s1: that step is a plane's first phase"),
+        ("s1_msb", 1, "s1: that step belongs to the MSB plane"),
+        ("s1_final", 1, "s1: that step is the vector's last"),
+        ("s1_first", 1, "s1: the vector's `first` flag"),
+        ("s1_last", 1, "s1: the vector's `last` flag"),
+        (
+            "s2_done",
+            1,
+            "s2: the shift-accumulators hold a finished vector",
+        ),
+        ("s2_first", 1, "s2: its `first` flag"),
+        ("s2_last", 1, "s2: its `last` flag"),
+    ] {
+        m.reg(reg, Ty::unsigned(width));
+        m.note(reg, doc);
+    }
+    let last_phase = m.wire(
+        "last_phase",
+        one,
+        n("s0_phase").eq(c(hw, (phases - 1) as u64)),
+    );
+    m.note(
+        "last_phase",
+        format!("s0 is in phase {} of {phases}", phases - 1),
+    );
     let s0_final = m.wire(
         "s0_final",
         one,
-        s0_plane.clone().eq(c(pw, 0)).and(last_phase.clone()),
+        n("s0_plane").eq(c(pw, 0)).and(last_phase.clone()),
     );
-    let final_step = c(sw, (steps - 1) as u64);
-    let final_step = if pipeline == 0 {
-        final_step
-    } else {
-        Expr::mux(
-            b_last.clone(),
-            c(sw, (steps - 1 + pipeline) as u64),
-            final_step,
-        )
-    };
-    let b_final = m.wire("b_final", one, b_step.clone().eq(final_step));
-    let d_final = m.wire("d_final", one, d_beat.clone().eq(c(bw, (beats - 1) as u64)));
-    // Stage B can take a new vector when idle, or in its last step unless
-    // that step hands over to the output drain (which reads the accumulators).
-    let b_free = m.wire(
-        "b_free",
-        one,
-        d_busy.clone().not().and(
-            b_busy
-                .clone()
-                .not()
-                .or(b_final.clone().and(b_last.clone().not())),
-        ),
+    m.note(
+        "s0_final",
+        "s0 issues the vector's last step (plane 0, last phase)",
     );
-    let commit = m.wire("commit_w", one, s2_done.clone().and(b_free));
-    let advance = m.wire("advance", one, s2_done.clone().not().or(commit.clone()));
+    let advance = m.wire("advance", one, n("s2_done").not().or(n("commit_w")));
+    m.note(
+        "advance",
+        "the issue pipeline moves: s2 is empty or commits this cycle",
+    );
     let ready = m.wire(
         "in_ready_w",
         one,
         advance
             .clone()
-            .and(s0_valid.clone().not().or(s0_final.clone())),
+            .and(n("s0_valid").not().or(s0_final.clone())),
     );
-    let in_fire = m.wire("in_fire", one, Expr::name("in_valid").and(ready.clone()));
-    let load_beat = m.wire(
-        "beat_load_w",
-        one,
-        d_busy
-            .clone()
-            .and(out_valid_r.clone().not().or(Expr::name("out_ready"))),
-    );
-    let idle = s0_valid
-        .clone()
-        .not()
-        .and(s1_valid.clone().not())
-        .and(s2_done.clone().not());
-    let idle = m.wire(
-        "idle",
-        one,
-        idle.and(b_busy.clone().not()).and(d_busy.clone().not()),
-    );
+    m.wire("in_fire", one, n("in_valid").and(ready));
 
-    let set = |n: &str, e: Expr| nb(LValue::net(n), e);
-    let stage0 = if_else(
-        in_fire.clone(),
+    let step = if_else(
+        n("in_fire"),
         vec![
             set("s0_valid", c(1, 1)),
             set("s0_plane", c(pw, (bx - 1) as u64)),
             set("s0_phase", c(hw, 0)),
-            set("s0_first", Expr::name("in_first")),
-            set("s0_last", Expr::name("in_last")),
+            set("s0_first", n("in_first")),
+            set("s0_last", n("in_last")),
         ],
         vec![if_(
-            s0_valid.clone(),
+            n("s0_valid"),
             vec![if_else(
                 s0_final.clone(),
                 vec![set("s0_valid", c(1, 0))],
@@ -163,127 +234,206 @@ pub fn controller(design: &mut Design, ctx: &Ctx) -> String {
                     last_phase,
                     vec![
                         set("s0_phase", c(hw, 0)),
-                        set("s0_plane", s0_plane.clone().sub(c(pw, 1))),
+                        set("s0_plane", n("s0_plane").sub(c(pw, 1))),
                     ],
-                    vec![set("s0_phase", s0_phase.clone().add(c(hw, 1)))],
+                    vec![set("s0_phase", n("s0_phase").add(c(hw, 1)))],
                 )],
             )],
         )],
     );
-    let pipeline_stmts = vec![
-        stage0,
-        set("s1_valid", s0_valid.clone()),
-        set("s1_phase0", s0_phase.clone().eq(c(hw, 0))),
-        set("s1_msb", s0_plane.clone().eq(c(pw, (bx - 1) as u64))),
-        set("s1_final", s0_final),
-        set("s1_first", s0_first),
-        set("s1_last", s0_last),
-        set("s2_done", s1_valid.clone().and(s1_final)),
-        set("s2_first", s1_first),
-        set("s2_last", s1_last),
-    ];
-    let stage_b = if_else(
-        commit.clone(),
+    let body = vec![if_(
+        advance,
+        vec![
+            step,
+            set("s1_valid", n("s0_valid")),
+            set("s1_phase0", n("s0_phase").eq(c(hw, 0))),
+            set("s1_msb", n("s0_plane").eq(c(pw, (bx - 1) as u64))),
+            set("s1_final", s0_final),
+            set("s1_first", n("s0_first")),
+            set("s1_last", n("s0_last")),
+            set("s2_done", n("s1_valid").and(n("s1_final"))),
+            set("s2_first", n("s1_first")),
+            set("s2_last", n("s1_last")),
+        ],
+    )];
+    let resets = ["s0_valid", "s1_valid", "s2_done"]
+        .iter()
+        .map(|r| (LValue::net(*r), c(1, 0)))
+        .collect();
+    m.registers("clk", "rst", resets, body, "Issue stage");
+}
+
+/// Crossbar stage: after a vector's commit, step j serves lane groups
+/// j*X .. j*X+X-1. A `last` vector's stage also waits for the crossbar's
+/// register stages to drain before handing over to the output drain.
+fn crossbar_stage(m: &mut Module, ctx: &Ctx) {
+    let d = ctx.d;
+    let (steps, x, groups, pipeline) = (
+        d.crossbar_steps,
+        d.crossbar_units,
+        d.groups,
+        d.crossbar_pipeline,
+    );
+    let sw = counter_bits(steps + pipeline);
+    let one = Ty::unsigned(1);
+    let n = Expr::name;
+    for (reg, width, doc) in [
+        ("b_busy", 1, "a committed vector is in the crossbar stage"),
+        ("b_step", sw, "its crossbar step"),
+        ("b_first", 1, "its `first` flag"),
+        ("b_last", 1, "its `last` flag"),
+    ] {
+        m.reg(reg, Ty::unsigned(width));
+        m.note(reg, doc);
+    }
+    let final_step = if pipeline == 0 {
+        c(sw, (steps - 1) as u64)
+    } else {
+        Expr::mux(
+            n("b_last"),
+            c(sw, (steps - 1 + pipeline) as u64),
+            c(sw, (steps - 1) as u64),
+        )
+    };
+    let b_final = m.wire("b_final", one, n("b_step").eq(final_step));
+    m.note(
+        "b_final",
+        format!("the stage's last step: {steps} crossbar step(s), plus {pipeline} for a `last` vector (crossbar register stages)"),
+    );
+    // The stage takes a new vector when idle, or in its last step unless
+    // that step hands over to the output drain (which reads the accumulators).
+    let free = n("d_busy")
+        .not()
+        .and(n("b_busy").not().or(b_final.clone().and(n("b_last").not())));
+    m.wire("b_free", one, free);
+    m.wire("commit_w", one, n("s2_done").and(n("b_free")));
+    m.note(
+        "commit_w",
+        "the finished vector enters the crossbar stage; the error sums commit",
+    );
+    m.wire(
+        "d_start",
+        one,
+        n("b_busy").and(b_final.clone()).and(n("b_last")),
+    );
+    m.note(
+        "d_start",
+        "a `last` vector leaves the crossbar stage: start the output drain",
+    );
+    let body = vec![if_else(
+        n("commit_w"),
         vec![
             set("b_busy", c(1, 1)),
             set("b_step", c(sw, 0)),
-            set("b_first", s2_first.clone()),
-            set("b_last", s2_last),
+            set("b_first", n("s2_first")),
+            set("b_last", n("s2_last")),
         ],
         vec![if_(
-            b_busy.clone(),
+            n("b_busy"),
             vec![if_else(
                 b_final,
-                vec![
-                    set("b_busy", c(1, 0)),
-                    if_(
-                        b_last,
-                        vec![set("d_busy", c(1, 1)), set("d_beat", c(bw, 0))],
-                    ),
-                ],
-                vec![set("b_step", b_step.clone().add(c(sw, 1)))],
+                vec![set("b_busy", c(1, 0))],
+                vec![set("b_step", n("b_step").add(c(sw, 1)))],
             )],
         )],
+    )];
+    m.registers(
+        "clk",
+        "rst",
+        vec![(LValue::net("b_busy"), c(1, 0))],
+        body,
+        "Crossbar stage",
     );
-    let drain = if_else(
-        load_beat.clone(),
-        vec![
-            set("out_valid_r", c(1, 1)),
-            set("out_last_r", d_final.clone()),
-            if_else(
-                d_final,
-                vec![set("d_busy", c(1, 0))],
-                vec![set("d_beat", d_beat.clone().add(c(bw, 1)))],
-            ),
-        ],
-        vec![if_(
-            Expr::name("out_ready"),
-            vec![set("out_valid_r", c(1, 0))],
-        )],
-    );
-    let mut reset: Vec<SeqStmt> = [
-        "s0_valid",
-        "s1_valid",
-        "s2_done",
-        "b_busy",
-        "d_busy",
-        "out_valid_r",
-    ]
-    .iter()
-    .map(|n| set(n, c(1, 0)))
-    .collect();
-    // The accumulate enables follow the data through the crossbar's
-    // register stages.
+
+    // Group g is served in step g / X; its enables follow the data through
+    // the crossbar's register stages.
     let enables = (0..groups)
         .rev()
-        .map(|g| b_busy.clone().and(b_step.clone().eq(c(sw, (g / x) as u64))))
+        .map(|g| n("b_busy").and(n("b_step").eq(c(sw, (g / x) as u64))))
         .collect();
-    let (mut group_en_d, mut group_first_d) = (Expr::concat(enables), b_first.clone());
-    let mut delays = Vec::new();
+    let (mut group_en, mut group_first) = (Expr::concat(enables), n("b_first"));
+    let (mut delays, mut resets) = (Vec::new(), Vec::new());
     for k in 0..pipeline {
         let (en, first) = (format!("group_en_d{k}"), format!("group_first_d{k}"));
         m.reg(&en, Ty::unsigned(groups));
         m.reg(&first, one);
-        delays.push(set(&en, group_en_d));
-        delays.push(set(&first, group_first_d));
-        reset.push(set(&en, c(groups, 0)));
-        (group_en_d, group_first_d) = (Expr::name(&en), Expr::name(&first));
+        m.note(
+            &en,
+            format!(
+                "group enables {} cycle(s) late, in step with the crossbar's register stage {k}",
+                k + 1
+            ),
+        );
+        delays.push(set(&en, group_en));
+        delays.push(set(&first, group_first));
+        resets.push((LValue::net(&en), c(groups, 0)));
+        (group_en, group_first) = (n(&en), n(&first));
     }
-    let mut running = vec![if_(advance.clone(), pipeline_stmts), stage_b, drain];
-    running.extend(delays);
-    m.always("clk", vec![if_else(Expr::name("rst"), reset, running)]);
+    if pipeline > 0 {
+        m.registers(
+            "clk",
+            "rst",
+            resets,
+            delays,
+            "Accumulate enables delayed through the crossbar",
+        );
+    }
+    m.assign(LValue::net("group_en"), group_en);
+    m.assign(LValue::net("group_first"), group_first);
+}
 
-    m.assign(in_ready, ready);
-    m.assign(load_ready, idle);
-    m.assign(out_valid, out_valid_r);
-    m.assign(out_last, out_last_r);
-    m.assign(seq_load, in_fire);
-    if let Some(p) = plane_out {
-        m.assign(p, s0_plane);
+/// Drain stage: loads one beat per cycle into the output register while the
+/// receiver takes them; a beat waits in the register under back-pressure.
+fn drain_stage(m: &mut Module, ctx: &Ctx) {
+    let beats = ctx.d.out_beats;
+    let bw = counter_bits(beats);
+    let one = Ty::unsigned(1);
+    let n = Expr::name;
+    for (reg, width, doc) in [
+        ("d_busy", 1, "the output drain has beats left to load"),
+        ("d_beat", bw, "the next beat to load"),
+        ("out_valid_r", 1, "the output register holds a beat"),
+        ("out_last_r", 1, "that beat is the vector's last"),
+    ] {
+        m.reg(reg, Ty::unsigned(width));
+        m.note(reg, doc);
     }
-    if let Some(p) = phase_out {
-        m.assign(p, s0_phase);
-    }
-    m.assign(issue_en, advance.clone().and(s0_valid));
-    m.assign(acc_en, advance.and(s1_valid));
-    m.assign(first_phase, s1_phase0);
-    m.assign(msb, s1_msb);
-    m.assign(commit_out, commit);
-    m.assign(commit_first, s2_first);
-    m.assign(group_en, group_en_d);
-    m.assign(group_first, group_first_d);
-    if let Some(s) = step_out {
-        let step = if step_bits == sw {
-            b_step.clone()
-        } else {
-            Expr::slice("b_step", 0, step_bits)
-        };
-        m.assign(s, step);
-    }
-    if let Some(b) = beat_out {
-        m.assign(b, d_beat);
-    }
-    m.assign(beat_load, load_beat);
-    design.add(m);
-    CONTROLLER.into()
+    let d_final = m.wire("d_final", one, n("d_beat").eq(c(bw, (beats - 1) as u64)));
+    m.note(
+        "d_final",
+        format!("beat {} of {beats} is the last", beats - 1),
+    );
+    let load = m.wire(
+        "beat_load_w",
+        one,
+        n("d_busy").and(n("out_valid_r").not().or(n("out_ready"))),
+    );
+    m.note(
+        "beat_load_w",
+        "the output register takes the next beat: it is empty or being read",
+    );
+    let body = vec![
+        if_else(
+            n("d_start"),
+            vec![set("d_busy", c(1, 1)), set("d_beat", c(bw, 0))],
+            vec![if_(
+                load.clone(),
+                vec![if_else(
+                    d_final.clone(),
+                    vec![set("d_busy", c(1, 0))],
+                    vec![set("d_beat", n("d_beat").add(c(bw, 1)))],
+                )],
+            )],
+        ),
+        if_else(
+            load,
+            vec![set("out_valid_r", c(1, 1)), set("out_last_r", d_final)],
+            vec![if_(n("out_ready"), vec![set("out_valid_r", c(1, 0))])],
+        ),
+    ];
+    let resets = ["d_busy", "out_valid_r"]
+        .iter()
+        .map(|r| (LValue::net(*r), c(1, 0)))
+        .collect();
+    m.registers("clk", "rst", resets, body, "Drain stage");
 }

@@ -5,10 +5,12 @@ pub mod arith;
 pub mod array;
 pub mod control;
 pub mod crossbar;
+pub mod iface;
 pub mod output;
 pub mod pool;
 pub mod top;
 
+use crate::config::layout::{LoadLayout, Word};
 use crate::config::{Config, Derived};
 use crate::ir::{Design, Expr};
 
@@ -19,14 +21,25 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    pub fn layout(&self) -> &LoadLayout {
+        &self.d.load
+    }
     /// Width of the TILE_ID parameter (at least one bit).
     pub fn tile_id_bits(&self) -> u32 {
-        self.d.macro_field_bits.max(1)
+        self.word_addr(crate::config::layout::ERROR_COLUMN)
+            .get("macro")
+            .width
+            .max(1)
     }
-    /// Width of a lane address {group, slot}.
-    pub fn lane_addr_bits(&self) -> u32 {
-        self.d.group_field_bits + self.d.slot_field_bits
+    fn word_addr(&self, target: &str) -> &Word {
+        &self.layout().target(target).addr
     }
+}
+
+/// Field `name` of `word`, read from the bus `net` that carries it.
+pub fn field(net: &str, word: &Word, name: &str) -> Expr {
+    let f = word.get(name);
+    Expr::slice(net, f.lsb, f.width)
 }
 
 /// Sign-extends bits [lsb +: width] of `net` to `to` bits.
@@ -42,7 +55,8 @@ pub fn sext_slice(net: &str, lsb: u32, width: u32, to: u32) -> Expr {
     }
 }
 
-/// Builds the whole design for a validated configuration.
+/// Builds the whole design for a validated configuration, with the
+/// configuration's module-name prefix applied.
 pub fn generate(config: &Config) -> Design {
     let derived = Derived::new(config);
     let ctx = Ctx {
@@ -50,8 +64,8 @@ pub fn generate(config: &Config) -> Design {
         d: &derived,
     };
     let mut design = Design::default();
-    design.top = top::top(&mut design, &ctx);
-    design
+    design.top = top::top(&mut design, &ctx).module;
+    design.prefixed(&config.prefix)
 }
 
 #[cfg(test)]
@@ -80,8 +94,8 @@ mod tests {
     fn popcount_is_a_tree_of_w_minus_1_adders() {
         for w in [1, 2, 5, 16, 100, 128] {
             let mut d = Design::default();
-            let name = arith::popcount(&mut d, w);
-            let m = d.module(&name).unwrap();
+            let block = arith::popcount(&mut d, w);
+            let m = d.module(&block.module).unwrap();
             assert_eq!(m.nets.len(), (w - 1) as usize, "W = {w}");
             assert_eq!(
                 m.ports[1].ty.width,
@@ -154,8 +168,12 @@ mod tests {
     fn requantizer_and_output_beats_follow_out_lanes() {
         let (_, d) = design("macros = 2\nrows = 16\ncols = 16\nout_lanes = 8");
         assert_eq!(
-            instances_of(&d, output::OUTPUT_UNIT, output::REQUANTIZER),
+            instances_of(&d, output::OUTPUT_UNIT, output::OUTPUT_SLOT),
             8
+        );
+        assert_eq!(
+            instances_of(&d, output::OUTPUT_SLOT, output::REQUANTIZER),
+            1
         );
         let top = d.module("cim_top").unwrap();
         let out = top.ports.iter().find(|p| p.name == "out_data").unwrap();

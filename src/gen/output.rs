@@ -1,27 +1,39 @@
 //! Requantization (SPEC section 3, "Output") and the output unit that
 //! serializes the lanes into beats.
 
-use super::Ctx;
+use super::iface::{input, interface, output, Block, PortSpec};
+use super::{field, Ctx};
+use crate::config::layout::{LANE, SCALES};
 use crate::ir::expr::{select, sext};
-use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Ty};
+use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub const REQUANTIZER: &str = "requantizer";
 
+interface! {
+    /// One lane's requantization.
+    RequantizerIo { acc_pool: One, acc_err: One, bias: One, scale: One, y: One }
+}
+
 /// `y = sat(relu(round_shift(alpha * accP + beta * accE + bias, s)))` for one
-/// lane. All arithmetic runs at the exact width of the value range
-/// (`value_bits`), so the products cannot wrap; Yosys trims the sign
+/// lane, with the per-layer fields read from `scale`, the scale word as the
+/// load port wrote it. All arithmetic runs at the exact width of the value
+/// range (`value_bits`), so the products cannot wrap; Yosys trims the sign
 /// extensions back off the multipliers.
-pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
-    let (aw, sb, bb, shb, ob) = (
-        ctx.d.accumulator_bits,
-        ctx.c.scale_bits,
-        ctx.c.bias_bits,
-        ctx.c.shift_bits,
-        ctx.c.out_bits,
-    );
+pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSpec>> {
+    let scale_word = &ctx.layout().target(SCALES).data;
+    let (aw, ob) = (ctx.d.accumulator_bits, ctx.c.out_bits);
+    let (sb, bb, shb) = (ctx.c.scale_bits, ctx.c.bias_bits, ctx.c.shift_bits);
     let vw = ctx.d.value_bits;
     let rw = vw + 1;
+    let io = RequantizerIo {
+        acc_pool: input(aw),
+        acc_err: input(aw),
+        bias: input(bb),
+        scale: input(scale_word.bits()),
+        y: output(ob),
+    };
     let mut m = Module::new(REQUANTIZER);
+    m.role(Role::LaneDatapath);
     m.doc(format!(
         "Requantizer: alpha*accP + beta*accE + bias at {vw} bits, round-half-up shift,"
     ));
@@ -33,13 +45,19 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
             "signed "
         }
     ));
-    m.input("acc_pool", Ty::unsigned(aw));
-    m.input("acc_err", Ty::unsigned(aw));
-    m.input("bias", Ty::unsigned(bb));
-    m.input("alpha", Ty::unsigned(sb));
-    m.input("beta", Ty::unsigned(sb));
-    m.input("shift", Ty::unsigned(shb));
-    let y = m.output("y", Ty::unsigned(ob));
+    io.declare(&mut m);
+    let alpha = m.wire(
+        "alpha",
+        Ty::unsigned(sb),
+        field("scale", scale_word, "alpha"),
+    );
+    let beta = m.wire("beta", Ty::unsigned(sb), field("scale", scale_word, "beta"));
+    let shift = m.wire(
+        "shift",
+        Ty::unsigned(shb),
+        field("scale", scale_word, "shift"),
+    );
+    let _ = (alpha, beta);
 
     let s = |n: &str, from| sext(n, from, vw);
     let alpha = m.wire("alpha_x", Ty::signed(vw), s("alpha", sb));
@@ -50,6 +68,10 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
     let pp = m.wire("pool_term", Ty::signed(vw), alpha.mul(accp));
     let pe = m.wire("err_term", Ty::signed(vw), beta.mul(acce));
     m.wire("value", Ty::signed(vw), pp.add(pe).add(bias));
+    m.note(
+        "value",
+        format!("exact: {vw} bits hold alpha * accP + beta * accE + bias for every input"),
+    );
 
     // Round half up: (v + 2^(s-1)) >>> s, one bit wider so the addend fits.
     // A shift beyond the value width rounds everything to 0.
@@ -58,14 +80,14 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
     let addend = m.wire(
         "half",
         Ty::signed(rw),
-        one.shl(Expr::name("shift").sub(Expr::uconst(shb, 1))),
+        one.shl(shift.clone().sub(Expr::uconst(shb, 1))),
     );
     let sum = m.wire("rounded", Ty::signed(rw), v.clone().add(addend));
-    let shifted = sum.sra(Expr::name("shift"));
-    let no_shift = Expr::name("shift").eq(Expr::uconst(shb, 0));
+    let shifted = sum.sra(shift.clone());
+    let no_shift = shift.clone().eq(Expr::uconst(shb, 0));
     let in_range = if (vw as u64) < (1u64 << shb) - 1 {
         Expr::mux(
-            Expr::name("shift").gt(Expr::uconst(shb, vw as u64)),
+            shift.gt(Expr::uconst(shb, vw as u64)),
             m.signed_const("zero_r", rw, 0),
             shifted,
         )
@@ -101,9 +123,12 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> String {
     if let Some(c) = over_cond {
         out = Expr::mux(c, Expr::uconst(ob, (hi as u64) & mask(ob)), out);
     }
-    m.assign(y, out);
+    m.assign(LValue::net("y"), out);
     design.add(m);
-    REQUANTIZER.into()
+    Block {
+        module: REQUANTIZER.into(),
+        io,
+    }
 }
 
 fn mask(bits: u32) -> u64 {
@@ -114,102 +139,165 @@ fn mask(bits: u32) -> u64 {
     }
 }
 
-pub const OUTPUT_UNIT: &str = "output_unit";
+pub const OUTPUT_SLOT: &str = "output_slot";
 
-/// Per-lane biases, the per-layer scales, `out_lanes` requantizers and the
-/// output data register. Beat k carries lanes k*out_lanes .. +out_lanes-1,
-/// lane k*out_lanes + i in bits [i*out_bits +: out_bits].
-pub fn output_unit(design: &mut Design, ctx: &Ctx) -> String {
+interface! {
+    /// The lanes one requantizer serves, one per beat.
+    OutputSlotIo {
+        clk: One, bias_we: One, wr_bias: One, beat: Opt,
+        acc_pool: One, acc_err: One, scale: One, y: One,
+    }
+}
+
+/// Requantizer slot i of the output unit: it serves lane k*out_lanes + i in
+/// beat k. It holds those lanes' biases and picks the current beat's lane.
+fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> {
     let rq = requantizer(design, ctx);
-    let (lanes, ol, nb_beats) = (ctx.d.lanes, ctx.d.out_lanes, ctx.d.out_beats);
-    let (aw, sb, bb, shb, ob) = (
+    let (beats, aw, bb, ob) = (
+        ctx.d.out_beats,
         ctx.d.accumulator_bits,
-        ctx.c.scale_bits,
         ctx.c.bias_bits,
-        ctx.c.shift_bits,
         ctx.c.out_bits,
     );
-    let mut m = Module::new(OUTPUT_UNIT);
+    let io = OutputSlotIo {
+        clk: input(1),
+        bias_we: input(beats),
+        wr_bias: input(bb),
+        beat: ctx.d.beat_bits.map(input),
+        acc_pool: input(beats * aw),
+        acc_err: input(beats * aw),
+        scale: input(ctx.layout().target(SCALES).data.bits()),
+        y: output(ob),
+    };
+    let mut m = Module::new(OUTPUT_SLOT);
+    m.role(Role::LaneDatapath);
     m.doc(format!(
-        "Output unit: {ol} requantizers serve {lanes} lanes in {nb_beats} beat(s)."
+        "One requantizer and the biases of the {beats} lane(s) it serves, one per output beat:"
     ));
-    m.doc("`scale` layout: {shift, beta, alpha} from the least significant bit up: alpha, beta, shift.");
-    m.input("clk", Ty::unsigned(1));
-    m.input("lane_we", Ty::unsigned(lanes));
-    m.input("wr_bias", Ty::unsigned(bb));
-    m.input("scale_we", Ty::unsigned(1));
-    m.input("wr_scale", Ty::unsigned(2 * sb + shb));
-    if nb_beats > 1 {
-        m.input("beat", Ty::unsigned(clog2(nb_beats as u64)));
-    }
-    m.input("beat_load", Ty::unsigned(1));
-    m.input("acc_pool", Ty::unsigned(lanes * aw));
-    m.input("acc_err", Ty::unsigned(lanes * aw));
-    let out = m.output("out_data", Ty::unsigned(ol * ob));
-
+    m.doc("lane k of the inputs (bits [k*W +: W]) is requantized in beat k.");
+    let p = io.declare(&mut m);
     let mut writes = Vec::new();
-    for l in 0..lanes {
-        let r = format!("bias_{l}");
+    for k in 0..beats {
+        let r = format!("bias_{k}");
         m.reg(&r, Ty::unsigned(bb));
         writes.push(if_(
-            Expr::bit("lane_we", l),
-            vec![nb(LValue::net(&r), Expr::name("wr_bias"))],
+            Expr::bit("bias_we", k),
+            vec![nb(LValue::net(&r), p.wr_bias.clone())],
         ));
     }
     m.always("clk", writes);
-    let alpha = m.reg("alpha_r", Ty::unsigned(sb));
-    let beta = m.reg("beta_r", Ty::unsigned(sb));
-    let shift = m.reg("shift_r", Ty::unsigned(shb));
-    m.always(
-        "clk",
-        vec![if_(
-            Expr::name("scale_we"),
-            vec![
-                nb(LValue::net("alpha_r"), Expr::slice("wr_scale", 0, sb)),
-                nb(LValue::net("beta_r"), Expr::slice("wr_scale", sb, sb)),
-                nb(LValue::net("shift_r"), Expr::slice("wr_scale", 2 * sb, shb)),
-            ],
-        )],
-    );
-
-    // Requantizer i reads lane beat * out_lanes + i.
-    let select = |m: &mut Module, name: String, entries: Vec<Expr>, width: u32| -> Expr {
-        if nb_beats == 1 {
-            return entries.into_iter().next().unwrap();
+    let pick = |m: &mut Module, name: &str, entries: Vec<Expr>, width: u32| -> Expr {
+        match &p.beat {
+            None => entries.into_iter().next().unwrap(),
+            Some(beat) => {
+                let e = select(beat, clog2(beats as u64), entries);
+                m.wire(name, Ty::unsigned(width), e)
+            }
         }
-        let beat_bits = clog2(nb_beats as u64);
-        m.wire(
-            &name,
-            Ty::unsigned(width),
-            select(&Expr::name("beat"), beat_bits, entries),
+    };
+    let lane = |bus: &str, w: u32| (0..beats).map(|k| Expr::slice(bus, k * w, w)).collect();
+    let accp = pick(&mut m, "beat_acc_pool", lane("acc_pool", aw), aw);
+    let acce = pick(&mut m, "beat_acc_err", lane("acc_err", aw), aw);
+    let biases = (0..beats)
+        .map(|k| Expr::name(&format!("bias_{k}")))
+        .collect();
+    let bias = pick(&mut m, "beat_bias", biases, bb);
+    m.instance(rq.instance(
+        "requant",
+        RequantizerIo {
+            acc_pool: accp,
+            acc_err: acce,
+            bias,
+            scale: p.scale,
+            y: p.y,
+        },
+    ));
+    design.add(m);
+    Block {
+        module: OUTPUT_SLOT.into(),
+        io,
+    }
+}
+
+pub const OUTPUT_UNIT: &str = "output_unit";
+
+interface! {
+    /// Per-lane biases, per-layer scales and the output beats.
+    OutputUnitIo {
+        clk: One, lane_we: One, wr_bias: One, scale_we: One, wr_scale: One,
+        beat: Opt, beat_load: One, acc_pool: One, acc_err: One, out_data: One,
+    }
+}
+
+/// The per-layer scale register, `out_lanes` output slots and the output
+/// data register. Beat k carries lanes k*out_lanes .. +out_lanes-1, lane
+/// k*out_lanes + i in bits [i*out_bits +: out_bits].
+pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpec>> {
+    let slot = output_slot(design, ctx);
+    let scale_word = &ctx.layout().target(SCALES).data;
+    let bias = ctx.layout().target(LANE).data.get("bias");
+    let (lanes, ol, beats) = (ctx.d.lanes, ctx.d.out_lanes, ctx.d.out_beats);
+    let (aw, ob) = (ctx.d.accumulator_bits, ctx.c.out_bits);
+    let io = OutputUnitIo {
+        clk: input(1),
+        lane_we: input(lanes),
+        wr_bias: input(bias.width),
+        scale_we: input(1),
+        wr_scale: input(scale_word.bits()),
+        beat: ctx.d.beat_bits.map(input),
+        beat_load: input(1),
+        acc_pool: input(lanes * aw),
+        acc_err: input(lanes * aw),
+        out_data: output(ol * ob),
+    };
+    let mut m = Module::new(OUTPUT_UNIT);
+    m.role(Role::LaneDatapath);
+    m.doc(format!(
+        "Output unit: {ol} requantizers serve {lanes} lanes in {beats} beat(s)."
+    ));
+    let fields: Vec<String> = scale_word
+        .fields
+        .iter()
+        .map(|f| format!("{} [{}:{}]", f.name, f.lsb + f.width - 1, f.lsb))
+        .collect();
+    m.doc(format!("Scale word: {}.", fields.join(", ")));
+    let p = io.declare(&mut m);
+    let scale = m.enabled_reg(
+        "scale_r",
+        Ty::unsigned(scale_word.bits()),
+        "clk",
+        p.scale_we,
+        p.wr_scale,
+    );
+    m.note(
+        "scale_r",
+        "the layer's scale word, as last written through the load port",
+    );
+    // Slot i serves lanes i, i + ol, i + 2 ol, ...: gather their buses.
+    let gather = |bus: &str, i: u32, w: u32| {
+        Expr::concat(
+            (0..beats)
+                .rev()
+                .map(|k| Expr::slice(bus, (k * ol + i) * w, w))
+                .collect(),
         )
     };
     let mut ys = Vec::new();
     for i in 0..ol {
-        let lanes_of = |k: u32| k * ol + i;
-        let accp = (0..nb_beats)
-            .map(|k| Expr::slice("acc_pool", lanes_of(k) * aw, aw))
-            .collect();
-        let acce = (0..nb_beats)
-            .map(|k| Expr::slice("acc_err", lanes_of(k) * aw, aw))
-            .collect();
-        let bias = (0..nb_beats)
-            .map(|k| Expr::name(&format!("bias_{}", lanes_of(k))))
-            .collect();
-        let accp = select(&mut m, format!("beat_acc_pool_{i}"), accp, aw);
-        let acce = select(&mut m, format!("beat_acc_err_{i}"), acce, aw);
-        let bias = select(&mut m, format!("beat_bias_{i}"), bias, bb);
         let y = m.wire_decl(&format!("y_{i}"), Ty::unsigned(ob));
-        m.instance(
-            crate::ir::Instance::new(&rq, format!("requant_{i}"))
-                .conn("acc_pool", accp)
-                .conn("acc_err", acce)
-                .conn("bias", bias)
-                .conn("alpha", alpha.clone())
-                .conn("beta", beta.clone())
-                .conn("shift", shift.clone())
-                .conn("y", y.clone()),
-        );
+        m.instance(slot.instance(
+            format!("slot_{i}"),
+            OutputSlotIo {
+                clk: p.clk.clone(),
+                bias_we: gather("lane_we", i, 1),
+                wr_bias: p.wr_bias.clone(),
+                beat: p.beat.clone(),
+                acc_pool: gather("acc_pool", i, aw),
+                acc_err: gather("acc_err", i, aw),
+                scale: scale.clone(),
+                y: y.clone(),
+            },
+        ));
         ys.push(y);
     }
     ys.reverse();
@@ -217,10 +305,17 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> String {
         "out_data_r",
         Ty::unsigned(ol * ob),
         "clk",
-        Expr::name("beat_load"),
+        p.beat_load,
         Expr::concat(ys),
     );
-    m.assign(out, data);
+    m.note(
+        "out_data_r",
+        "the output beat on `out_data` while `out_valid`",
+    );
+    m.assign(LValue::net("out_data"), data);
     design.add(m);
-    OUTPUT_UNIT.into()
+    Block {
+        module: OUTPUT_UNIT.into(),
+        io,
+    }
 }

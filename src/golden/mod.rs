@@ -1,4 +1,4 @@
-//! Bit-exact golden model of SPEC sections 2-3, independent of the IR and the
+//! Bit-exact golden model of docs/SPEC.md sections 2-3, independent of the IR and the
 //! generators: it reads only the resolved configuration and the memory
 //! contents. Exact integer arithmetic (i64 / i128) throughout, so a width the
 //! RTL derived too small shows up as a co-simulation mismatch.
@@ -36,9 +36,36 @@ pub struct Weights {
     /// Error mask bit of each lane (false = pruned).
     pub mask: Vec<bool>,
     pub bias: Vec<i64>,
+    pub scales: Scales,
+}
+
+/// The per-layer scale word (SPEC section 3, "Output").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scales {
     pub alpha: i64,
     pub beta: i64,
     pub shift: u32,
+}
+
+impl Scales {
+    /// The values of the scale word's fields, named as in the load-port
+    /// layout (`config::layout`).
+    pub fn fields(&self) -> Vec<(&'static str, i128)> {
+        vec![
+            ("alpha", self.alpha as i128),
+            ("beta", self.beta as i128),
+            ("shift", self.shift as i128),
+        ]
+    }
+
+    /// The scales from the decoded fields of a scale word.
+    pub fn from_fields(field: impl Fn(&str) -> i128) -> Scales {
+        Scales {
+            alpha: field("alpha") as i64,
+            beta: field("beta") as i64,
+            shift: field("shift") as u32,
+        }
+    }
 }
 
 /// Per column, per plane t and phase h: what SPEC section 2 names.
@@ -288,10 +315,10 @@ impl Engine {
         let w = &self.weights;
         (0..self.acc_pool.len())
             .map(|l| {
-                let v = w.alpha as i128 * self.acc_pool[l]
-                    + w.beta as i128 * self.acc_err[l]
+                let v = w.scales.alpha as i128 * self.acc_pool[l]
+                    + w.scales.beta as i128 * self.acc_err[l]
                     + w.bias[l] as i128;
-                requantize(v, w.shift, self.config.relu, self.config.out_bits)
+                requantize(v, w.scales.shift, self.config.relu, self.config.out_bits)
             })
             .collect()
     }
@@ -307,7 +334,7 @@ impl Engine {
         } else {
             0
         };
-        w.alpha * pool + w.beta * err
+        w.scales.alpha * pool + w.scales.beta * err
     }
 }
 

@@ -59,17 +59,19 @@ fn random_case(c: &Config, seed: u64, extreme: bool) -> (Weights, Vec<Vec<i64>>)
         index: (0..lanes).map(|_| rng.gen_range(0..c.pool)).collect(),
         mask: (0..lanes).map(|_| extreme || rng.gen()).collect(),
         bias: (0..lanes).map(|_| rng.gen_range(-1000..1000)).collect(),
-        alpha: if extreme {
-            smax
-        } else {
-            rng.gen_range(-smax..=smax)
+        scales: Scales {
+            alpha: if extreme {
+                smax
+            } else {
+                rng.gen_range(-smax..=smax)
+            },
+            beta: if extreme {
+                -smax - 1
+            } else {
+                rng.gen_range(-smax..=smax)
+            },
+            shift: rng.gen_range(0..12),
         },
-        beta: if extreme {
-            -smax - 1
-        } else {
-            rng.gen_range(-smax..=smax)
-        },
-        shift: rng.gen_range(0..12),
     };
     let (lo, hi) = act_range(c);
     let vectors = (0..4)
@@ -128,7 +130,7 @@ proptest! {
                 .iter()
                 .map(|x| (0..c.rows).map(|d| engine.effective_weight(lane, d) as i128 * x[d as usize] as i128).sum::<i128>())
                 .sum();
-            let expected = requantize(acc + w.bias[lane] as i128, w.shift, c.relu, c.out_bits);
+            let expected = requantize(acc + w.bias[lane] as i128, w.scales.shift, c.relu, c.out_bits);
             prop_assert_eq!(got, expected, "lane {}", lane);
         }
     }

@@ -224,4 +224,27 @@ mod tests {
         let gaps: Vec<u32> = accepted_at.windows(2).map(|w| w[1] - w[0]).collect();
         assert!(gaps.iter().all(|&g| g == d.cycles_per_vector), "{gaps:?}");
     }
+
+    /// Under back-pressure the engine takes at most two input vectors
+    /// beyond the `last` one whose beats wait (the port document says so).
+    #[test]
+    fn back_pressure_holds_at_most_two_further_vectors() {
+        for toml in ["", "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3"] {
+            let c = Config::from_toml(toml).unwrap().resolved();
+            let mut s = Schedule::new(&c);
+            let mut accepted = 0;
+            for cycle in 0..500 {
+                let e = s.tick(Inputs {
+                    in_valid: true,
+                    in_first: true,
+                    in_last: cycle == 0,
+                    out_ready: false,
+                });
+                accepted += e.accepted as u32;
+                assert!(e.beat.is_none());
+            }
+            assert_eq!(accepted, 1 + 2, "[{toml}]");
+            assert!(s.outputs().out_valid && !s.outputs().in_ready);
+        }
+    }
 }

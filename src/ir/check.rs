@@ -31,6 +31,12 @@ pub fn check_design(design: &Design) -> Result<(), Vec<CheckError>> {
             message: "top module missing".into(),
         });
     }
+    for name in &design.conflicts {
+        errors.push(CheckError {
+            module: name.clone(),
+            message: "two different modules were generated under this name".into(),
+        });
+    }
     for module in design.modules.values() {
         if let Err(mut e) = check_module(module, design) {
             errors.append(&mut e);
@@ -184,44 +190,7 @@ impl<'a> Checker<'a> {
             Expr::Binary(op, a, b) => {
                 let ta = self.ty(a)?;
                 let tb = self.ty(b)?;
-                match op {
-                    BinOp::Shl => Some(ta),
-                    BinOp::Sra => {
-                        if !ta.signed {
-                            self.err("arithmetic shift of an unsigned value".into());
-                        }
-                        Some(ta)
-                    }
-                    _ => {
-                        if ta.width != tb.width {
-                            self.err(format!(
-                                "operands of {op:?} differ in width: {} vs {} bits ({} vs {})",
-                                ta.width,
-                                tb.width,
-                                short(a),
-                                short(b)
-                            ));
-                            return None;
-                        }
-                        let both_signed = ta.signed && tb.signed;
-                        if matches!(op, BinOp::Mul | BinOp::Lt | BinOp::Gt)
-                            && ta.signed != tb.signed
-                        {
-                            self.err(format!(
-                                "operands of {op:?} differ in signedness ({} vs {})",
-                                short(a),
-                                short(b)
-                            ));
-                        }
-                        Some(match op {
-                            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt => Ty::unsigned(1),
-                            _ => Ty {
-                                width: ta.width,
-                                signed: both_signed,
-                            },
-                        })
-                    }
-                }
+                self.binary_ty(*op, (a, ta), (b, tb))
             }
             Expr::Mux(c, a, b) => {
                 let tc = self.ty(c)?;
@@ -240,6 +209,47 @@ impl<'a> Checker<'a> {
                 Some(Ty {
                     width: ta.width,
                     signed: ta.signed && tb.signed,
+                })
+            }
+        }
+    }
+
+    /// Type of `a op b`: shifts take the left operand's type, everything
+    /// else needs equal widths (and equal signedness where Verilog's rules
+    /// would silently change the operation).
+    fn binary_ty(&mut self, op: BinOp, (a, ta): (&Expr, Ty), (b, tb): (&Expr, Ty)) -> Option<Ty> {
+        match op {
+            BinOp::Shl => Some(ta),
+            BinOp::Sra => {
+                if !ta.signed {
+                    self.err("arithmetic shift of an unsigned value".into());
+                }
+                Some(ta)
+            }
+            _ => {
+                if ta.width != tb.width {
+                    self.err(format!(
+                        "operands of {op:?} differ in width: {} vs {} bits ({} vs {})",
+                        ta.width,
+                        tb.width,
+                        short(a),
+                        short(b)
+                    ));
+                    return None;
+                }
+                if matches!(op, BinOp::Mul | BinOp::Lt | BinOp::Gt) && ta.signed != tb.signed {
+                    self.err(format!(
+                        "operands of {op:?} differ in signedness ({} vs {})",
+                        short(a),
+                        short(b)
+                    ));
+                }
+                Some(match op {
+                    BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Gt => Ty::unsigned(1),
+                    _ => Ty {
+                        width: ta.width,
+                        signed: ta.signed && tb.signed,
+                    },
                 })
             }
         }
@@ -334,6 +344,52 @@ pub fn check_module(module: &Module, design: &Design) -> Result<(), Vec<CheckErr
         read: BTreeMap::new(),
     };
 
+    check_declarations(&mut c);
+    for (lhs, rhs) in &module.assigns {
+        let lt = c.lvalue(lhs, Driver::Continuous);
+        let rt = c.ty(rhs);
+        if let (Some(l), Some(r)) = (lt, rt) {
+            if l.width != r.width {
+                c.err(format!(
+                    "assign to `{}`: {} bits from a {}-bit value",
+                    lhs.net, l.width, r.width
+                ));
+            }
+        }
+    }
+    for (i, a) in module.always.iter().enumerate() {
+        match module.ports.iter().find(|p| p.name == a.clock) {
+            Some(p) if p.dir == Dir::Input && p.ty.width == 1 => c.mark_read(&a.clock, 0, 1),
+            _ => c.err(format!("clock `{}` is not a 1-bit input", a.clock)),
+        }
+        c.seq(&a.body, i);
+    }
+    for inst in &module.instances {
+        check_instance(&mut c, inst);
+    }
+    check_drivers(&mut c);
+    if !module.blackbox {
+        check_reads(&mut c);
+    }
+
+    if c.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(c
+            .errors
+            .into_iter()
+            .map(|message| CheckError {
+                module: module.name.clone(),
+                message,
+            })
+            .collect())
+    }
+}
+
+/// Names are identifiers, declared once, with a width; every bit starts
+/// undriven and (outputs aside) unread.
+fn check_declarations(c: &mut Checker<'_>) {
+    let module = c.module;
     if !valid_identifier(&module.name) {
         c.err(format!("invalid module name `{}`", module.name));
     }
@@ -371,31 +427,12 @@ pub fn check_module(module: &Module, design: &Design) -> Result<(), Vec<CheckErr
         c.drivers
             .insert(&n.name, vec![Vec::new(); n.ty.width as usize]);
     }
+}
 
-    for (lhs, rhs) in &module.assigns {
-        let lt = c.lvalue(lhs, Driver::Continuous);
-        let rt = c.ty(rhs);
-        if let (Some(l), Some(r)) = (lt, rt) {
-            if l.width != r.width {
-                c.err(format!(
-                    "assign to `{}`: {} bits from a {}-bit value",
-                    lhs.net, l.width, r.width
-                ));
-            }
-        }
-    }
-    for (i, a) in module.always.iter().enumerate() {
-        match module.ports.iter().find(|p| p.name == a.clock) {
-            Some(p) if p.dir == Dir::Input && p.ty.width == 1 => c.mark_read(&a.clock, 0, 1),
-            _ => c.err(format!("clock `{}` is not a 1-bit input", a.clock)),
-        }
-        c.seq(&a.body, i);
-    }
-    for inst in &module.instances {
-        check_instance(&mut c, inst);
-    }
-
-    // Drivers: inputs never, wires once by continuous drivers, regs by one block.
+/// Inputs are never driven inside, wires once by continuous drivers,
+/// registers by one clocked block.
+fn check_drivers(c: &mut Checker<'_>) {
+    let module = c.module;
     let kinds: BTreeMap<&str, Option<NetKind>> = module
         .ports
         .iter()
@@ -413,69 +450,73 @@ pub fn check_module(module: &Module, design: &Design) -> Result<(), Vec<CheckErr
         .collect();
     let drivers = std::mem::take(&mut c.drivers);
     for (name, bits) in &drivers {
-        let kind = kinds[name];
         for (bit, ds) in bits.iter().enumerate() {
-            match kind {
-                None if !ds.is_empty() => c.err(format!(
-                    "input `{name}` bit {bit} is driven inside the module"
-                )),
-                None => {}
-                Some(NetKind::Wire) => {
-                    if ds.iter().any(|d| *d != Driver::Continuous) {
-                        c.err(format!(
-                            "wire `{name}` bit {bit} is assigned in a clocked block"
-                        ));
-                    } else if ds.len() > 1 {
-                        c.err(format!("`{name}` bit {bit} has {} drivers", ds.len()));
-                    } else if ds.is_empty() && !module.blackbox {
-                        c.err(format!("`{name}` bit {bit} is undriven"));
-                    }
-                }
-                Some(NetKind::Reg) => {
-                    if ds.contains(&Driver::Continuous) {
-                        c.err(format!(
-                            "register `{name}` bit {bit} has a continuous driver"
-                        ));
-                    }
-                    let mut blocks: Vec<_> = ds.clone();
-                    blocks.dedup();
-                    if blocks.len() > 1 {
-                        c.err(format!(
-                            "register `{name}` bit {bit} is assigned in several blocks"
-                        ));
-                    } else if blocks.is_empty() {
-                        c.err(format!("register `{name}` bit {bit} is never assigned"));
-                    }
-                }
+            if let Some(problem) = driver_problem(name, bit, kinds[name], ds, module.blackbox) {
+                c.err(problem);
             }
         }
     }
-    if !module.blackbox {
-        let read = std::mem::take(&mut c.read);
-        for (name, bits) in &read {
-            let unread: Vec<usize> = bits
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| !**r)
-                .map(|(i, _)| i)
-                .collect();
-            if !unread.is_empty() && !module.unused_ok.iter().any(|(n, _)| n == name) {
-                c.err(format!("`{name}` bits {} are never read", ranges(&unread)));
-            }
-        }
-    }
+}
 
-    if c.errors.is_empty() {
-        Ok(())
-    } else {
-        Err(c
-            .errors
-            .into_iter()
-            .map(|message| CheckError {
-                module: module.name.clone(),
-                message,
-            })
-            .collect())
+/// What is wrong with bit `bit` of `name`'s drivers, if anything.
+fn driver_problem(
+    name: &str,
+    bit: usize,
+    kind: Option<NetKind>,
+    ds: &[Driver],
+    blackbox: bool,
+) -> Option<String> {
+    match kind {
+        None if !ds.is_empty() => Some(format!(
+            "input `{name}` bit {bit} is driven inside the module"
+        )),
+        None => None,
+        Some(NetKind::Wire) => {
+            if ds.iter().any(|d| *d != Driver::Continuous) {
+                Some(format!(
+                    "wire `{name}` bit {bit} is assigned in a clocked block"
+                ))
+            } else if ds.len() > 1 {
+                Some(format!("`{name}` bit {bit} has {} drivers", ds.len()))
+            } else if ds.is_empty() && !blackbox {
+                Some(format!("`{name}` bit {bit} is undriven"))
+            } else {
+                None
+            }
+        }
+        Some(NetKind::Reg) => {
+            let mut blocks = ds.to_vec();
+            blocks.dedup();
+            if ds.contains(&Driver::Continuous) {
+                Some(format!(
+                    "register `{name}` bit {bit} has a continuous driver"
+                ))
+            } else if blocks.len() > 1 {
+                Some(format!(
+                    "register `{name}` bit {bit} is assigned in several blocks"
+                ))
+            } else if blocks.is_empty() {
+                Some(format!("register `{name}` bit {bit} is never assigned"))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Every bit is read somewhere, unless the module waives the net.
+fn check_reads(c: &mut Checker<'_>) {
+    let read = std::mem::take(&mut c.read);
+    for (name, bits) in &read {
+        let unread: Vec<usize> = bits
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !**r)
+            .map(|(i, _)| i)
+            .collect();
+        if !unread.is_empty() && !c.module.unused_ok.iter().any(|(n, _)| n == name) {
+            c.err(format!("`{name}` bits {} are never read", ranges(&unread)));
+        }
     }
 }
 
@@ -715,6 +756,80 @@ mod tests {
         assert!(
             e.contains("invalid identifier `wire`") && e.contains("invalid identifier `y$1`"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn a_second_different_module_under_one_name_is_reported() {
+        let mut other = adder();
+        other.doc("a different body");
+        let mut d = design_with(vec![adder()]);
+        d.add(adder());
+        assert!(check_design(&d).is_ok(), "an identical module is fine");
+        d.add(other);
+        let errs = check_design(&d).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.module == "adder" && e.message.contains("two different modules")),
+            "{errs:?}"
+        );
+    }
+
+    #[test]
+    fn prefix_renames_modules_instances_and_top() {
+        let mut top = Module::new("top");
+        let a = top.input("a", Ty::unsigned(8));
+        top.wire_decl("y", Ty::unsigned(8));
+        top.instance(
+            Instance::new("adder", "u")
+                .conn("a", a.clone())
+                .conn("b", a)
+                .conn("y", Expr::name("y")),
+        );
+        let d = design_with(vec![top, adder()]).prefixed("soc_a_");
+        assert_eq!(d.top, "soc_a_top");
+        assert!(d.contains("soc_a_adder") && !d.contains("adder"));
+        assert_eq!(
+            d.module("soc_a_top").unwrap().instances[0].module,
+            "soc_a_adder"
+        );
+    }
+
+    #[test]
+    fn projection_keeps_each_registers_conditions() {
+        use crate::ir::{if_else, SeqStmt};
+        let body = vec![if_else(
+            Expr::name("c"),
+            vec![
+                nb(LValue::net("a"), Expr::name("x")),
+                nb(LValue::net("b"), Expr::name("y")),
+            ],
+            vec![nb(LValue::net("b"), Expr::name("z"))],
+        )];
+        let only_a = SeqStmt::project(&body, &|n| n == "a");
+        assert_eq!(
+            only_a,
+            vec![if_(
+                Expr::name("c"),
+                vec![nb(LValue::net("a"), Expr::name("x"))]
+            )]
+        );
+        let only_b = SeqStmt::project(&body, &|n| n == "b");
+        assert_eq!(only_b.len(), 1);
+        let no_then = SeqStmt::project(
+            &[if_else(
+                Expr::name("c"),
+                vec![nb(LValue::net("a"), Expr::name("x"))],
+                vec![nb(LValue::net("b"), Expr::name("z"))],
+            )],
+            &|n| n == "b",
+        );
+        assert_eq!(
+            no_then,
+            vec![if_(
+                Expr::name("c").not(),
+                vec![nb(LValue::net("b"), Expr::name("z"))]
+            )]
         );
     }
 }

@@ -42,7 +42,7 @@ pub enum Dir {
     Output,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Port {
     pub name: String,
     pub dir: Dir,
@@ -57,15 +57,17 @@ pub enum NetKind {
     Reg,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Net {
     pub name: String,
     pub kind: NetKind,
     pub ty: Ty,
+    /// Printed as a comment above the declaration: what the net holds.
+    pub doc: Option<String>,
 }
 
 /// An unsigned integer module parameter (printed as `parameter [W-1:0] NAME`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Param {
     pub name: String,
     pub width: u32,
@@ -94,7 +96,7 @@ impl LValue {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SeqStmt {
     Assign {
         lhs: LValue,
@@ -107,14 +109,64 @@ pub enum SeqStmt {
     },
 }
 
+impl SeqStmt {
+    /// The part of `stmts` that assigns the nets `keep` accepts: other
+    /// assignments are dropped, and so are branches left empty. Each kept
+    /// register sees exactly the conditions it saw before, so the projection
+    /// computes the same next values for it.
+    pub fn project(stmts: &[SeqStmt], keep: &dyn Fn(&str) -> bool) -> Vec<SeqStmt> {
+        stmts
+            .iter()
+            .filter_map(|s| match s {
+                SeqStmt::Assign { lhs, .. } => keep(&lhs.net).then(|| s.clone()),
+                SeqStmt::If { cond, then, els } => {
+                    let (then, els) = (SeqStmt::project(then, keep), SeqStmt::project(els, keep));
+                    match (then.is_empty(), els.is_empty()) {
+                        (true, true) => None,
+                        (false, _) => Some(SeqStmt::If {
+                            cond: cond.clone(),
+                            then,
+                            els,
+                        }),
+                        (true, false) => Some(SeqStmt::If {
+                            cond: cond.clone().not(),
+                            then: els,
+                            els: vec![],
+                        }),
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Nets assigned anywhere in `stmts`.
+    pub fn targets<'a>(stmts: &'a [SeqStmt], out: &mut Vec<&'a str>) {
+        for s in stmts {
+            match s {
+                SeqStmt::Assign { lhs, .. } => {
+                    if !out.contains(&lhs.net.as_str()) {
+                        out.push(&lhs.net);
+                    }
+                }
+                SeqStmt::If { then, els, .. } => {
+                    SeqStmt::targets(then, out);
+                    SeqStmt::targets(els, out);
+                }
+            }
+        }
+    }
+}
+
 /// A `always @(posedge clock)` block using non-blocking assignments only.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Always {
     pub clock: String,
     pub body: Vec<SeqStmt>,
+    /// Printed as a comment above the block.
+    pub doc: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Instance {
     pub module: String,
     pub name: String,
@@ -122,20 +174,40 @@ pub struct Instance {
     pub params: Vec<(String, u32, u64)>,
     /// Port name -> connected expression (outputs: a net or a net slice).
     pub conns: Vec<(String, Expr)>,
+    /// Printed as a comment above the instance.
+    pub doc: Option<String>,
 }
 
 /// A Verilator lint waiver scoped to one module, with the reason it is needed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LintWaiver {
     pub rule: String,
     pub why: String,
 }
 
-#[derive(Clone, Debug, Default)]
+/// What a module is for in the architecture, as the area report groups
+/// cells (`flow::area`). Shared leaves (adder trees, the ADC) carry none and
+/// count toward the module that instantiates them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// A CIM macro: its flops are storage, its logic is column compute.
+    Macro,
+    ShiftAccumulate,
+    /// Index memory, index decoder and lane write decode.
+    IndexMemory,
+    Crossbar,
+    /// Lane accumulators, pool result buffer, requantizers and output unit.
+    LaneDatapath,
+    /// Controller, input sequencer, tiles' write decode, top-level glue.
+    Control,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Module {
     pub name: String,
     /// Comment lines printed above the module: what it is for.
     pub doc: Vec<String>,
+    pub role: Option<Role>,
     pub params: Vec<Param>,
     pub ports: Vec<Port>,
     pub nets: Vec<Net>,
@@ -160,6 +232,11 @@ impl Module {
 
     pub fn doc(&mut self, line: impl Into<String>) -> &mut Self {
         self.doc.push(line.into());
+        self
+    }
+
+    pub fn role(&mut self, role: Role) -> &mut Self {
+        self.role = Some(role);
         self
     }
 
@@ -190,34 +267,40 @@ impl Module {
         LValue::net(name)
     }
 
-    /// Declares a wire and drives it with `value`; returns a reference to it.
-    pub fn wire(&mut self, name: &str, ty: Ty, value: Expr) -> Expr {
+    fn declare(&mut self, name: &str, kind: NetKind, ty: Ty) -> Expr {
         self.nets.push(Net {
             name: name.into(),
-            kind: NetKind::Wire,
+            kind,
             ty,
+            doc: None,
         });
-        self.assigns.push((LValue::net(name), value));
         Expr::Ref(name.into())
+    }
+
+    /// Declares a wire and drives it with `value`; returns a reference to it.
+    pub fn wire(&mut self, name: &str, ty: Ty, value: Expr) -> Expr {
+        self.assigns.push((LValue::net(name), value));
+        self.declare(name, NetKind::Wire, ty)
     }
 
     /// Declares a wire without a driver (driven later by slices or instances).
     pub fn wire_decl(&mut self, name: &str, ty: Ty) -> Expr {
-        self.nets.push(Net {
-            name: name.into(),
-            kind: NetKind::Wire,
-            ty,
-        });
-        Expr::Ref(name.into())
+        self.declare(name, NetKind::Wire, ty)
     }
 
     pub fn reg(&mut self, name: &str, ty: Ty) -> Expr {
-        self.nets.push(Net {
-            name: name.into(),
-            kind: NetKind::Reg,
-            ty,
-        });
-        Expr::Ref(name.into())
+        self.declare(name, NetKind::Reg, ty)
+    }
+
+    /// Attaches a comment to the declaration of net `name` (what it holds,
+    /// where a derived constant comes from).
+    pub fn note(&mut self, name: &str, text: impl Into<String>) {
+        let net = self
+            .nets
+            .iter_mut()
+            .find(|n| n.name == name)
+            .unwrap_or_else(|| panic!("note on undeclared net `{name}`"));
+        net.doc = Some(text.into());
     }
 
     /// A signed constant of any width: a literal up to 64 bits, beyond that a
@@ -257,7 +340,42 @@ impl Module {
         self.always.push(Always {
             clock: clock.into(),
             body,
+            doc: None,
         });
+    }
+
+    /// Registers updated by `body`, split into two always blocks: those
+    /// with a value in `reset` are set to it while the synchronous `reset`
+    /// input is high; the rest have no reset and follow `body` on every
+    /// edge. Keeping the two apart lets synthesis use plain flops for the
+    /// data registers.
+    pub fn registers(
+        &mut self,
+        clock: &str,
+        reset: &str,
+        reset_values: Vec<(LValue, Expr)>,
+        body: Vec<SeqStmt>,
+        doc: &str,
+    ) {
+        let with_reset: Vec<String> = reset_values.iter().map(|(l, _)| l.net.clone()).collect();
+        let resets = |n: &str| with_reset.iter().any(|r| r == n);
+        let reset_part = SeqStmt::project(&body, &resets);
+        let data_part = SeqStmt::project(&body, &|n| !resets(n));
+        let reset_stmts = reset_values.into_iter().map(|(l, v)| nb(l, v)).collect();
+        self.always.push(Always {
+            clock: clock.into(),
+            body: vec![if_else(Expr::name(reset), reset_stmts, reset_part)],
+            doc: Some(format!("{doc}: registers with a synchronous reset.")),
+        });
+        if !data_part.is_empty() {
+            self.always.push(Always {
+                clock: clock.into(),
+                body: data_part,
+                doc: Some(format!(
+                    "{doc}: registers without reset (only read while a valid bit above is set)."
+                )),
+            });
+        }
     }
 
     pub fn instance(&mut self, inst: Instance) {
@@ -298,6 +416,7 @@ impl Instance {
             name: name.into(),
             params: vec![],
             conns: vec![],
+            doc: None,
         }
     }
     pub fn param(mut self, name: &str, width: u32, value: u64) -> Instance {
@@ -306,6 +425,10 @@ impl Instance {
     }
     pub fn conn(mut self, port: &str, expr: Expr) -> Instance {
         self.conns.push((port.into(), expr));
+        self
+    }
+    pub fn doc(mut self, text: impl Into<String>) -> Instance {
+        self.doc = Some(text.into());
         self
     }
 }
@@ -331,6 +454,9 @@ pub fn if_else(cond: Expr, then: Vec<SeqStmt>, els: Vec<SeqStmt>) -> SeqStmt {
 pub struct Design {
     pub modules: BTreeMap<String, Module>,
     pub top: String,
+    /// Names that two different modules were given: a generator bug that
+    /// `check_design` reports.
+    pub conflicts: Vec<String>,
 }
 
 impl Design {
@@ -338,15 +464,45 @@ impl Design {
         self.modules.contains_key(name)
     }
 
-    /// Adds `module` unless one of that name already exists. Generators name
-    /// modules after every parameter that changes their contents, so equal
-    /// names mean equal modules.
+    /// Adds `module`. Generators name modules after every argument that
+    /// changes their contents, so a name seen before must come with the same
+    /// module; a different one is recorded as a conflict.
     pub fn add(&mut self, module: Module) {
-        self.modules.entry(module.name.clone()).or_insert(module);
+        match self.modules.get(&module.name) {
+            Some(existing) if *existing != module => self.conflicts.push(module.name.clone()),
+            Some(_) => {}
+            None => {
+                self.modules.insert(module.name.clone(), module);
+            }
+        }
     }
 
     pub fn module(&self, name: &str) -> Option<&Module> {
         self.modules.get(name)
+    }
+
+    /// Every module name (and every instance's module) with `prefix` in
+    /// front, so two packages can share one SoC without name clashes.
+    pub fn prefixed(self, prefix: &str) -> Design {
+        if prefix.is_empty() {
+            return self;
+        }
+        let modules = self
+            .modules
+            .into_values()
+            .map(|mut m| {
+                m.name = format!("{prefix}{}", m.name);
+                for inst in &mut m.instances {
+                    inst.module = format!("{prefix}{}", inst.module);
+                }
+                (m.name.clone(), m)
+            })
+            .collect();
+        Design {
+            modules,
+            top: format!("{prefix}{}", self.top),
+            conflicts: self.conflicts,
+        }
     }
 }
 

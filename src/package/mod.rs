@@ -2,11 +2,16 @@
 //! needs next to them (file list, resolved config, C header, JSON, port
 //! document), all from the one configuration.
 
+mod header;
+mod port_doc;
+
+pub use header::c_header;
+pub use port_doc::port_document;
+
 use crate::config::{Config, Derived};
-use crate::emit::verilog::{banner_in, print_module};
-use crate::gen::{generate, top};
-use crate::ir::{check_design, Design, Dir};
-use std::fmt::Write;
+use crate::emit::verilog::print_module;
+use crate::gen::generate;
+use crate::ir::{check_design, Design};
 use std::path::Path;
 
 /// A generated package held in memory: (file name, contents), sorted.
@@ -61,6 +66,44 @@ pub fn build(config: &Config) -> Result<Package, PackageError> {
 }
 
 impl Package {
+    /// What `cimpool gen` prints after writing the package to `out`.
+    pub fn summary(&self, out: &Path, elapsed: std::time::Duration) -> String {
+        let c = Config::from_toml(
+            &self
+                .files
+                .iter()
+                .find(|(n, _)| n == "cim_config.toml")
+                .expect("every package has its config")
+                .1,
+        )
+        .expect("the package's own config parses")
+        .resolved();
+        let d = Derived::new(&c);
+        let bytes: usize = self.files.iter().map(|(_, t)| t.len()).sum();
+        format!(
+            "cimpool: wrote {} files ({} modules, {:.1} MB) to {} in {:.2} s\n  \
+             {} error macros {}x{} + pool macro {}x{}: {} lanes in {} groups, {} {} crossbar(s), {} cycles per input vector\n  \
+             next: make lint OUT={out}   make synth OUT={out}   (top: {}, file list: {out}/files.f)\n",
+            self.files.len(),
+            self.design.modules.len(),
+            bytes as f64 / 1e6,
+            out.display(),
+            elapsed.as_secs_f64(),
+            c.macros,
+            c.rows,
+            c.cols,
+            c.rows,
+            c.pool,
+            d.lanes,
+            d.groups,
+            d.crossbar_units,
+            c.crossbar,
+            d.cycles_per_vector,
+            self.design.top,
+            out = out.display(),
+        )
+    }
+
     /// Writes every file into `dir` (created if needed) and removes Verilog
     /// files an earlier generation left there that this one does not produce.
     pub fn write(&self, dir: &Path) -> Result<(), PackageError> {
@@ -107,83 +150,6 @@ fn resolved_config(config: &Config) -> String {
     )
 }
 
-fn c_header(c: &Config, d: &Derived) -> String {
-    let mut s = String::new();
-    s.push_str(&banner_in("/*", " */"));
-    s.push_str(
-        "/* Parameters of the generated engine: the software view of the same configuration. */\n",
-    );
-    s.push_str("#ifndef CIM_PARAMS_H\n#define CIM_PARAMS_H\n\n");
-    let mut def = |name: &str, value: String| {
-        let _ = writeln!(s, "#define CIM_{name} {value}");
-    };
-    let u = |v: u32| format!("{v}u");
-    def("MACROS", u(c.macros));
-    def("ROWS", u(c.rows));
-    def("COLS", u(c.cols));
-    def("POOL", u(c.pool));
-    def("WL_PARALLEL", u(c.wl_parallel));
-    def("ADC_BITS", u(c.adc_bits));
-    def(
-        "ADC_ROUND",
-        u((c.adc_mode == crate::config::AdcMode::RoundClamp) as u32),
-    );
-    def("ACT_BITS", u(c.act_bits));
-    def("ACT_SIGNED", u(c.act_signed as u32));
-    def("OUT_BITS", u(c.out_bits));
-    def("RELU", u(c.relu as u32));
-    def("SCALE_BITS", u(c.scale_bits));
-    def("BIAS_BITS", u(c.bias_bits));
-    def("SHIFT_BITS", u(c.shift_bits));
-    def("MAX_ROW_BLOCKS", u(c.max_row_blocks));
-    def("LANES", u(d.lanes));
-    def("GROUPS", u(d.groups));
-    def("INDEX_BITS", u(d.index_bits));
-    def("PHASES", u(d.phases));
-    def("STEPS_PER_VECTOR", u(d.steps_per_vector));
-    def("COL_SUM_BITS", u(d.col_sum_bits));
-    def("ADC_SHIFT", u(d.adc_shift));
-    def("COLUMN_BITS", u(d.column_bits));
-    def("ACCUMULATOR_BITS", u(d.accumulator_bits));
-    def("VALUE_BITS", u(d.value_bits));
-    def("CROSSBAR_UNITS", u(d.crossbar_units));
-    def("CROSSBAR_STEPS", u(d.crossbar_steps));
-    def(
-        "CROSSBAR_BENES",
-        u((c.crossbar == crate::config::Crossbar::Benes) as u32),
-    );
-    def("CROSSBAR_PIPELINE", u(d.crossbar_pipeline));
-    def("GROUP_SELECT_BITS", u(d.group_select_bits));
-    def("OUT_LANES", u(d.out_lanes));
-    def("OUT_BEATS", u(d.out_beats));
-    def("OUT_BEAT_BITS", u(d.out_beat_bits));
-    def("CYCLES_PER_VECTOR", u(d.cycles_per_vector));
-    def("FIRST_BEAT_LATENCY", u(d.first_beat_latency));
-    def("IN_DATA_BITS", u(c.rows * c.act_bits));
-    def("LOAD_ADDR_BITS", u(d.load_addr_bits));
-    def("LOAD_DATA_BITS", u(d.load_data_bits));
-    def("LOAD_POOL_COLUMN", u(top::LOAD_POOL_COLUMN as u32));
-    def("LOAD_ERROR_COLUMN", u(top::LOAD_ERROR_COLUMN as u32));
-    def("LOAD_LANE", u(top::LOAD_LANE as u32));
-    def("LOAD_SCALES", u(top::LOAD_SCALES as u32));
-    s.push_str("\n/* Load addresses: error column {macro, col}, lane {group, slot}; lane = group * POOL + slot. */\n");
-    let _ = writeln!(
-        s,
-        "#define CIM_ERROR_COLUMN_ADDR(macro, col) ((((unsigned)(macro)) << {}) | (unsigned)(col))",
-        d.col_field_bits
-    );
-    let _ = writeln!(
-        s,
-        "#define CIM_LANE_ADDR(lane) (((((unsigned)(lane)) / {p}u) << {}) | (((unsigned)(lane)) % {p}u))",
-        d.slot_field_bits,
-        p = c.pool
-    );
-    s.push_str("/* Lane word: bits [0, INDEX_BITS) index, bit INDEX_BITS mask, then BIAS_BITS of bias. */\n");
-    s.push_str("/* Scale word: alpha in [0, SCALE_BITS), beta in [SCALE_BITS, 2*SCALE_BITS), then the shift. */\n");
-    s.push_str("\n#endif /* CIM_PARAMS_H */\n");
-    s
-}
-
 fn json(c: &Config, d: &Derived, design: &Design) -> String {
     let modules: Vec<&String> = design.modules.keys().collect();
     let value = serde_json::json!({
@@ -198,157 +164,97 @@ fn json(c: &Config, d: &Derived, design: &Design) -> String {
     s
 }
 
-fn port_document(c: &Config, d: &Derived, design: &Design) -> String {
-    let top = design.module(&design.top).expect("top exists");
-    let mut s = String::new();
-    let _ = writeln!(s, "# `{}` ports and protocol\n", top.name);
-    let _ = writeln!(
-        s,
-        "Generated for: {} error macros of {}x{}, pool {}, W = {}, {}-bit {} activations, ADC {}.\n",
-        c.macros,
-        c.rows,
-        c.cols,
-        c.pool,
-        c.wl_parallel,
-        c.act_bits,
-        if c.act_signed { "signed" } else { "unsigned" },
-        if c.adc_bits == 0 { "exact".to_string() } else { format!("{} bits {}", c.adc_bits, c.adc_mode) },
-    );
-    s.push_str("| port | dir | bits | meaning |\n|---|---|---|---|\n");
-    for p in &top.ports {
-        let dir = if p.dir == Dir::Input { "in" } else { "out" };
-        let _ = writeln!(
-            s,
-            "| `{}` | {dir} | {} | {} |",
-            p.name,
-            p.ty.width,
-            port_meaning(&p.name, c, d)
-        );
-    }
-    let _ = write!(
-        s,
-        r#"
-All ports are synchronous to the rising edge of `clk`; `rst` is synchronous and active high.
-
-## Load port (`load_valid` / `load_ready`)
-`load_ready` is high only while the engine is idle (no input vector in flight), so a
-load never changes data an input vector is using. A load accepted in the same cycle
-as an input vector is seen by that vector.
-
-| `load_sel` | target | `load_addr` | `load_data` |
-|---|---|---|---|
-| {pc} | pool macro column k (pool vector k) | k | bit d = cell of row d, {rows} bits |
-| {ec} | error macro column | {{macro, col}}, col in the low {cf} bits | bit d = cell of row d |
-| {lc} | lane word | {{group, slot}}, slot in the low {sf} bits; lane = group*{p} + slot | [0,{iw}) {index_field}, bit {iw} mask, then {bb} bits bias |
-| {sc} | scales | ignored | [0,{sb}) alpha, [{sb},{sb2}) beta, then {shb} bits shift |
-
-## Input stream (`in_valid` / `in_ready`)
-One handshake carries one input vector: element d in `in_data[d*{bx} +: {bx}]`.
-`in_first` restarts the lane accumulators; `in_last` makes the engine requantize and
-emit the lanes after this vector. Vectors are accepted every {cpv} cycles at best.
-
-## Output stream (`out_valid` / `out_ready`)
-After a vector marked `in_last`, {beats} beat(s) of {ol} lanes: beat k carries lanes
-k*{ol} .. k*{ol}+{olm}, lane k*{ol}+i in `out_data[i*{ob} +: {ob}]`; `out_last` marks
-the final beat. Without back-pressure the first beat is valid {lat} cycles after the
-`in_last` vector was accepted (when the engine was otherwise idle).
-"#,
-        pc = top::LOAD_POOL_COLUMN,
-        ec = top::LOAD_ERROR_COLUMN,
-        lc = top::LOAD_LANE,
-        sc = top::LOAD_SCALES,
-        rows = c.rows,
-        cf = d.col_field_bits,
-        sf = d.slot_field_bits,
-        p = c.pool,
-        iw = d.index_bits,
-        index_field = match c.crossbar {
-            crate::config::Crossbar::Mux => "pool index".to_string(),
-            crate::config::Crossbar::Benes => format!(
-                "Benes switch settings [slot*{0}, slot*{0}+{0}) of the group's {1} (routed offline: `cimpool::benes`)",
-                d.index_bits, d.group_select_bits
-            ),
-        },
-        bb = c.bias_bits,
-        sb = c.scale_bits,
-        sb2 = 2 * c.scale_bits,
-        shb = c.shift_bits,
-        bx = c.act_bits,
-        cpv = d.cycles_per_vector,
-        beats = d.out_beats,
-        ol = d.out_lanes,
-        olm = d.out_lanes - 1,
-        ob = c.out_bits,
-        lat = d.first_beat_latency,
-    );
-    s
-}
-
-fn port_meaning(name: &str, c: &Config, d: &Derived) -> String {
-    match name {
-        "clk" => "clock".into(),
-        "rst" => "synchronous reset, active high".into(),
-        "load_valid" | "load_ready" => "load handshake".into(),
-        "load_sel" => "load target (table below)".into(),
-        "load_addr" => "load address (table below)".into(),
-        "load_data" => "load data (table below)".into(),
-        "in_valid" | "in_ready" => "input vector handshake".into(),
-        "in_first" => "first row block: restart the lane accumulators".into(),
-        "in_last" => "last row block: requantize and emit the lanes".into(),
-        "in_data" => format!("{} elements of {} bits", c.rows, c.act_bits),
-        "out_valid" | "out_ready" => "output beat handshake".into(),
-        "out_last" => "final beat of an output vector".into(),
-        "out_data" => format!("{} lanes of {} bits", d.out_lanes, c.out_bits),
-        _ => String::new(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::AdcMode;
     use proptest::prelude::*;
+    use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 
-    static GENERATED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(48))]
-
-        /// Any configuration either fails validation with a message or
-        /// generates a design that passes the structural checks: never a
-        /// panic, whatever the widths (requantizers beyond 64 bits included).
-        #[test]
-        fn any_config_is_rejected_cleanly_or_generates(
-            macros in 1u32..5, rows_half in 1u32..20, cols_half in 1u32..12,
-            pool in prop::sample::select(vec![0u32, 2, 5]), wl in prop::sample::select(vec![0u32, 1, 2, 7]),
-            adc_bits in 0u32..17, round in any::<bool>(), act_bits in 1u32..17, signed in any::<bool>(),
-            out_bits in 2u32..33, relu in any::<bool>(), scale_bits in 2u32..33, bias_bits in 2u32..49,
-            shift_bits in 1u32..8, blocks_log2 in 0u32..21, out_lanes in 0u32..9,
-        ) {
-            let (rows, cols) = (2 * rows_half, 2 * cols_half);
-            let c = Config {
-                macros, rows, cols, pool, wl_parallel: wl, adc_bits, act_bits, act_signed: signed, out_bits, relu,
-                scale_bits, bias_bits, shift_bits, max_row_blocks: 1 << blocks_log2, out_lanes,
-                adc_mode: if round { crate::config::AdcMode::RoundClamp } else { crate::config::AdcMode::FloorClamp },
+    /// Random configurations over every key that shapes the RTL, many of
+    /// them invalid on purpose.
+    fn any_config() -> impl Strategy<Value = Config> {
+        let shape = (
+            1u32..5,
+            1u32..20,
+            1u32..12,
+            prop::sample::select(vec![0u32, 2, 5]),
+            prop::sample::select(vec![0u32, 1, 2, 7]),
+            0u32..17,
+            any::<bool>(),
+            1u32..17,
+            any::<bool>(),
+        );
+        let output = (
+            2u32..33,
+            any::<bool>(),
+            2u32..33,
+            2u32..49,
+            1u32..8,
+            0u32..21,
+            0u32..9,
+        );
+        (shape, output).prop_map(
+            |(
+                (macros, rows_half, cols_half, pool, wl, adc_bits, round, act_bits, signed),
+                (out_bits, relu, scale_bits, bias_bits, shift_bits, blocks_log2, out_lanes),
+            )| Config {
+                macros,
+                rows: 2 * rows_half,
+                cols: 2 * cols_half,
+                pool,
+                wl_parallel: wl,
+                adc_bits,
+                adc_mode: if round {
+                    AdcMode::RoundClamp
+                } else {
+                    AdcMode::FloorClamp
+                },
+                act_bits,
+                act_signed: signed,
+                out_bits,
+                relu,
+                scale_bits,
+                bias_bits,
+                shift_bits,
+                max_row_blocks: 1 << blocks_log2,
+                out_lanes,
                 ..Config::default()
-            };
-            match build(&c) {
-                Ok(pkg) => {
-                    GENERATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    prop_assert!(pkg.files.iter().any(|(n, _)| n == "cim_top.v"));
-                }
-                Err(PackageError::Config(e)) => prop_assert!(e.to_string().starts_with("config field `")),
-                Err(e) => prop_assert!(false, "{e}"),
-            }
-        }
+            },
+        )
     }
 
-    /// The property above is only meaningful if it generates designs.
+    /// Any configuration either fails validation with a message naming the
+    /// field, or generates a design that passes the structural checks
+    /// (module-name conflicts included): never a panic, whatever the widths
+    /// (requantizers beyond 64 bits included). The property is only
+    /// meaningful if many configurations are valid, so this run counts them.
     #[test]
-    fn random_configs_mostly_generate() {
-        any_config_is_rejected_cleanly_or_generates();
+    fn any_config_is_rejected_cleanly_or_generates() {
+        let mut runner = TestRunner::new(RunnerConfig {
+            cases: 48,
+            ..RunnerConfig::default()
+        });
+        let generated = std::cell::Cell::new(0);
+        runner
+            .run(&any_config(), |c| {
+                match build(&c) {
+                    Ok(pkg) => {
+                        generated.set(generated.get() + 1);
+                        prop_assert!(pkg.files.iter().any(|(n, _)| n == "cim_top.v"));
+                    }
+                    Err(PackageError::Config(e)) => {
+                        prop_assert!(e.to_string().starts_with("config field `"), "{e}")
+                    }
+                    Err(e) => prop_assert!(false, "{e}"),
+                }
+                Ok(())
+            })
+            .unwrap();
         assert!(
-            GENERATED.load(std::sync::atomic::Ordering::Relaxed) >= 12,
-            "too few random configs were valid"
+            generated.get() >= 12,
+            "only {} of 48 random configs were valid",
+            generated.get()
         );
     }
 }

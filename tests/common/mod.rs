@@ -56,11 +56,21 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// The top module of a package: files.f lists it last.
+pub fn top_of(dir: &Path) -> String {
+    let files = verilog_files(dir);
+    files
+        .last()
+        .expect("files.f lists the top")
+        .trim_end_matches(".v")
+        .to_string()
+}
+
 /// `verilator --lint-only -Wall` on a package; returns its output (empty when clean).
 pub fn lint(dir: &Path) -> (bool, String) {
     require_tool("verilator");
     let out = run(Command::new("verilator")
-        .args(["--lint-only", "-Wall", "--top-module", "cim_top"])
+        .args(["--lint-only", "-Wall", "--top-module", &top_of(dir)])
         .args(verilog_files(dir))
         .current_dir(dir));
     (out.status.success(), text(&out))

@@ -1,0 +1,216 @@
+//! Step 7 of docs/SPEC.md section 5: what a compression costs and keeps,
+//! per layer and for the network, as a terminal table and as report.json.
+
+use super::{Compressed, Options};
+use serde::Serialize;
+use std::fmt::Write;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerStats {
+    pub name: String,
+    pub weights: usize,
+    pub row_blocks: usize,
+    pub passes: usize,
+    pub alpha: f32,
+    pub beta: f32,
+    pub kept_tiles: usize,
+    pub tiles: usize,
+    pub sqnr_db: f64,
+    /// Lanes of a (group, row block) sharing a pool index with an earlier
+    /// lane: legal for `mux`, impossible for `benes`.
+    pub non_repeating_violations: usize,
+    pub index_bits: u64,
+    pub error_bits: u64,
+    pub mask_bits: u64,
+    pub scale_bits: u64,
+    /// 8-bit weights of an uncompressed layer.
+    pub host_weight_bits: u64,
+}
+
+/// Reconstruction SQNR of `effective` against the float weights, in dB.
+pub fn sqnr_db(weights: &[f32], effective: &[f32]) -> f64 {
+    let (sig, noise) = weights
+        .iter()
+        .zip(effective)
+        .fold((0f64, 0f64), |(s, n), (&w, &e)| {
+            (s + (w as f64).powi(2), n + (w as f64 - e as f64).powi(2))
+        });
+    10.0 * (sig / noise.max(1e-30)).log10()
+}
+
+/// Bits per weight of the whole compressed network, by kind.
+#[derive(Clone, Debug, Serialize)]
+pub struct Budget {
+    pub weights: usize,
+    pub index: f64,
+    pub error: f64,
+    pub mask: f64,
+    pub scales: f64,
+    pub pool: f64,
+    /// 8-bit weights of uncompressed layers.
+    pub uncompressed: f64,
+    pub total: f64,
+    pub vs_8bit: f64,
+    pub vs_4bit: f64,
+}
+
+impl Compressed {
+    pub fn budget(&self) -> Budget {
+        let weights: usize = self.layers.iter().map(|l| l.stats.weights).sum();
+        let w = weights as f64;
+        let sum = |f: fn(&LayerStats) -> u64| {
+            self.layers.iter().map(|l| f(&l.stats)).sum::<u64>() as f64 / w
+        };
+        let (index, error, mask, scales) = (
+            sum(|s| s.index_bits),
+            sum(|s| s.error_bits),
+            sum(|s| s.mask_bits),
+            sum(|s| s.scale_bits),
+        );
+        let pool = (self.config.pool * self.config.rows) as f64 / w;
+        let uncompressed = sum(|s| s.host_weight_bits);
+        let total = index + error + mask + scales + pool + uncompressed;
+        Budget {
+            weights,
+            index,
+            error,
+            mask,
+            scales,
+            pool,
+            uncompressed,
+            total,
+            vs_8bit: 8.0 / total,
+            vs_4bit: 4.0 / total,
+        }
+    }
+
+    /// Terminal table of the report.
+    pub fn table(&self) -> String {
+        let mut s = String::from(
+            "| layer | weights | row blocks | passes | alpha | beta | error tiles kept | SQNR (dB) | non-repeating violations |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        for l in &self.layers {
+            let t = &l.stats;
+            if l.host.is_some() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | uncompressed: 8-bit weights on the host, step {:.5} | | | | | {:.2} | |",
+                    t.name, t.weights, t.alpha, t.sqnr_db
+                );
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.4} | {:.4} | {} / {} | {:.2} | {} |",
+                t.name,
+                t.weights,
+                t.row_blocks,
+                t.passes,
+                t.alpha,
+                t.beta,
+                t.kept_tiles,
+                t.tiles,
+                t.sqnr_db,
+                t.non_repeating_violations
+            );
+        }
+        let b = self.budget();
+        let _ = writeln!(
+            s,
+            "\nbits per weight: {:.3} = indices {:.3} + error bits {:.3} + masks {:.3} + scales {:.4} + pool {:.3}{}; \
+             compression {:.1}x vs 8-bit, {:.1}x vs 4-bit",
+            b.total,
+            b.index,
+            b.error,
+            b.mask,
+            b.scales,
+            b.pool,
+            if b.uncompressed > 0.0 {
+                format!(" + uncompressed layers {:.3}", b.uncompressed)
+            } else {
+                String::new()
+            },
+            b.vs_8bit,
+            b.vs_4bit
+        );
+        s
+    }
+
+    /// The report.json of a compression run (`accuracy` from
+    /// `run::float_accuracies` when labelled data was given).
+    pub fn report(&self, options: &Options, accuracy: Option<&Accuracy>) -> Report {
+        Report {
+            keep_ratio: options.keep_ratio,
+            seed: options.seed,
+            pool: PoolReport {
+                vectors: self.config.pool,
+                length: self.config.rows,
+                given: options.pool.is_some(),
+                iterations: self.pool_kmeans.map(|k| k.1),
+                inertia: self.pool_kmeans.map(|k| k.0),
+            },
+            bits_per_weight: self.budget(),
+            layers: self.layers.iter().map(|l| l.stats.clone()).collect(),
+            accuracy: accuracy.cloned(),
+        }
+    }
+}
+
+/// Accuracy of the float network and of its compressed weights in float
+/// arithmetic on a labelled data set.
+#[derive(Clone, Debug, Serialize)]
+pub struct Accuracy {
+    pub data: String,
+    pub samples: usize,
+    pub float: f64,
+    pub compressed_float: f64,
+}
+
+impl Accuracy {
+    /// Both accuracies on `data` (read from `origin`), as `run::float_accuracies`
+    /// measures them.
+    pub fn measure(
+        layers: &[super::model::Layer],
+        compressed: &[super::CompressedLayer],
+        data: &super::tensors::Dataset,
+        input_scale: f64,
+        origin: &std::path::Path,
+    ) -> Accuracy {
+        let (float, compressed_float) =
+            super::run::float_accuracies(layers, compressed, data, input_scale);
+        Accuracy {
+            data: origin.display().to_string(),
+            samples: data.y.len(),
+            float,
+            compressed_float,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolReport {
+    pub vectors: u32,
+    pub length: u32,
+    /// The pool was given (`--pool`), not built.
+    pub given: bool,
+    pub iterations: Option<usize>,
+    pub inertia: Option<f64>,
+}
+
+/// report.json of a compression run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub keep_ratio: f64,
+    pub seed: u64,
+    pub pool: PoolReport,
+    pub bits_per_weight: Budget,
+    pub layers: Vec<LayerStats>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accuracy: Option<Accuracy>,
+}
+
+impl Report {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
+    }
+}
