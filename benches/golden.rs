@@ -18,7 +18,9 @@ fn engine_and_vectors(toml: &str) -> (Engine, Vec<Vec<i64>>) {
     let mut vectors = Vec::new();
     for cmd in random_scenario(&c, 1, 64).commands {
         match cmd {
-            Command::Load(l) => port.apply(&mut engine.weights, &l).expect("scenario loads decode"),
+            Command::Load(l) => port
+                .apply(&mut engine.weights, &l)
+                .expect("scenario loads decode"),
             Command::Input { x, .. } => vectors.push(x),
         }
     }

@@ -71,9 +71,23 @@ impl From<FieldRange> for LoadError {
 }
 
 /// Values of a word's fields, packed by the layout; every value is range
-/// checked against its field.
+/// checked against its field. A field the word does not have reads as 0,
+/// so it may only be given as 0.
 fn encode(word: &Word, words: &mut [u32], values: &[(&str, i128)]) -> Result<(), FieldRange> {
     for &(name, value) in values {
+        if !word.has(name) {
+            if value != 0 {
+                return Err(FieldRange {
+                    field: name.into(),
+                    value,
+                    width: 0,
+                    signed: false,
+                    min: 0,
+                    max: 0,
+                });
+            }
+            continue;
+        }
         let f = word.get(name);
         let bits = f.bits_of(value)?;
         for i in 0..f.width {
@@ -85,8 +99,11 @@ fn encode(word: &Word, words: &mut [u32], values: &[(&str, i128)]) -> Result<(),
     Ok(())
 }
 
-/// Value of field `name` of a word.
+/// Value of field `name` of a word (0 for a field the word does not have).
 fn decode(word: &Word, words: &[u32], name: &str) -> i128 {
+    if !word.has(name) {
+        return 0;
+    }
     let f = word.get(name);
     let bits = (0..f.width).fold(0u128, |acc, i| {
         acc | (get(words, f.lsb + i, 1) as u128) << i
@@ -326,13 +343,14 @@ impl LoadPort {
         words
     }
 
-    /// Lane values of an output beat.
-    pub fn beat(&self, words: &[u32]) -> Vec<i64> {
+    /// Lane values of an output beat of a layer with or without `relu`
+    /// (unsigned or two's-complement lanes).
+    pub fn beat(&self, words: &[u32], relu: bool) -> Vec<i64> {
         let ob = self.c.out_bits;
         (0..self.d.out_lanes)
             .map(|i| {
                 let raw = get(words, i * ob, ob);
-                if self.c.relu {
+                if relu {
                     raw as i64
                 } else {
                     sign_extend(raw, ob)
@@ -351,7 +369,7 @@ impl LoadPort {
             index: vec![0; lanes],
             mask: vec![false; lanes],
             bias: vec![0; lanes],
-            scales: Scales::default(),
+            scales: Scales::defaults(&self.c),
         }
     }
 }
@@ -419,6 +437,8 @@ mod tests {
                 alpha: -7,
                 beta: 32767,
                 shift: 13,
+                relu: false,
+                adc_shift: 0,
             },
         };
         let mut back = port.empty_weights();
@@ -492,7 +512,8 @@ mod tests {
         let port = LoadPort::new(&c);
         // Elements 1, 2, 3, 4 of 3 bits: 0b100_011_010_001.
         assert_eq!(port.input(&[1, 2, 3, 4]), vec![0b100_011_010_001]);
-        // Signed 4-bit lanes: 0xF = -1, 0x7 = 7.
-        assert_eq!(port.beat(&[0x7F]), vec![-1, 7, 0, 0]);
+        // Signed 4-bit lanes: 0xF = -1, 0x7 = 7; unsigned with ReLU.
+        assert_eq!(port.beat(&[0x7F], false), vec![-1, 7, 0, 0]);
+        assert_eq!(port.beat(&[0x7F], true), vec![15, 7, 0, 0]);
     }
 }

@@ -250,6 +250,24 @@ fn compressed_fc_layer_runs_bit_exact_under_verilator_with_the_images() {
     cosim_layer(&net, 1, 24);
 }
 
+/// fc3, the MLP's last layer, has no ReLU: the scale word's relu bit makes
+/// the engine emit two's-complement outputs for it, and the RTL follows.
+#[test]
+fn a_layer_without_relu_runs_bit_exact_under_verilator_with_the_images() {
+    let net = compressed(0.75, "");
+    let last = net.1.layers.len() - 1;
+    assert!(!net.1.layers[last].relu && net.1.layers[0].relu);
+    // Its outputs go negative, which a fixed ReLU could not produce.
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&net.1, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let outputs = run::golden(&imgs, &test.x[..24], |_, _| {}).unwrap();
+    assert!(outputs.iter().flatten().any(|&v| v < 0));
+    let r = cosim_layer(&net, last, 24);
+    assert!(r.beats > 0);
+}
+
 /// conv2 of the digits CNN: 3 row blocks (144 = 64 + 64 + 16 rows),
 /// zero padding, 16 im2col vectors per image.
 #[test]

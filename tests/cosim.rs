@@ -54,6 +54,7 @@ cosim_matrix! {
     benes_two_crossbars_pipelined: "macros = 4\nrows = 32\ncols = 32\npool = 16\nact_bits = 2\ncrossbar = 'benes'\ncrossbar_units = 2\ncrossbar_pipeline = 3",
     benes_one_crossbar_every_stage_registered: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\ncrossbar = 'benes'\ncrossbar_units = 1\ncrossbar_pipeline = 5\nout_lanes = 8",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\nact_bits = 4\ncrossbar_pipeline = 2",
+    lossy_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 2\nadc_mode = 'round_clamp'\nact_bits = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nprefix = 'soc_a_'",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
@@ -121,8 +122,8 @@ fn flipped_adc_bit_is_caught() {
     let (_tmp, dir) = mutated(
         toml,
         "adc_quantizer.v",
-        "assign read_out = {",
-        "assign read_out = 5'd16 ^ {",
+        "assign read_out_2 = {",
+        "assign read_out_2 = 5'd16 ^ {",
     );
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some(), "{m}");

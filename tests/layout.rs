@@ -86,9 +86,27 @@ fn rtl_ports_are_as_wide_as_the_words() {
             .width
     };
     let scale_bits = d.load.target(SCALES).data.bits();
-    assert_eq!(scale_bits, 12 + 12 + 5);
-    assert_eq!(width("output_unit", "wr_scale"), scale_bits);
+    // alpha, beta, shift and relu (an exact read-out has no ADC step).
+    assert_eq!(scale_bits, 12 + 12 + 5 + 1);
+    assert_eq!(width("scale_register", "wr_scale"), scale_bits);
+    assert_eq!(width("output_unit", "scale"), scale_bits);
     assert_eq!(width("requantizer", "scale"), scale_bits);
+    // With a lossy ADC the word grows by the ADC step, which the macros take.
+    let (lossy, dl, _) = package("macros = 2\nrows = 16\ncols = 16\npool = 8\nadc_bits = 3");
+    let lossy_design = cimpool::gen::generate(&lossy);
+    let step = dl.load.target(SCALES).data.get("adc_shift");
+    // W = 16: bits(W) = 5, so a 3-bit ADC steps by 2^0 .. 2^2.
+    assert_eq!((step.width, step.max), (2, Some(2)));
+    let macro_shift = lossy_design
+        .module("cim_macro_16x16")
+        .unwrap()
+        .ports
+        .iter()
+        .find(|p| p.name == "adc_shift")
+        .unwrap()
+        .ty
+        .width;
+    assert_eq!(macro_shift, step.width);
     let lane = &d.load.target(LANE).data;
     assert_eq!(
         width("pool_index_memory", "wr_select"),
@@ -110,10 +128,16 @@ fn the_encoder_puts_each_field_where_the_layout_says() {
         alpha: -3,
         beta: 1234,
         shift: 9,
+        relu: true,
+        adc_shift: 0,
     };
     let load = port.scales(&scales).unwrap();
     let word = &d.load.target(SCALES).data;
     for (name, value) in scales.fields() {
+        if !word.has(name) {
+            assert_eq!(value, 0, "{name} is absent, so it must be 0");
+            continue;
+        }
         let f = word.get(name);
         let raw = get(&load.data, f.lsb, f.width) as i128;
         assert_eq!(f.value_of(raw as u128), value, "{name}");

@@ -146,6 +146,9 @@ pub struct LayerEntry {
     pub alpha: i64,
     pub beta: i64,
     pub shift: u32,
+    /// The ADC's step 2^adc_shift (in the scale word; 0 for exact read-out).
+    #[serde(default)]
+    pub adc_shift: u32,
     pub tiles: Vec<TileEntry>,
 }
 
@@ -197,6 +200,8 @@ pub fn scales_of(l: &CompressedLayer) -> crate::golden::Scales {
         alpha: l.scales.alpha_int,
         beta: l.scales.beta_int,
         shift: l.scales.shift,
+        relu: l.relu,
+        adc_shift: l.scales.adc_shift,
     }
 }
 
@@ -289,6 +294,7 @@ pub fn write(c: &Compressed, dir: &Path) -> Result<Manifest, ImagesError> {
             alpha: l.scales.alpha_int,
             beta: l.scales.beta_int,
             shift: l.scales.shift,
+            adc_shift: l.scales.adc_shift,
             tiles,
         });
     }

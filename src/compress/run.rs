@@ -133,8 +133,8 @@ fn run_layer(
     let layer = &images.manifest.layers[li];
     let rows = images.config.rows as usize;
     let lanes = (images.config.macros * images.config.cols) as usize;
-    let mut config = images.config.clone();
-    config.relu = layer.relu;
+    // ReLU and the ADC step come with the layer's scale word.
+    let config = images.config.clone();
     let mut port = LoadPort::new(&config);
     let mut weights = port.empty_weights();
     for load in &images.pool {

@@ -15,6 +15,8 @@ pub struct LayerScales {
     pub beta_int: i64,
     pub shift: u32,
     pub bias_int: Vec<i64>,
+    /// The ADC's step 2^adc_shift for this layer (lossy ADC; 0 otherwise).
+    pub adc_shift: u32,
 }
 
 /// `alpha_int / 2^s = alpha * s_in / s_out` (likewise beta), `bias_int / 2^s
@@ -60,5 +62,6 @@ pub fn integer_scales(
             .iter()
             .map(|&b| (b as f64 / output_scale * k).round() as i64)
             .collect(),
+        adc_shift: crate::config::Derived::new(config).adc_shift,
     })
 }

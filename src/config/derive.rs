@@ -69,19 +69,35 @@ impl Range {
     }
 }
 
-/// The ADC of SPEC section 2: maps a column sum `s` (0..=w) to its read-out.
-pub fn adc_read_out(s: u64, w: u32, adc_bits: u32, mode: AdcMode) -> u64 {
+/// The shift of the ADC at its generation-time step, `bits(W) - B`
+/// (0 for exact read-out).
+pub fn default_adc_shift(w: u32, adc_bits: u32) -> u32 {
     let full = clog2(w as u64 + 1);
     if adc_bits == 0 || adc_bits >= full {
+        0
+    } else {
+        full - adc_bits
+    }
+}
+
+/// The ADC of docs/SPEC.md sections 2 and 7 with step `2^sh`: maps a column
+/// sum `s` to its read-out. `adc_bits == 0` (or a `B` of at least bits(W),
+/// where `default_adc_shift` is 0 and the code cannot clamp) is exact.
+pub fn adc_read_out_at(s: u64, w: u32, adc_bits: u32, mode: AdcMode, sh: u32) -> u64 {
+    if default_adc_shift(w, adc_bits) == 0 {
         return s;
     }
-    let sh = full - adc_bits;
     let max_code = (1u64 << adc_bits) - 1;
     let code = match mode {
-        AdcMode::FloorClamp => s >> sh,
-        AdcMode::RoundClamp => (s + (1 << (sh - 1))) >> sh,
+        AdcMode::RoundClamp if sh > 0 => (s + (1 << (sh - 1))) >> sh,
+        _ => s >> sh,
     };
     code.min(max_code) << sh
+}
+
+/// The ADC at its generation-time step.
+pub fn adc_read_out(s: u64, w: u32, adc_bits: u32, mode: AdcMode) -> u64 {
+    adc_read_out_at(s, w, adc_bits, mode, default_adc_shift(w, adc_bits))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -98,7 +114,8 @@ pub struct Derived {
     pub steps_per_vector: u32,
     /// Width of a column sum and of an input popcount: bits(W).
     pub col_sum_bits: u32,
-    /// Right shift of the ADC (0 for exact read-out).
+    /// Right shift of the ADC at its generation-time step (0 for exact
+    /// read-out); the run-time `adc_shift` field ranges over 0..=this.
     pub adc_shift: u32,
     /// Largest ADC read-out value.
     pub adc_max: u64,
@@ -137,6 +154,8 @@ pub struct Derived {
     pub phase_bits: Option<u32>,
     pub xbar_step_bits: Option<u32>,
     pub beat_bits: Option<u32>,
+    /// Width of the run-time ADC shift the macros take (lossy ADC only).
+    pub adc_shift_bits: Option<u32>,
     /// Port widths of the load port and every word it carries.
     pub load_sel_bits: u32,
     pub load_addr_bits: u32,
@@ -166,19 +185,17 @@ impl Derived {
         let steps = c.act_bits * phases;
         let w = c.wl_parallel;
         let col_sum_bits = clog2(w as u64 + 1);
-        let adc_shift = if c.adc_bits == 0 {
-            0
-        } else {
-            col_sum_bits.saturating_sub(c.adc_bits)
+        let adc_shift = default_adc_shift(w, c.adc_bits);
+        // Every run-time step 0..=adc_shift: the widths must hold them all.
+        let read_outs = || {
+            (0..=adc_shift).flat_map(move |sh| {
+                (0..=w as u64).map(move |s| (s, adc_read_out_at(s, w, c.adc_bits, c.adc_mode, sh)))
+            })
         };
-        let adc_max = (0..=w as u64)
-            .map(|s| adc_read_out(s, w, c.adc_bits, c.adc_mode))
-            .max()
-            .unwrap();
-
+        let adc_max = read_outs().map(|(_, a)| a).max().unwrap();
         // S <= N <= W, so 2A - N peaks at N = S and bottoms at S = 0, N = W.
-        let term_max = (0..=w as u64)
-            .map(|s| 2 * adc_read_out(s, w, c.adc_bits, c.adc_mode) as i128 - s as i128)
+        let term_max = read_outs()
+            .map(|(s, a)| 2 * a as i128 - s as i128)
             .max()
             .unwrap();
         let term = Range::new(-(w as i128), term_max);
@@ -230,6 +247,7 @@ impl Derived {
             scale_bits: c.scale_bits,
             bias_bits: c.bias_bits,
             shift_bits: c.shift_bits,
+            adc_shift_max: (adc_shift > 0).then_some(adc_shift),
         });
         let counter = |count: u32| (count > 1).then(|| clog2(count as u64));
 
@@ -263,6 +281,7 @@ impl Derived {
             phase_bits: counter(phases),
             xbar_step_bits: counter(crossbar_steps),
             beat_bits: counter(out_beats),
+            adc_shift_bits: (adc_shift > 0).then(|| clog2(adc_shift as u64 + 1).max(1)),
             load_sel_bits: load.sel_bits,
             load_addr_bits: load.addr_bits,
             load_data_bits: load.data_bits,

@@ -14,6 +14,9 @@ pub struct Field {
     pub width: u32,
     /// Two's complement (sign-extended when decoded).
     pub signed: bool,
+    /// Largest legal value, when smaller than the width allows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<i128>,
     pub meaning: String,
 }
 
@@ -38,11 +41,12 @@ pub struct FieldRange {
 impl Field {
     /// The values the field holds.
     pub fn range(&self) -> (i128, i128) {
-        match (self.width, self.signed) {
+        let (lo, hi) = match (self.width, self.signed) {
             (0, _) => (0, 0),
             (w, true) => (-(1i128 << (w - 1)), (1i128 << (w - 1)) - 1),
             (w, false) => (0, (1i128 << w) - 1),
-        }
+        };
+        (lo, self.max.map_or(hi, |m| m.min(hi)))
     }
 
     /// The raw bits of `value`, or why it does not fit.
@@ -86,9 +90,20 @@ impl Word {
             lsb,
             width,
             signed,
+            max: None,
             meaning: meaning.into(),
         });
         self
+    }
+
+    /// Appends an unsigned field holding 0..=max, when `max` is given;
+    /// nothing when it is not (the field reads as 0).
+    pub fn field_upto(self, name: &str, max: Option<u32>, meaning: &str) -> Word {
+        let Some(max) = max else { return self };
+        let width = crate::ir::clog2(max as u64 + 1).max(1);
+        let mut w = self.field(name, width, false, meaning);
+        w.fields.last_mut().unwrap().max = Some(max as i128);
+        w
     }
 
     /// Width of the word: the bits up to the top of its highest field.
@@ -155,6 +170,8 @@ pub(super) struct Widths {
     pub scale_bits: u32,
     pub bias_bits: u32,
     pub shift_bits: u32,
+    /// Largest run-time ADC shift, for a lossy ADC.
+    pub adc_shift_max: Option<u32>,
 }
 
 impl LoadLayout {
@@ -209,7 +226,13 @@ impl LoadLayout {
                 data: Word::default()
                     .field("alpha", w.scale_bits, true, "scale of the pool term accP")
                     .field("beta", w.scale_bits, true, "scale of the error term accE")
-                    .field("shift", w.shift_bits, false, "right shift with round half up"),
+                    .field("shift", w.shift_bits, false, "right shift with round half up")
+                    .field("relu", 1, false, "1: ReLU and unsigned outputs; 0: two's-complement outputs")
+                    .field_upto(
+                        "adc_shift",
+                        w.adc_shift_max,
+                        "the ADC's step is 2^adc_shift (docs/SPEC.md section 7)",
+                    ),
             },
         ];
         LoadLayout::of(targets)

@@ -4,7 +4,7 @@
 mod derive;
 pub mod layout;
 
-pub use derive::{adc_read_out, Derived, Range};
+pub use derive::{adc_read_out, adc_read_out_at, default_adc_shift, Derived, Range};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

@@ -67,8 +67,9 @@ struct Lockstep<'a> {
     report: Report,
     /// The next scenario command to offer.
     next: usize,
-    /// Output vectors the RTL owes: (input vector index, lane values).
-    expected: VecDeque<(usize, Vec<i64>)>,
+    /// Output vectors the RTL owes: (input vector index, lane values, and
+    /// whether the layer had ReLU, which decides how lanes decode).
+    expected: VecDeque<(usize, Vec<i64>, bool)>,
     vector_index: usize,
     beat_in_vector: u32,
     /// The `in_data` words of the vector on offer (encoded once, not once
@@ -147,10 +148,10 @@ impl Lockstep<'_> {
 
     /// Every lane of an output beat the environment takes this cycle.
     fn check_beat(&mut self, sim: &Sim, cycle: u64) -> Result<(), CosimError> {
-        let Some((v, lanes)) = self.expected.front() else {
+        let Some((v, lanes, relu)) = self.expected.front() else {
             return Err(self.mismatch(cycle, "output beat with no output vector expected".into()));
         };
-        let got = self.port.beat(&sim.get_words("out_data"));
+        let got = self.port.beat(&sim.get_words("out_data"), *relu);
         for (i, &g) in got.iter().enumerate() {
             let lane = self.beat_in_vector * self.out_lanes + i as u32;
             let want = lanes[lane as usize];
@@ -194,7 +195,8 @@ impl Lockstep<'_> {
         if inputs.in_valid && model.in_ready {
             if let Some(Command::Input { x, first, last }) = self.scenario.commands.get(self.next) {
                 if let Some(out) = self.golden.step(x, *first, *last).outputs {
-                    self.expected.push_back((self.vector_index, out));
+                    let relu = self.golden.weights.scales.relu;
+                    self.expected.push_back((self.vector_index, out, relu));
                     self.report.output_vectors += 1;
                 }
             }

@@ -127,7 +127,20 @@ impl Builder<'_> {
                 alpha: self.rng.gen_range(-small..=small),
                 beta: self.rng.gen_range(-small..=small),
                 shift: 0,
+                relu: self.rng.gen_bool(0.5),
+                adc_shift: self.adc_shift(),
             },
+        }
+    }
+
+    /// A run-time ADC step: any of 0..=the generation-time shift, the
+    /// small (clamp-heavy) ones as often as the default.
+    fn adc_shift(&mut self) -> u32 {
+        let max = Derived::new(self.c).adc_shift;
+        if self.rng.gen_bool(0.5) {
+            max
+        } else {
+            self.rng.gen_range(0..=max)
         }
     }
 
@@ -243,6 +256,8 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
             let scales = Scales {
                 beta: -w.scales.beta,
                 shift: shift.min((1 << c.shift_bits) - 1),
+                relu: !w.scales.relu,
+                adc_shift: b.adc_shift(),
                 ..w.scales
             };
             let load = b.port.scales(&scales).expect("scales in range");
@@ -284,6 +299,8 @@ fn extreme_tiles(b: &mut Builder<'_>) {
                 alpha,
                 beta,
                 shift: 0,
+                relu: false,
+                adc_shift: Derived::new(c).adc_shift,
             },
         };
         // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.

@@ -107,8 +107,7 @@ pub fn row_config(base: &Config, pool: u32, crossbar: Crossbar) -> Result<Config
     c.pool = pool;
     c.crossbar = crossbar;
     c.crossbar_units = 0;
-    c.validate()
-        .map_err(|e| FlowError::Invalid(Box::new(e)))?;
+    c.validate().map_err(|e| FlowError::Invalid(Box::new(e)))?;
     Ok(c)
 }
 

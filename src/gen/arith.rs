@@ -60,65 +60,93 @@ pub fn popcount(design: &mut Design, width: u32) -> Block<PopcountIo<PortSpec>> 
 }
 
 interface! {
-    /// One column's ADC.
-    AdcIo { sum: One, read_out: One }
+    /// One column's ADC; `shift` is the run-time step 2^shift.
+    AdcIo { sum: One, shift: One, read_out: One }
 }
 
 pub const ADC_NAME: &str = "adc_quantizer";
 
-/// The ADC of SPEC section 2 for one column (only generated when the
-/// read-out is not exact).
+/// The ADC of docs/SPEC.md sections 2 and 7 for one column (only generated
+/// when the read-out is not exact): `min(S >> sh, 2^B - 1) << sh`, or the
+/// rounding variant, for the run-time shift `sh` in 0..=bits(W) - B. Each
+/// shift's read-out is formed with constant shifts and the run-time field
+/// selects one; a field value above the largest shift selects the largest.
 pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> Block<AdcIo<PortSpec>> {
     let sw = ctx.d.col_sum_bits;
-    let sh = ctx.d.adc_shift;
+    let max_sh = ctx.d.adc_shift;
     let b = ctx.c.adc_bits;
-    assert!(sh > 0, "adc_quantizer is only generated for a lossy ADC");
+    assert!(
+        max_sh > 0,
+        "adc_quantizer is only generated for a lossy ADC"
+    );
+    let shift_w = crate::ir::clog2(max_sh as u64 + 1).max(1);
     let io = AdcIo {
         sum: input(sw),
+        shift: input(shift_w),
         read_out: output(sw),
     };
     let mut m = Module::new(ADC_NAME);
     m.doc(format!(
-        "{}-bit ADC ({}) of a {sw}-bit column sum: the only lossy step of the datapath.",
-        b, ctx.c.adc_mode
+        "{b}-bit ADC ({}) of a {sw}-bit column sum: the only lossy step of the datapath.",
+        ctx.c.adc_mode
     ));
     m.doc(format!(
-        "The read-out is returned at the column-sum scale (code << {sh}, the shift bits(W) - B)."
+        "The read-out is returned at the column-sum scale (code << shift); shift 0..{max_sh}, default {max_sh} = bits(W) - B."
     ));
     let p = io.declare(&mut m);
-    let out = LValue::net("read_out");
-    match ctx.c.adc_mode {
-        AdcMode::FloorClamp => {
-            // sum >> sh always fits in B bits (sum <= W < 2^bits(W)), so the
-            // clamp never acts and the low bits are simply dropped.
-            m.unused_ok(
-                "sum",
-                "a floor ADC discards the column sum's low bits by design",
-            );
-            m.assign(
-                out,
-                Expr::concat(vec![Expr::slice("sum", sh, b), Expr::zero(sh)]),
-            );
-        }
-        AdcMode::RoundClamp => {
-            let rounded = zext(p.sum, sw, sw + 1).add(Expr::uconst(sw + 1, 1 << (sh - 1)));
-            m.wire("rounded", Ty::unsigned(sw + 1), rounded);
-            m.note(
-                "rounded",
-                format!("sum + 2^({sh} - 1): adding half a step rounds to the nearest code"),
-            );
-            m.unused_ok(
-                "rounded",
-                "rounding discards the low bits below the ADC step",
-            );
-            let code = Expr::mux(
-                Expr::bit("rounded", sw),
-                Expr::uconst(b, (1 << b) - 1),
-                Expr::slice("rounded", sh, b),
-            );
-            m.assign(out, Expr::concat(vec![code, Expr::zero(sh)]));
-        }
-    }
+    let max_code = (1u64 << b) - 1;
+    let options: Vec<Expr> = (0..=max_sh)
+        .map(|sh| {
+            // q = the sum at this step (rounded when asked), before the clamp.
+            let (q_net, q_lsb, q_w) = match ctx.c.adc_mode {
+                AdcMode::RoundClamp if sh > 0 => {
+                    let name = format!("rounded_{sh}");
+                    let r =
+                        zext(p.sum.clone(), sw, sw + 1).add(Expr::uconst(sw + 1, 1 << (sh - 1)));
+                    m.wire(&name, Ty::unsigned(sw + 1), r);
+                    m.note(
+                        &name,
+                        format!(
+                            "sum + 2^{}: half a step of 2^{sh} rounds to the nearest code",
+                            sh - 1
+                        ),
+                    );
+                    m.unused_ok(&name, "rounding discards the bits below the ADC step");
+                    (name, sh, sw + 1 - sh)
+                }
+                _ => ("sum".to_string(), sh, sw - sh),
+            };
+            let q = Expr::slice(&q_net, q_lsb, q_w);
+            let code = if q_w > b {
+                let over = q.clone().gt(Expr::uconst(q_w, max_code));
+                Expr::mux(
+                    over,
+                    Expr::uconst(b, max_code),
+                    Expr::slice(&q_net, q_lsb, b),
+                )
+            } else {
+                q
+            };
+            let value = if sh > 0 {
+                Expr::concat(vec![code, Expr::zero(sh)])
+            } else {
+                code
+            };
+            let name = format!("read_out_{sh}");
+            let e = zext(value, b + sh, sw);
+            m.wire(&name, Ty::unsigned(sw), e);
+            m.note(&name, format!("read-out at step 2^{sh}"));
+            Expr::name(&name)
+        })
+        .collect();
+    // Shift values past the largest select the largest.
+    let mut padded = options;
+    let last = padded.last().unwrap().clone();
+    padded.resize(1 << shift_w, last);
+    m.assign(
+        LValue::net("read_out"),
+        crate::ir::expr::select(&p.shift, shift_w, padded),
+    );
     design.add(m);
     Block {
         module: ADC_NAME.into(),

@@ -21,7 +21,7 @@ interface! {
     /// An SRAM CIM macro; the black-box stub has the same ports.
     MacroIo {
         clk: One, wr_en: One, wr_col: One, wr_data: One, en: One, wl: One, phase: Opt,
-        read_out: One,
+        adc_shift: Opt, read_out: One,
     }
 }
 
@@ -34,6 +34,7 @@ fn macro_io(ctx: &Ctx, cols: u32) -> MacroIo<PortSpec> {
         en: input(1),
         wl: input(ctx.c.wl_parallel),
         phase: ctx.d.phase_bits.map(input),
+        adc_shift: ctx.d.adc_shift_bits.map(input),
         read_out: output(cols * ctx.d.col_sum_bits),
     }
 }
@@ -116,6 +117,7 @@ pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<MacroIo<Por
                     format!("adc_{c}_q"),
                     AdcIo {
                         sum,
+                        shift: p.adc_shift.clone().expect("a lossy ADC has a shift port"),
                         read_out: ro.clone(),
                     },
                 ));
@@ -147,8 +149,8 @@ interface! {
     /// A macro with its column-write decode and shift-accumulators.
     TileIo {
         clk: One, wr_req: One, wr_tile: One, wr_col: One, wr_data: One,
-        issue_en: One, wl: One, phase: Opt, acc_en: One, first_phase: One, msb: One, pop: One,
-        y: One,
+        issue_en: One, wl: One, phase: Opt, adc_shift: Opt, acc_en: One, first_phase: One,
+        msb: One, pop: One, y: One,
     }
 }
 
@@ -170,6 +172,7 @@ pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortS
         issue_en: input(1),
         wl: input(ctx.c.wl_parallel),
         phase: ctx.d.phase_bits.map(input),
+        adc_shift: ctx.d.adc_shift_bits.map(input),
         acc_en: input(1),
         first_phase: input(1),
         msb: input(1),
@@ -200,6 +203,7 @@ pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortS
             en: p.issue_en,
             wl: p.wl,
             phase: p.phase,
+            adc_shift: p.adc_shift,
             read_out: read_out.clone(),
         },
     ));

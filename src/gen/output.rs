@@ -38,14 +38,25 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         "Requantizer: alpha*accP + beta*accE + bias at {vw} bits, round-half-up shift,"
     ));
     m.doc(format!(
-        "{}saturation to {ob} bits.",
-        if ctx.c.relu {
-            "ReLU, unsigned "
-        } else {
-            "signed "
-        }
+        "saturation to {ob} bits, unsigned with ReLU or two's complement without (the scale word's relu bit)."
     ));
     io.declare(&mut m);
+    const READ: [&str; 4] = ["alpha", "beta", "shift", "relu"];
+    let others: Vec<&str> = scale_word
+        .fields
+        .iter()
+        .map(|f| f.name.as_str())
+        .filter(|n| !READ.contains(n))
+        .collect();
+    if !others.is_empty() {
+        m.unused_ok(
+            "scale",
+            &format!(
+                "the scale word's {} is read elsewhere (the macros' ADCs)",
+                others.join(", ")
+            ),
+        );
+    }
     let alpha = m.wire(
         "alpha",
         Ty::unsigned(sb),
@@ -94,35 +105,63 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     } else {
         shifted
     };
-    let scaled = m.wire("scaled", Ty::signed(rw), Expr::mux(no_shift, v, in_range));
+    m.wire("scaled", Ty::signed(rw), Expr::mux(no_shift, v, in_range));
 
-    // Saturate straight to out_bits so every bit of `scaled` is compared.
-    let (lo, hi): (i64, i64) = if ctx.c.relu {
-        (0, (1i64 << ob) - 1)
-    } else {
-        (-(1i64 << (ob - 1)), (1i64 << (ob - 1)) - 1)
-    };
+    // ReLU (unsigned outputs) or two's-complement outputs, per layer: the
+    // saturation bounds follow the scale word's relu bit. Saturate straight
+    // to out_bits so every bit of `scaled` is compared.
+    let relu = m.wire("relu", Ty::unsigned(1), field("scale", scale_word, "relu"));
     let fits = |x: i64| rw >= 64 || (x >= -(1i64 << (rw - 1)) && x < (1i64 << (rw - 1)));
+    let bound = |m: &mut Module, name: &str, x: i64, below: bool| -> Expr {
+        if !fits(x) {
+            return Expr::zero(1);
+        }
+        let c = m.signed_const(&format!("{name}_r"), rw, x);
+        if below {
+            Expr::name("scaled").lt(c)
+        } else {
+            Expr::name("scaled").gt(c)
+        }
+    };
+    let signed_min = -(1i64 << (ob - 1));
+    let (unsigned_max, signed_max) = ((1i64 << ob) - 1, (1i64 << (ob - 1)) - 1);
+    let under_signed = bound(&mut m, "out_min", signed_min, true);
+    let over_signed = bound(&mut m, "out_max", signed_max, false);
+    let over_unsigned = bound(&mut m, "out_umax", unsigned_max, false);
+    let under = m.wire(
+        "under",
+        Ty::unsigned(1),
+        Expr::mux(relu.clone(), Expr::bit("scaled", rw - 1), under_signed),
+    );
+    m.note(
+        "under",
+        "below the output range: 0 with ReLU, -2^(out_bits-1) without",
+    );
+    let over = m.wire(
+        "over",
+        Ty::unsigned(1),
+        Expr::mux(relu.clone(), over_unsigned, over_signed),
+    );
+    m.note(
+        "over",
+        "above the output range: 2^out_bits - 1 with ReLU, 2^(out_bits-1) - 1 without",
+    );
     let body = if rw >= ob {
         Expr::slice("scaled", 0, ob)
     } else {
         sext("scaled", rw, ob)
     };
-    let under_cond = if lo == 0 {
-        Some(Expr::bit("scaled", rw - 1))
-    } else if fits(lo) {
-        Some(scaled.clone().lt(m.signed_const("out_min_r", rw, lo)))
-    } else {
-        None
-    };
-    let over_cond = fits(hi).then(|| scaled.gt(m.signed_const("out_max_r", rw, hi)));
-    let mut out = body;
-    if let Some(c) = under_cond {
-        out = Expr::mux(c, Expr::uconst(ob, (lo as u64) & mask(ob)), out);
-    }
-    if let Some(c) = over_cond {
-        out = Expr::mux(c, Expr::uconst(ob, (hi as u64) & mask(ob)), out);
-    }
+    let low = Expr::mux(
+        relu.clone(),
+        Expr::uconst(ob, 0),
+        Expr::uconst(ob, (signed_min as u64) & mask(ob)),
+    );
+    let high = Expr::mux(
+        relu,
+        Expr::uconst(ob, (unsigned_max as u64) & mask(ob)),
+        Expr::uconst(ob, (signed_max as u64) & mask(ob)),
+    );
+    let out = Expr::mux(under, low, Expr::mux(over, high, body));
     m.assign(LValue::net("y"), out);
     design.add(m);
     Block {
@@ -219,18 +258,59 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
     }
 }
 
+pub const SCALE_REGISTER: &str = "scale_register";
+
+interface! {
+    /// The per-layer scale word.
+    ScaleRegisterIo { clk: One, we: One, wr_scale: One, scale: One }
+}
+
+/// The layer's scale word as last written through the load port: the
+/// requantizers read alpha, beta, shift and relu from it, the macros' ADCs
+/// the run-time step.
+pub fn scale_register(design: &mut Design, ctx: &Ctx) -> Block<ScaleRegisterIo<PortSpec>> {
+    let word = &ctx.layout().target(SCALES).data;
+    let io = ScaleRegisterIo {
+        clk: input(1),
+        we: input(1),
+        wr_scale: input(word.bits()),
+        scale: output(word.bits()),
+    };
+    let mut m = Module::new(SCALE_REGISTER);
+    m.role(Role::Control);
+    let fields: Vec<String> = word
+        .fields
+        .iter()
+        .map(|f| format!("{} [{}:{}]", f.name, f.lsb + f.width - 1, f.lsb))
+        .collect();
+    m.doc(format!("The layer's scale word: {}.", fields.join(", ")));
+    let p = io.declare(&mut m);
+    let r = m.enabled_reg(
+        "scale_r",
+        Ty::unsigned(word.bits()),
+        "clk",
+        p.we,
+        p.wr_scale,
+    );
+    m.assign(LValue::net("scale"), r);
+    design.add(m);
+    Block {
+        module: SCALE_REGISTER.into(),
+        io,
+    }
+}
+
 pub const OUTPUT_UNIT: &str = "output_unit";
 
 interface! {
     /// Per-lane biases, per-layer scales and the output beats.
     OutputUnitIo {
-        clk: One, lane_we: One, wr_bias: One, scale_we: One, wr_scale: One,
+        clk: One, lane_we: One, wr_bias: One, scale: One,
         beat: Opt, beat_load: One, acc_pool: One, acc_err: One, out_data: One,
     }
 }
 
-/// The per-layer scale register, `out_lanes` output slots and the output
-/// data register. Beat k carries lanes k*out_lanes .. +out_lanes-1, lane
+/// `out_lanes` output slots and the output data register. Beat k carries lanes k*out_lanes .. +out_lanes-1, lane
 /// k*out_lanes + i in bits [i*out_bits +: out_bits].
 pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpec>> {
     let slot = output_slot(design, ctx);
@@ -242,8 +322,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
         clk: input(1),
         lane_we: input(lanes),
         wr_bias: input(bias.width),
-        scale_we: input(1),
-        wr_scale: input(scale_word.bits()),
+        scale: input(scale_word.bits()),
         beat: ctx.d.beat_bits.map(input),
         beat_load: input(1),
         acc_pool: input(lanes * aw),
@@ -255,24 +334,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
     m.doc(format!(
         "Output unit: {ol} requantizers serve {lanes} lanes in {beats} beat(s)."
     ));
-    let fields: Vec<String> = scale_word
-        .fields
-        .iter()
-        .map(|f| format!("{} [{}:{}]", f.name, f.lsb + f.width - 1, f.lsb))
-        .collect();
-    m.doc(format!("Scale word: {}.", fields.join(", ")));
     let p = io.declare(&mut m);
-    let scale = m.enabled_reg(
-        "scale_r",
-        Ty::unsigned(scale_word.bits()),
-        "clk",
-        p.scale_we,
-        p.wr_scale,
-    );
-    m.note(
-        "scale_r",
-        "the layer's scale word, as last written through the load port",
-    );
     // Slot i serves lanes i, i + ol, i + 2 ol, ...: gather their buses.
     let gather = |bus: &str, i: u32, w: u32| {
         Expr::concat(
@@ -294,7 +356,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
                 beat: p.beat.clone(),
                 acc_pool: gather("acc_pool", i, aw),
                 acc_err: gather("acc_err", i, aw),
-                scale: scale.clone(),
+                scale: p.scale.clone(),
                 y: y.clone(),
             },
         ));

@@ -5,7 +5,7 @@ use super::array::{cim_tile, input_sequencer, SequencerIo, TileIo};
 use super::control::{controller, ControllerPorts, Controls};
 use super::crossbar::{crossbar, CrossbarIo};
 use super::iface::{input, interface, output, Block, PortSpec};
-use super::output::{output_unit, OutputUnitIo};
+use super::output::{output_unit, scale_register, OutputUnitIo, ScaleRegisterIo};
 use super::pool::{
     lane_accumulator, lane_write_decoder, pool_index_decoder, pool_index_memory,
     pool_result_buffer, BufferIo, IndexDecoderIo, IndexMemoryIo, LaneAccIo, LaneDecoderIo,
@@ -60,6 +60,7 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> Block<TopIo<PortSpec>> {
     m.doc("Ports and protocol: the generated cim_top.md; design: docs/ARCHITECTURE.md.");
     let p = io.declare(&mut m);
     let ctl = control(design, ctx, &mut m, &p);
+    layer_registers(design, ctx, &mut m, &p);
     let compute = tiles(design, ctx, &mut m, &p, &ctl);
     pool_engine(design, ctx, &mut m, &p, &ctl, compute);
     design.add(m);
@@ -114,6 +115,22 @@ fn control(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) -> C
     bus
 }
 
+/// The layer's scale word, read by the output unit and (its ADC step) by
+/// the macros.
+fn layer_registers(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) {
+    let word = &ctx.layout().target(SCALES).data;
+    let scale = m.wire_decl("scale", Ty::unsigned(word.bits()));
+    m.instance(scale_register(design, ctx).instance(
+        "scales",
+        ScaleRegisterIo {
+            clk: p.clk.clone(),
+            we: Expr::name("scales_wr"),
+            wr_scale: Expr::slice("load_data", 0, word.bits()),
+            scale,
+        },
+    ));
+}
+
 /// What the tiles compute for a vector: the pool results and the error
 /// columns of every lane.
 struct Compute {
@@ -152,6 +169,10 @@ fn tiles(
     let yw = d.column_bits;
     let layout = ctx.layout();
     let cells = field("load_data", &layout.target(POOL_COLUMN).data, "cells");
+    let scale_word = &layout.target(SCALES).data;
+    let adc_shift = scale_word
+        .has("adc_shift")
+        .then(|| field("scale", scale_word, "adc_shift"));
     let tile = |block: &Block<TileIo<PortSpec>>, name: String, id: u32, wr: TileWrite| {
         block
             .instance(
@@ -165,6 +186,7 @@ fn tiles(
                     issue_en: ctl.issue_en.clone(),
                     wl: wl.clone(),
                     phase: ctl.phase.clone(),
+                    adc_shift: adc_shift.clone(),
                     acc_en: ctl.acc_en.clone(),
                     first_phase: ctl.first_phase.clone(),
                     msb: ctl.msb.clone(),
@@ -310,15 +332,13 @@ fn pool_engine(
             },
         ));
     }
-    let scale_word = &ctx.layout().target(SCALES).data;
     m.instance(output_unit(design, ctx).instance(
         "outputs",
         OutputUnitIo {
             clk: p.clk.clone(),
             lane_we,
             wr_bias: field("load_data", lane_word, "bias"),
-            scale_we: Expr::name("scales_wr"),
-            wr_scale: Expr::slice("load_data", 0, scale_word.bits()),
+            scale: Expr::name("scale"),
             beat: ctl.beat.clone(),
             beat_load: ctl.beat_load.clone(),
             acc_pool: Expr::name("acc_pool"),

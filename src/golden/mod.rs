@@ -5,7 +5,7 @@
 
 pub mod timing;
 
-use crate::config::{adc_read_out, Config};
+use crate::config::{adc_read_out_at, default_adc_shift, Config};
 
 /// A column of cells (or any R-bit vector): bit d is row d, packed in u64s.
 pub type Bits = Vec<u64>;
@@ -39,15 +39,30 @@ pub struct Weights {
     pub scales: Scales,
 }
 
-/// The per-layer scale word (SPEC section 3, "Output").
+/// The per-layer scale word: the output scaling of docs/SPEC.md section 3
+/// and the run-time fields of section 7.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Scales {
     pub alpha: i64,
     pub beta: i64,
     pub shift: u32,
+    /// ReLU and unsigned outputs (two's complement without).
+    pub relu: bool,
+    /// The ADC's step is 2^adc_shift (lossy ADC only; 0 otherwise).
+    pub adc_shift: u32,
 }
 
 impl Scales {
+    /// Zero scales with the configuration's defaults for the run-time
+    /// fields (`relu`, the generation-time ADC step).
+    pub fn defaults(c: &Config) -> Scales {
+        Scales {
+            relu: c.relu,
+            adc_shift: default_adc_shift(c.wl_parallel, c.adc_bits),
+            ..Scales::default()
+        }
+    }
+
     /// The values of the scale word's fields, named as in the load-port
     /// layout (`config::layout`).
     pub fn fields(&self) -> Vec<(&'static str, i128)> {
@@ -55,6 +70,8 @@ impl Scales {
             ("alpha", self.alpha as i128),
             ("beta", self.beta as i128),
             ("shift", self.shift as i128),
+            ("relu", self.relu as i128),
+            ("adc_shift", self.adc_shift as i128),
         ]
     }
 
@@ -64,6 +81,8 @@ impl Scales {
             alpha: field("alpha") as i64,
             beta: field("beta") as i64,
             shift: field("shift") as u32,
+            relu: field("relu") == 1,
+            adc_shift: field("adc_shift") as u32,
         }
     }
 }
@@ -100,6 +119,9 @@ pub struct MacroModel {
     act_signed: bool,
     adc_bits: u32,
     adc_mode: crate::config::AdcMode,
+    /// The ADC's current step 2^adc_shift, and the largest it may be.
+    adc_shift: u32,
+    adc_shift_max: u32,
     /// Rows of each phase, as bit masks (computed once).
     phase_masks: Vec<Bits>,
 }
@@ -114,6 +136,8 @@ impl MacroModel {
             act_signed: c.act_signed,
             adc_bits: c.adc_bits,
             adc_mode: c.adc_mode,
+            adc_shift: default_adc_shift(c.wl_parallel, c.adc_bits),
+            adc_shift_max: default_adc_shift(c.wl_parallel, c.adc_bits),
             phase_masks: (0..c.rows / c.wl_parallel)
                 .map(|h| {
                     let (lo, hi) = (h * c.wl_parallel, (h + 1) * c.wl_parallel);
@@ -154,8 +178,21 @@ impl MacroModel {
         DrivenPlanes { words, pops }
     }
 
+    /// Sets the ADC's run-time step (docs/SPEC.md section 7). A shift above
+    /// the largest, which the load port cannot encode but a field's bits
+    /// could hold, acts as the largest (as the RTL's selection does).
+    pub fn set_adc_shift(&mut self, sh: u32) {
+        self.adc_shift = sh.min(self.adc_shift_max);
+    }
+
     fn adc(&self, s: u32) -> u32 {
-        adc_read_out(s as u64, self.w, self.adc_bits, self.adc_mode) as u32
+        adc_read_out_at(
+            s as u64,
+            self.w,
+            self.adc_bits,
+            self.adc_mode,
+            self.adc_shift,
+        ) as u32
     }
 
     /// Y of one column (the fast path: popcounts on packed words).
@@ -272,6 +309,7 @@ impl Engine {
 
     /// Processes one input vector (SPEC section 3).
     pub fn step(&mut self, x: &[i64], first: bool, last: bool) -> VectorResult {
+        self.model.set_adc_shift(self.weights.scales.adc_shift);
         let driven = self.model.drive(x);
         let ypool: Vec<i64> = self
             .weights
@@ -318,7 +356,7 @@ impl Engine {
                 let v = w.scales.alpha as i128 * self.acc_pool[l]
                     + w.scales.beta as i128 * self.acc_err[l]
                     + w.bias[l] as i128;
-                requantize(v, w.scales.shift, self.config.relu, self.config.out_bits)
+                requantize(v, w.scales.shift, w.scales.relu, self.config.out_bits)
             })
             .collect()
     }

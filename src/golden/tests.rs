@@ -71,6 +71,8 @@ fn random_case(c: &Config, seed: u64, extreme: bool) -> (Weights, Vec<Vec<i64>>)
                 rng.gen_range(-smax..=smax)
             },
             shift: rng.gen_range(0..12),
+            relu: rng.gen(),
+            adc_shift: 0,
         },
     };
     let (lo, hi) = act_range(c);
@@ -130,7 +132,7 @@ proptest! {
                 .iter()
                 .map(|x| (0..c.rows).map(|d| engine.effective_weight(lane, d) as i128 * x[d as usize] as i128).sum::<i128>())
                 .sum();
-            let expected = requantize(acc + w.bias[lane] as i128, w.scales.shift, c.relu, c.out_bits);
+            let expected = requantize(acc + w.bias[lane] as i128, w.scales.shift, w.scales.relu, c.out_bits);
             prop_assert_eq!(got, expected, "lane {}", lane);
         }
     }
@@ -164,6 +166,45 @@ fn lossy_adc_is_applied_per_phase_and_plane() {
     assert_eq!(detail.planes, vec![2, 3]);
     assert_eq!(detail.y, 2 + 2 * 3);
     let _ = AdcMode::FloorClamp;
+}
+
+/// docs/SPEC.md section 7: the run-time step. W = 15 (bits 4), 2-bit ADC:
+/// the default shift is 2; shift 0 clamps at 3, shift 1 at 6; a field value
+/// past the largest acts as the largest.
+#[test]
+fn run_time_adc_shift_sets_the_step_and_the_clamp() {
+    for (mode, sums) in [
+        (
+            AdcMode::FloorClamp,
+            [(0u32, 13u32, 3u32), (1, 13, 6), (2, 13, 12), (9, 13, 12)],
+        ),
+        (
+            AdcMode::RoundClamp,
+            [(0, 13, 3), (1, 5, 6), (2, 13, 12), (2, 14, 12)],
+        ),
+    ] {
+        let c = Config {
+            macros: 1,
+            rows: 15,
+            cols: 2,
+            pool: 2,
+            wl_parallel: 15,
+            adc_bits: 2,
+            adc_mode: mode,
+            act_bits: 1,
+            ..Config::default()
+        }
+        .resolved();
+        for (sh, s, a) in sums {
+            let mut m = MacroModel::new(&c);
+            m.set_adc_shift(sh);
+            let column = bits_from_fn(15, |d| d < s);
+            let x = vec![1i64; 15];
+            let detail = m.column_detail(&m.drive(&x), &column);
+            assert_eq!(detail.sums[0], vec![s], "{mode} shift {sh}");
+            assert_eq!(detail.read_outs[0], vec![a], "{mode} shift {sh}, S = {s}");
+        }
+    }
 }
 
 #[test]

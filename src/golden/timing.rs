@@ -229,7 +229,10 @@ mod tests {
     /// beyond the `last` one whose beats wait (the port document says so).
     #[test]
     fn back_pressure_holds_at_most_two_further_vectors() {
-        for toml in ["", "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3"] {
+        for toml in [
+            "",
+            "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
+        ] {
             let c = Config::from_toml(toml).unwrap().resolved();
             let mut s = Schedule::new(&c);
             let mut accepted = 0;
