@@ -22,7 +22,7 @@ interface! {
 pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSpec>> {
     let scale_word = &ctx.layout().target(SCALES).data;
     let (aw, ob) = (ctx.d.accumulator_bits, ctx.c.out_bits);
-    let (sb, bb, shb) = (ctx.c.scale_bits, ctx.c.bias_bits, ctx.c.shift_bits);
+    let (bb, shb) = (ctx.c.bias_bits, ctx.c.shift_bits);
     let vw = ctx.d.value_bits;
     let rw = vw + 1;
     let io = RequantizerIo {
@@ -57,35 +57,46 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
             ),
         );
     }
-    let alpha = m.wire(
-        "alpha",
-        Ty::unsigned(sb),
-        field("scale", scale_word, "alpha"),
-    );
-    let beta = m.wire("beta", Ty::unsigned(sb), field("scale", scale_word, "beta"));
-    let shift = m.wire(
-        "shift",
-        Ty::unsigned(shb),
-        field("scale", scale_word, "shift"),
-    );
-    let _ = (alpha, beta);
-
-    let s = |n: &str, from| sext(n, from, vw);
-    let alpha = m.wire("alpha_x", Ty::signed(vw), s("alpha", sb));
-    let beta = m.wire("beta_x", Ty::signed(vw), s("beta", sb));
-    let accp = m.wire("acc_pool_x", Ty::signed(vw), s("acc_pool", aw));
-    let acce = m.wire("acc_err_x", Ty::signed(vw), s("acc_err", aw));
-    let bias = m.wire("bias_x", Ty::signed(vw), s("bias", bb));
-    let pp = m.wire("pool_term", Ty::signed(vw), alpha.mul(accp));
-    let pe = m.wire("err_term", Ty::signed(vw), beta.mul(acce));
-    m.wire("value", Ty::signed(vw), pp.add(pe).add(bias));
+    let products = [("alpha", "acc_pool"), ("beta", "acc_err")];
+    let value = scaled_sum(&mut m, ctx, &products, vw);
+    m.wire("value", Ty::signed(vw), value);
     m.note(
         "value",
         format!("exact: {vw} bits hold alpha * accP + beta * accE + bias for every input"),
     );
+    let shift = m.wire("shift", Ty::unsigned(shb), field("scale", scale_word, "shift"));
+    rounding_shift(&mut m, vw, shift, shb);
+    let relu = m.wire("relu", Ty::unsigned(1), field("scale", scale_word, "relu"));
+    let out = saturate(&mut m, relu, rw, ob);
+    m.assign(LValue::net("y"), out);
+    design.add(m);
+    Block {
+        module: REQUANTIZER.into(),
+        io,
+    }
+}
 
-    // Round half up: (v + 2^(s-1)) >>> s, one bit wider so the addend fits.
-    // A shift beyond the value width rounds everything to 0.
+/// `sum of scale_field * accumulator + bias` at `vw` bits, each operand
+/// sign-extended to that width: the products cannot wrap.
+fn scaled_sum(m: &mut Module, ctx: &Ctx, products: &[(&str, &str)], vw: u32) -> Expr {
+    let scale_word = &ctx.layout().target(SCALES).data;
+    let (aw, sb, bb) = (ctx.d.accumulator_bits, ctx.c.scale_bits, ctx.c.bias_bits);
+    let mut sum = m.wire("bias_x", Ty::signed(vw), sext("bias", bb, vw));
+    for &(scale, acc) in products.iter().rev() {
+        m.wire(scale, Ty::unsigned(sb), field("scale", scale_word, scale));
+        let s = m.wire(&format!("{scale}_x"), Ty::signed(vw), sext(scale, sb, vw));
+        let a = m.wire(&format!("{acc}_x"), Ty::signed(vw), sext(acc, aw, vw));
+        let term = m.wire(&format!("{scale}_term"), Ty::signed(vw), s.mul(a));
+        sum = term.add(sum);
+    }
+    sum
+}
+
+/// `scaled` = round half up of `value >>> shift`: `(v + 2^(s-1)) >>> s`, one
+/// bit wider so the addend fits; a shift beyond the value width rounds
+/// everything to 0.
+fn rounding_shift(m: &mut Module, vw: u32, shift: Expr, shb: u32) {
+    let rw = vw + 1;
     let v = m.wire("value_r", Ty::signed(rw), sext("value", vw, rw));
     let one = Expr::concat(vec![Expr::zero(rw - 1), Expr::one_bit(true)]);
     let addend = m.wire(
@@ -106,11 +117,12 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         shifted
     };
     m.wire("scaled", Ty::signed(rw), Expr::mux(no_shift, v, in_range));
+}
 
-    // ReLU (unsigned outputs) or two's-complement outputs, per layer: the
-    // saturation bounds follow the scale word's relu bit. Saturate straight
-    // to out_bits so every bit of `scaled` is compared.
-    let relu = m.wire("relu", Ty::unsigned(1), field("scale", scale_word, "relu"));
+/// `scaled` (`rw` bits) saturated to `ob` output bits: unsigned with ReLU,
+/// two's complement without, per layer by the `relu` bit. Every bit of
+/// `scaled` is compared, so no value wraps.
+fn saturate(m: &mut Module, relu: Expr, rw: u32, ob: u32) -> Expr {
     let fits = |x: i64| rw >= 64 || (x >= -(1i64 << (rw - 1)) && x < (1i64 << (rw - 1)));
     let bound = |m: &mut Module, name: &str, x: i64, below: bool| -> Expr {
         if !fits(x) {
@@ -125,9 +137,9 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     };
     let signed_min = -(1i64 << (ob - 1));
     let (unsigned_max, signed_max) = ((1i64 << ob) - 1, (1i64 << (ob - 1)) - 1);
-    let under_signed = bound(&mut m, "out_min", signed_min, true);
-    let over_signed = bound(&mut m, "out_max", signed_max, false);
-    let over_unsigned = bound(&mut m, "out_umax", unsigned_max, false);
+    let under_signed = bound(m, "out_min", signed_min, true);
+    let over_signed = bound(m, "out_max", signed_max, false);
+    let over_unsigned = bound(m, "out_umax", unsigned_max, false);
     let under = m.wire(
         "under",
         Ty::unsigned(1),
@@ -161,13 +173,7 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         Expr::uconst(ob, (unsigned_max as u64) & mask(ob)),
         Expr::uconst(ob, (signed_max as u64) & mask(ob)),
     );
-    let out = Expr::mux(under, low, Expr::mux(over, high, body));
-    m.assign(LValue::net("y"), out);
-    design.add(m);
-    Block {
-        module: REQUANTIZER.into(),
-        io,
-    }
+    Expr::mux(under, low, Expr::mux(over, high, body))
 }
 
 fn mask(bits: u32) -> u64 {
