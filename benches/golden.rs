@@ -1,10 +1,12 @@
 //! Golden-model throughput: input vectors per second through the whole
-//! engine (macros, crossbar, accumulators, requantization).
-//! Run: `cargo bench --bench golden` (figures: vectors/s = 1 / time).
+//! engine (macros, crossbar, accumulators, requantization), one vector at a
+//! time (`Engine`, the reference) and in batches on every core
+//! (`golden::fast`, what `cimpool run` uses).
+//! Run: `cargo bench --bench golden` (divan prints items/s).
 
 use cimpool::config::Config;
 use cimpool::cosim::scenario::{random_scenario, Command};
-use cimpool::golden::Engine;
+use cimpool::golden::{fast, Engine};
 use cimpool::loadport::LoadPort;
 
 fn main() {
@@ -41,5 +43,23 @@ fn engine_step(bencher: divan::Bencher, shape: &str) {
         .bench_local(|| {
             i = (i + 1) % vectors.len();
             engine.step(divan::black_box(&vectors[i]), true, true)
+        });
+}
+
+/// A batch of 4,096 vectors through every lane, on every core.
+#[divan::bench(args = ["8x32x32", "8x128x128"], sample_count = 10)]
+fn fast_batch(bencher: divan::Bencher, shape: &str) {
+    let n: Vec<&str> = shape.split('x').collect();
+    let toml = format!("macros = {}\nrows = {}\ncols = {}", n[0], n[1], n[2]);
+    let c = Config::from_toml(&toml).unwrap().resolved();
+    let (engine, vectors) = engine_and_vectors(&toml);
+    let batch: Vec<Vec<i64>> = vectors.iter().cycle().take(4096).cloned().collect();
+    let lanes = engine.weights.index.len();
+    let mut sums = vec![fast::LaneSums::default(); batch.len()];
+    bencher
+        .counter(divan::counter::ItemsCount::new(batch.len()))
+        .bench_local(|| {
+            fast::accumulate(&c, &engine.weights, lanes, divan::black_box(&batch), &mut sums, true);
+            sums.iter().map(|s| fast::outputs(&c, &engine.weights, s)[0]).sum::<i64>()
         });
 }

@@ -6,7 +6,7 @@ use super::images::Images;
 use super::model::Layer;
 use super::tensors::Dataset;
 use super::{float_map, CompressedLayer};
-use crate::golden::{requantize, Engine};
+use crate::golden::{fast, requantize, Engine};
 use crate::loadport::{LoadError, LoadPort};
 
 /// Inputs the images cannot run on, or images whose loads do not decode.
@@ -123,7 +123,10 @@ fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec
         .collect()
 }
 
-/// Every input vector through layer `li`'s tiles: its output channels.
+/// Every input vector through layer `li`'s tiles: its output channels. The
+/// weights of each tile are what its loads write (decoded as the hardware
+/// would); the arithmetic is the batch path (`golden::fast`), or the
+/// reference `Engine` when a configuration's sums outgrow 64 bits.
 fn run_layer(
     images: &Images,
     li: usize,
@@ -134,34 +137,53 @@ fn run_layer(
     let rows = images.config.rows as usize;
     let lanes = (images.config.macros * images.config.cols) as usize;
     // ReLU and the ADC step come with the layer's scale word.
-    let config = images.config.clone();
-    let mut port = LoadPort::new(&config);
+    let config = &images.config;
+    let mut port = LoadPort::new(config);
     let mut weights = port.empty_weights();
     for load in &images.pool {
         port.apply(&mut weights, load)?;
     }
     let mut outputs = vec![vec![0i64; layer.out_channels]; vectors.len()];
-    let mut saved: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
+    let mut sums = vec![fast::LaneSums::default(); vectors.len()];
+    let mut reference: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
     for (ti, tile) in layer.tiles.iter().enumerate() {
         for load in &images.tiles[li][ti] {
             port.apply(&mut weights, load)?;
         }
-        let mut engine = Engine::new(&config, weights.clone());
         let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
-        for (s, x) in vectors.iter().enumerate() {
-            if !first {
-                engine.acc_pool = std::mem::take(&mut saved[s].0);
-                engine.acc_err = std::mem::take(&mut saved[s].1);
-            }
-            let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
-            v.resize(rows, 0);
-            let r = engine.step(&v, first, last);
-            if let Some(out) = r.outputs {
+        let used = tile.channels[1] - tile.channels[0];
+        let cut: Vec<Vec<i64>> = vectors
+            .iter()
+            .map(|x| {
+                let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
+                v.resize(rows, 0);
+                v
+            })
+            .collect();
+        let results: Vec<Option<Vec<i64>>> = if fast::fits(config) {
+            fast::accumulate(config, &weights, used, &cut, &mut sums, first);
+            sums.iter()
+                .map(|s| last.then(|| fast::outputs(config, &weights, s)))
+                .collect()
+        } else {
+            let mut engine = Engine::new(config, weights.clone());
+            cut.iter()
+                .zip(reference.iter_mut())
+                .map(|(v, saved)| {
+                    if !first {
+                        (engine.acc_pool, engine.acc_err) = std::mem::take(saved);
+                    }
+                    let out = engine.step(v, first, last).outputs;
+                    *saved = (engine.acc_pool.clone(), engine.acc_err.clone());
+                    out
+                })
+                .collect()
+        };
+        for (s, out) in results.into_iter().enumerate() {
+            if let Some(out) = out {
                 for c in tile.channels[0]..tile.channels[1] {
                     outputs[s][c] = out[c - tile.pass * lanes];
                 }
-            } else {
-                saved[s] = (engine.acc_pool.clone(), engine.acc_err.clone());
             }
         }
         tile_done(ti);

@@ -3,6 +3,7 @@
 //! contents. Exact integer arithmetic (i64 / i128) throughout, so a width the
 //! RTL derived too small shows up as a co-simulation mismatch.
 
+pub mod fast;
 pub mod timing;
 
 use crate::config::{adc_read_out_at, default_adc_shift, Config};

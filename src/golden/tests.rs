@@ -216,3 +216,57 @@ fn requantize_rounds_half_up_relu_and_saturates() {
     assert_eq!(requantize(-1000, 0, false, 8), -128);
     assert_eq!(requantize(1 << 100, 126, false, 8), 0);
 }
+
+fn any_config() -> impl Strategy<Value = Config> {
+    (
+        1u32..3,
+        prop::sample::select(vec![(16u32, 16u32), (24, 8), (32, 8), (70, 14), (128, 64)]),
+        prop::sample::select(vec![(4u32, 2u32), (8, 4), (6, 6)]),
+        0u32..5,
+        any::<bool>(),
+        1u32..9,
+        any::<bool>(),
+    )
+        .prop_map(|(macros, (rows, w), (cols, pool), adc_bits, round, act_bits, signed)| Config {
+            macros,
+            rows,
+            cols,
+            pool,
+            wl_parallel: w,
+            adc_bits,
+            adc_mode: if round { AdcMode::RoundClamp } else { AdcMode::FloorClamp },
+            act_bits: act_bits.max(1 + signed as u32),
+            act_signed: signed,
+            ..Config::default()
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The batch path of `cimpool run` gives exactly `Engine`'s outputs:
+    /// random configs, exact and lossy ADCs in both modes at random
+    /// run-time steps, several row blocks, a subset of the lanes.
+    #[test]
+    fn fast_batch_path_equals_the_reference_engine(
+        c in any_config(), seed in any::<u64>(), extreme in any::<bool>(), step in 0u32..4, used in 1usize..40,
+    ) {
+        let d = crate::config::Derived::new(&c);
+        let (mut w, xs) = random_case(&c, seed, extreme);
+        w.scales.adc_shift = step.min(d.adc_shift);
+        let lanes = used.min(d.lanes as usize);
+        let mut engine = Engine::new(&c, w.clone());
+        let mut reference = None;
+        for (b, x) in xs.iter().enumerate() {
+            reference = engine.step(x, b == 0, b == xs.len() - 1).outputs;
+        }
+        // The same vectors as one batch of "row blocks": each block its own
+        // vector, accumulated into one set of sums.
+        let mut sums = vec![fast::LaneSums::default()];
+        for (b, x) in xs.iter().enumerate() {
+            fast::accumulate(&c, &w, lanes, std::slice::from_ref(x), &mut sums, b == 0);
+        }
+        let got = fast::outputs(&c, &w, &sums[0]);
+        prop_assert_eq!(&got[..], &reference.unwrap()[..lanes]);
+    }
+}
