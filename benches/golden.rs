@@ -59,7 +59,16 @@ fn fast_batch(bencher: divan::Bencher, shape: &str) {
     bencher
         .counter(divan::counter::ItemsCount::new(batch.len()))
         .bench_local(|| {
-            fast::accumulate(&c, &engine.weights, lanes, divan::black_box(&batch), &mut sums, true);
-            sums.iter().map(|s| fast::outputs(&c, &engine.weights, s)[0]).sum::<i64>()
+            fast::accumulate(
+                &c,
+                &engine.weights,
+                lanes,
+                divan::black_box(&batch),
+                &mut sums,
+                true,
+            );
+            sums.iter()
+                .map(|s| fast::outputs(&c, &engine.weights, s)[0])
+                .sum::<i64>()
         });
 }

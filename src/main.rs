@@ -40,6 +40,9 @@ enum Command {
     /// Turn one lane group's pool indices into the `select` fields of its
     /// lane words (Benes switch settings with `crossbar = "benes"`).
     Route(RouteArgs),
+    /// Print the model description of a built-in network (resnet18,
+    /// resnet18-cifar, resnet-fmnist), a starting point for --model.
+    Model(ModelArgs),
     /// Reports on a generated package.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -137,14 +140,33 @@ struct GenArgs {
 }
 
 #[derive(Args)]
+struct ModelArgs {
+    /// Built-in network name; without it, the list.
+    name: Option<String>,
+}
+
+#[derive(Args)]
 struct CompressArgs {
     /// Trained weights: .npz, .npy or .safetensors (PyTorch state-dict names).
-    #[arg(long, value_name = "FILE")]
-    weights: PathBuf,
-    /// Model description (TOML: input_scale and [[layer]] entries); without
-    /// it the layer order is inferred from a chain of 2-D `*.weight` tensors.
-    #[arg(long, value_name = "FILE")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "random_weights",
+        conflicts_with = "random_weights"
+    )]
+    weights: Option<PathBuf>,
+    /// Seeded random weights for the description (no training needed: for
+    /// exercising compress and run on a network's shape).
+    #[arg(long, value_name = "SEED")]
+    random_weights: Option<u64>,
+    /// Model description (TOML: input_scale and [[node]] or [[layer]]
+    /// entries); without it the layer order is inferred from a chain of 2-D
+    /// `*.weight` tensors.
+    #[arg(long, value_name = "FILE", conflicts_with = "network")]
     model: Option<PathBuf>,
+    /// A built-in network instead of --model (`cimpool model` lists them).
+    #[arg(long, value_name = "NAME")]
+    network: Option<String>,
     /// Float value of one unit of the integer input, when the model is inferred.
     #[arg(long, default_value_t = 1.0)]
     input_scale: f64,
@@ -154,9 +176,10 @@ struct CompressArgs {
     /// Set a key of the hardware configuration (after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Integer network inputs (.npz with `x`) that set the activation scales.
-    #[arg(long, value_name = "FILE")]
-    calib: PathBuf,
+    /// Integer network inputs (.npz with `x`) that set the activation scales
+    /// (default with --random-weights: 8 seeded random inputs).
+    #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
+    calib: Option<PathBuf>,
     /// Share of (channel, row block) error tiles kept (structured pruning).
     #[arg(long, default_value_t = 0.5)]
     keep: f64,
@@ -275,6 +298,7 @@ fn main() -> ExitCode {
         Command::Compress(args) => compress(&args),
         Command::Run(args) => run(&args),
         Command::Route(args) => route(&args),
+        Command::Model(args) => model(&args),
         Command::Report(ReportCommand::Area(args)) => area(&args),
         Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
     };
@@ -393,13 +417,32 @@ fn compress(args: &CompressArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let config = Config::from_sources(args.config.as_deref(), &overrides)?.resolved();
     config.validate()?;
-    let tensors = tensors::read_tensors(&args.weights)?;
-    let desc = match &args.model {
-        Some(p) => ModelDesc::from_file(p)?,
+    let desc = match (&args.model, &args.network) {
+        (Some(p), _) => Some(ModelDesc::from_file(p)?),
+        (None, Some(name)) => Some(builtin_network(name)?),
+        (None, None) => None,
+    };
+    let tensors = match (&args.weights, args.random_weights) {
+        (Some(path), _) => tensors::read_tensors(path)?,
+        (None, Some(seed)) => compress::builtin::random_weights(
+            desc.as_ref().ok_or_else(|| {
+                Error::Usage(
+                    "--random-weights needs the network's shape: give --model or --network".into(),
+                )
+            })?,
+            seed,
+        ),
+        (None, None) => unreachable!("clap requires one"),
+    };
+    let desc = match desc {
+        Some(d) => d,
         None => ModelDesc::infer(&tensors, args.input_scale)?,
     };
-    let layers = desc.layers(&tensors)?;
-    let calib = tensors::read_dataset(&args.calib, false)?;
+    let net = desc.network(&tensors)?;
+    let calib = match &args.calib {
+        Some(p) => tensors::read_dataset(p, false)?.x,
+        None => random_inputs(&net, config.act_bits, 8),
+    };
     let fixed_pool = match &args.pool {
         Some(p) => Some(tensors::read_pool(
             p,
@@ -415,18 +458,11 @@ fn compress(args: &CompressArgs) -> Result<()> {
         pool: fixed_pool,
     };
     let bar = progress_bar(args.iterations as u64);
-    let c = compress::compress(
-        &config,
-        &layers,
-        desc.input_scale,
-        &calib.x,
-        &options,
-        |what, i, n| {
-            bar.set_length(n as u64);
-            bar.set_position(i as u64);
-            bar.set_message(what.to_string());
-        },
-    )?;
+    let c = compress::compress(&config, &net, &calib, &options, |what, i, n| {
+        bar.set_length(n as u64);
+        bar.set_position(i as u64);
+        bar.set_message(what.to_string());
+    })?;
     bar.finish_and_clear();
     images::write(&c, &args.out)?;
     let pool_origin = match (c.pool_kmeans, &args.pool) {
@@ -448,13 +484,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
     let accuracy = match &args.eval {
         Some(eval) => {
             let data = tensors::read_dataset(eval, true)?;
-            let a = compress::report::Accuracy::measure(
-                &layers,
-                &c.layers,
-                &data,
-                desc.input_scale,
-                eval,
-            );
+            let a = compress::report::Accuracy::measure(&net, &c.layers, &data, eval);
             println!(
                 "\naccuracy on {} ({} samples): float (the weights as given) {:.2}%, compressed (float arithmetic) {:.2}%",
                 a.data,
@@ -478,22 +508,64 @@ fn run(args: &RunArgs) -> Result<()> {
     let start = Instant::now();
     let images = images::read(&args.images)?;
     let data = tensors::read_dataset(&args.data, true)?;
-    let bar = progress_bar(1);
-    let outputs = run::golden(&images, &data.x, |i, n| {
-        bar.set_length(n as u64);
-        bar.set_position(i as u64);
-        bar.set_message("tiles on the golden model");
-    })?;
+    let bar = progress_bar(data.x.len() as u64);
+    bar.set_message("samples on the golden model");
+    let outputs = run::golden(&images, &data.x, |i, _| bar.set_position(i as u64))?;
     bar.finish_and_clear();
     let acc = run::accuracy(&outputs, &data.y);
     println!(
-        "cimpool: {} samples through {} layers on the golden model in {:.1} s: accuracy {:.2}% (integer path, from the memory images in {})",
+        "cimpool: {} samples through {} nodes ({} engine layers) on the golden model in {:.1} s: accuracy {:.2}% (integer path, from the memory images in {})",
         data.y.len(),
+        images.graph.nodes.len(),
         images.manifest.layers.len(),
         start.elapsed().as_secs_f64(),
         100.0 * acc,
         args.images.display()
     );
+    Ok(())
+}
+
+fn builtin_network(name: &str) -> Result<ModelDesc> {
+    compress::builtin::network(name).ok_or_else(|| {
+        let names: Vec<&str> = compress::builtin::NETWORKS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        Error::Usage(format!(
+            "no built-in network `{name}`; the built-in networks are {}",
+            names.join(", ")
+        ))
+    })
+}
+
+/// `n` seeded random network inputs over the unsigned activation range.
+fn random_inputs(net: &compress::model::Network, act_bits: u32, n: usize) -> Vec<Vec<i64>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+    (0..n)
+        .map(|_| {
+            (0..net.graph.input.len())
+                .map(|_| rng.gen_range(0..1i64 << act_bits))
+                .collect()
+        })
+        .collect()
+}
+
+fn model(args: &ModelArgs) -> Result<()> {
+    match &args.name {
+        Some(name) => print!(
+            "{}",
+            compress::builtin::to_toml(name, &builtin_network(name)?)
+        ),
+        None => {
+            for (name, what) in compress::builtin::NETWORKS {
+                let (all, weights) = compress::builtin::parameter_counts(
+                    &compress::builtin::network(name).expect("listed"),
+                );
+                println!("{name:16} {what} ({all} parameters, {weights} in conv/fc weights)");
+            }
+        }
+    }
     Ok(())
 }
 

@@ -16,7 +16,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-type Network = (Config, compress::Compressed, Vec<compress::model::Layer>);
+type Network = (Config, compress::Compressed, compress::model::Network);
 
 fn compressed(keep: f64, extra: &str) -> Network {
     compressed_with("mlp.npz", "model.toml", None, keep, extra)
@@ -39,7 +39,7 @@ fn compressed_with(
     });
     let ts = tensors::read_tensors(&fixture(weights)).unwrap();
     let desc = ModelDesc::from_toml(&std::fs::read_to_string(fixture(model)).unwrap()).unwrap();
-    let layers = desc.layers(&ts).unwrap();
+    let net = desc.network(&ts).unwrap();
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
     let options = compress::Options {
         keep_ratio: keep,
@@ -47,16 +47,8 @@ fn compressed_with(
         seed: 1,
         pool,
     };
-    let c = compress::compress(
-        &config,
-        &layers,
-        desc.input_scale,
-        &calib.x,
-        &options,
-        |_, _, _| {},
-    )
-    .unwrap();
-    (config, c, layers)
+    let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
+    (config, c, net)
 }
 
 #[test]
@@ -75,7 +67,7 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
     images::write(&c, dir.path()).unwrap();
     let imgs = images::read(dir.path()).unwrap();
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
-    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}; {}",
@@ -110,7 +102,7 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
 fn finetuned_network_under_one_bit_per_weight_stays_within_two_points_of_float() {
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
     let (_, original, layers) = compressed(0.5, "");
-    let (float, post_training) = run::float_accuracies(&layers, &original.layers, &test, 0.0625);
+    let (float, post_training) = run::float_accuracies(&layers, &original.layers, &test);
     let (_, c, _) = compressed_with("mlp_finetuned.npz", "model.toml", Some("pool.npy"), 0.5, "");
     // The fixture pool is the one post-training compression builds.
     assert_eq!(c.pool, original.pool);
@@ -196,17 +188,22 @@ fn cosim_layer(net: &Network, li: usize, samples: usize) -> cimpool::cosim::driv
     images::write(c, dir.path()).unwrap();
     let imgs = images::read(dir.path()).unwrap();
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
-    let mut before = images::read(dir.path()).unwrap();
-    before.manifest.layers.truncate(li);
-    before.tiles.truncate(li);
     let layer = &imgs.manifest.layers[li];
-    let maps: Vec<Vec<i64>> = if li == 0 {
-        test.x[..samples]
+    // The maps layer li reads: the golden model's outputs of the node before it.
+    let node = imgs
+        .graph
+        .nodes
+        .iter()
+        .position(|n| n.op == cimpool::compress::graph::Op::Layer(li))
+        .unwrap();
+    let maps: Vec<Vec<i64>> = match imgs.graph.nodes[node].inputs[0] {
+        cimpool::compress::graph::Source::Input => test.x[..samples]
             .iter()
-            .map(|x| layer.geometry.from_chw(x))
-            .collect()
-    } else {
-        run::golden(&before, &test.x[..samples], |_, _| {}).unwrap()
+            .map(|x| cimpool::compress::graph::from_chw(imgs.graph.input, x))
+            .collect(),
+        cimpool::compress::graph::Source::Node(j) => {
+            run::golden_at(&imgs, &test.x[..samples], j, |_, _| {}).unwrap()
+        }
     };
     let mut commands: Vec<Command> = imgs.pool.iter().cloned().map(Command::Load).collect();
     let mut vectors = 0;
@@ -288,7 +285,7 @@ fn cnn_runs_on_the_golden_model_with_im2col_and_pooling() {
     let dir = tempfile::tempdir().unwrap();
     images::write(&c, dir.path()).unwrap();
     let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
-    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "digits CNN, keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}"
@@ -312,15 +309,10 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
     let (config, c, _) = compressed_with("cnn.npz", "cnn.toml", None, 0.5, "");
     let dir = tempfile::tempdir().unwrap();
     images::write(&c, dir.path()).unwrap();
-    let mut only = images::read(dir.path()).unwrap();
-    only.manifest.layers = vec![only.manifest.layers[1].clone()];
-    only.tiles = vec![only.tiles[1].clone()];
+    let imgs = images::read(dir.path()).unwrap();
     let l = &c.layers[1];
     let g = l.geometry;
-    assert_eq!(
-        (g.in_c, g.in_h, g.kernel_h, g.padding, g.max_pool),
-        (16, 4, 3, 1, 2)
-    );
+    assert_eq!((g.in_c, g.in_h, g.kernel_h, g.padding), (16, 4, 3, 1));
     let mut state = 12345u64;
     let inputs: Vec<Vec<i64>> = (0..3)
         .map(|_| {
@@ -334,7 +326,11 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
                 .collect()
         })
         .collect();
-    let golden = run::golden(&only, &inputs, |_, _| {}).unwrap();
+    let maps: Vec<Vec<i64>> = inputs
+        .iter()
+        .map(|x| cimpool::compress::graph::from_chw(g.in_map(), x))
+        .collect();
+    let golden = run::layer(&imgs, 1, &maps).unwrap();
     let rows = config.rows as usize;
     let pm = |b: bool| if b { 1i64 } else { -1 };
     let weight = |co: usize, ky: usize, kx: usize, ci: usize| {
@@ -375,23 +371,8 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
                 }
             }
         }
-        let mut pooled = Vec::new();
-        for py in 0..g.out_h / 2 {
-            for px in 0..g.out_w / 2 {
-                for co in 0..g.out_c {
-                    let at = |y: usize, x: usize| map[(y * g.out_w + x) * g.out_c + co];
-                    let (y0, x0) = (2 * py, 2 * px);
-                    pooled.push(
-                        at(y0, x0)
-                            .max(at(y0, x0 + 1))
-                            .max(at(y0 + 1, x0))
-                            .max(at(y0 + 1, x0 + 1)),
-                    );
-                }
-            }
-        }
-        assert_eq!(got, &pooled);
-        assert!(pooled.iter().any(|&v| v > 0) && pooled.iter().any(|&v| v < max_out));
+        assert_eq!(got, &map);
+        assert!(map.iter().any(|&v| v > 0) && map.iter().any(|&v| v < max_out));
     }
 }
 
@@ -407,9 +388,10 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
             "name = \"conv1\"\nuncompressed = true\n",
         );
     let desc = ModelDesc::from_toml(&text).unwrap();
-    let layers = desc
-        .layers(&tensors::read_tensors(&fixture("cnn.npz")).unwrap())
+    let net = desc
+        .network(&tensors::read_tensors(&fixture("cnn.npz")).unwrap())
         .unwrap();
+    let layers = &net.layers;
     assert!(layers[0].uncompressed && !layers[1].uncompressed);
     let config = Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap())
         .unwrap()
@@ -421,7 +403,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
         seed: 1,
         pool: None,
     };
-    let c = compress::compress(&config, &layers, 0.0625, &calib.x, &options, |_, _, _| {}).unwrap();
+    let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let conv1 = &c.layers[0];
     assert!(conv1.host.is_some() && conv1.tiles.is_empty());
     assert!(
@@ -440,7 +422,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
     assert!(imgs.host[0].is_some() && imgs.manifest.layers[0].host);
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
-    let (_, ca) = run::float_accuracies(&layers, &c.layers, &test, 0.0625);
+    let (_, ca) = run::float_accuracies(&net, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "CNN, conv1 uncompressed, keep 1.0: compressed float {ca:.4}, golden integer {ga:.4}; {}",
@@ -448,15 +430,9 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
     );
     assert!((ga - ca).abs() <= 0.02, "integer {ga} vs float {ca}");
     // Nothing left for the pool: a clear error.
-    let all: Vec<_> = layers
-        .iter()
-        .cloned()
-        .map(|mut l| {
-            l.uncompressed = true;
-            l
-        })
-        .collect();
-    let e = compress::compress(&config, &all, 0.0625, &calib.x, &options, |_, _, _| {})
+    let mut all = net.clone();
+    all.layers.iter_mut().for_each(|l| l.uncompressed = true);
+    let e = compress::compress(&config, &all, &calib.x, &options, |_, _, _| {})
         .err()
         .unwrap()
         .to_string();

@@ -1,5 +1,6 @@
 //! Where a layer's input vectors come from: im2col of an (y, x, c)
-//! activation map, and the max pooling done in software after a layer.
+//! activation map (pooling and the other host operations are graph nodes,
+//! `graph.rs`).
 //!
 //! Every layer is a convolution here. An fc layer on a flat input is a 1x1
 //! map with `in_c` = fan-in; an fc layer on a spatial map is a convolution
@@ -20,12 +21,10 @@ pub struct Geometry {
     pub stride: usize,
     /// Zero rows / columns on every side of the input.
     pub padding: usize,
-    /// Output map before pooling.
+    /// Output map.
     pub out_h: usize,
     pub out_w: usize,
     pub out_c: usize,
-    /// Max pooling window and stride after the layer (and its ReLU); 1 = none.
-    pub max_pool: usize,
 }
 
 impl Geometry {
@@ -42,7 +41,6 @@ impl Geometry {
             out_h: 1,
             out_w: 1,
             out_c,
-            max_pool: 1,
         }
     }
 
@@ -59,14 +57,25 @@ impl Geometry {
         self.out_h * self.out_w
     }
 
-    /// (height, width) after pooling (floor, as PyTorch's MaxPool2d).
-    pub fn pooled(&self) -> (usize, usize) {
-        (self.out_h / self.max_pool, self.out_w / self.max_pool)
+    pub fn outputs(&self) -> usize {
+        self.out_h * self.out_w * self.out_c
     }
 
-    pub fn outputs(&self) -> usize {
-        let (h, w) = self.pooled();
-        h * w * self.out_c
+    /// The input and output maps.
+    pub fn in_map(&self) -> super::graph::Map {
+        super::graph::Map {
+            h: self.in_h,
+            w: self.in_w,
+            c: self.in_c,
+        }
+    }
+
+    pub fn out_map(&self) -> super::graph::Map {
+        super::graph::Map {
+            h: self.out_h,
+            w: self.out_w,
+            c: self.out_c,
+        }
     }
 
     /// The im2col rows of one (y, x, c) input map, one per output position
@@ -93,34 +102,6 @@ impl Geometry {
             }
         }
         rows
-    }
-
-    /// Max pooling of one (y, x, c) output map (positions x out_c values).
-    pub fn max_pool<T: Copy + PartialOrd>(&self, y: &[T]) -> Vec<T> {
-        let k = self.max_pool;
-        if k == 1 {
-            return y.to_vec();
-        }
-        let (ph, pw) = self.pooled();
-        let c = self.out_c;
-        let mut out = Vec::with_capacity(ph * pw * c);
-        for py in 0..ph {
-            for px in 0..pw {
-                for ch in 0..c {
-                    let mut best = y[((py * k) * self.out_w + px * k) * c + ch];
-                    for dy in 0..k {
-                        for dx in 0..k {
-                            let v = y[((py * k + dy) * self.out_w + px * k + dx) * c + ch];
-                            if v > best {
-                                best = v;
-                            }
-                        }
-                    }
-                    out.push(best);
-                }
-            }
-        }
-        out
     }
 
     /// One network input sample, flattened in PyTorch (c, y, x) order, in
@@ -156,7 +137,6 @@ mod tests {
             out_h: out,
             out_w: out,
             out_c: 1,
-            max_pool: 1,
         }
     }
 
@@ -177,12 +157,16 @@ mod tests {
 
     #[test]
     fn max_pool_takes_the_window_maximum_per_channel_and_floors() {
-        let mut g = conv(5, 1, 1, 1, 0);
-        g.out_c = 2;
-        g.max_pool = 2;
+        let m = crate::compress::graph::Map { h: 5, w: 5, c: 2 };
+        let w = crate::compress::graph::Window {
+            kernel_h: 2,
+            kernel_w: 2,
+            stride: 2,
+            padding: 0,
+        };
         let y: Vec<i64> = (0..25).flat_map(|p| [p, -p]).collect();
-        assert_eq!(g.pooled(), (2, 2));
-        assert_eq!(g.max_pool(&y), vec![6, 0, 8, -2, 16, -10, 18, -12]);
+        assert_eq!(w.out(m).map(|o| (o.h, o.w)), Some((2, 2)));
+        assert_eq!(w.max_pool(m, &y), vec![6, 0, 8, -2, 16, -10, 18, -12]);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! (data in the low bits); the manifest gives each field's bit range.
 
 use super::geometry::Geometry;
+use super::graph::{AddScales, Graph, Map, Node, Op, Source, Window};
 use super::{Compressed, CompressedLayer, Tile};
 use crate::config::layout::LoadLayout;
 use crate::config::{Config, ConfigError, Derived};
@@ -136,8 +137,8 @@ pub struct LayerEntry {
     pub host_bias: Vec<i64>,
     pub out_channels: usize,
     pub fan_in: usize,
-    /// Input map, kernel, output map and max pooling: the software around
-    /// the engine forms input vectors by im2col and pools its outputs.
+    /// Input map, kernel and output map: the software around the engine
+    /// forms input vectors by im2col.
     pub geometry: Geometry,
     pub row_blocks: usize,
     pub passes: usize,
@@ -152,6 +153,34 @@ pub struct LayerEntry {
     pub tiles: Vec<TileEntry>,
 }
 
+/// One node of the network graph: what the host does between engine
+/// layers (docs/SPEC.md section 4), and where each layer sits.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct NodeEntry {
+    pub name: String,
+    /// `layer`, `add`, `max_pool`, `avg_pool` or `flatten`.
+    pub op: String,
+    /// Names of the nodes read (`input`: the network input).
+    pub inputs: Vec<String>,
+    /// The map it produces, (height, width, channels).
+    pub out: Map,
+    /// Its values can be negative.
+    pub signed: bool,
+    /// Float value of one integer unit of its output.
+    pub scale: f64,
+    /// `layer`: its index in `layers`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// `add`: ReLU after the sum, and the integer multipliers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relu: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub add: Option<AddScales>,
+    /// `max_pool`, `avg_pool`: the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Window>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
     pub format: String,
@@ -162,13 +191,18 @@ pub struct Manifest {
     /// description as the package's cim_params.json).
     pub load: LoadLayout,
     pub input_scale: f64,
+    /// The network input map, (height, width, channels); samples arrive
+    /// flattened in PyTorch (c, y, x) order.
+    pub input: Map,
     /// Load this once, before any layer.
     pub pool_image: String,
     pub pool_lines: usize,
+    /// The network in evaluation order; the last node is its output.
+    pub nodes: Vec<NodeEntry>,
     pub layers: Vec<LayerEntry>,
 }
 
-pub const FORMAT: &str = "cimpool-images-3";
+pub const FORMAT: &str = "cimpool-images-4";
 
 pub fn pool_loads(c: &Compressed, port: &LoadPort) -> Vec<Load> {
     c.pool
@@ -304,8 +338,10 @@ pub fn write(c: &Compressed, dir: &Path) -> Result<Manifest, ImagesError> {
         word,
         load: d.load.clone(),
         input_scale: c.input_scale,
+        input: c.graph.input,
         pool_image: "pool.hex".into(),
         pool_lines: pool.len(),
+        nodes: node_entries(c),
         layers,
     };
     file(
@@ -313,6 +349,148 @@ pub fn write(c: &Compressed, dir: &Path) -> Result<Manifest, ImagesError> {
         serde_json::to_string_pretty(&manifest).expect("manifest serializes") + "\n",
     )?;
     Ok(manifest)
+}
+
+fn node_entries(c: &Compressed) -> Vec<NodeEntry> {
+    let g = &c.graph;
+    let name = |s: &Source| match s {
+        Source::Input => "input".to_string(),
+        Source::Node(j) => g.nodes[*j].name.clone(),
+    };
+    g.nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mut e = NodeEntry {
+                name: n.name.clone(),
+                op: String::new(),
+                inputs: n.inputs.iter().map(name).collect(),
+                out: n.out,
+                signed: n.signed,
+                scale: c.scales[i],
+                layer: None,
+                relu: None,
+                add: None,
+                window: None,
+            };
+            match &n.op {
+                Op::Layer(li) => (e.op, e.layer) = ("layer".into(), Some(*li)),
+                Op::Add { relu } => {
+                    (e.op, e.relu, e.add) = ("add".into(), Some(*relu), c.adds[i]);
+                }
+                Op::MaxPool(w) => (e.op, e.window) = ("max_pool".into(), Some(*w)),
+                Op::AvgPool(w) => (e.op, e.window) = ("avg_pool".into(), Some(*w)),
+                Op::Flatten => e.op = "flatten".into(),
+            }
+            e
+        })
+        .collect()
+}
+
+impl Manifest {
+    /// The graph the nodes describe, every input and shape checked.
+    pub fn graph(&self) -> Result<Graph, ImagesError> {
+        let mut g = Graph {
+            input: self.input,
+            nodes: vec![],
+        };
+        for e in &self.nodes {
+            let err = |reason: String| ImagesError::Layer {
+                layer: e.name.clone(),
+                reason,
+            };
+            let inputs = e
+                .inputs
+                .iter()
+                .map(|n| {
+                    if n == "input" {
+                        return Ok(Source::Input);
+                    }
+                    g.nodes
+                        .iter()
+                        .position(|m| &m.name == n)
+                        .map(Source::Node)
+                        .ok_or_else(|| err(format!("input `{n}` is not an earlier node")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let want = if e.op == "add" { 2 } else { 1 };
+            if inputs.len() != want {
+                return Err(err(format!("a `{}` node reads {want} input(s)", e.op)));
+            }
+            let in_map = g.map_of(inputs[0]);
+            let (op, out) = match e.op.as_str() {
+                "layer" => {
+                    let li = e
+                        .layer
+                        .ok_or_else(|| err("a layer node names its layer".into()))?;
+                    let l = self
+                        .layers
+                        .get(li)
+                        .ok_or_else(|| err(format!("layer {li} is not in the manifest")))?;
+                    if l.geometry.in_map() != in_map {
+                        return Err(err(format!(
+                            "layer `{}` takes a {:?} map but its input gives {in_map:?}",
+                            l.name,
+                            l.geometry.in_map()
+                        )));
+                    }
+                    (Op::Layer(li), l.geometry.out_map())
+                }
+                "add" => {
+                    if g.map_of(inputs[1]) != in_map || e.add.is_none() {
+                        return Err(err(
+                            "an add needs two maps of one shape and its multipliers".into(),
+                        ));
+                    }
+                    (
+                        Op::Add {
+                            relu: e.relu.unwrap_or(false),
+                        },
+                        in_map,
+                    )
+                }
+                "max_pool" | "avg_pool" => {
+                    let w = e
+                        .window
+                        .ok_or_else(|| err("a pool needs its window".into()))?;
+                    let out = w
+                        .out(in_map)
+                        .filter(|o| o.h > 0 && o.w > 0 && w.stride > 0)
+                        .ok_or_else(|| err("its window does not fit its input map".into()))?;
+                    (
+                        if e.op == "max_pool" {
+                            Op::MaxPool(w)
+                        } else {
+                            Op::AvgPool(w)
+                        },
+                        out,
+                    )
+                }
+                "flatten" => (Op::Flatten, Map::flat(in_map.len())),
+                other => return Err(err(format!("unknown node op `{other}`"))),
+            };
+            if out != e.out {
+                return Err(err(format!(
+                    "its output map is {out:?}, the manifest says {:?}",
+                    e.out
+                )));
+            }
+            g.nodes.push(Node {
+                name: e.name.clone(),
+                op,
+                inputs,
+                out,
+                signed: e.signed,
+            });
+        }
+        if g.nodes.is_empty() {
+            return Err(ImagesError::Layer {
+                layer: "(network)".into(),
+                reason: "the manifest holds no nodes".into(),
+            });
+        }
+        Ok(g)
+    }
 }
 
 /// Writes `report.json` next to the images.
@@ -348,6 +526,8 @@ fn write_npy(a: ndarray::Array2<i8>, path: &Path) -> std::io::Result<()> {
 pub struct Images {
     pub config: Config,
     pub manifest: Manifest,
+    /// The network, from the manifest's nodes.
+    pub graph: Graph,
     pub pool: Vec<Load>,
     /// Per layer, per tile (manifest order): its loads.
     pub tiles: Vec<Vec<Vec<Load>>>,
@@ -407,8 +587,21 @@ pub fn read(dir: &Path) -> Result<Images, ImagesError> {
     let pool = parse(&manifest.pool_image)?;
     let mut tiles = Vec::new();
     let mut host = Vec::new();
-    for (i, l) in manifest.layers.iter().enumerate() {
-        check_geometry(&manifest, i)?;
+    let graph = manifest.graph()?;
+    for l in &manifest.layers {
+        let g = &l.geometry;
+        if g.fan_in() != l.fan_in || g.out_c != l.out_channels {
+            return Err(ImagesError::Layer {
+                layer: l.name.clone(),
+                reason: format!(
+                    "its geometry gives {} inputs per vector and {} channels, the manifest says {} and {}",
+                    g.fan_in(),
+                    g.out_c,
+                    l.fan_in,
+                    l.out_channels
+                ),
+            });
+        }
         if l.host {
             host.push(Some(read_host(dir, l)?));
             tiles.push(vec![]);
@@ -438,40 +631,11 @@ pub fn read(dir: &Path) -> Result<Images, ImagesError> {
     Ok(Images {
         config,
         manifest,
+        graph,
         pool,
         tiles,
         host,
     })
-}
-
-/// Layer `i`'s geometry agrees with its own sizes and feeds the next layer.
-fn check_geometry(manifest: &Manifest, i: usize) -> Result<(), ImagesError> {
-    let l = &manifest.layers[i];
-    let g = &l.geometry;
-    let err = |reason: String| ImagesError::Layer {
-        layer: l.name.clone(),
-        reason,
-    };
-    if g.fan_in() != l.fan_in || g.out_c != l.out_channels {
-        return Err(err(format!(
-            "its geometry gives {} inputs per vector and {} channels, the manifest says {} and {}",
-            g.fan_in(),
-            g.out_c,
-            l.fan_in,
-            l.out_channels
-        )));
-    }
-    if let Some(next) = manifest.layers.get(i + 1) {
-        if g.outputs() != next.geometry.inputs() {
-            return Err(err(format!(
-                "it gives {} values but `{}` takes {}",
-                g.outputs(),
-                next.name,
-                next.geometry.inputs()
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// The int8 weights of an uncompressed layer, checked against its shape.

@@ -9,7 +9,9 @@
 //! bias from calibrated activation ranges -> tiles (`images`).
 
 pub mod assign;
+pub mod builtin;
 pub mod geometry;
+pub mod graph;
 pub mod images;
 pub mod model;
 pub mod pool;
@@ -21,7 +23,7 @@ pub mod tensors;
 
 use crate::config::{Config, Derived};
 use crate::golden::{bit, bits_from_fn, Bits};
-use model::Layer;
+use model::{Layer, Network};
 use pool::dot;
 pub use report::{Budget, LayerStats};
 pub use scales::LayerScales;
@@ -113,6 +115,12 @@ pub struct Compressed {
     pub config: Config,
     pub pool: Vec<Bits>,
     pub layers: Vec<CompressedLayer>,
+    /// The network's graph (its layer nodes index `layers`).
+    pub graph: graph::Graph,
+    /// The scale of every node's output (float value of one integer unit).
+    pub scales: Vec<f64>,
+    /// The integer multipliers of every add node.
+    pub adds: Vec<Option<graph::AddScales>>,
     pub input_scale: f64,
     /// k-means objective and iterations; `None` for a given pool.
     pub pool_kmeans: Option<(f64, usize)>,
@@ -158,12 +166,11 @@ fn block_of(layer: &Layer, c: usize, b: usize, rows: usize) -> Vec<f32> {
     v
 }
 
-/// Compresses `layers` for the hardware `config` (resolved); `calibration`
+/// Compresses `net` for the hardware `config` (resolved); `calibration`
 /// holds integer network inputs that set the activation scales.
 pub fn compress(
     config: &Config,
-    layers: &[Layer],
-    input_scale: f64,
+    net: &Network,
     calibration: &[Vec<i64>],
     options: &Options,
     mut progress: impl FnMut(&str, usize, usize),
@@ -173,11 +180,12 @@ pub fn compress(
     }
     let d = Derived::new(config);
     let (rows, p) = (config.rows as usize, config.pool as usize);
+    let layers = &net.layers;
     // 1. Row-block vectors of every layer.
-    let mut vectors = Vec::new();
     if layers.iter().all(|l| l.uncompressed) {
         return Err(CompressError::NothingToCompress);
     }
+    let mut vectors = Vec::new();
     for l in layers.iter().filter(|l| !l.uncompressed) {
         for c in 0..l.out_channels {
             for b in 0..l.fan_in.div_ceil(rows) {
@@ -197,67 +205,117 @@ pub fn compress(
         .iter()
         .map(|b| (0..rows as u32).map(|r| pm(bit(b, r))).collect())
         .collect();
-
-    let mut out = Vec::new();
-    let mut scale_in = input_scale;
-    let first = layers.first().map(|l| l.geometry);
-    let mut acts: Vec<Vec<f32>> = calibration
-        .iter()
-        .map(|x| {
-            let x: Vec<f32> = x.iter().map(|&v| v as f32 * input_scale as f32).collect();
-            match first {
-                Some(g) if g.inputs() == x.len() => g.from_chw(&x),
-                _ => x,
-            }
-        })
-        .collect();
+    // 2-4. Assignment, error bits, scales, pruning: each layer on its own.
+    let mut weights = Vec::new();
     for (li, l) in layers.iter().enumerate() {
-        progress("assign + scale", li + 1, layers.len());
-        let w = if l.uncompressed {
+        progress("assign", li + 1, layers.len());
+        weights.push(if l.uncompressed {
             residual::host_layer(config, l)
         } else {
             let a = assign::assign(config, d.lanes as usize, l, &pool_pm);
             residual::pooled_layer(config, &d, l, &a, &pool_pm, options.keep_ratio)
-        };
-        // The engine emits the outputs before pooling: they set the scale.
-        let mut peak = 1e-6f32;
-        for a in acts.iter_mut() {
-            if a.len() != l.geometry.inputs() {
-                return Err(CompressError::Calibration(format!(
-                    "a sample has {} values where layer `{}` takes {}",
-                    a.len(),
-                    l.name,
-                    l.geometry.inputs()
-                )));
+        });
+    }
+    // 6. Every node's output scale from the compressed network's float
+    //    outputs on the calibration data, then the integer scales.
+    let scales = calibrate(config, net, &weights, calibration)?;
+    let scale_of = |s: graph::Source| match s {
+        graph::Source::Input => net.input_scale,
+        graph::Source::Node(j) => scales[j],
+    };
+    let mut out: Vec<Option<CompressedLayer>> = vec![None; layers.len()];
+    let mut adds = vec![None; net.graph.nodes.len()];
+    for (i, node) in net.graph.nodes.iter().enumerate() {
+        match node.op {
+            graph::Op::Layer(li) => {
+                let (l, w) = (&layers[li], weights[li].clone());
+                let s = scales::integer_scales(
+                    config,
+                    &l.name,
+                    (w.alpha, w.beta),
+                    &l.bias,
+                    scale_of(node.inputs[0]),
+                    scales[i],
+                )?;
+                out[li] = Some(CompressedLayer::new(l, w, s));
             }
-            let out = float_map(&w.effective, &l.bias, &l.geometry, a, l.relu);
-            peak = out.iter().fold(peak, |m, v| m.max(v.abs()));
-            *a = l.geometry.max_pool(&out);
+            graph::Op::Add { .. } => {
+                adds[i] = Some(graph::AddScales::new(
+                    scale_of(node.inputs[0]),
+                    scale_of(node.inputs[1]),
+                    scales[i],
+                ));
+            }
+            _ => {}
         }
-        let levels = if l.relu {
-            (1u64 << config.out_bits) - 1
-        } else {
-            (1u64 << (config.out_bits - 1)) - 1
-        };
-        let output_scale = peak as f64 / levels as f64;
-        let scales = scales::integer_scales(
-            config,
-            &l.name,
-            (w.alpha, w.beta),
-            &l.bias,
-            scale_in,
-            output_scale,
-        )?;
-        scale_in = output_scale;
-        out.push(CompressedLayer::new(l, w, scales));
     }
     Ok(Compressed {
         config: config.clone(),
         pool,
-        layers: out,
-        input_scale,
+        layers: out
+            .into_iter()
+            .map(|l| l.expect("every layer is a node"))
+            .collect(),
+        graph: net.graph.clone(),
+        scales,
+        adds,
+        input_scale: net.input_scale,
         pool_kmeans,
     })
+}
+
+/// The output scale of every node: engine layers and adds from the peak of
+/// their float outputs (the compressed weights' view) on the calibration
+/// data over the output range; pools and flatten keep their input's scale.
+fn calibrate(
+    config: &Config,
+    net: &Network,
+    weights: &[LayerWeights],
+    calibration: &[Vec<i64>],
+) -> Result<Vec<f64>, CompressError> {
+    let g = &net.graph;
+    let mut peaks = vec![1e-6f32; g.nodes.len()];
+    for (s, x) in calibration.iter().enumerate() {
+        if x.len() != g.input.len() {
+            return Err(CompressError::Calibration(format!(
+                "sample {s} has {} values where the network takes {}",
+                x.len(),
+                g.input.len()
+            )));
+        }
+        let x: Vec<f32> = x
+            .iter()
+            .map(|&v| v as f32 * net.input_scale as f32)
+            .collect();
+        let layer = |li: usize| graph::FloatLayer {
+            weights: &weights[li].effective,
+            bias: &net.layers[li].bias,
+            geometry: &net.layers[li].geometry,
+            relu: net.layers[li].relu,
+        };
+        g.forward_float(&layer, &x, &mut |i, y| {
+            peaks[i] = y.iter().fold(peaks[i], |m, v| m.max(v.abs()));
+        });
+    }
+    let levels = |signed: bool| {
+        if signed {
+            ((1u64 << (config.out_bits - 1)) - 1) as f64
+        } else {
+            ((1u64 << config.out_bits) - 1) as f64
+        }
+    };
+    let mut scales = Vec::with_capacity(g.nodes.len());
+    for (i, n) in g.nodes.iter().enumerate() {
+        let s = match n.op {
+            graph::Op::Layer(_) | graph::Op::Add { .. } => peaks[i] as f64 / levels(n.signed),
+            _ => match n.inputs[0] {
+                graph::Source::Input => net.input_scale,
+                graph::Source::Node(j) => scales[j],
+            },
+        };
+        scales.push(s);
+    }
+    Ok(scales)
 }
 
 /// A layer on one sample's (y, x, c) map in float: `relu(W x + b)` at

@@ -1,12 +1,15 @@
-//! The network to compress: a small TOML description (layer order, kinds,
+//! The network to compress: a TOML description (nodes, their inputs, kinds,
 //! activations, BatchNorm to fold) checked against the weight tensors, or
 //! inferred from them when unambiguous (a chain of 2-D `*.weight` tensors).
+//! The result is a `Network`: a graph of engine layers and host operations.
 
 use super::geometry::Geometry;
+use super::graph::{Graph, Map, Node, Op, Source, Window};
 use super::tensors::Tensor;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// The engine layers' kinds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LayerKind {
@@ -14,12 +17,33 @@ pub enum LayerKind {
     Conv,
 }
 
+/// What a description node is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    Conv,
+    Fc,
+    Add,
+    MaxPool,
+    AvgPool,
+    GlobalAvgPool,
+    Flatten,
+}
+
+/// One node of a model description (`[[node]]`, or `[[layer]]` in the
+/// chain form, where `kind` names the op).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LayerDesc {
-    /// Tensor prefix: `<name>.weight`, optional `<name>.bias`.
+pub struct NodeDesc {
+    /// Node name; for conv / fc the tensor prefix (`<name>.weight`, optional
+    /// `<name>.bias`).
     pub name: String,
-    pub kind: LayerKind,
+    #[serde(alias = "kind")]
+    pub op: OpKind,
+    /// Names of the nodes read (`input` is the network input); default: the
+    /// node before.
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
     #[serde(default)]
     pub relu: bool,
     /// Prefix of a BatchNorm after this layer (`<bn>.weight`, `.bias`,
@@ -29,22 +53,22 @@ pub struct LayerDesc {
     /// Expected weight shape; checked when given.
     #[serde(default)]
     pub shape: Option<Vec<usize>>,
-    /// Convolution stride and zero padding (on every side).
-    #[serde(default = "one")]
-    pub stride: usize,
+    /// Convolution or pooling stride (pools: default the kernel).
+    #[serde(default)]
+    pub stride: Option<usize>,
+    /// Zero padding on every side (pools: positions outside are ignored).
     #[serde(default)]
     pub padding: usize,
-    /// Max pooling (window = stride) after this layer and its ReLU.
+    /// Pooling window (square).
+    #[serde(default)]
+    pub kernel: Option<usize>,
+    /// Shorthand on a conv / fc: max pooling (window = stride) after it.
     #[serde(default)]
     pub max_pool: Option<usize>,
     /// Keep this layer out of the pool: 8-bit weights run on the host
-    /// (SPEC section 4: a first layer with few input channels).
+    /// (docs/SPEC.md section 4: a first layer with few input channels).
     #[serde(default)]
     pub uncompressed: bool,
-}
-
-fn one() -> usize {
-    1
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -56,7 +80,20 @@ pub struct ModelDesc {
     /// flattened that way). Needed when the first layer is a convolution.
     #[serde(default)]
     pub input_shape: Option<Vec<usize>>,
-    pub layer: Vec<LayerDesc>,
+    /// A chain of layers (each reads the one before).
+    #[serde(default)]
+    pub layer: Vec<NodeDesc>,
+    /// A graph of nodes.
+    #[serde(default)]
+    pub node: Vec<NodeDesc>,
+}
+
+/// A network ready to compress: its graph and its engine layers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    pub input_scale: f64,
+    pub graph: Graph,
+    pub layers: Vec<Layer>,
 }
 
 /// One layer after BN folding, weights flattened per output channel in SPEC
@@ -70,7 +107,7 @@ pub struct Layer {
     pub uncompressed: bool,
     pub out_channels: usize,
     pub fan_in: usize,
-    /// Input map, kernel, output map and pooling.
+    /// Input map, kernel and output map.
     pub geometry: Geometry,
     /// `out_channels * fan_in`, channel-major.
     pub weights: Vec<f32>,
@@ -120,8 +157,15 @@ impl ModelDesc {
                 d.input_scale
             )));
         }
-        if d.layer.is_empty() {
-            return Err(ModelError::Parse("no [[layer]] entries".into()));
+        if d.layer.is_empty() && d.node.is_empty() {
+            return Err(ModelError::Parse(
+                "no [[node]] (or [[layer]]) entries".into(),
+            ));
+        }
+        if !d.layer.is_empty() && !d.node.is_empty() {
+            return Err(ModelError::Parse(
+                "both [[layer]] and [[node]] entries: give the network as one of them".into(),
+            ));
         }
         if let Some(s) = &d.input_shape {
             if s.len() != 3 || s.contains(&0) {
@@ -130,18 +174,18 @@ impl ModelDesc {
                 )));
             }
         }
-        for l in &d.layer {
-            if l.stride == 0 {
-                return Err(layer_err(
-                    &l.name,
-                    "stride = 0 is invalid: it must be at least 1",
-                ));
-            }
-            if l.max_pool == Some(0) {
-                return Err(layer_err(
-                    &l.name,
-                    "max_pool = 0 is invalid: it must be at least 1",
-                ));
+        for l in d.nodes() {
+            for (field, v) in [
+                ("stride", l.stride),
+                ("max_pool", l.max_pool),
+                ("kernel", l.kernel),
+            ] {
+                if v == Some(0) {
+                    return Err(layer_err(
+                        &l.name,
+                        format!("{field} = 0 is invalid: it must be at least 1"),
+                    ));
+                }
             }
         }
         Ok(d)
@@ -183,206 +227,410 @@ impl ModelDesc {
             layer: names
                 .iter()
                 .enumerate()
-                .map(|(i, (n, _))| LayerDesc {
+                .map(|(i, (n, _))| NodeDesc {
                     name: n.trim_end_matches(".weight").to_string(),
-                    kind: LayerKind::Fc,
+                    op: OpKind::Fc,
+                    inputs: None,
                     relu: i < last,
                     bn: None,
                     shape: None,
-                    stride: 1,
+                    stride: None,
                     padding: 0,
+                    kernel: None,
                     max_pool: None,
                     uncompressed: false,
                 })
                 .collect(),
+            node: vec![],
         })
     }
 
-    /// Layers with shapes checked and BatchNorm folded.
-    pub fn layers(&self, tensors: &BTreeMap<String, Tensor>) -> Result<Vec<Layer>, ModelError> {
-        let mut layers = Vec::new();
-        let mut prev_out: Option<(String, usize)> = None;
-        // The current activation map (height, width, channels), when known.
-        let mut map: Option<(usize, usize, usize)> =
-            self.input_shape.as_ref().map(|s| (s[1], s[2], s[0]));
-        for d in &self.layer {
-            let get = |suffix: &str| tensors.get(&format!("{}.{suffix}", d.name));
-            let w = get("weight").ok_or_else(|| {
-                layer_err(
+    /// The description's nodes, in order.
+    pub fn nodes(&self) -> &[NodeDesc] {
+        if self.node.is_empty() {
+            &self.layer
+        } else {
+            &self.node
+        }
+    }
+
+    /// The network: every node checked against its inputs' maps and the
+    /// weight tensors, BatchNorm folded.
+    pub fn network(&self, tensors: &BTreeMap<String, Tensor>) -> Result<Network, ModelError> {
+        let input = self.input_map(tensors)?;
+        let mut b = Builder {
+            tensors,
+            graph: Graph {
+                input,
+                nodes: vec![],
+            },
+            layers: vec![],
+            names: BTreeMap::from([("input".to_string(), Source::Input)]),
+        };
+        let mut prev = Source::Input;
+        for d in self.nodes() {
+            let inputs = b.inputs_of(d, prev)?;
+            let node = b.node(d, &inputs)?;
+            prev = b.push(node)?;
+            if let Some(k) = d.max_pool.filter(|&k| k > 1) {
+                let window = Window {
+                    kernel_h: k,
+                    kernel_w: k,
+                    stride: k,
+                    padding: 0,
+                };
+                let node = b.pool(&format!("{}.max_pool", d.name), prev, window, true)?;
+                prev = b.push(node)?;
+            }
+        }
+        Ok(Network {
+            input_scale: self.input_scale,
+            graph: b.graph,
+            layers: b.layers,
+        })
+    }
+
+    /// The network input's map: `input_shape`, or the first fc's inputs.
+    fn input_map(&self, tensors: &BTreeMap<String, Tensor>) -> Result<Map, ModelError> {
+        if let Some(s) = &self.input_shape {
+            return Ok(Map {
+                h: s[1],
+                w: s[2],
+                c: s[0],
+            });
+        }
+        let first = &self.nodes()[0];
+        match (first.op, tensors.get(&format!("{}.weight", first.name))) {
+            (OpKind::Fc, Some(t)) if t.shape.len() == 2 => Ok(Map::flat(t.shape[1])),
+            (OpKind::Fc, None) => Err(layer_err(
+                &first.name,
+                format!("no tensor `{}.weight` in the weights file", first.name),
+            )),
+            _ => Err(layer_err(
+                &first.name,
+                "a network that starts with a convolution needs its input map: give input_shape = [channels, height, width] in the model description",
+            )),
+        }
+    }
+}
+
+/// Builds a network node by node.
+struct Builder<'a> {
+    tensors: &'a BTreeMap<String, Tensor>,
+    graph: Graph,
+    layers: Vec<Layer>,
+    names: BTreeMap<String, Source>,
+}
+
+impl Builder<'_> {
+    fn inputs_of(&self, d: &NodeDesc, prev: Source) -> Result<Vec<Source>, ModelError> {
+        let want = if d.op == OpKind::Add { 2 } else { 1 };
+        let inputs = match &d.inputs {
+            None if want == 1 => vec![prev],
+            None => {
+                return Err(layer_err(
                     &d.name,
-                    format!("no tensor `{}.weight` in the weights file", d.name),
-                )
-            })?;
-            if let Some(shape) = &d.shape {
-                if shape != &w.shape {
+                    "an add reads two nodes: give inputs = [\"a\", \"b\"]",
+                ))
+            }
+            Some(names) => names
+                .iter()
+                .map(|n| {
+                    self.names.get(n).copied().ok_or_else(|| {
+                        layer_err(
+                            &d.name,
+                            format!("input `{n}` is not an earlier node (or `input`)"),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        if inputs.len() != want {
+            return Err(layer_err(
+                &d.name,
+                format!(
+                    "reads {} inputs; a {:?} node reads {want}",
+                    inputs.len(),
+                    d.op
+                ),
+            ));
+        }
+        Ok(inputs)
+    }
+
+    fn push(&mut self, node: Node) -> Result<Source, ModelError> {
+        if self.names.contains_key(&node.name) {
+            return Err(layer_err(&node.name, "a second node of this name"));
+        }
+        let s = Source::Node(self.graph.nodes.len());
+        self.names.insert(node.name.clone(), s);
+        self.graph.nodes.push(node);
+        Ok(s)
+    }
+
+    fn signed(&self, s: Source) -> bool {
+        match s {
+            Source::Input => false,
+            Source::Node(i) => self.graph.nodes[i].signed,
+        }
+    }
+
+    fn node(&mut self, d: &NodeDesc, inputs: &[Source]) -> Result<Node, ModelError> {
+        let map = self.graph.map_of(inputs[0]);
+        let node = |op, out, signed| Node {
+            name: d.name.clone(),
+            op,
+            inputs: inputs.to_vec(),
+            out,
+            signed,
+        };
+        if d.op != OpKind::Conv && d.op != OpKind::Fc && (d.bn.is_some() || d.uncompressed) {
+            return Err(layer_err(
+                &d.name,
+                "bn and uncompressed apply to conv and fc nodes only",
+            ));
+        }
+        Ok(match d.op {
+            OpKind::Conv | OpKind::Fc => {
+                let layer = self.layer(d, map)?;
+                if self.signed(inputs[0]) {
+                    return Err(layer_err(
+                        &d.name,
+                        "its input can be negative (no ReLU before it); the engine takes unsigned activations",
+                    ));
+                }
+                let out = layer.geometry.out_map();
+                self.layers.push(layer);
+                node(Op::Layer(self.layers.len() - 1), out, !d.relu)
+            }
+            OpKind::Add => {
+                let other = self.graph.map_of(inputs[1]);
+                if other != map {
                     return Err(layer_err(
                         &d.name,
                         format!(
-                            "`{}.weight` has shape {:?}, the description says {:?}",
-                            d.name, w.shape, shape
+                            "adds a {}x{}x{} map to a {}x{}x{} one; an add needs equal shapes",
+                            map.c, map.h, map.w, other.c, other.h, other.w
                         ),
                     ));
                 }
+                let signed = !d.relu && (self.signed(inputs[0]) || self.signed(inputs[1]));
+                node(Op::Add { relu: d.relu }, map, signed)
             }
-            let (cout, cin, kh, kw) = match (d.kind, w.shape.as_slice()) {
-                // An fc layer on a map: its columns are the map flattened
-                // in (c, y, x) order, a convolution covering the map.
-                (LayerKind::Fc, &[o, i]) => match map {
-                    Some((h, wd, c)) if h * wd > 1 && i == h * wd * c => (o, c, h, wd),
-                    _ => (o, i, 1, 1),
-                },
-                (LayerKind::Conv, &[o, i, h, k]) => (o, i, h, k),
-                (kind, s) => {
-                    return Err(layer_err(
-                        &d.name,
-                        format!(
-                            "`{}.weight` has shape {s:?}; a {kind:?} layer needs {}",
-                            d.name,
-                            if kind == LayerKind::Fc {
-                                "(out, in)"
-                            } else {
-                                "(out, in, kh, kw)"
-                            }
-                        ),
-                    ))
+            OpKind::MaxPool | OpKind::AvgPool => {
+                let k = d
+                    .kernel
+                    .ok_or_else(|| layer_err(&d.name, "a pool needs its kernel"))?;
+                if d.op == OpKind::AvgPool && d.padding > 0 {
+                    return Err(layer_err(&d.name, "avg_pool with padding is not supported"));
                 }
-            };
-            if let Some((prev, n)) = &prev_out {
-                if d.kind == LayerKind::Fc && *n != cin * kh * kw {
-                    return Err(layer_err(
-                        &d.name,
-                        format!("takes {cin} inputs but `{prev}` gives {n} outputs"),
-                    ));
-                }
+                let window = Window {
+                    kernel_h: k,
+                    kernel_w: k,
+                    stride: d.stride.unwrap_or(k),
+                    padding: d.padding,
+                };
+                return self.pool(&d.name, inputs[0], window, d.op == OpKind::MaxPool);
             }
-            let geometry = geometry_of(d, map, cout, cin, kh, kw)?;
-            map = Some((geometry.pooled().0, geometry.pooled().1, cout));
-            let fan_in = cin * kh * kw;
-            // (out, in, kh, kw) -> per out channel (ky, kx, c), c fastest.
-            let mut weights = vec![0f32; cout * fan_in];
-            for o in 0..cout {
-                for c in 0..cin {
-                    for y in 0..kh {
-                        for x in 0..kw {
-                            weights[o * fan_in + (y * kw + x) * cin + c] =
-                                w.data[((o * cin + c) * kh + y) * kw + x];
+            OpKind::GlobalAvgPool => {
+                let window = Window {
+                    kernel_h: map.h,
+                    kernel_w: map.w,
+                    stride: 1,
+                    padding: 0,
+                };
+                return self.pool(&d.name, inputs[0], window, false);
+            }
+            OpKind::Flatten => node(Op::Flatten, Map::flat(map.len()), self.signed(inputs[0])),
+        })
+    }
+
+    fn pool(&self, name: &str, input: Source, w: Window, max: bool) -> Result<Node, ModelError> {
+        let map = self.graph.map_of(input);
+        let out = w.out(map).filter(|o| o.h > 0 && o.w > 0).ok_or_else(|| {
+            layer_err(
+                name,
+                format!(
+                    "its {}x{} window is larger than its {}x{} input map with padding {}",
+                    w.kernel_h, w.kernel_w, map.h, map.w, w.padding
+                ),
+            )
+        })?;
+        Ok(Node {
+            name: name.to_string(),
+            op: if max { Op::MaxPool(w) } else { Op::AvgPool(w) },
+            inputs: vec![input],
+            out,
+            signed: self.signed(input),
+        })
+    }
+
+    /// A conv or fc layer on the input map `map`, weights reordered to
+    /// (ky, kx, c) per output channel and BatchNorm folded.
+    fn layer(&self, d: &NodeDesc, map: Map) -> Result<Layer, ModelError> {
+        let tensors = self.tensors;
+        let get = |suffix: &str| tensors.get(&format!("{}.{suffix}", d.name));
+        let w = get("weight").ok_or_else(|| {
+            layer_err(
+                &d.name,
+                format!("no tensor `{}.weight` in the weights file", d.name),
+            )
+        })?;
+        if let Some(shape) = &d.shape {
+            if shape != &w.shape {
+                return Err(layer_err(
+                    &d.name,
+                    format!(
+                        "`{}.weight` has shape {:?}, the description says {:?}",
+                        d.name, w.shape, shape
+                    ),
+                ));
+            }
+        }
+        let kind = if d.op == OpKind::Conv {
+            LayerKind::Conv
+        } else {
+            LayerKind::Fc
+        };
+        let (cout, cin, kh, kw) = match (kind, w.shape.as_slice()) {
+            // An fc layer on a map: its columns are the map flattened
+            // in (c, y, x) order, a convolution covering the map.
+            (LayerKind::Fc, &[o, i]) if map.h * map.w > 1 && i == map.len() => {
+                (o, map.c, map.h, map.w)
+            }
+            (LayerKind::Fc, &[o, i]) => (o, i, 1, 1),
+            (LayerKind::Conv, &[o, i, h, k]) => (o, i, h, k),
+            (kind, s) => {
+                return Err(layer_err(
+                    &d.name,
+                    format!(
+                        "`{}.weight` has shape {s:?}; a {kind:?} layer needs {}",
+                        d.name,
+                        if kind == LayerKind::Fc {
+                            "(out, in)"
+                        } else {
+                            "(out, in, kh, kw)"
                         }
+                    ),
+                ))
+            }
+        };
+        let geometry = geometry_of(d, kind, map, cout, cin, kh, kw)?;
+        let fan_in = cin * kh * kw;
+        // (out, in, kh, kw) -> per out channel (ky, kx, c), c fastest.
+        let mut weights = vec![0f32; cout * fan_in];
+        for o in 0..cout {
+            for c in 0..cin {
+                for y in 0..kh {
+                    for x in 0..kw {
+                        weights[o * fan_in + (y * kw + x) * cin + c] =
+                            w.data[((o * cin + c) * kh + y) * kw + x];
                     }
                 }
             }
-            let mut bias = match get("bias") {
-                Some(b) if b.shape == [cout] => b.data.clone(),
-                Some(b) => {
-                    return Err(layer_err(
-                        &d.name,
-                        format!(
-                            "`{}.bias` has shape {:?}; expected [{cout}]",
-                            d.name, b.shape
-                        ),
-                    ))
-                }
-                None => vec![0.0; cout],
-            };
-            if let Some(bn) = &d.bn {
-                fold_batch_norm(&d.name, bn, tensors, fan_in, &mut weights, &mut bias)?;
-            }
-            prev_out = Some((d.name.clone(), geometry.outputs()));
-            layers.push(Layer {
-                name: d.name.clone(),
-                kind: d.kind,
-                relu: d.relu,
-                uncompressed: d.uncompressed,
-                out_channels: cout,
-                fan_in,
-                geometry,
-                weights,
-                bias,
-            });
         }
-        Ok(layers)
+        let mut bias = match get("bias") {
+            Some(b) if b.shape == [cout] => b.data.clone(),
+            Some(b) => {
+                return Err(layer_err(
+                    &d.name,
+                    format!(
+                        "`{}.bias` has shape {:?}; expected [{cout}]",
+                        d.name, b.shape
+                    ),
+                ))
+            }
+            None => vec![0.0; cout],
+        };
+        if let Some(bn) = &d.bn {
+            fold_batch_norm(&d.name, bn, tensors, fan_in, &mut weights, &mut bias)?;
+        }
+        Ok(Layer {
+            name: d.name.clone(),
+            kind,
+            relu: d.relu,
+            uncompressed: d.uncompressed,
+            out_channels: cout,
+            fan_in,
+            geometry,
+            weights,
+            bias,
+        })
     }
 }
 
 /// Input map, kernel and output map of layer `d` (weights (cout, cin, kh,
-/// kw)) on the map `map` (height, width, channels) the previous layer left.
+/// kw)) on the map `map` its input leaves.
 fn geometry_of(
-    d: &LayerDesc,
-    map: Option<(usize, usize, usize)>,
+    d: &NodeDesc,
+    kind: LayerKind,
+    map: Map,
     cout: usize,
     cin: usize,
     kh: usize,
     kw: usize,
 ) -> Result<Geometry, ModelError> {
-    let pool = d.max_pool.unwrap_or(1);
-    if d.kind == LayerKind::Fc && (d.stride != 1 || d.padding != 0) {
+    let stride = d.stride.unwrap_or(1);
+    if kind == LayerKind::Fc && (stride != 1 || d.padding != 0) {
         return Err(layer_err(
             &d.name,
             format!(
-                "stride = {} / padding = {} apply to conv layers only; an fc layer takes 1 / 0",
-                d.stride, d.padding
+                "stride = {stride} / padding = {} apply to conv layers only; an fc layer takes 1 / 0",
+                d.padding
             ),
         ));
     }
-    let g = match (d.kind, map) {
-        (LayerKind::Fc, Some((h, w, c))) if kh > 1 || kw > 1 => Geometry {
-            in_h: h,
-            in_w: w,
-            in_c: c,
-            kernel_h: kh,
-            kernel_w: kw,
-            ..Geometry::flat(cin * kh * kw, cout)
-        },
-        (LayerKind::Fc, _) => Geometry::flat(cin, cout),
-        (LayerKind::Conv, None) => {
+    if kind == LayerKind::Fc {
+        if map.len() != cin * kh * kw {
             return Err(layer_err(
                 &d.name,
-                "a convolution needs the input map: give input_shape = [channels, height, width] in the model description",
-            ))
+                format!(
+                    "takes {} inputs but its input gives {}",
+                    cin * kh * kw,
+                    map.len()
+                ),
+            ));
         }
-        (LayerKind::Conv, Some((h, w, c))) => {
-            if c != cin {
-                return Err(layer_err(
-                    &d.name,
-                    format!("takes {cin} input channels but its input map has {c}"),
-                ));
-            }
-            let span = |n: usize, k: usize| (n + 2 * d.padding).checked_sub(k).map(|s| s / d.stride + 1);
-            let (Some(out_h), Some(out_w)) = (span(h, kh), span(w, kw)) else {
-                return Err(layer_err(
-                    &d.name,
-                    format!(
-                        "kernel {kh}x{kw} is larger than its {h}x{w} input map with padding {}",
-                        d.padding
-                    ),
-                ));
-            };
+        return Ok(if kh > 1 || kw > 1 {
             Geometry {
-                in_h: h,
-                in_w: w,
-                in_c: c,
+                in_h: map.h,
+                in_w: map.w,
+                in_c: map.c,
                 kernel_h: kh,
                 kernel_w: kw,
-                stride: d.stride,
-                padding: d.padding,
-                out_h,
-                out_w,
-                out_c: cout,
-                max_pool: 1,
+                ..Geometry::flat(cin * kh * kw, cout)
             }
-        }
-    };
-    if pool > g.out_h.min(g.out_w) {
+        } else {
+            Geometry::flat(cin, cout)
+        });
+    }
+    if map.c != cin {
+        return Err(layer_err(
+            &d.name,
+            format!("takes {cin} input channels but its input map has {}", map.c),
+        ));
+    }
+    let span = |n: usize, k: usize| (n + 2 * d.padding).checked_sub(k).map(|s| s / stride + 1);
+    let (Some(out_h), Some(out_w)) = (span(map.h, kh), span(map.w, kw)) else {
         return Err(layer_err(
             &d.name,
             format!(
-                "max_pool = {pool} is larger than its {}x{} output map",
-                g.out_h, g.out_w
+                "kernel {kh}x{kw} is larger than its {}x{} input map with padding {}",
+                map.h, map.w, d.padding
             ),
         ));
-    }
+    };
     Ok(Geometry {
-        max_pool: pool,
-        ..g
+        in_h: map.h,
+        in_w: map.w,
+        in_c: map.c,
+        kernel_h: kh,
+        kernel_w: kw,
+        stride,
+        padding: d.padding,
+        out_h,
+        out_w,
+        out_c: cout,
     })
 }
 
@@ -480,7 +728,7 @@ mod tests {
             "input_scale = 1.0\n[[layer]]\nname = \"fc\"\nkind = \"fc\"\nbn = \"bn\"",
         )
         .unwrap();
-        let l = &d.layers(&ts).unwrap()[0];
+        let l = &d.network(&ts).unwrap().layers[0];
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
         assert!(close(&l.weights, &[1.0, 2.0, 3.0, 4.0]), "{:?}", l.weights);
         assert!(close(&l.bias, &[0.0, 0.0]), "{:?}", l.bias);
@@ -499,7 +747,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            d.layers(&ts).unwrap()[0].weights,
+            d.network(&ts).unwrap().layers[0].weights,
             vec![0.0, 10.0, 1.0, 11.0]
         );
     }
@@ -512,10 +760,10 @@ mod tests {
         // PyTorch columns (c, y, x): [c0x0, c0x1, c1x0, c1x1].
         ts.insert("f.weight".into(), t(&[1, 4], vec![1.0, 2.0, 3.0, 4.0]));
         let d = ModelDesc::from_toml(
-            "input_scale = 1.0\ninput_shape = [1, 1, 2]\n[[layer]]\nname = \"c\"\nkind = \"conv\"\n[[layer]]\nname = \"f\"\nkind = \"fc\"",
+            "input_scale = 1.0\ninput_shape = [1, 1, 2]\n[[layer]]\nname = \"c\"\nkind = \"conv\"\nrelu = true\n[[layer]]\nname = \"f\"\nkind = \"fc\"",
         )
         .unwrap();
-        let layers = d.layers(&ts).unwrap();
+        let layers = d.network(&ts).unwrap().layers;
         let f = &layers[1];
         assert_eq!(
             (f.geometry.kernel_h, f.geometry.kernel_w, f.geometry.in_c),
@@ -532,7 +780,7 @@ mod tests {
         ts.insert("c.weight".into(), t(&[1, 1, 3, 3], vec![0.0; 9]));
         let err = |text: &str| {
             ModelDesc::from_toml(text)
-                .and_then(|d| d.layers(&ts))
+                .and_then(|d| d.network(&ts))
                 .unwrap_err()
                 .to_string()
         };
@@ -549,11 +797,17 @@ mod tests {
         assert!(err(&format!(
             "input_scale = 1.0\ninput_shape = [1, 4, 4]\n{conv}max_pool = 3\n"
         ))
-        .contains("max_pool = 3 is larger than its 2x2 output map"));
+        .contains("its 3x3 window is larger than its 2x2 input map"));
         assert!(err(&format!(
             "input_scale = 1.0\ninput_shape = [1, 4, 4]\n{conv}stride = 0\n"
         ))
         .contains("stride = 0 is invalid"));
+        // A residual add of two different shapes is named.
+        assert!(err(&format!(
+            "input_scale = 1.0\ninput_shape = [1, 4, 4]\n{}",
+            "[[node]]\nname = \"c\"\nop = \"conv\"\nrelu = true\n[[node]]\nname = \"s\"\nop = \"add\"\ninputs = [\"c\", \"input\"]\n"
+        ))
+        .contains("adds a 1x2x2 map to a 1x4x4 one"));
         assert!(err(
             "input_scale = 1.0\ninput_shape = [1, 4]\n[[layer]]\nname = \"c\"\nkind = \"fc\"\n"
         )
@@ -570,7 +824,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            d.layers(&ts).unwrap_err().to_string(),
+            d.network(&ts).unwrap_err().to_string(),
             "layer `fc1`: `fc1.weight` has shape [3, 4], the description says [4, 3]"
         );
         let chain = ModelDesc::from_toml(
@@ -578,8 +832,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            chain.layers(&ts).unwrap_err().to_string(),
-            "layer `fc2`: takes 5 inputs but `fc1` gives 3 outputs"
+            chain.network(&ts).unwrap_err().to_string(),
+            "layer `fc2`: takes 5 inputs but its input gives 3"
         );
         assert!(ModelDesc::infer(&ts, 1.0)
             .unwrap_err()

@@ -170,14 +170,12 @@ impl Accuracy {
     /// Both accuracies on `data` (read from `origin`), as `run::float_accuracies`
     /// measures them.
     pub fn measure(
-        layers: &[super::model::Layer],
+        net: &super::model::Network,
         compressed: &[super::CompressedLayer],
         data: &super::tensors::Dataset,
-        input_scale: f64,
         origin: &std::path::Path,
     ) -> Accuracy {
-        let (float, compressed_float) =
-            super::run::float_accuracies(layers, compressed, data, input_scale);
+        let (float, compressed_float) = super::run::float_accuracies(net, compressed, data);
         Accuracy {
             data: origin.display().to_string(),
             samples: data.y.len(),

@@ -1,13 +1,14 @@
 //! Running a compressed network: on the golden model from its memory images
 //! (the integer path the hardware computes), and in float for reference.
 
-use super::geometry::Geometry;
+use super::graph::{flatten, from_chw, FloatLayer, Op, Source};
 use super::images::Images;
-use super::model::Layer;
+use super::model::Network;
 use super::tensors::Dataset;
-use super::{float_map, CompressedLayer};
-use crate::golden::{fast, requantize, Engine};
+use super::CompressedLayer;
+use crate::golden::{fast, requantize, Engine, Weights};
 use crate::loadport::{LoadError, LoadPort};
+use rayon::prelude::*;
 
 /// Inputs the images cannot run on, or images whose loads do not decode.
 #[derive(Debug, thiserror::Error)]
@@ -34,66 +35,167 @@ pub enum RunError {
     Load { layer: String, source: LoadError },
 }
 
-/// Integer outputs of the last layer for every input (flattened in
-/// (c, y, x) order), computed layer by layer on the golden model with the
-/// weights the images load. Software between layers does what the engine
-/// does not: im2col of each map into input vectors, and max pooling. Each
-/// tile is loaded once; every input vector's accumulators are kept between
-/// its row blocks, which is what the engine computes for one vector at a
-/// time.
+/// Samples run through the graph together: maps of a chunk stay in memory,
+/// and every layer's tiles serve the whole chunk.
+const CHUNK: usize = 256;
+
+/// Integer outputs of the network's last node for every input (a sample is
+/// flattened in PyTorch (c, y, x) order), computed node by node with the
+/// weights the images load: engine layers on the golden model, the host's
+/// operations (im2col, add, pooling, flatten) as docs/SPEC.md section 4
+/// defines them. Each tile is decoded once; every input vector's sums are
+/// kept between its row blocks, which is what the engine computes for one
+/// vector at a time. `progress` counts samples.
 pub fn golden(
     images: &Images,
     inputs: &[Vec<i64>],
+    progress: impl FnMut(usize, usize),
+) -> Result<Vec<Vec<i64>>, RunError> {
+    golden_at(images, inputs, images.graph.nodes.len() - 1, progress)
+}
+
+/// `golden`, stopping at node `stop`: its output maps ((y, x, c) order).
+pub fn golden_at(
+    images: &Images,
+    inputs: &[Vec<i64>],
+    stop: usize,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<i64>>, RunError> {
-    let base = &images.config;
-    let act_max = (1i64 << base.act_bits) - 1;
-    let Some(first) = images.manifest.layers.first() else {
+    let g = &images.graph;
+    if images.manifest.layers.is_empty() {
         return Err(RunError::NoLayers);
-    };
+    }
     if let Some((s, x)) = inputs
         .iter()
         .enumerate()
-        .find(|(_, x)| x.len() != first.geometry.inputs())
+        .find(|(_, x)| x.len() != g.input.len())
     {
         return Err(RunError::SampleLength {
-            layer: first.name.clone(),
-            want: first.geometry.inputs(),
+            layer: g.nodes[0].name.clone(),
+            want: g.input.len(),
             sample: s,
             got: x.len(),
         });
     }
-    let mut acts: Vec<Vec<i64>> = inputs.iter().map(|x| first.geometry.from_chw(x)).collect();
-    let total: usize = images.tiles.iter().map(|t| t.len()).sum();
-    let mut done = 0;
-    for (li, layer) in images.manifest.layers.iter().enumerate() {
-        if let Some(&v) = acts.iter().flatten().find(|&&v| v < 0 || v > act_max) {
-            return Err(RunError::InputRange {
-                layer: layer.name.clone(),
-                value: v,
-                max: act_max,
-                bits: base.act_bits,
-            });
-        }
-        let g = &layer.geometry;
-        let vectors: Vec<Vec<i64>> = acts.iter().flat_map(|a| g.im2col(a, 0)).collect();
-        let outputs = match &images.host[li] {
-            Some(w) => host_layer(images, li, w, &vectors),
-            None => run_layer(images, li, &vectors, |_| {
-                done += 1;
-                progress(done, total);
-            })
-            .map_err(|source| RunError::Load {
-                layer: layer.name.clone(),
-                source,
-            })?,
-        };
-        acts = outputs
-            .chunks(g.positions())
-            .map(|maps| g.max_pool(&maps.concat()))
-            .collect();
+    let tiles = (0..images.manifest.layers.len())
+        .map(|li| decode_layer(images, li))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::with_capacity(inputs.len());
+    for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
+        out.extend(run_chunk(images, &tiles, chunk, stop)?);
+        progress((k * CHUNK + chunk.len()).min(inputs.len()), inputs.len());
     }
-    Ok(acts)
+    Ok(out)
+}
+
+/// The weights every tile of layer `li` loads (decoded as the hardware
+/// would), with its manifest entry; empty for a host layer.
+fn decode_layer(images: &Images, li: usize) -> Result<Vec<Weights>, RunError> {
+    let layer = &images.manifest.layers[li];
+    if images.host[li].is_some() {
+        return Ok(vec![]);
+    }
+    let load_err = |source| RunError::Load {
+        layer: layer.name.clone(),
+        source,
+    };
+    let mut port = LoadPort::new(&images.config);
+    let mut weights = port.empty_weights();
+    for load in &images.pool {
+        port.apply(&mut weights, load).map_err(load_err)?;
+    }
+    let mut out = Vec::with_capacity(layer.tiles.len());
+    for ti in 0..layer.tiles.len() {
+        for load in &images.tiles[li][ti] {
+            port.apply(&mut weights, load).map_err(load_err)?;
+        }
+        out.push(weights.clone());
+    }
+    Ok(out)
+}
+
+/// One chunk of samples through every node.
+fn run_chunk(
+    images: &Images,
+    tiles: &[Vec<Weights>],
+    inputs: &[Vec<i64>],
+    stop: usize,
+) -> Result<Vec<Vec<i64>>, RunError> {
+    let g = &images.graph;
+    let last = g.last_readers();
+    let input: Vec<Vec<i64>> = inputs.iter().map(|x| from_chw(g.input, x)).collect();
+    let mut maps: Vec<Option<Vec<Vec<i64>>>> = vec![None; g.nodes.len()];
+    for (i, n) in g.nodes.iter().enumerate() {
+        let get = |s: Source| -> &Vec<Vec<i64>> {
+            match s {
+                Source::Input => &input,
+                Source::Node(j) => maps[j].as_ref().expect("inputs come first"),
+            }
+        };
+        let a = get(n.inputs[0]);
+        let m = g.map_of(n.inputs[0]);
+        let entry = &images.manifest.nodes[i];
+        let y: Vec<Vec<i64>> = match &n.op {
+            Op::Layer(li) => layer_maps(images, *li, &tiles[*li], a)?,
+            Op::Add { relu } => {
+                let scales = entry.add.expect("checked when the manifest was read");
+                a.iter()
+                    .zip(get(n.inputs[1]))
+                    .map(|(p, q)| scales.apply(p, q, *relu, images.config.out_bits))
+                    .collect()
+            }
+            Op::MaxPool(w) => a.iter().map(|x| w.max_pool(m, x)).collect(),
+            Op::AvgPool(w) => a.iter().map(|x| w.avg_pool_int(m, x)).collect(),
+            Op::Flatten => a.iter().map(|x| flatten(m, x)).collect(),
+        };
+        if i == stop {
+            return Ok(y);
+        }
+        maps[i] = Some(y);
+        for s in &n.inputs {
+            if let Source::Node(j) = *s {
+                if last[j] == i {
+                    maps[j] = None;
+                }
+            }
+        }
+    }
+    Ok(maps.pop().flatten().unwrap_or_default())
+}
+
+/// Engine layer `li` on input maps ((y, x, c) order, one per sample): im2col,
+/// the tiles (or the host's 8-bit weights), the output maps.
+fn layer_maps(
+    images: &Images,
+    li: usize,
+    tiles: &[Weights],
+    maps: &[Vec<i64>],
+) -> Result<Vec<Vec<i64>>, RunError> {
+    let layer = &images.manifest.layers[li];
+    let act_max = (1i64 << images.config.act_bits) - 1;
+    if let Some(&v) = maps.iter().flatten().find(|&&v| v < 0 || v > act_max) {
+        return Err(RunError::InputRange {
+            layer: layer.name.clone(),
+            value: v,
+            max: act_max,
+            bits: images.config.act_bits,
+        });
+    }
+    let geo = &layer.geometry;
+    let vectors: Vec<Vec<i64>> = maps.iter().flat_map(|x| geo.im2col(x, 0)).collect();
+    let outputs = match &images.host[li] {
+        Some(w) => host_layer(images, li, w, &vectors),
+        None => run_layer(images, li, tiles, &vectors),
+    };
+    Ok(outputs
+        .chunks(geo.positions())
+        .map(|positions| positions.concat())
+        .collect())
+}
+
+/// Engine layer `li` alone on input maps ((y, x, c) order): its output maps.
+pub fn layer(images: &Images, li: usize, maps: &[Vec<i64>]) -> Result<Vec<Vec<i64>>, RunError> {
+    layer_maps(images, li, &decode_layer(images, li)?, maps)
 }
 
 /// An uncompressed layer on the host: 8-bit weights, then the engine's
@@ -101,7 +203,7 @@ pub fn golden(
 fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
     let layer = &images.manifest.layers[li];
     vectors
-        .iter()
+        .par_iter()
         .map(|x| {
             w.chunks_exact(layer.fan_in)
                 .zip(&layer.host_bias)
@@ -123,33 +225,18 @@ fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec
         .collect()
 }
 
-/// Every input vector through layer `li`'s tiles: its output channels. The
-/// weights of each tile are what its loads write (decoded as the hardware
-/// would); the arithmetic is the batch path (`golden::fast`), or the
-/// reference `Engine` when a configuration's sums outgrow 64 bits.
-fn run_layer(
-    images: &Images,
-    li: usize,
-    vectors: &[Vec<i64>],
-    mut tile_done: impl FnMut(usize),
-) -> Result<Vec<Vec<i64>>, LoadError> {
+/// Every input vector through layer `li`'s tiles (their decoded weights):
+/// its output channels. The arithmetic is the batch path (`golden::fast`),
+/// or the reference `Engine` when a configuration's sums outgrow 64 bits.
+fn run_layer(images: &Images, li: usize, tiles: &[Weights], vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
     let layer = &images.manifest.layers[li];
     let rows = images.config.rows as usize;
     let lanes = (images.config.macros * images.config.cols) as usize;
-    // ReLU and the ADC step come with the layer's scale word.
     let config = &images.config;
-    let mut port = LoadPort::new(config);
-    let mut weights = port.empty_weights();
-    for load in &images.pool {
-        port.apply(&mut weights, load)?;
-    }
     let mut outputs = vec![vec![0i64; layer.out_channels]; vectors.len()];
     let mut sums = vec![fast::LaneSums::default(); vectors.len()];
     let mut reference: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
-    for (ti, tile) in layer.tiles.iter().enumerate() {
-        for load in &images.tiles[li][ti] {
-            port.apply(&mut weights, load)?;
-        }
+    for (tile, weights) in layer.tiles.iter().zip(tiles) {
         let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
         let used = tile.channels[1] - tile.channels[0];
         let cut: Vec<Vec<i64>> = vectors
@@ -161,9 +248,9 @@ fn run_layer(
             })
             .collect();
         let results: Vec<Option<Vec<i64>>> = if fast::fits(config) {
-            fast::accumulate(config, &weights, used, &cut, &mut sums, first);
+            fast::accumulate(config, weights, used, &cut, &mut sums, first);
             sums.iter()
-                .map(|s| last.then(|| fast::outputs(config, &weights, s)))
+                .map(|s| last.then(|| fast::outputs(config, weights, s)))
                 .collect()
         } else {
             let mut engine = Engine::new(config, weights.clone());
@@ -186,57 +273,46 @@ fn run_layer(
                 }
             }
         }
-        tile_done(ti);
     }
-    Ok(outputs)
-}
-
-/// Float forward pass of one sample (flattened in (c, y, x) order); each
-/// layer is (weights, bias, geometry, relu).
-fn forward<'a>(
-    layers: impl Iterator<Item = (&'a [f32], &'a [f32], &'a Geometry, bool)>,
-    x: &[f32],
-) -> Vec<f32> {
-    layers
-        .enumerate()
-        .fold(x.to_vec(), |a, (i, (w, b, g, relu))| {
-            // The network input arrives in (c, y, x) order.
-            let a = if i == 0 { g.from_chw(&a) } else { a };
-            g.max_pool(&float_map(w, b, g, &a, relu))
-        })
+    outputs
 }
 
 /// Accuracy on `data` of the float network and of its compressed weights
 /// in float arithmetic (integer inputs times `input_scale`).
 pub fn float_accuracies(
-    layers: &[Layer],
+    net: &Network,
     compressed: &[CompressedLayer],
     data: &Dataset,
-    input_scale: f64,
 ) -> (f64, f64) {
-    let scaled =
-        |x: &Vec<i64>| -> Vec<f32> { x.iter().map(|&v| v as f32 * input_scale as f32).collect() };
-    let original = || {
-        layers
-            .iter()
-            .map(|l| (&l.weights[..], &l.bias[..], &l.geometry, l.relu))
+    let run = |effective: bool| -> Vec<Vec<f32>> {
+        data.x
+            .par_iter()
+            .map(|x| {
+                let x: Vec<f32> = x
+                    .iter()
+                    .map(|&v| v as f32 * net.input_scale as f32)
+                    .collect();
+                let layer = |li: usize| {
+                    let l = &net.layers[li];
+                    FloatLayer {
+                        weights: if effective {
+                            &compressed[li].effective
+                        } else {
+                            &l.weights
+                        },
+                        bias: &l.bias,
+                        geometry: &l.geometry,
+                        relu: l.relu,
+                    }
+                };
+                net.graph.forward_float(&layer, &x, &mut |_, _| {})
+            })
+            .collect()
     };
-    let effective = || {
-        compressed
-            .iter()
-            .map(|l| (&l.effective[..], &l.bias[..], &l.geometry, l.relu))
-    };
-    let float: Vec<Vec<f32>> = data
-        .x
-        .iter()
-        .map(|x| forward(original(), &scaled(x)))
-        .collect();
-    let comp: Vec<Vec<f32>> = data
-        .x
-        .iter()
-        .map(|x| forward(effective(), &scaled(x)))
-        .collect();
-    (accuracy(&float, &data.y), accuracy(&comp, &data.y))
+    (
+        accuracy(&run(false), &data.y),
+        accuracy(&run(true), &data.y),
+    )
 }
 
 pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {

@@ -64,7 +64,11 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         "value",
         format!("exact: {vw} bits hold alpha * accP + beta * accE + bias for every input"),
     );
-    let shift = m.wire("shift", Ty::unsigned(shb), field("scale", scale_word, "shift"));
+    let shift = m.wire(
+        "shift",
+        Ty::unsigned(shb),
+        field("scale", scale_word, "shift"),
+    );
     rounding_shift(&mut m, vw, shift, shb);
     let relu = m.wire("relu", Ty::unsigned(1), field("scale", scale_word, "relu"));
     let out = saturate(&mut m, relu, rw, ob);

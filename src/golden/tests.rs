@@ -227,18 +227,24 @@ fn any_config() -> impl Strategy<Value = Config> {
         1u32..9,
         any::<bool>(),
     )
-        .prop_map(|(macros, (rows, w), (cols, pool), adc_bits, round, act_bits, signed)| Config {
-            macros,
-            rows,
-            cols,
-            pool,
-            wl_parallel: w,
-            adc_bits,
-            adc_mode: if round { AdcMode::RoundClamp } else { AdcMode::FloorClamp },
-            act_bits: act_bits.max(1 + signed as u32),
-            act_signed: signed,
-            ..Config::default()
-        })
+        .prop_map(
+            |(macros, (rows, w), (cols, pool), adc_bits, round, act_bits, signed)| Config {
+                macros,
+                rows,
+                cols,
+                pool,
+                wl_parallel: w,
+                adc_bits,
+                adc_mode: if round {
+                    AdcMode::RoundClamp
+                } else {
+                    AdcMode::FloorClamp
+                },
+                act_bits: act_bits.max(1 + signed as u32),
+                act_signed: signed,
+                ..Config::default()
+            },
+        )
 }
 
 proptest! {
