@@ -63,7 +63,8 @@ fn fast_batch(bencher: divan::Bencher, shape: &str) {
                 &c,
                 &engine.weights,
                 lanes,
-                divan::black_box(&batch),
+                divan::black_box(&batch[..]),
+                0..c.rows as usize,
                 &mut sums,
                 true,
             );

@@ -78,6 +78,36 @@ impl Geometry {
         }
     }
 
+    /// Elements `rows` of the im2col row of output position `pos` of the
+    /// (y, x, c) map `x`, into `out` (padding reads 0).
+    pub fn im2col_slice(
+        &self,
+        x: &[i64],
+        pos: usize,
+        rows: std::ops::Range<usize>,
+        out: &mut Vec<i64>,
+    ) {
+        out.clear();
+        let (oy, ox) = (pos / self.out_w, pos % self.out_w);
+        let mut k = rows.start;
+        while k < rows.end {
+            // Element k is channel c of kernel cell (ky, kx): copy the run of
+            // channels of that cell that falls in the range.
+            let (cell, c) = (k / self.in_c, k % self.in_c);
+            let run = (self.in_c - c).min(rows.end - k);
+            let (ky, kx) = (cell / self.kernel_w, cell % self.kernel_w);
+            let y = (oy * self.stride + ky) as isize - self.padding as isize;
+            let xx = (ox * self.stride + kx) as isize - self.padding as isize;
+            if y < 0 || xx < 0 || y >= self.in_h as isize || xx >= self.in_w as isize {
+                out.extend(std::iter::repeat(0).take(run));
+            } else {
+                let at = (y as usize * self.in_w + xx as usize) * self.in_c + c;
+                out.extend_from_slice(&x[at..at + run]);
+            }
+            k += run;
+        }
+    }
+
     /// The im2col rows of one (y, x, c) input map, one per output position
     /// in (y, x) order, each in (ky, kx, c) order; padding reads `zero`.
     pub fn im2col<T: Copy>(&self, x: &[T], zero: T) -> Vec<Vec<T>> {
@@ -153,6 +183,15 @@ mod tests {
         assert_eq!(rows[5], vec![0, 1, 10, 11, 30, 31, 40, 41]);
         let s2 = conv(3, 2, 1, 2, 0);
         assert_eq!(s2.im2col(&x, 0)[3], vec![80, 81]);
+        // Any slice of any row, gathered on its own, is the same.
+        let rows = g.im2col(&x, 0);
+        let mut out = Vec::new();
+        for (pos, row) in rows.iter().enumerate() {
+            for (lo, hi) in [(0, 8), (1, 5), (3, 3), (6, 8)] {
+                g.im2col_slice(&x, pos, lo..hi, &mut out);
+                assert_eq!(&out[..], &row[lo..hi]);
+            }
+        }
     }
 
     #[test]

@@ -182,10 +182,12 @@ fn layer_maps(
         });
     }
     let geo = &layer.geometry;
-    let vectors: Vec<Vec<i64>> = maps.iter().flat_map(|x| geo.im2col(x, 0)).collect();
     let outputs = match &images.host[li] {
-        Some(w) => host_layer(images, li, w, &vectors),
-        None => run_layer(images, li, tiles, &vectors),
+        Some(w) => {
+            let vectors: Vec<Vec<i64>> = maps.iter().flat_map(|x| geo.im2col(x, 0)).collect();
+            host_layer(images, li, w, &vectors)
+        }
+        None => run_layer(images, li, tiles, &Im2col { maps, geo }),
     };
     Ok(outputs
         .chunks(geo.positions())
@@ -225,42 +227,61 @@ fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec
         .collect()
 }
 
+/// The im2col rows of a layer over a chunk of maps, gathered on demand.
+struct Im2col<'a> {
+    maps: &'a [Vec<i64>],
+    geo: &'a super::geometry::Geometry,
+}
+
+impl fast::Vectors for Im2col<'_> {
+    fn len(&self) -> usize {
+        self.maps.len() * self.geo.positions()
+    }
+    fn fill(&self, i: usize, rows: std::ops::Range<usize>, out: &mut Vec<i64>) {
+        let p = self.geo.positions();
+        self.geo.im2col_slice(&self.maps[i / p], i % p, rows, out);
+    }
+}
+
 /// Every input vector through layer `li`'s tiles (their decoded weights):
 /// its output channels. The arithmetic is the batch path (`golden::fast`),
 /// or the reference `Engine` when a configuration's sums outgrow 64 bits.
-fn run_layer(images: &Images, li: usize, tiles: &[Weights], vectors: &[Vec<i64>]) -> Vec<Vec<i64>> {
+fn run_layer<V: fast::Vectors + ?Sized>(
+    images: &Images,
+    li: usize,
+    tiles: &[Weights],
+    vectors: &V,
+) -> Vec<Vec<i64>> {
     let layer = &images.manifest.layers[li];
     let rows = images.config.rows as usize;
     let lanes = (images.config.macros * images.config.cols) as usize;
     let config = &images.config;
-    let mut outputs = vec![vec![0i64; layer.out_channels]; vectors.len()];
-    let mut sums = vec![fast::LaneSums::default(); vectors.len()];
-    let mut reference: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); vectors.len()];
+    let n = vectors.len();
+    let mut outputs = vec![vec![0i64; layer.out_channels]; n];
+    let mut sums = vec![fast::LaneSums::default(); n];
+    let mut reference: Vec<(Vec<i128>, Vec<i128>)> = vec![(vec![], vec![]); n];
     for (tile, weights) in layer.tiles.iter().zip(tiles) {
         let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
         let used = tile.channels[1] - tile.channels[0];
-        let cut: Vec<Vec<i64>> = vectors
-            .iter()
-            .map(|x| {
-                let mut v = x[tile.rows[0]..tile.rows[1]].to_vec();
-                v.resize(rows, 0);
-                v
-            })
-            .collect();
+        let range = tile.rows[0]..tile.rows[1];
         let results: Vec<Option<Vec<i64>>> = if fast::fits(config) {
-            fast::accumulate(config, weights, used, &cut, &mut sums, first);
-            sums.iter()
+            fast::accumulate(config, weights, used, vectors, range, &mut sums, first);
+            sums.par_iter()
                 .map(|s| last.then(|| fast::outputs(config, weights, s)))
                 .collect()
         } else {
             let mut engine = Engine::new(config, weights.clone());
-            cut.iter()
-                .zip(reference.iter_mut())
-                .map(|(v, saved)| {
+            let mut v = Vec::new();
+            reference
+                .iter_mut()
+                .enumerate()
+                .map(|(i, saved)| {
+                    vectors.fill(i, range.clone(), &mut v);
+                    v.resize(rows, 0);
                     if !first {
                         (engine.acc_pool, engine.acc_err) = std::mem::take(saved);
                     }
-                    let out = engine.step(v, first, last).outputs;
+                    let out = engine.step(&v, first, last).outputs;
                     *saved = (engine.acc_pool.clone(), engine.acc_err.clone());
                     out
                 })

@@ -20,6 +20,8 @@ pub struct FastMacro {
     phases: Vec<(usize, usize, Vec<u64>)>,
     /// ADC read-out of each column sum 0..=W; `None` for exact read-out.
     adc: Option<Vec<i64>>,
+    /// The CPU counts bits in one instruction (checked once, at run time).
+    popcnt: bool,
 }
 
 /// One input vector as the macros see it.
@@ -28,6 +30,8 @@ pub struct Planes {
     words: Vec<u64>,
     /// pops[t * phases + h]: N[t][h]; with exact read-out one count per plane.
     pops: Vec<i64>,
+    /// sum_t w_t N_t over every row (the exact read-out's constant term).
+    weighted_pop: i64,
 }
 
 impl FastMacro {
@@ -75,39 +79,73 @@ impl FastMacro {
             plane_weights,
             phases,
             adc,
+            popcnt: has_popcnt(),
         }
     }
 
     /// Cuts an input vector (R elements) into bit-plane words and counts.
     pub fn planes(&self, x: &[i64]) -> Planes {
-        debug_assert_eq!(x.len(), self.rows);
+        let mut p = Planes {
+            words: vec![],
+            pops: vec![],
+            weighted_pop: 0,
+        };
+        self.planes_into(x, &mut p);
+        p
+    }
+
+    /// `planes` into a reused buffer; `x` may be shorter than R (the rows
+    /// past its end are zero).
+    pub fn planes_into(&self, x: &[i64], p: &mut Planes) {
+        debug_assert!(x.len() <= self.rows);
         let bx = self.act_bits as usize;
         let mask = (1i64 << self.act_bits) - 1;
-        let mut words = vec![0u64; bx * self.words];
+        p.words.clear();
+        p.words.resize(bx * self.words, 0);
+        let words = &mut p.words;
         for (d, &v) in x.iter().enumerate() {
-            let v = v & mask;
-            for t in 0..bx {
-                if v >> t & 1 == 1 {
-                    words[t * self.words + d / 64] |= 1 << (d % 64);
-                }
+            // Visit the set bits only: activations after ReLU are mostly small.
+            let mut v = (v & mask) as u64;
+            while v != 0 {
+                let t = v.trailing_zeros() as usize;
+                words[t * self.words + d / 64] |= 1 << (d % 64);
+                v &= v - 1;
             }
         }
-        let mut pops = Vec::with_capacity(bx * self.phases.len());
+        p.pops.clear();
+        p.weighted_pop = 0;
         for t in 0..bx {
-            let plane = &words[t * self.words..(t + 1) * self.words];
+            let plane = &p.words[t * self.words..(t + 1) * self.words];
             for (first, last, masks) in &self.phases {
                 let n: u32 = (*first..*last)
                     .zip(masks)
                     .map(|(k, m)| (plane[k] & m).count_ones())
                     .sum();
-                pops.push(n as i64);
+                p.pops.push(n as i64);
+                p.weighted_pop += self.plane_weights[t] * n as i64;
             }
         }
-        Planes { words, pops }
     }
 
-    /// Y of one column (docs/SPEC.md section 2).
-    pub fn column(&self, x: &Planes, column: &Bits) -> i64 {
+    /// Y of one column (docs/SPEC.md section 2), its cells as words.
+    pub fn column(&self, x: &Planes, column: &[u64]) -> i64 {
+        #[cfg(target_arch = "x86_64")]
+        if self.popcnt {
+            // SAFETY: the CPU has the popcnt instruction (checked in `new`).
+            return unsafe { self.column_popcnt(x, column) };
+        }
+        self.column_portable(x, column)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn column_popcnt(&self, x: &Planes, column: &[u64]) -> i64 {
+        self.column_portable(x, column)
+    }
+
+    /// The arithmetic, inlined into both variants above.
+    #[inline(always)]
+    fn column_portable(&self, x: &Planes, column: &[u64]) -> i64 {
         if self.adc.is_none() {
             return self.exact_column(x, column);
         }
@@ -136,18 +174,39 @@ impl FastMacro {
 impl FastMacro {
     /// Y with exact read-out: the phases add up to the whole column, and the
     /// bits past the last row are 0 in both operands, so no mask is needed.
-    fn exact_column(&self, x: &Planes, column: &Bits) -> i64 {
+    #[inline(always)]
+    fn exact_column(&self, x: &Planes, column: &[u64]) -> i64 {
+        // Y = 2 sum_t w_t popcount(x_t & col) - sum_t w_t N_t; the second
+        // sum is the same for every column (`Planes::weighted_pop`).
         let mut y = 0i64;
-        for (t, &wt) in self.plane_weights.iter().enumerate() {
-            let plane = &x.words[t * self.words..(t + 1) * self.words];
-            let s: u32 = plane
-                .iter()
-                .zip(column)
-                .map(|(p, c)| (p & c).count_ones())
-                .sum();
-            y += wt * (2 * s as i64 - x.pops[t]);
+        match self.words {
+            // Specialized for the common macro heights (R <= 128).
+            1 => {
+                let c = column[0];
+                for (p, &wt) in x.words.iter().zip(&self.plane_weights) {
+                    y += wt * (p & c).count_ones() as i64;
+                }
+            }
+            2 => {
+                let (c0, c1) = (column[0], column[1]);
+                for (p, &wt) in x.words.chunks_exact(2).zip(&self.plane_weights) {
+                    let s = (p[0] & c0).count_ones() + (p[1] & c1).count_ones();
+                    y += wt * s as i64;
+                }
+            }
+            n => {
+                for (t, &wt) in self.plane_weights.iter().enumerate() {
+                    let plane = &x.words[t * n..(t + 1) * n];
+                    let s: u32 = plane
+                        .iter()
+                        .zip(column)
+                        .map(|(p, c)| (p & c).count_ones())
+                        .sum();
+                    y += wt * s as i64;
+                }
+            }
         }
-        y
+        2 * y - x.weighted_pop
     }
 }
 
@@ -158,55 +217,215 @@ pub struct LaneSums {
     pub error: Vec<i64>,
 }
 
-/// Adds one tile (row block) to the sums of every vector: the first `lanes`
-/// lanes of `w`, `vectors[i]` (R elements) into `sums[i]`; `first` restarts
+/// A batch of input vectors the engine takes, written on demand: row block
+/// `rows` of vector `i` into `out` (the im2col rows of a layer need not all
+/// exist at once).
+pub trait Vectors: Sync {
+    fn len(&self) -> usize;
+    fn fill(&self, i: usize, rows: std::ops::Range<usize>, out: &mut Vec<i64>);
+}
+
+impl Vectors for [Vec<i64>] {
+    fn len(&self) -> usize {
+        <[Vec<i64>]>::len(self)
+    }
+    fn fill(&self, i: usize, rows: std::ops::Range<usize>, out: &mut Vec<i64>) {
+        out.clear();
+        out.extend_from_slice(&self[i][rows]);
+    }
+}
+
+/// Per-thread buffers of `accumulate`.
+struct Scratch {
+    x: Vec<i64>,
+    planes: Vec<Planes>,
+    pool_y: Vec<i64>,
+}
+
+/// Adds one tile (row block `rows` of every vector) to the sums of every
+/// vector: the first `lanes` lanes of `w` into `sums[i]`; `first` restarts
 /// them. Vectors run in parallel.
-pub fn accumulate(
+pub fn accumulate<V: Vectors + ?Sized>(
     c: &Config,
     w: &Weights,
     lanes: usize,
-    vectors: &[Vec<i64>],
+    vectors: &V,
+    rows: std::ops::Range<usize>,
     sums: &mut [LaneSums],
     first: bool,
 ) {
     let m = FastMacro::new(c, w.scales.adc_shift);
-    vectors
-        .par_iter()
-        .zip(sums.par_iter_mut())
-        .for_each(|(x, s)| {
-            if s.pool.len() != lanes {
-                s.pool = vec![0; lanes];
-                s.error = vec![0; lanes];
-            } else if first {
-                s.pool.fill(0);
-                s.error.fill(0);
-            }
-            let planes = m.planes(x);
-            // Pool results, computed once for the lanes that read them.
-            let mut pool_y = vec![i64::MIN; w.pool.len()];
-            for l in 0..lanes {
-                let k = w.index[l] as usize;
-                if pool_y[k] == i64::MIN {
-                    pool_y[k] = m.column(&planes, &w.pool[k]);
+    // The tile's columns, contiguous: pool vectors, then the lanes' error
+    // columns (the masked-out ones too, so lane l is at l).
+    let words = m.words;
+    let flat =
+        |cols: &[Bits]| -> Vec<u64> { cols.iter().flat_map(|c| c.iter().copied()).collect() };
+    let pool_cols = flat(&w.pool);
+    let error_cols = flat(&w.error[..lanes]);
+    let cols = TileColumns {
+        index: &w.index[..lanes],
+        mask: &w.mask[..lanes],
+        pool: &pool_cols,
+        error: &error_cols,
+        words,
+    };
+    sums.par_chunks_mut(GROUP).enumerate().for_each_init(
+        || Scratch {
+            x: Vec::with_capacity(m.rows),
+            planes: (0..GROUP)
+                .map(|_| Planes {
+                    words: vec![],
+                    pops: vec![],
+                    weighted_pop: 0,
+                })
+                .collect(),
+            pool_y: vec![],
+        },
+        |sc, (g, group)| {
+            for (j, s) in group.iter_mut().enumerate() {
+                if s.pool.len() != lanes {
+                    s.pool = vec![0; lanes];
+                    s.error = vec![0; lanes];
+                } else if first {
+                    s.pool.fill(0);
+                    s.error.fill(0);
                 }
-                s.pool[l] += pool_y[k];
-                if w.mask[l] {
-                    s.error[l] += m.column(&planes, &w.error[l]);
+                vectors.fill(g * GROUP + j, rows.clone(), &mut sc.x);
+                m.planes_into(&sc.x, &mut sc.planes[j]);
+            }
+            let n = group.len();
+            m.lanes(&cols, &sc.planes[..n], &mut sc.pool_y, group);
+        },
+    );
+}
+
+/// Vectors a worker takes at once: each column's words, index and mask
+/// are loaded once for all of them.
+const GROUP: usize = 4;
+
+/// One tile's columns as `accumulate` lays them out.
+struct TileColumns<'a> {
+    index: &'a [u32],
+    mask: &'a [bool],
+    /// Pool vector k at words [k * words, (k + 1) * words).
+    pool: &'a [u64],
+    /// Lane l's error column likewise.
+    error: &'a [u64],
+    words: usize,
+}
+
+impl FastMacro {
+    /// Adds a group of vectors' lane results to their sums.
+    fn lanes(&self, t: &TileColumns, x: &[Planes], pool_y: &mut Vec<i64>, s: &mut [LaneSums]) {
+        #[cfg(target_arch = "x86_64")]
+        if self.popcnt {
+            // SAFETY: the CPU has the popcnt instruction (checked in `new`).
+            return unsafe { self.lanes_popcnt(t, x, pool_y, s) };
+        }
+        self.lanes_portable(t, x, pool_y, s)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "popcnt")]
+    unsafe fn lanes_popcnt(
+        &self,
+        t: &TileColumns,
+        x: &[Planes],
+        pool_y: &mut Vec<i64>,
+        s: &mut [LaneSums],
+    ) {
+        self.lanes_portable(t, x, pool_y, s)
+    }
+
+    /// Pool results are computed once per vector for the lanes that read
+    /// them (`pool_y[k * n + j]` for vector j of the n).
+    #[inline(always)]
+    fn lanes_portable(
+        &self,
+        t: &TileColumns,
+        x: &[Planes],
+        pool_y: &mut Vec<i64>,
+        s: &mut [LaneSums],
+    ) {
+        let (words, n) = (t.words, x.len());
+        pool_y.clear();
+        pool_y.resize(t.pool.len() / words * n, i64::MIN);
+        let lanes_of = t.index.iter().zip(t.mask).zip(t.error.chunks_exact(words));
+        for (l, ((&k, &mask), error)) in lanes_of.enumerate() {
+            let k = k as usize;
+            let cached = &mut pool_y[k * n..(k + 1) * n];
+            if cached[0] == i64::MIN {
+                let pool = &t.pool[k * words..(k + 1) * words];
+                for (c, xj) in cached.iter_mut().zip(x) {
+                    *c = self.column_portable(xj, pool);
                 }
             }
-        });
+            for (j, xj) in x.iter().enumerate() {
+                s[j].pool[l] += cached[j];
+                if mask {
+                    s[j].error[l] += self.column_portable(xj, error);
+                }
+            }
+        }
+    }
 }
 
 /// Requantized outputs of the first `lanes` lanes (docs/SPEC.md section 3).
 pub fn outputs(c: &Config, w: &Weights, sums: &LaneSums) -> Vec<i64> {
-    (0..sums.pool.len())
-        .map(|l| {
-            let v = w.scales.alpha as i128 * sums.pool[l] as i128
-                + w.scales.beta as i128 * sums.error[l] as i128
-                + w.bias[l] as i128;
-            requantize(v, w.scales.shift, w.scales.relu, c.out_bits)
+    let (alpha, beta, sc) = (w.scales.alpha, w.scales.beta, &w.scales);
+    sums.pool
+        .iter()
+        .zip(&sums.error)
+        .zip(&w.bias)
+        .map(|((&p, &e), &b)| {
+            // In 64 bits when the value fits (checked), else in 128.
+            let v = alpha
+                .checked_mul(p)
+                .and_then(|x| beta.checked_mul(e).and_then(|y| x.checked_add(y)))
+                .and_then(|x| x.checked_add(b));
+            match v {
+                Some(v) => requantize64(v, sc.shift, sc.relu, c.out_bits),
+                None => {
+                    let v = alpha as i128 * p as i128 + beta as i128 * e as i128 + b as i128;
+                    requantize(v, sc.shift, sc.relu, c.out_bits)
+                }
+            }
         })
         .collect()
+}
+
+/// `golden::requantize` for values that fit 64 bits.
+fn requantize64(v: i64, shift: u32, relu: bool, out_bits: u32) -> i64 {
+    let mut y = match shift {
+        0 => v,
+        s if s >= 63 => 0,
+        // v + 2^(s-1) cannot overflow here: |v| is far below 2^62 whenever
+        // it fits, and the i128 path takes the rest.
+        s => match v.checked_add(1i64 << (s - 1)) {
+            Some(r) => r >> s,
+            None => return requantize(v as i128, shift, relu, out_bits),
+        },
+    };
+    if relu {
+        y = y.max(0);
+    }
+    let (lo, hi) = if relu {
+        (0, (1i64 << out_bits) - 1)
+    } else {
+        (-(1i64 << (out_bits - 1)), (1i64 << (out_bits - 1)) - 1)
+    };
+    y.clamp(lo, hi)
+}
+
+fn has_popcnt() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 /// Whether the fast path's 64-bit sums hold every value the configuration

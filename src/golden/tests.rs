@@ -270,7 +270,8 @@ proptest! {
         // vector, accumulated into one set of sums.
         let mut sums = vec![fast::LaneSums::default()];
         for (b, x) in xs.iter().enumerate() {
-            fast::accumulate(&c, &w, lanes, std::slice::from_ref(x), &mut sums, b == 0);
+            let one: &[Vec<i64>] = std::slice::from_ref(x);
+            fast::accumulate(&c, &w, lanes, one, 0..x.len(), &mut sums, b == 0);
         }
         let got = fast::outputs(&c, &w, &sums[0]);
         prop_assert_eq!(&got[..], &reference.unwrap()[..lanes]);
