@@ -222,6 +222,9 @@ pub struct LaneSums {
 /// exist at once).
 pub trait Vectors: Sync {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     fn fill(&self, i: usize, rows: std::ops::Range<usize>, out: &mut Vec<i64>);
 }
 
