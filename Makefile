@@ -8,6 +8,8 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
+#   make venv                 the pinned Python tools environment (build/venv)
+#   make onnx-fixtures        rewrite the ONNX test files (tools/make_onnx.py)
 #   make bench                golden-model and co-simulation throughput figures
 #   make synth-full | lint-full | cosim-full   full default size (minutes, GBs): opt-in
 
@@ -20,7 +22,20 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean
+.PHONY: deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+
+# The Python tools run in a pinned virtual environment, never in the
+# system interpreter.
+VENV := $(BUILD)/venv
+PY   := $(abspath $(VENV))/bin/python
+$(VENV)/.installed: tools/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r tools/requirements.txt
+	touch $@
+venv: $(VENV)/.installed
+
+onnx-fixtures: $(VENV)/.installed
+	$(PY) tools/make_onnx.py
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -68,6 +83,8 @@ test: deps
 
 bench: deps
 	cargo bench --bench golden
+	cargo run --release --example golden_networks -- resnet18-cifar 16
+	cargo run --release --example golden_networks -- resnet-fmnist 256
 	cargo run --release --example cosim_speed
 
 synth-full:
@@ -96,15 +113,13 @@ MODEL_cnn  := cnn.toml
 DIGITS  := fixtures/digits
 FT      := $(BUILD)/digits-$(NET)-keep$(KEEP)
 DIGITS_ARGS := --model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz --keep $(KEEP)
-finetune:
-	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
+finetune: $(VENV)/.installed
 	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DIGITS_ARGS) --out $(FT)/post-training
 	$(CIMPOOL) run --images $(FT)/post-training --data $(DIGITS)/test.npz
-	cd tools && python3 finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
+	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
 	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
 	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
-bench-pool:
-	python3 -c "import sklearn" 2>/dev/null || pip install -q -r tools/requirements.txt
-	cargo run --release --quiet --example pool_bench -- 10 128
+bench-pool: $(VENV)/.installed
+	PYTHON=$(PY) cargo run --release --quiet --example pool_bench -- 10 128

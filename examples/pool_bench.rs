@@ -65,7 +65,9 @@ fn main() {
         km.iterations, km.inertia
     );
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tools/kmeans_baseline.py");
-    let status = std::process::Command::new("python3")
+    // `make bench-pool` points PYTHON at the tools' pinned environment.
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let status = std::process::Command::new(&python)
         .args([
             script,
             &path.display().to_string(),
@@ -73,7 +75,7 @@ fn main() {
             &iterations.to_string(),
         ])
         .status()
-        .expect("python3 runs");
+        .unwrap_or_else(|e| panic!("cannot run {python}: {e}; run `make venv`"));
     assert!(
         status.success(),
         "the scikit-learn baseline failed; install it with `pip install -r tools/requirements.txt`"

@@ -4,6 +4,7 @@
 use crate::benes::GroupNotAPermutation;
 use crate::compress::images::ImagesError;
 use crate::compress::model::ModelError;
+use crate::compress::onnx::OnnxError;
 use crate::compress::run::RunError;
 use crate::compress::tensors::TensorError;
 use crate::compress::CompressError;
@@ -22,6 +23,8 @@ pub enum Error {
     Tensor(#[from] TensorError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Onnx(#[from] OnnxError),
     #[error(transparent)]
     Compress(#[from] CompressError),
     #[error(transparent)]
@@ -50,6 +53,7 @@ impl Error {
             Error::Config(_)
             | Error::Tensor(_)
             | Error::Model(_)
+            | Error::Onnx(_)
             | Error::Compress(_)
             | Error::Run(_)
             | Error::Route(_)

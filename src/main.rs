@@ -151,10 +151,13 @@ struct CompressArgs {
     #[arg(
         long,
         value_name = "FILE",
-        required_unless_present = "random_weights",
-        conflicts_with = "random_weights"
+        required_unless_present_any = ["random_weights", "onnx"],
+        conflicts_with_all = ["random_weights", "onnx"]
     )]
     weights: Option<PathBuf>,
+    /// An ONNX model (graph and weights): no description or weights file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "network", "random_weights"])]
+    onnx: Option<PathBuf>,
     /// Seeded random weights for the description (no training needed: for
     /// exercising compress and run on a network's shape).
     #[arg(long, value_name = "SEED")]
@@ -167,7 +170,8 @@ struct CompressArgs {
     /// A built-in network instead of --model (`cimpool model` lists them).
     #[arg(long, value_name = "NAME")]
     network: Option<String>,
-    /// Float value of one unit of the integer input, when the model is inferred.
+    /// Float value of one unit of the integer input, when the model is
+    /// inferred or read from ONNX.
     #[arg(long, default_value_t = 1.0)]
     input_scale: f64,
     /// Hardware configuration (TOML, as for `gen`) the images are for.
@@ -417,14 +421,20 @@ fn compress(args: &CompressArgs) -> Result<()> {
         .collect::<Result<Vec<_>>>()?;
     let config = Config::from_sources(args.config.as_deref(), &overrides)?.resolved();
     config.validate()?;
-    let desc = match (&args.model, &args.network) {
-        (Some(p), _) => Some(ModelDesc::from_file(p)?),
-        (None, Some(name)) => Some(builtin_network(name)?),
-        (None, None) => None,
+    let mut onnx = match &args.onnx {
+        Some(p) => Some(compress::onnx::import(p, args.input_scale)?),
+        None => None,
     };
-    let tensors = match (&args.weights, args.random_weights) {
-        (Some(path), _) => tensors::read_tensors(path)?,
-        (None, Some(seed)) => compress::builtin::random_weights(
+    let desc = match (&args.model, &args.network, &onnx) {
+        (Some(p), _, _) => Some(ModelDesc::from_file(p)?),
+        (None, Some(name), _) => Some(builtin_network(name)?),
+        (None, None, Some((d, _))) => Some(d.clone()),
+        (None, None, None) => None,
+    };
+    let tensors = match (&args.weights, args.random_weights, onnx.take()) {
+        (_, _, Some((_, t))) => t,
+        (Some(path), _, None) => tensors::read_tensors(path)?,
+        (None, Some(seed), None) => compress::builtin::random_weights(
             desc.as_ref().ok_or_else(|| {
                 Error::Usage(
                     "--random-weights needs the network's shape: give --model or --network".into(),
@@ -432,7 +442,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
             })?,
             seed,
         ),
-        (None, None) => unreachable!("clap requires one"),
+        (None, None, None) => unreachable!("clap requires one"),
     };
     let desc = match desc {
         Some(d) => d,

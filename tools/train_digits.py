@@ -12,7 +12,7 @@ Writes (all small, committed as fixtures so tests need no training):
   fixtures/digits/calib.npz        x: uint8 (256, 64) training pixels for activation ranges
   fixtures/digits/model.toml       the layer description cimpool reads
 
-Run: pip install -r tools/requirements.txt && python3 tools/train_digits.py
+Run: make venv && build/venv/bin/python tools/train_digits.py
 """
 import json
 import struct

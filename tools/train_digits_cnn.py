@@ -13,7 +13,7 @@ Writes fixtures/digits/cnn.npz (PyTorch names and layouts: conv weights
 The test and calibration images are those of train_digits.py (test.npz,
 calib.npz): 1x8x8 samples flattened in (c, y, x) order.
 
-Run: pip install -r tools/requirements.txt && python3 tools/train_digits_cnn.py
+Run: make venv && build/venv/bin/python tools/train_digits_cnn.py
 """
 from pathlib import Path
 

@@ -14,6 +14,7 @@ pub mod geometry;
 pub mod graph;
 pub mod images;
 pub mod model;
+pub mod onnx;
 pub mod pool;
 pub mod report;
 pub mod residual;

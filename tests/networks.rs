@@ -1,0 +1,442 @@
+//! Real network shapes: ONNX import (checked against numpy's float outputs
+//! and against the hand-written description of the same network), a
+//! residual network on the golden model against a plain integer reference
+//! of every node, one residual block's layers under Verilator from their
+//! images, and bad ONNX files refused with one line and exit code 2.
+
+mod common;
+
+use cimpool::compress::graph::{Op, Source};
+use cimpool::compress::{self, images, model::ModelDesc, onnx, run, tensors};
+use cimpool::config::Config;
+use cimpool::cosim::scenario::{Command, Scenario};
+use std::path::{Path, PathBuf};
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(path)
+}
+
+fn float_outputs(net: &compress::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>> {
+    x.iter()
+        .map(|x| {
+            let x: Vec<f32> = x
+                .iter()
+                .map(|&v| v as f32 * net.input_scale as f32)
+                .collect();
+            let layer = |li: usize| {
+                let l = &net.layers[li];
+                compress::graph::FloatLayer {
+                    weights: &l.weights,
+                    bias: &l.bias,
+                    geometry: &l.geometry,
+                    relu: l.relu,
+                }
+            };
+            net.graph.forward_float(&layer, &x, &mut |_, _| {})
+        })
+        .collect()
+}
+
+fn resblock() -> compress::model::Network {
+    let (desc, ts) = onnx::import(&fixture("onnx/resblock.onnx"), 1.0 / 16.0).unwrap();
+    desc.network(&ts).unwrap()
+}
+
+/// BatchNormalization (with a non-default epsilon), Relu, padded MaxPool,
+/// strided Conv, a downsample branch, Add, AveragePool, GlobalAveragePool,
+/// Flatten and MatMul + Add: cimpool's float evaluation of the import equals
+/// numpy's forward pass of the same weights.
+#[test]
+fn onnx_residual_network_imports_and_matches_numpy() {
+    let net = resblock();
+    let ops: Vec<String> = net
+        .graph
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Layer(li) => format!("layer {}", net.layers[*li].name),
+            Op::Add { relu } => format!("add relu={relu}"),
+            other => format!("{other:?}").split('(').next().unwrap().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "layer conv1",
+            "MaxPool",
+            "layer layer1.0.conv1",
+            "layer layer1.0.conv2",
+            "layer layer1.0.downsample.0",
+            "add relu=true",
+            "AvgPool",
+            "AvgPool",
+            "Flatten",
+            "layer fc",
+        ]
+    );
+    let data = tensors::read_dataset(&fixture("onnx/resblock_io.npz"), false).unwrap();
+    let file = std::fs::File::open(fixture("onnx/resblock_io.npz")).unwrap();
+    let want: ndarray::Array2<f32> = ndarray_npy::NpzReader::new(file)
+        .unwrap()
+        .by_name("out")
+        .unwrap();
+    let got = float_outputs(&net, &data.x);
+    for (s, y) in got.iter().enumerate() {
+        for (k, &v) in y.iter().enumerate() {
+            let w = want[[s, k]];
+            assert!(
+                (v - w).abs() < 1e-4,
+                "sample {s} output {k}: cimpool {v}, numpy {w}"
+            );
+        }
+    }
+}
+
+/// The digits CNN from ONNX (explicit Flatten + Gemm) computes what its
+/// hand-written description (an fc reading the map) computes.
+#[test]
+fn onnx_digits_cnn_equals_its_description() {
+    let (desc, ts) = onnx::import(&fixture("digits/cnn.onnx"), 0.0625).unwrap();
+    let from_onnx = desc.network(&ts).unwrap();
+    let toml = ModelDesc::from_file(&fixture("digits/cnn.toml")).unwrap();
+    let from_toml = toml
+        .network(&tensors::read_tensors(&fixture("digits/cnn.npz")).unwrap())
+        .unwrap();
+    assert_eq!(from_onnx.layers.len(), from_toml.layers.len());
+    let test = tensors::read_dataset(&fixture("digits/test.npz"), true).unwrap();
+    let a = float_outputs(&from_onnx, &test.x[..40]);
+    let b = float_outputs(&from_toml, &test.x[..40]);
+    for (x, y) in a.iter().zip(&b) {
+        for (p, q) in x.iter().zip(y) {
+            assert!((p - q).abs() < 1e-4, "{p} vs {q}");
+        }
+    }
+}
+
+fn hw() -> Config {
+    let c = Config::from_toml(&std::fs::read_to_string(fixture("digits/hw.toml")).unwrap())
+        .unwrap()
+        .resolved();
+    c.validate().unwrap();
+    c
+}
+
+/// The residual network compressed, written as images and read back.
+fn compressed_resblock() -> (compress::Compressed, images::Images, tempfile::TempDir) {
+    let net = resblock();
+    let calib = tensors::read_dataset(&fixture("onnx/resblock_io.npz"), false).unwrap();
+    let options = compress::Options {
+        keep_ratio: 0.75,
+        iterations: 10,
+        seed: 1,
+        pool: None,
+    };
+    // A small pool: the network has few row-block vectors.
+    let mut config = hw();
+    config.pool = 16;
+    config.validate().unwrap();
+    let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let imgs = images::read(dir.path()).unwrap();
+    (c, imgs, dir)
+}
+
+/// Integer weight of output channel `co`, input row `k` of compressed layer
+/// `l`: alpha_i pm(pool[idx]) + beta_i m pm(err), from its tiles.
+fn int_weight(c: &compress::Compressed, li: usize, co: usize, k: usize) -> i64 {
+    use cimpool::golden::bit;
+    let l = &c.layers[li];
+    let (rows, lanes) = (
+        c.config.rows as usize,
+        (c.config.macros * c.config.cols) as usize,
+    );
+    let t = l
+        .tiles
+        .iter()
+        .find(|t| t.block == k / rows && t.pass == co / lanes)
+        .unwrap();
+    let (lane, r) = (co % lanes, (k % rows) as u32);
+    let pm = |b: bool| if b { 1i64 } else { -1 };
+    l.scales.alpha_int * pm(bit(&c.pool[t.index[lane] as usize], r))
+        + if t.mask[lane] {
+            l.scales.beta_int * pm(bit(&t.error[lane], r))
+        } else {
+            0
+        }
+}
+
+fn round_shift(v: i128, s: u32) -> i128 {
+    if s == 0 {
+        v
+    } else {
+        (v + (1 << (s - 1))) >> s
+    }
+}
+
+fn saturate(v: i128, relu: bool, bits: u32) -> i64 {
+    let v = if relu { v.max(0) } else { v };
+    let (lo, hi) = if relu {
+        (0, (1i128 << bits) - 1)
+    } else {
+        (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1)
+    };
+    v.clamp(lo, hi) as i64
+}
+
+/// The plain integer reference of one node on (y, x, c) maps, written
+/// without im2col, tiles or the library's host operations.
+fn reference_node(c: &compress::Compressed, i: usize, inputs: &[&Vec<i64>]) -> Vec<i64> {
+    let g = &c.graph;
+    let n = &g.nodes[i];
+    let m = g.map_of(n.inputs[0]);
+    let ob = c.config.out_bits;
+    match &n.op {
+        Op::Layer(li) => {
+            let l = &c.layers[*li];
+            let geo = &l.geometry;
+            let mut out = Vec::new();
+            for oy in 0..geo.out_h {
+                for ox in 0..geo.out_w {
+                    for co in 0..geo.out_c {
+                        let mut acc = 0i128;
+                        for ky in 0..geo.kernel_h {
+                            for kx in 0..geo.kernel_w {
+                                let y = (oy * geo.stride + ky) as i64 - geo.padding as i64;
+                                let x = (ox * geo.stride + kx) as i64 - geo.padding as i64;
+                                if y < 0 || x < 0 || y >= geo.in_h as i64 || x >= geo.in_w as i64 {
+                                    continue;
+                                }
+                                for ci in 0..geo.in_c {
+                                    let a = inputs[0]
+                                        [(y as usize * geo.in_w + x as usize) * geo.in_c + ci];
+                                    let k = (ky * geo.kernel_w + kx) * geo.in_c + ci;
+                                    acc += (int_weight(c, *li, co, k) * a) as i128;
+                                }
+                            }
+                        }
+                        let v = acc + l.scales.bias_int[co] as i128;
+                        out.push(saturate(round_shift(v, l.scales.shift), l.relu, ob));
+                    }
+                }
+            }
+            out
+        }
+        Op::Add { relu } => {
+            let s = c.adds[i].unwrap();
+            inputs[0]
+                .iter()
+                .zip(inputs[1])
+                .map(|(&a, &b)| {
+                    let v = s.ma as i128 * a as i128 + s.mb as i128 * b as i128;
+                    saturate(round_shift(v, s.k), *relu, ob)
+                })
+                .collect()
+        }
+        Op::MaxPool(w) | Op::AvgPool(w) => {
+            let o = w.out(m).unwrap();
+            let mut out = Vec::new();
+            for oy in 0..o.h {
+                for ox in 0..o.w {
+                    for ch in 0..m.c {
+                        let mut vals = Vec::new();
+                        for dy in 0..w.kernel_h {
+                            for dx in 0..w.kernel_w {
+                                let y = (oy * w.stride + dy) as i64 - w.padding as i64;
+                                let x = (ox * w.stride + dx) as i64 - w.padding as i64;
+                                if y >= 0 && x >= 0 && (y as usize) < m.h && (x as usize) < m.w {
+                                    vals.push(
+                                        inputs[0][(y as usize * m.w + x as usize) * m.c + ch],
+                                    );
+                                }
+                            }
+                        }
+                        out.push(match n.op {
+                            Op::MaxPool(_) => *vals.iter().max().unwrap(),
+                            _ => {
+                                let (s, k) = (vals.iter().sum::<i64>(), vals.len() as i64);
+                                (2 * s + k).div_euclid(2 * k)
+                            }
+                        });
+                    }
+                }
+            }
+            out
+        }
+        Op::Flatten => {
+            let mut out = vec![0; m.len()];
+            for y in 0..m.h {
+                for x in 0..m.w {
+                    for ch in 0..m.c {
+                        out[(ch * m.h + y) * m.w + x] = inputs[0][(y * m.w + x) * m.c + ch];
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Every node of the compressed residual network on the golden model (from
+/// its images) equals the plain integer reference fed with the golden
+/// model's own inputs to that node: engine layers (runtime ReLU on and
+/// off), the residual add with its multipliers, both poolings and flatten.
+#[test]
+fn residual_network_on_the_golden_model_equals_a_plain_integer_reference() {
+    let (c, imgs, _dir) = compressed_resblock();
+    let data = tensors::read_dataset(&fixture("onnx/resblock_io.npz"), false).unwrap();
+    let x = &data.x[..6];
+    let g = &imgs.graph;
+    let maps: Vec<Vec<Vec<i64>>> = (0..g.nodes.len())
+        .map(|i| run::golden_at(&imgs, x, i, |_, _| {}).unwrap())
+        .collect();
+    let input: Vec<Vec<i64>> = x
+        .iter()
+        .map(|s| compress::graph::from_chw(g.input, s))
+        .collect();
+    let mut signed_seen = false;
+    for (i, n) in g.nodes.iter().enumerate() {
+        for s in 0..x.len() {
+            let ins: Vec<&Vec<i64>> = n
+                .inputs
+                .iter()
+                .map(|src| match src {
+                    Source::Input => &input[s],
+                    Source::Node(j) => &maps[*j][s],
+                })
+                .collect();
+            let want = reference_node(&c, i, &ins);
+            assert_eq!(maps[i][s], want, "node `{}`, sample {s}", n.name);
+            signed_seen |= want.iter().any(|&v| v < 0);
+        }
+    }
+    assert!(signed_seen, "layers without ReLU produce negative values");
+}
+
+/// The engine layers of the residual block (conv1, conv2 without ReLU, the
+/// strided 1x1 downsample) under Verilator from the compressor's images,
+/// fed with the golden model's maps: bit-exact on every output beat, so the
+/// block's add (on the host, checked above) sees what the RTL computes.
+#[test]
+fn residual_block_layers_run_bit_exact_under_verilator_from_their_images() {
+    common::require_tool("verilator");
+    let (_, imgs, _dir) = compressed_resblock();
+    let data = tensors::read_dataset(&fixture("onnx/resblock_io.npz"), false).unwrap();
+    let x = &data.x[..2];
+    let g = &imgs.graph;
+    let (_tmp, pkg) = common::generate(&imgs.config);
+    let build = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cosim");
+    let mut commands: Vec<Command> = imgs.pool.iter().cloned().map(Command::Load).collect();
+    let mut outputs = 0;
+    for name in ["layer1.0.conv1", "layer1.0.conv2", "layer1.0.downsample.0"] {
+        let li = imgs
+            .manifest
+            .layers
+            .iter()
+            .position(|l| l.name == name)
+            .unwrap();
+        let node = g.nodes.iter().position(|n| n.op == Op::Layer(li)).unwrap();
+        let Source::Node(src) = g.nodes[node].inputs[0] else {
+            panic!("{name} reads a node")
+        };
+        let maps = run::golden_at(&imgs, x, src, |_, _| {}).unwrap();
+        let layer = &imgs.manifest.layers[li];
+        for map in &maps {
+            for v in layer.geometry.im2col(map, 0) {
+                outputs += 1;
+                for (ti, tile) in layer.tiles.iter().enumerate() {
+                    commands.extend(imgs.tiles[li][ti].iter().cloned().map(Command::Load));
+                    let mut cut = v[tile.rows[0]..tile.rows[1]].to_vec();
+                    cut.resize(imgs.config.rows as usize, 0);
+                    commands.push(Command::Input {
+                        x: cut,
+                        first: tile.block == 0,
+                        last: tile.block + 1 == layer.row_blocks,
+                    });
+                }
+            }
+        }
+    }
+    let r = cimpool::cosim::cosimulate_scenario(
+        &pkg,
+        &build,
+        &Scenario { commands },
+        Default::default(),
+    )
+    .unwrap_or_else(|e| panic!("co-simulation of the residual block failed:\n{e}"));
+    assert_eq!(r.output_vectors, outputs);
+    eprintln!("residual block under Verilator: {r}");
+}
+
+fn cimpool_cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cimpool"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn assert_refused(args: &[&str], needle: &str) {
+    let out = cimpool_cli(args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+}
+
+/// A truncated file, bytes that are not ONNX, and an unsupported operator:
+/// one line naming the file (and the node and operator), exit code 2.
+#[test]
+fn bad_onnx_files_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("onnx/resblock.onnx")).unwrap();
+    let truncated = dir.path().join("truncated.onnx");
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let garbage = dir.path().join("garbage.onnx");
+    std::fs::write(&garbage, b"\xff\xff\xff\xff not protobuf").unwrap();
+    for f in [&truncated, &garbage] {
+        let e = onnx::import(f, 1.0).unwrap_err().to_string();
+        assert!(
+            e.contains(&*f.display().to_string()) && e.contains("not a valid ONNX file"),
+            "{e}"
+        );
+        assert_refused(
+            &[
+                "compress",
+                "--onnx",
+                &f.display().to_string(),
+                "--calib",
+                &fixture("onnx/resblock_io.npz").display().to_string(),
+            ],
+            "not a valid ONNX file",
+        );
+    }
+    // The residual network with one Relu turned into a Sigmoid.
+    use onnx_rs::ast::OpType;
+    let mut model = onnx_rs::parse(&bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let relu = graph
+        .node
+        .iter_mut()
+        .find(|n| n.name == "/relu/Relu")
+        .unwrap();
+    relu.op_type = OpType::Sigmoid;
+    let sigmoid = dir.path().join("sigmoid.onnx");
+    std::fs::write(&sigmoid, onnx_rs::encode(&model)).unwrap();
+    let e = onnx::import(&sigmoid, 1.0).unwrap_err().to_string();
+    assert!(
+        e.contains("node `relu.Relu` (Sigmoid): operator `Sigmoid` is not supported"),
+        "{e}"
+    );
+    assert_refused(
+        &[
+            "compress",
+            "--onnx",
+            &sigmoid.display().to_string(),
+            "--calib",
+            &fixture("onnx/resblock_io.npz").display().to_string(),
+        ],
+        "operator `Sigmoid` is not supported",
+    );
+}
