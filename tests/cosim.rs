@@ -56,6 +56,7 @@ cosim_matrix! {
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\nact_bits = 4\ncrossbar_pipeline = 2",
     lossy_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 2\nadc_mode = 'round_clamp'\nact_bits = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nprefix = 'soc_a_'",
+    all_256_word_lines_at_once: "macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4\nact_bits = 3",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 

@@ -42,4 +42,5 @@ lint_matrix! {
     benes_two_lanes: "macros = 1\nrows = 8\ncols = 4\npool = 2\ncrossbar = 'benes'\ncrossbar_pipeline = 1",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nprefix = 'soc_a_'",
+    all_256_word_lines_at_once: "macros = 2\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4",
 }

@@ -65,6 +65,18 @@ fn eight_macros_16x16_synthesize_and_check() {
     );
 }
 
+/// 256 word lines driven at once (Lin & Chang's setting): a 9-bit column
+/// sum into a 4-bit ADC.
+#[test]
+fn all_256_word_lines_at_once_synthesize_and_check() {
+    let log = synthesize("macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4");
+    assert!(
+        cells_of(&log, "cim_macro_256x16") >= 256 * 16,
+        "{}",
+        tail(&log)
+    );
+}
+
 #[test]
 fn blackbox_storage_synthesizes_with_macro_stubs() {
     let log = synthesize("macros = 2\nrows = 16\ncols = 16\npool = 8\nstorage = 'blackbox'");
