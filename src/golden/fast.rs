@@ -1,10 +1,12 @@
 //! The pool engine for batch work (`cimpool run`): the same arithmetic as
-//! [`Engine`](super::Engine), organised for throughput. An input vector is
-//! cut into bit-plane words once; each column result is popcounts of
-//! plane AND cells (per phase only when the ADC is lossy, since with exact
-//! read-out the phases add up to the whole column); only the lanes a layer
-//! uses are computed; vectors run in parallel on every core. `Engine` stays
-//! the reference: a property test requires identical outputs.
+//! [`Engine`](super::Engine), organised for throughput. With exact read-out
+//! the phases add up to the whole column, so a column result is an integer
+//! dot product and a chunk of vectors is one float matrix product (exact:
+//! every partial sum fits the mantissa). With a lossy ADC an input vector is
+//! cut into bit-plane words once and each column result is popcounts of
+//! plane AND cells per phase. Only the lanes a layer uses are computed;
+//! vectors run in parallel on every core. `Engine` stays the reference: a
+//! property test requires identical outputs.
 
 use super::{requantize, Bits, Weights};
 use crate::config::{adc_read_out_at, default_adc_shift, Config};
@@ -257,6 +259,35 @@ pub fn accumulate<V: Vectors + ?Sized>(
     sums: &mut [LaneSums],
     first: bool,
 ) {
+    if exact_gemm_fits(c) {
+        // Exact read-out: every column result is an integer dot product.
+        let (f32_exact, _) = gemm_exactness(c);
+        return if f32_exact {
+            accumulate_exact::<f32, V>(
+                c,
+                w,
+                lanes,
+                vectors,
+                rows,
+                sums,
+                first,
+                |v| v as f32,
+                |y| y as i64,
+            )
+        } else {
+            accumulate_exact::<f64, V>(
+                c,
+                w,
+                lanes,
+                vectors,
+                rows,
+                sums,
+                first,
+                |v| v as f64,
+                |y| y as i64,
+            )
+        };
+    }
     let m = FastMacro::new(c, w.scales.adc_shift);
     // The tile's columns, contiguous: pool vectors, then the lanes' error
     // columns (the masked-out ones too, so lane l is at l).
@@ -305,6 +336,100 @@ pub fn accumulate<V: Vectors + ?Sized>(
 /// Vectors a worker takes at once: each column's words, index and mask
 /// are loaded once for all of them.
 const GROUP: usize = 4;
+
+/// Whether f32 and f64 hold every partial sum of a column's dot product
+/// exactly: |x| <= 2^act_bits on each of R rows, integers below 2^24 / 2^53.
+fn gemm_exactness(c: &Config) -> (bool, bool) {
+    let bound = (c.rows as u128) << c.act_bits;
+    (bound < 1 << 24, bound < 1 << 53)
+}
+
+/// With exact read-out (docs/SPEC.md section 2: no ADC, so the phases add
+/// up to the whole column) a column's result is the integer dot product of
+/// the vector with its +-1 cells.
+fn exact_gemm_fits(c: &Config) -> bool {
+    c.adc_bits == 0 && gemm_exactness(c).1
+}
+
+/// Vectors one matrix product takes.
+const GEMM_CHUNK: usize = 128;
+
+/// [`accumulate`] with exact read-out: a chunk of vectors (rows of X) times
+/// the tile's columns as +-1 (the pool vectors, then the error columns of
+/// the lanes whose mask is set) is one float matrix product, exact because
+/// every partial sum is an integer the float type holds (`gemm_exactness`).
+#[allow(clippy::too_many_arguments)]
+fn accumulate_exact<A, V>(
+    c: &Config,
+    w: &Weights,
+    lanes: usize,
+    vectors: &V,
+    rows: std::ops::Range<usize>,
+    sums: &mut [LaneSums],
+    first: bool,
+    to: fn(i64) -> A,
+    back: fn(A) -> i64,
+) where
+    A: ndarray::LinalgScalar + Send + Sync,
+    V: Vectors + ?Sized,
+{
+    let r = c.rows as usize;
+    let masked: Vec<usize> = (0..lanes).filter(|&l| w.mask[l]).collect();
+    let pool = w.pool.len();
+    let mut column_of_lane = vec![usize::MAX; lanes];
+    for (k, &l) in masked.iter().enumerate() {
+        column_of_lane[l] = pool + k;
+    }
+    let cells = ndarray::Array2::from_shape_fn((r, pool + masked.len()), |(row, col)| {
+        let column = if col < pool {
+            &w.pool[col]
+        } else {
+            &w.error[masked[col - pool]]
+        };
+        to(if super::bit(column, row as u32) {
+            1
+        } else {
+            -1
+        })
+    });
+    // The value each activation word stands for (two's complement when signed).
+    let mask = (1i64 << c.act_bits) - 1;
+    let value = |v: i64| {
+        let v = v & mask;
+        if c.act_signed && v >> (c.act_bits - 1) & 1 == 1 {
+            v - (1i64 << c.act_bits)
+        } else {
+            v
+        }
+    };
+    sums.par_chunks_mut(GEMM_CHUNK)
+        .enumerate()
+        .for_each_init(Vec::new, |x, (g, chunk)| {
+            let mut xs = ndarray::Array2::from_elem((chunk.len(), r), to(0));
+            for (j, mut row) in xs.outer_iter_mut().enumerate() {
+                vectors.fill(g * GEMM_CHUNK + j, rows.clone(), x);
+                for (d, &v) in x.iter().enumerate() {
+                    row[d] = to(value(v));
+                }
+            }
+            let y = xs.dot(&cells);
+            for (s, y) in chunk.iter_mut().zip(y.outer_iter()) {
+                if s.pool.len() != lanes {
+                    s.pool = vec![0; lanes];
+                    s.error = vec![0; lanes];
+                } else if first {
+                    s.pool.fill(0);
+                    s.error.fill(0);
+                }
+                for l in 0..lanes {
+                    s.pool[l] += back(y[w.index[l] as usize]);
+                    if column_of_lane[l] != usize::MAX {
+                        s.error[l] += back(y[column_of_lane[l]]);
+                    }
+                }
+            }
+        });
+}
 
 /// One tile's columns as `accumulate` lays them out.
 struct TileColumns<'a> {

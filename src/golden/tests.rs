@@ -248,7 +248,7 @@ fn any_config() -> impl Strategy<Value = Config> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// The batch path of `cimpool run` gives exactly `Engine`'s outputs:
     /// random configs, exact and lossy ADCs in both modes at random
@@ -275,5 +275,12 @@ proptest! {
         }
         let got = fast::outputs(&c, &w, &sums[0]);
         prop_assert_eq!(&got[..], &reference.unwrap()[..lanes]);
+        // The vectors as one batch, each a whole input on its own.
+        let mut sums = vec![fast::LaneSums::default(); xs.len()];
+        fast::accumulate(&c, &w, lanes, &xs[..], 0..c.rows as usize, &mut sums, true);
+        for (x, s) in xs.iter().zip(&sums) {
+            let alone = engine.step(x, true, true).outputs.unwrap();
+            prop_assert_eq!(&fast::outputs(&c, &w, s)[..], &alone[..lanes]);
+        }
     }
 }
