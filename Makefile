@@ -7,6 +7,7 @@
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
+#   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
 #   make onnx-fixtures        rewrite the ONNX test files (tools/make_onnx.py)
@@ -22,7 +23,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+.PHONY: fmnist fmnist-data deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -119,6 +120,49 @@ finetune: $(VENV)/.installed
 	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
 	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
 	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
+
+# Fashion-MNIST (docs/COMPRESSION.md): for each network, float training
+# (tools/fmnist.py, JAX), then for each keep ratio the post-training images
+# and their golden accuracy, fine-tuning against that pool, the fine-tuned
+# images and their golden accuracy on all 10,000 test images. Steps whose
+# output exists are skipped; the table is printed at the end.
+FMNIST_DATA  ?= /usr/share/datasets/fashion-mnist
+FMNIST_NETS  ?= mlp resnet
+FMNIST_KEEPS ?= 0.3 0.5 0.75 1
+FM          := $(abspath $(BUILD))/fmnist
+TRAIN_VENV  := $(BUILD)/venv-train
+TRAIN_PY    := $(abspath $(TRAIN_VENV))/bin/python
+$(TRAIN_VENV)/.installed: tools/requirements-train.txt
+	python3 -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q -r tools/requirements-train.txt
+	touch $@
+
+fmnist-data:
+	@[ -f $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz ] || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || \
+		{ echo "could not install dataset-fashion-mnist: install it by hand or set FMNIST_DATA"; exit 1; }
+
+fmnist: SHELL := /bin/bash
+fmnist: fmnist-data $(TRAIN_VENV)/.installed
+	cargo build --release --quiet
+	@mkdir -p $(FM)
+	$(CIMPOOL) model resnet-fmnist > $(FM)/resnet.toml
+	cp fixtures/fmnist/mlp.toml $(FM)/mlp.toml
+	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
+	for net in $(FMNIST_NETS); do \
+		d=$(FM)/$$net; mkdir -p $$d; \
+		[ -f $$d/float.npz ] || (cd tools && $(TRAIN_PY) fmnist.py train --net $$net --data $(FMNIST_DATA) --out $$d/float.npz) | tee $$d/train.log; \
+		args="--model $(FM)/$$net.toml --config fixtures/fmnist/hw.toml --calib fixtures/fmnist/calib.npz --eval $$T"; \
+		for k in $(FMNIST_KEEPS); do \
+			[ -f $$d/pt-$$k/run.log ] || { $(CIMPOOL) compress --weights $$d/float.npz $$args --keep $$k --out $$d/pt-$$k && \
+				$(CIMPOOL) run --images $$d/pt-$$k --data $$T | tee $$d/pt-$$k/run.log; }; \
+			[ -f $$d/ft-$$k.npz ] || (cd tools && $(TRAIN_PY) fmnist.py finetune --net $$net --data $(FMNIST_DATA) --weights $$d/float.npz --pool $$d/pt-$$k/pool.npy --keep $$k --out $$d/ft-$$k.npz) | tee $$d/ft-$$k.log; \
+			[ -f $$d/ft-$$k/run.log ] || { $(CIMPOOL) compress --weights $$d/ft-$$k.npz --pool $$d/pt-$$k/pool.npy $$args --keep $$k --out $$d/ft-$$k && \
+				$(CIMPOOL) run --images $$d/ft-$$k --data $$T | tee $$d/ft-$$k/run.log; }; \
+		done; \
+	done
+	cd tools && $(TRAIN_PY) fmnist.py table --out $(FM) --nets $(FMNIST_NETS) --keeps $(FMNIST_KEEPS)
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
 bench-pool: $(VENV)/.installed

@@ -180,8 +180,8 @@ struct CompressArgs {
     /// Set a key of the hardware configuration (after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Integer network inputs (.npz with `x`) that set the activation scales
-    /// (default with --random-weights: 8 seeded random inputs).
+    /// Integer network inputs (.npz with `x`, or an IDX images file) that set
+    /// the activation scales (default with --random-weights: 8 seeded random inputs).
     #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
     calib: Option<PathBuf>,
     /// Share of (channel, row block) error tiles kept (structured pruning).
@@ -197,7 +197,9 @@ struct CompressArgs {
     /// run wrote) instead of building one: for weights fine-tuned against it.
     #[arg(long, value_name = "FILE")]
     pool: Option<PathBuf>,
-    /// Labelled data (.npz with `x`, `y`): report float and compressed accuracy.
+    /// Labelled data (.npz with `x`, `y`, or an IDX images file such as
+    /// t10k-images-idx3-ubyte.gz next to its labels file): report float and
+    /// compressed accuracy.
     #[arg(long, value_name = "FILE")]
     eval: Option<PathBuf>,
     /// Output folder for the images, manifest.json and report.json.
@@ -210,7 +212,9 @@ struct RunArgs {
     /// Folder written by `cimpool compress`.
     #[arg(long, value_name = "DIR", default_value = "build/compressed")]
     images: PathBuf,
-    /// Labelled data (.npz with integer inputs `x` and labels `y`).
+    /// Labelled data: .npz with integer inputs `x` and labels `y`, or an IDX
+    /// images file (MNIST / Fashion-MNIST naming, e.g.
+    /// t10k-images-idx3-ubyte.gz) next to its labels file.
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
 }
@@ -319,7 +323,7 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
         indicatif::ProgressStyle::with_template(
-            "{elapsed:>4} [{bar:30}] {pos}/{len} {msg} (eta {eta})",
+            "{elapsed:>4} [{bar:30}] {pos}/{len} {msg} ({per_sec}, eta {eta})",
         )
         .expect("valid template"),
     );
@@ -494,7 +498,11 @@ fn compress(args: &CompressArgs) -> Result<()> {
     let accuracy = match &args.eval {
         Some(eval) => {
             let data = tensors::read_dataset(eval, true)?;
-            let a = compress::report::Accuracy::measure(&net, &c.layers, &data, eval);
+            let bar = progress_bar(2 * data.x.len() as u64);
+            bar.set_message("float forward passes (given and compressed weights)");
+            let a =
+                compress::report::Accuracy::measure(&net, &c.layers, &data, eval, &|| bar.inc(1));
+            bar.finish_and_clear();
             println!(
                 "\naccuracy on {} ({} samples): float (the weights as given) {:.2}%, compressed (float arithmetic) {:.2}%",
                 a.data,

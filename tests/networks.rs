@@ -370,21 +370,6 @@ fn residual_block_layers_run_bit_exact_under_verilator_from_their_images() {
     eprintln!("residual block under Verilator: {r}");
 }
 
-fn cimpool_cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cimpool"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn assert_refused(args: &[&str], needle: &str) {
-    let out = cimpool_cli(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
-    assert!(err.contains(needle), "`{needle}` not in: {err}");
-}
-
 /// A truncated file, bytes that are not ONNX, and an unsupported operator:
 /// one line naming the file (and the node and operator), exit code 2.
 #[test]
@@ -401,7 +386,7 @@ fn bad_onnx_files_are_refused_with_one_line() {
             e.contains(&*f.display().to_string()) && e.contains("not a valid ONNX file"),
             "{e}"
         );
-        assert_refused(
+        common::assert_refused(
             &[
                 "compress",
                 "--onnx",
@@ -429,7 +414,7 @@ fn bad_onnx_files_are_refused_with_one_line() {
         e.contains("node `relu.Relu` (Sigmoid): operator `Sigmoid` is not supported"),
         "{e}"
     );
-    assert_refused(
+    common::assert_refused(
         &[
             "compress",
             "--onnx",

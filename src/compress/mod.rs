@@ -12,6 +12,7 @@ pub mod assign;
 pub mod builtin;
 pub mod geometry;
 pub mod graph;
+pub mod idx;
 pub mod images;
 pub mod model;
 pub mod onnx;

@@ -174,8 +174,10 @@ impl Accuracy {
         compressed: &[super::CompressedLayer],
         data: &super::tensors::Dataset,
         origin: &std::path::Path,
+        tick: &(dyn Fn() + Sync),
     ) -> Accuracy {
-        let (float, compressed_float) = super::run::float_accuracies(net, compressed, data);
+        let (float, compressed_float) =
+            super::run::float_accuracies_with_progress(net, compressed, data, tick);
         Accuracy {
             data: origin.display().to_string(),
             samples: data.y.len(),

@@ -305,6 +305,17 @@ pub fn float_accuracies(
     compressed: &[CompressedLayer],
     data: &Dataset,
 ) -> (f64, f64) {
+    float_accuracies_with_progress(net, compressed, data, &|| {})
+}
+
+/// [`float_accuracies`], calling `tick` after each of the 2 x samples
+/// forward passes (from any thread).
+pub fn float_accuracies_with_progress(
+    net: &Network,
+    compressed: &[CompressedLayer],
+    data: &Dataset,
+    tick: &(dyn Fn() + Sync),
+) -> (f64, f64) {
     let run = |effective: bool| -> Vec<Vec<f32>> {
         data.x
             .par_iter()
@@ -326,7 +337,9 @@ pub fn float_accuracies(
                         relu: l.relu,
                     }
                 };
-                net.graph.forward_float(&layer, &x, &mut |_, _| {})
+                let out = net.graph.forward_float(&layer, &x, &mut |_, _| {});
+                tick();
+                out
             })
             .collect()
     };

@@ -21,6 +21,11 @@ pub enum TensorError {
     Open { path: String, reason: String },
     #[error("{path}: unsupported file type; give a .npy, .npz or .safetensors file")]
     Extension { path: String },
+    #[error(
+        "{path}: unsupported data file; give an .npz with `x` (and labels `y`) or an IDX images \
+         file named like t10k-images-idx3-ubyte[.gz] next to its labels file"
+    )]
+    DataExtension { path: String },
     #[error("{path}: tensor `{name}`: {reason}")]
     Tensor {
         path: String,
@@ -198,7 +203,8 @@ fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, TensorError
 }
 
 /// A labelled data set: `x` (samples, features) of unsigned pixels or
-/// integer activations and `y` (samples) of class labels, from an `.npz`.
+/// integer activations and `y` (samples) of class labels, from an `.npz`
+/// (arrays `x` and `y`) or an IDX images file with its labels file next to it.
 #[derive(Clone, Debug)]
 pub struct Dataset {
     pub x: Vec<Vec<i64>>,
@@ -206,7 +212,13 @@ pub struct Dataset {
 }
 
 pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorError> {
+    if super::idx::is_idx(path) {
+        return super::idx::read_idx_dataset(path, need_labels);
+    }
     let p = path.display().to_string();
+    if path.extension().and_then(|e| e.to_str()) != Some("npz") {
+        return Err(TensorError::DataExtension { path: p });
+    }
     let (mut npz, names) = open_npz(path)?;
     let find = |want: &str| {
         names

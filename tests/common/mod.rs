@@ -75,3 +75,22 @@ pub fn lint(dir: &Path) -> (bool, String) {
         .current_dir(dir));
     (out.status.success(), text(&out))
 }
+
+/// The cimpool binary of this build, run with `args`.
+pub fn cimpool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cimpool"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs cimpool and requires a refusal: exit code 2 and one line on stderr
+/// containing `needle`. Returns that line.
+pub fn assert_refused(args: &[&str], needle: &str) -> String {
+    let out = cimpool(args);
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_string();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(needle), "`{needle}` not in: {err}");
+    err
+}

@@ -1,0 +1,166 @@
+//! Fashion-MNIST: the IDX files Debian ships (a 300-image subset of the test
+//! set in fixtures/fmnist/), corrupted IDX files refused with one line, and
+//! the residual CNN fine-tuned by tools/fmnist.py on the golden model.
+
+mod common;
+
+use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::config::Config;
+use std::path::{Path, PathBuf};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/fmnist")
+        .join(name)
+}
+
+fn test_images() -> PathBuf {
+    fixture("t10k-images-idx3-ubyte.gz")
+}
+
+#[test]
+fn idx_test_subset_reads_as_fashion_mnist() {
+    let d = tensors::read_dataset(&test_images(), true).unwrap();
+    assert_eq!(d.x.len(), 300);
+    assert_eq!(d.y.len(), 300);
+    assert!(d.x.iter().all(|x| x.len() == 28 * 28));
+    assert!(d.x.iter().flatten().all(|&v| (0..=255).contains(&v)));
+    // The first test images are an ankle boot, a pullover and two trousers.
+    assert_eq!(d.y[..4], [9, 2, 1, 1]);
+    for class in 0..10 {
+        assert!(d.y.contains(&class), "class {class} missing");
+    }
+    // Without labels wanted, a lone images file reads too.
+    let dir = tempfile::tempdir().unwrap();
+    let lone = dir.path().join("t10k-images-idx3-ubyte.gz");
+    std::fs::copy(test_images(), &lone).unwrap();
+    assert_eq!(tensors::read_dataset(&lone, false).unwrap().x, d.x);
+    let e = tensors::read_dataset(&lone, true).unwrap_err().to_string();
+    assert!(e.contains("t10k-labels-idx1-ubyte.gz"), "{e}");
+    // Neither .npz nor IDX: said so, with both accepted forms.
+    let e = tensors::read_dataset(&fixture("hw.toml"), true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("hw.toml: unsupported data file") && e.contains("idx3"),
+        "{e}"
+    );
+}
+
+/// A truncated gzip stream, a truncated raw file, a file that is not IDX and
+/// labels that do not match the images: one line naming the file, exit 2.
+#[test]
+fn corrupted_idx_files_are_refused_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = std::fs::read(test_images()).unwrap();
+    let raw = {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    let labels = std::fs::read(fixture("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("gz", gz[..gz.len() / 2].to_vec(), "gzip stream"),
+        ("raw", raw[..raw.len() - 100].to_vec(), "truncated?"),
+        ("magic", b"P5\n28 28\n255\n".to_vec(), "magic number"),
+    ];
+    for (name, bytes, needle) in cases {
+        let sub = dir.path().join(name);
+        std::fs::create_dir(&sub).unwrap();
+        let images = sub.join("t10k-images-idx3-ubyte.gz");
+        std::fs::write(&images, bytes).unwrap();
+        std::fs::write(sub.join("t10k-labels-idx1-ubyte.gz"), &labels).unwrap();
+        let err = common::assert_refused(
+            &[
+                "compress",
+                "--network",
+                "resnet-fmnist",
+                "--random-weights",
+                "1",
+                "--config",
+                &fixture("hw.toml").display().to_string(),
+                "--calib",
+                &images.display().to_string(),
+                "--out",
+                &sub.join("out").display().to_string(),
+            ],
+            needle,
+        );
+        assert!(
+            err.contains(&*images.display().to_string()),
+            "{name}: {err}"
+        );
+    }
+    // 300 images, 299 labels.
+    let sub = dir.path().join("labels");
+    std::fs::create_dir(&sub).unwrap();
+    let images = sub.join("t10k-images-idx3-ubyte");
+    std::fs::write(&images, &raw).unwrap();
+    let mut short = vec![0, 0, 8, 1, 0, 0, 0x01, 0x2b];
+    short.extend(std::iter::repeat(0).take(299));
+    std::fs::write(sub.join("t10k-labels-idx1-ubyte"), short).unwrap();
+    let e = tensors::read_dataset(&images, true)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("t10k-labels-idx1-ubyte") && e.contains("299 labels for the 300 images"),
+        "{e}"
+    );
+}
+
+/// The residual CNN (`cimpool model resnet-fmnist`) trained and fine-tuned
+/// against its post-training pool at keep 0.5 by `make fmnist`
+/// (fixtures: the fine-tuned weights and that pool), compressed again with
+/// the same pool, on the golden model's integer path from the memory images.
+#[test]
+fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
+    let config = Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap())
+        .unwrap()
+        .resolved();
+    config.validate().unwrap();
+    let desc: ModelDesc = compress::builtin::network("resnet-fmnist").unwrap();
+    let net = desc
+        .network(&tensors::read_tensors(&fixture("resnet_finetuned.npz")).unwrap())
+        .unwrap();
+    let pool = tensors::read_pool(
+        &fixture("pool.npy"),
+        config.pool as usize,
+        config.rows as usize,
+    )
+    .unwrap();
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let options = compress::Options {
+        keep_ratio: 0.5,
+        iterations: 25,
+        seed: 1,
+        pool: Some(pool),
+    };
+    let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&c, dir.path()).unwrap();
+    let test = tensors::read_dataset(&test_images(), true).unwrap();
+    let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
+    let integer = run::accuracy(&out, &test.y);
+    let (_, compressed_float) = run::float_accuracies(&net, &c.layers, &test);
+    let bits = c.budget().total;
+    eprintln!(
+        "resnet-fmnist keep 0.5, {bits:.3} bit/weight, 300 test images: compressed float {compressed_float:.4}, golden integer {integer:.4}"
+    );
+    assert!((0.5..=1.0).contains(&bits), "{bits} bit/weight");
+    // The integer path (8-bit activations, integer adds) tracks the float
+    // arithmetic on the same compressed weights.
+    assert!(
+        (integer - compressed_float).abs() <= 0.02,
+        "integer {integer} vs float {compressed_float}"
+    );
+    // make fmnist measured FMNIST_FIXTURE_ACCURACY on all 10,000 test
+    // images; 300 images carry about 2 points of sampling noise.
+    assert!(integer >= FMNIST_FIXTURE_ACCURACY - 0.04, "{integer}");
+}
+
+/// Golden integer accuracy of the fixture network on all 10,000 test images
+/// (docs/COMPRESSION.md, `make fmnist`).
+const FMNIST_FIXTURE_ACCURACY: f64 = 0.8615;

@@ -1,0 +1,342 @@
+#!/usr/bin/env python3
+"""Trains the Fashion-MNIST networks and fine-tunes them against a fixed weight pool (JAX + optax).
+
+Two networks, with the tensor names cimpool reads:
+  mlp     784-256-128-10, ReLU (Li & Gupta, MLSys 2022): fc1, fc2, fc3
+          (fixtures/fmnist/mlp.toml)
+  resnet  cimpool's built-in `resnet-fmnist`: a 3x3 stem and three basic
+          blocks (16, 32, 64 channels, strides 1, 2, 2, 1x1 downsample),
+          global average pooling, fc; torchvision names with BatchNorm
+          (`cimpool model resnet-fmnist`)
+
+Inputs are pixels / 255 (`input_scale = 1/255`), read from the IDX files of
+Debian's dataset-fashion-mnist. Training uses the 60,000 training images
+only, for a fixed number of epochs; the test set never chooses anything.
+
+Fine-tuning keeps the pool fixed (the `pool.npy` a post-training
+`cimpool compress` wrote) and trains through the compression with a
+straight-through estimator: every forward pass uses the effective weights
+cimpool would make of the current weights (BatchNorm folded with its running
+statistics first, as `cimpool compress` folds it; assignment by highest
+cosine, one alpha and beta per layer, the error tiles of the keep ratio
+with the most residual energy), and their gradient updates the weights.
+The projection mirrors src/compress/residual.rs for `crossbar = "mux"`,
+so `cimpool compress --pool <the same pool> --keep <the same ratio>`
+rebuilds the same effective weights from the saved ones.
+
+  python3 fmnist.py train    --net resnet --out resnet.npz
+  python3 fmnist.py finetune --net resnet --weights resnet.npz --pool pool.npy --keep 0.5 --out ft.npz
+  python3 fmnist.py subset   --count 300 --out DIR     # small IDX test files + calibration images
+  python3 fmnist.py table    --out build/fmnist --nets mlp resnet --keeps 0.3 0.5  # results of make fmnist
+
+`make fmnist` runs the whole chain (docs/COMPRESSION.md has its tables).
+"""
+import argparse
+import gzip
+import json
+import re
+import struct
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+DATA = Path("/usr/share/datasets/fashion-mnist")
+EPS = 1e-5  # PyTorch's BatchNorm default, which cimpool folds with
+MOMENTUM = 0.1
+
+
+def read_idx(path):
+    """An IDX file of unsigned bytes (raw or gzip) as an array."""
+    raw = Path(path).read_bytes()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        sys.exit(f"{path}: not an IDX file of unsigned bytes")
+    nd = raw[3]
+    dims = struct.unpack(">" + "I" * nd, raw[4 : 4 + 4 * nd])
+    body = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * nd)
+    if body.size != int(np.prod(dims)):
+        sys.exit(f"{path}: {body.size} values for dimensions {dims} (truncated?)")
+    return body.reshape(dims)
+
+
+def write_idx(path, a):
+    header = bytes([0, 0, 8, a.ndim]) + struct.pack(">" + "I" * a.ndim, *a.shape)
+    with gzip.GzipFile(path, "wb", mtime=0) as f:  # mtime 0: same bytes every run
+        f.write(header + a.astype(np.uint8).tobytes())
+
+
+def load(split, data):
+    x = read_idx(data / f"{split}-images-idx3-ubyte.gz")
+    y = read_idx(data / f"{split}-labels-idx1-ubyte.gz")
+    return x.astype(np.float32)[..., None] / 255.0, y.astype(np.int32)  # NHWC
+
+
+# ---------------------------------------------------------------- projection
+
+
+def project(w, pool, keep):
+    """cimpool's effective weights of one layer: w is (out, fan-in) with
+    columns in the engine's (ky, kx, c) order, pool (P, R) of +-1."""
+    out, fan_in = w.shape
+    rows = pool.shape[1]
+    blocks = -(-fan_in // rows)
+    v = jnp.pad(w, ((0, 0), (0, blocks * rows - fan_in))).reshape(out, blocks, rows)
+    real = (jnp.arange(blocks * rows) < fan_in).reshape(blocks, rows)
+    p = pool[jnp.argmax(v @ pool.T, axis=2)]  # first of equal scores, as cimpool
+    count = out * fan_in
+    alpha = (v * p).sum() / count
+    r = v - alpha * p
+    beta = jnp.abs(r * real).sum() / count
+    tiles = out * blocks
+    kept = min(int(np.floor(keep * tiles + 0.5)), tiles)
+    mask = jnp.zeros(tiles)
+    if kept:
+        # top_k puts the lower index first among equal energies: cimpool's
+        # (channel, block) order.
+        energy = ((r * real) ** 2).sum(axis=2).reshape(tiles)
+        mask = mask.at[jax.lax.top_k(energy, kept)[1]].set(1.0)
+    e = jnp.where(r >= 0, 1.0, -1.0)
+    eff = alpha * p + beta * mask.reshape(out, blocks, 1) * e
+    return eff.reshape(out, blocks * rows)[:, :fan_in]
+
+
+def straight_through(w, pool, keep):
+    """The effective weights forward, the identity backward."""
+    if pool is None:
+        return w
+    return w + jax.lax.stop_gradient(project(w, pool, keep) - w)
+
+
+# ---------------------------------------------------------------- networks
+
+
+class Mlp:
+    sizes = (784, 256, 128, 10)
+
+    def init(self, key):
+        params = {}
+        for i, (n_in, n_out) in enumerate(zip(self.sizes, self.sizes[1:]), 1):
+            key, k = jax.random.split(key)
+            bound = 1.0 / np.sqrt(n_in)  # PyTorch's nn.Linear initialisation
+            params[f"fc{i}.weight"] = jax.random.uniform(k, (n_out, n_in), minval=-bound, maxval=bound)
+            params[f"fc{i}.bias"] = jnp.zeros(n_out)
+        return params, {}
+
+    def apply(self, params, state, x, train, pool=None, keep=0.0):
+        h = x.reshape(x.shape[0], -1)
+        for i in (1, 2, 3):
+            w = straight_through(params[f"fc{i}.weight"], pool, keep)
+            h = h @ w.T + params[f"fc{i}.bias"]
+            if i < 3:
+                h = jax.nn.relu(h)
+        return h, state
+
+
+# (name, in, out, stride): the basic blocks of `cimpool model resnet-fmnist`.
+BLOCKS = (("layer1.0", 16, 16, 1), ("layer2.0", 16, 32, 2), ("layer3.0", 32, 64, 2))
+
+
+class ResNet:
+    def convs(self):
+        """(conv, bn, in, out, kernel, stride, padding) of every conv."""
+        c = [("conv1", "bn1", 1, 16, 3, 1, 1)]
+        for name, cin, cout, s in BLOCKS:
+            c.append((f"{name}.conv1", f"{name}.bn1", cin, cout, 3, s, 1))
+            c.append((f"{name}.conv2", f"{name}.bn2", cout, cout, 3, 1, 1))
+            if s != 1 or cin != cout:
+                c.append((f"{name}.downsample.0", f"{name}.downsample.1", cin, cout, 1, s, 0))
+        return c
+
+    def init(self, key):
+        params, state = {}, {}
+        for conv, bn, cin, cout, k, _, _ in self.convs():
+            key, sub = jax.random.split(key)
+            std = np.sqrt(2.0 / (cout * k * k))  # He, fan-out (torchvision)
+            params[f"{conv}.weight"] = std * jax.random.normal(sub, (cout, cin, k, k))
+            params[f"{bn}.weight"] = jnp.ones(cout)
+            params[f"{bn}.bias"] = jnp.zeros(cout)
+            state[f"{bn}.running_mean"] = jnp.zeros(cout)
+            state[f"{bn}.running_var"] = jnp.ones(cout)
+        key, sub = jax.random.split(key)
+        bound = 1.0 / 8.0
+        params["fc.weight"] = jax.random.uniform(sub, (10, 64), minval=-bound, maxval=bound)
+        params["fc.bias"] = jnp.zeros(10)
+        return params, state
+
+    def conv_bn(self, params, state, new_state, x, spec, train, pool, keep):
+        conv, bn, _, cout, _, stride, pad = spec
+        w = params[f"{conv}.weight"]
+        g, b = params[f"{bn}.weight"], params[f"{bn}.bias"]
+        dn = ("NHWC", "OIHW", "NHWC")
+        conv_of = lambda w: jax.lax.conv_general_dilated(x, w, (stride, stride), [(pad, pad)] * 2, dimension_numbers=dn)
+        if train:
+            z = conv_of(w)
+            mean, var = z.mean(axis=(0, 1, 2)), z.var(axis=(0, 1, 2))
+            n = z.shape[0] * z.shape[1] * z.shape[2]
+            new_state[f"{bn}.running_mean"] = (1 - MOMENTUM) * state[f"{bn}.running_mean"] + MOMENTUM * mean
+            new_state[f"{bn}.running_var"] = (1 - MOMENTUM) * state[f"{bn}.running_var"] + MOMENTUM * var * n / (n - 1)
+            return (z - mean) / jnp.sqrt(var + EPS) * g + b
+        # Inference: BatchNorm folded into the conv, as cimpool folds it, so
+        # the projection sees the weights cimpool compresses.
+        k = g / jnp.sqrt(state[f"{bn}.running_var"] + EPS)
+        folded = w * k[:, None, None, None]
+        cols = folded.transpose(0, 2, 3, 1).reshape(cout, -1)  # (ky, kx, c) order
+        cols = straight_through(cols, pool, keep)
+        folded = cols.reshape(cout, w.shape[2], w.shape[3], w.shape[1]).transpose(0, 3, 1, 2)
+        return conv_of(folded) + (b - state[f"{bn}.running_mean"] * k)
+
+    def apply(self, params, state, x, train, pool=None, keep=0.0):
+        specs = {s[0]: s for s in self.convs()}
+        new_state = dict(state)
+        cb = lambda name, h: self.conv_bn(params, state, new_state, h, specs[name], train, pool, keep)
+        h = jax.nn.relu(cb("conv1", x))
+        for name, cin, cout, s in BLOCKS:
+            y = jax.nn.relu(cb(f"{name}.conv1", h))
+            y = cb(f"{name}.conv2", y)
+            short = cb(f"{name}.downsample.0", h) if f"{name}.downsample.0" in specs else h
+            h = jax.nn.relu(y + short)
+        h = h.mean(axis=(1, 2))
+        w = straight_through(params["fc.weight"], pool, keep)
+        return h @ w.T + params["fc.bias"], new_state
+
+
+NETS = {"mlp": Mlp, "resnet": ResNet}
+
+
+# ---------------------------------------------------------------- training
+
+
+def accuracy(net, params, state, x, y, pool=None, keep=0.0, batch=1000):
+    f = jax.jit(lambda p, s, xb: net.apply(p, s, xb, False, pool, keep)[0].argmax(axis=1))
+    hits = sum(int((f(params, state, x[i : i + batch]) == y[i : i + batch]).sum()) for i in range(0, len(y), batch))
+    return hits / len(y)
+
+
+def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, pool=None, keep=0.0):
+    steps = epochs * (len(y) // batch)
+    opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
+    opt_state = opt.init(params)
+
+    def loss(p, s, xb, yb):
+        logits, s2 = net.apply(p, s, xb, train_mode, pool, keep)
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean(), s2
+
+    @jax.jit
+    def step(p, s, o, xb, yb):
+        (l, s2), g = jax.value_and_grad(loss, has_aux=True)(p, s, xb, yb)
+        updates, o = opt.update(g, o, p)
+        return optax.apply_updates(p, updates), s2, o, l
+
+    rng = np.random.default_rng(seed)
+    for epoch in range(epochs):
+        t0 = time.time()
+        order = rng.permutation(len(y))
+        total = 0.0
+        for i in range(len(y) // batch):
+            idx = order[i * batch : (i + 1) * batch]
+            params, state, opt_state, l = step(params, state, opt_state, x[idx], y[idx])
+            total += float(l)
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / (len(y) // batch):.4f} ({time.time() - t0:.0f} s)", flush=True)
+    return params, state
+
+
+def save(path, params, state):
+    np.savez(path, **{k: np.asarray(v, dtype=np.float32) for k, v in {**params, **state}.items()})
+    print(f"wrote {path}")
+
+
+def restore(net, path):
+    t = np.load(path)
+    params, state = net.init(jax.random.PRNGKey(0))
+    params = {k: jnp.asarray(t[k]) for k in params}
+    state = {k: jnp.asarray(t[k]) for k in state}
+    return params, state
+
+
+def table(out, nets, keeps):
+    """The Markdown table of a `make fmnist` run, from cimpool's reports
+    (report.json of compress, the accuracy line of run)."""
+
+    def golden(run_log):
+        m = re.search(r"accuracy ([0-9.]+)%", Path(run_log).read_text())
+        return float(m.group(1))
+
+    print("| network | keep ratio | bits / weight | vs 8-bit | float | post-training, float arithmetic / golden integer | fine-tuned, float arithmetic / golden integer |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for net in nets:
+        for k in keeps:
+            pt, ft = Path(out) / net / f"pt-{k}", Path(out) / net / f"ft-{k}"
+            r, f = json.loads((pt / "report.json").read_text()), json.loads((ft / "report.json").read_text())
+            b = r["bits_per_weight"]
+            print(
+                f"| {net} | {k} | {b['total']:.3f} | {b['vs_8bit']:.1f}x | {100 * r['accuracy']['float']:.2f}% "
+                f"| {100 * r['accuracy']['compressed_float']:.2f}% / {golden(pt / 'run.log'):.2f}% "
+                f"| {100 * f['accuracy']['compressed_float']:.2f}% / **{golden(ft / 'run.log'):.2f}%** |"
+            )
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=("train", "finetune", "subset", "table"))
+    ap.add_argument("--net", choices=tuple(NETS), default="mlp")
+    ap.add_argument("--data", type=Path, default=DATA, help="folder of the Fashion-MNIST IDX files")
+    ap.add_argument("--weights", help="float weights to start from (finetune)")
+    ap.add_argument("--pool", help="pool.npy written by cimpool compress (finetune)")
+    ap.add_argument("--keep", type=float, default=0.5, help="keep ratio the hardware images will use")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--batch", type=int, default=128)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--count", type=int, default=300, help="test images in the subset")
+    ap.add_argument("--nets", nargs="+", default=list(NETS), help="networks in the table")
+    ap.add_argument("--keeps", nargs="+", default=["0.3", "0.5", "0.75", "1"], help="keep ratios in the table")
+    ap.add_argument("--out", required=True)
+    args = ap.parse_args()
+
+    if args.command == "table":
+        table(args.out, args.nets, args.keeps)
+        return
+
+    if args.command == "subset":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for split, n in (("t10k", args.count),):
+            write_idx(out / f"{split}-images-idx3-ubyte.gz", read_idx(args.data / f"{split}-images-idx3-ubyte.gz")[:n])
+            write_idx(out / f"{split}-labels-idx1-ubyte.gz", read_idx(args.data / f"{split}-labels-idx1-ubyte.gz")[:n])
+        # Calibration images for cimpool compress: the first 256 training images.
+        calib = read_idx(args.data / "train-images-idx3-ubyte.gz")[:256]
+        np.savez_compressed(out / "calib.npz", x=calib.reshape(len(calib), 1, 28, 28))
+        print(f"wrote {out}: {args.count} test images and labels (IDX), calib.npz (256 training images)")
+        return
+
+    net = NETS[args.net]()
+    x_train, y_train = load("train", args.data)
+    x_test, y_test = load("t10k", args.data)
+    if args.command == "train":
+        epochs = args.epochs or (20 if args.net == "mlp" else 10)
+        params, state = net.init(jax.random.PRNGKey(args.seed))
+        params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, True)
+        print(f"float test accuracy {100 * accuracy(net, params, state, x_test, y_test):.2f}% ({len(y_test)} images)")
+    else:
+        if not (args.weights and args.pool):
+            sys.exit("finetune needs --weights and --pool")
+        pool = jnp.asarray(np.load(args.pool).astype(np.float32))
+        params, state = restore(net, args.weights)
+        before = accuracy(net, params, state, x_test, y_test, pool, args.keep)
+        print(f"before: test accuracy with compressed weights {100 * before:.2f}% (keep {args.keep})")
+        epochs = args.epochs or (30 if args.net == "mlp" else 15)
+        # BatchNorm statistics stay frozen: they are folded into what is compressed.
+        params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, False, pool, args.keep)
+        after = accuracy(net, params, state, x_test, y_test, pool, args.keep)
+        print(f"after {epochs} epochs: test accuracy with compressed weights {100 * after:.2f}% (keep {args.keep})")
+    save(args.out, params, state)
+
+
+if __name__ == "__main__":
+    main()
