@@ -69,7 +69,8 @@ fn eight_macros_16x16_synthesize_and_check() {
 /// sum into a 4-bit ADC.
 #[test]
 fn all_256_word_lines_at_once_synthesize_and_check() {
-    let log = synthesize("macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4");
+    let log =
+        synthesize("macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4");
     assert!(
         cells_of(&log, "cim_macro_256x16") >= 256 * 16,
         "{}",
