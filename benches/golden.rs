@@ -8,6 +8,7 @@ use cimpool::config::Config;
 use cimpool::cosim::scenario::{random_scenario, Command};
 use cimpool::golden::{fast, Engine};
 use cimpool::loadport::LoadPort;
+use rayon::prelude::*;
 
 fn main() {
     divan::main();
@@ -68,7 +69,8 @@ fn fast_batch(bencher: divan::Bencher, shape: &str) {
                 &mut sums,
                 true,
             );
-            sums.iter()
+            // Requantized in parallel, as `cimpool run` does.
+            sums.par_iter()
                 .map(|s| fast::outputs(&c, &engine.weights, s)[0])
                 .sum::<i64>()
         });

@@ -4,8 +4,11 @@
 //! one layout description in `config::layout`.
 
 use crate::benes::{Benes, GroupNotAPermutation};
-use crate::config::layout::{FieldRange, Target, Word, ERROR_COLUMN, LANE, POOL_COLUMN, SCALES};
-use crate::config::{Config, Crossbar, Derived};
+use crate::config::layout::{
+    FieldRange, Target, Word, ERROR_COLUMN, LANE, PHASE_VALID, POOL_COLUMN, SCALES, SLOT_CODES,
+    WEIGHT_COLUMN,
+};
+use crate::config::{Config, Crossbar, Derived, Sparsity};
 use crate::golden::{bit, bits_from_fn, Bits, Scales, Weights};
 
 /// A packed bit vector as little-endian u32 words (Verilator's wide-port layout).
@@ -135,6 +138,11 @@ impl LoadPort {
         }
     }
 
+    /// Output lanes of the engine.
+    pub fn lanes(&self) -> usize {
+        self.d.lanes as usize
+    }
+
     fn target(&self, name: &str) -> &Target {
         self.d.load.target(name)
     }
@@ -208,7 +216,7 @@ impl LoadPort {
             .load(target, addr, &[])
             .expect("column addresses come from in-range indices");
         let cells = self.target(target).data.get("cells");
-        for d in (0..self.c.rows).filter(|&d| bit(column, d)) {
+        for d in (0..self.d.macro_rows).filter(|&d| bit(column, d)) {
             put(&mut load.data, cells.lsb + d, 1, 1);
         }
         load
@@ -243,6 +251,42 @@ impl LoadPort {
         )
     }
 
+    /// Dense engine: macro column `column` (= macro * cols + col).
+    pub fn weight_column(&self, column: u32, cells: &Bits) -> Load {
+        let (m, c) = (column / self.c.cols, column % self.c.cols);
+        self.column(
+            WEIGHT_COLUMN,
+            &[("macro", m as i128), ("col", c as i128)],
+            cells,
+        )
+    }
+
+    /// Dense engine: the lane word (its bias) of lane `lane`.
+    pub fn dense_lane(&self, lane: u32, bias: i64) -> Result<Load, FieldRange> {
+        self.load(LANE, &[("lane", lane as i128)], &[("bias", bias as i128)])
+    }
+
+    /// Dense engine, `skip`: the tile's phase valid bits.
+    pub fn phase_valid(&self, valid: &[bool]) -> Load {
+        let mut load = self.load(PHASE_VALID, &[], &[]).expect("no fields given");
+        let f = self.target(PHASE_VALID).data.get("valid");
+        for (h, _) in valid.iter().enumerate().filter(|(_, v)| **v) {
+            put(&mut load.data, f.lsb + h as u32, 1, 1);
+        }
+        load
+    }
+
+    /// Dense engine, `compact`: the tile's slot codes (`phases` = empty).
+    pub fn slot_codes(&self, codes: &[u32]) -> Result<Load, FieldRange> {
+        let names: Vec<String> = (0..codes.len()).map(|k| format!("slot_{k}")).collect();
+        let values: Vec<(&str, i128)> = names
+            .iter()
+            .zip(codes)
+            .map(|(n, &c)| (n.as_str(), c as i128))
+            .collect();
+        self.load(SLOT_CODES, &[], &values)
+    }
+
     pub fn scales(&self, scales: &Scales) -> Result<Load, FieldRange> {
         self.load(SCALES, &[], &scales.fields())
     }
@@ -250,6 +294,9 @@ impl LoadPort {
     /// Every write that loads `w` completely; with `benes`, each group's
     /// indices must be a permutation.
     pub fn all(&self, w: &Weights) -> Result<Vec<Load>, LoadError> {
+        if self.c.is_dense() {
+            return self.all_dense(w);
+        }
         let fields = self.select_fields(&w.index)?;
         let mut loads: Vec<Load> = w
             .pool
@@ -265,6 +312,25 @@ impl LoadPort {
         );
         for (l, &field) in fields.iter().enumerate() {
             loads.push(self.lane(l as u32, field, w.mask[l], w.bias[l])?);
+        }
+        loads.push(self.scales(&w.scales)?);
+        Ok(loads)
+    }
+
+    fn all_dense(&self, w: &Weights) -> Result<Vec<Load>, LoadError> {
+        let mut loads: Vec<Load> = w
+            .error
+            .iter()
+            .enumerate()
+            .map(|(c, cells)| self.weight_column(c as u32, cells))
+            .collect();
+        for (l, &bias) in w.bias.iter().enumerate() {
+            loads.push(self.dense_lane(l as u32, bias)?);
+        }
+        match self.c.sparsity {
+            Sparsity::None => {}
+            Sparsity::Skip => loads.push(self.phase_valid(&w.phase_valid)),
+            Sparsity::Compact => loads.push(self.slot_codes(&w.slot_codes)?),
         }
         loads.push(self.scales(&w.scales)?);
         Ok(loads)
@@ -302,7 +368,7 @@ impl LoadPort {
             .clone();
         let cells = || {
             let f = t.data.get("cells");
-            bits_from_fn(self.c.rows, |d| get(&load.data, f.lsb + d, 1) == 1)
+            bits_from_fn(self.d.macro_rows, |d| get(&load.data, f.lsb + d, 1) == 1)
         };
         match t.name.as_str() {
             POOL_COLUMN => {
@@ -313,6 +379,26 @@ impl LoadPort {
                 let m = self.addr_field(&t, load, "macro", self.c.macros as u64)?;
                 let c = self.addr_field(&t, load, "col", self.c.cols as u64)?;
                 w.error[(m * self.c.cols as u64 + c) as usize] = cells();
+            }
+            WEIGHT_COLUMN => {
+                let m = self.addr_field(&t, load, "macro", self.c.macros as u64)?;
+                let c = self.addr_field(&t, load, "col", self.c.cols as u64)?;
+                w.error[(m * self.c.cols as u64 + c) as usize] = cells();
+            }
+            LANE if self.c.is_dense() => {
+                let lane = self.addr_field(&t, load, "lane", self.d.lanes as u64)?;
+                w.bias[lane as usize] = decode(&t.data, &load.data, "bias") as i64;
+            }
+            PHASE_VALID => {
+                let f = t.data.get("valid");
+                for (h, v) in w.phase_valid.iter_mut().enumerate() {
+                    *v = get(&load.data, f.lsb + h as u32, 1) == 1;
+                }
+            }
+            SLOT_CODES => {
+                for (k, code) in w.slot_codes.iter_mut().enumerate() {
+                    *code = decode(&t.data, &load.data, &format!("slot_{k}")) as u32;
+                }
             }
             LANE => {
                 let g = self.addr_field(&t, load, "group", self.d.groups as u64)?;
@@ -328,7 +414,7 @@ impl LoadPort {
             SCALES => {
                 w.scales = Scales::from_fields(|name| decode(&t.data, &load.data, name));
             }
-            other => unreachable!("target `{other}` of the pool engine's layout"),
+            other => unreachable!("target `{other}` is not in the layout"),
         }
         Ok(())
     }
@@ -362,7 +448,27 @@ impl LoadPort {
     /// Weights of the right shapes, all zero.
     pub fn empty_weights(&self) -> Weights {
         let lanes = self.d.lanes as usize;
-        let zero = || bits_from_fn(self.c.rows, |_| false);
+        let zero = || bits_from_fn(self.d.macro_rows, |_| false);
+        if self.c.is_dense() {
+            let phases = self.d.phases as usize;
+            return Weights {
+                pool: vec![],
+                error: (0..self.c.macros * self.c.cols).map(|_| zero()).collect(),
+                index: vec![],
+                mask: vec![],
+                bias: vec![0; lanes],
+                scales: Scales::defaults(&self.c),
+                phase_valid: match self.c.sparsity {
+                    Sparsity::Skip => vec![true; phases],
+                    _ => vec![],
+                },
+                slot_codes: match self.c.sparsity {
+                    // Slot k multiplies phase block k, as dense storage would.
+                    Sparsity::Compact => (0..self.c.slots).collect(),
+                    _ => vec![],
+                },
+            };
+        }
         Weights {
             pool: (0..self.c.pool).map(|_| zero()).collect(),
             error: (0..lanes).map(|_| zero()).collect(),
@@ -370,6 +476,8 @@ impl LoadPort {
             mask: vec![false; lanes],
             bias: vec![0; lanes],
             scales: Scales::defaults(&self.c),
+            phase_valid: vec![],
+            slot_codes: vec![],
         }
     }
 }
@@ -440,6 +548,8 @@ mod tests {
                 relu: false,
                 adc_shift: 0,
             },
+            phase_valid: vec![],
+            slot_codes: vec![],
         };
         let mut back = port.empty_weights();
         for load in port.all(&w).unwrap() {

@@ -57,6 +57,12 @@ cosim_matrix! {
     lossy_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 2\nadc_mode = 'round_clamp'\nact_bits = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nprefix = 'soc_a_'",
     all_256_word_lines_at_once: "macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4\nact_bits = 3",
+    dense_2bit_no_sparsity: "engine = 'dense'\nw_bits = 2\nmacros = 1\nrows = 16\ncols = 8\nact_bits = 4",
+    dense_8bit_skip_signed: "engine = 'dense'\nw_bits = 8\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nact_bits = 3\nact_signed = true\nsparsity = 'skip'",
+    dense_4bit_compact_three_macros: "engine = 'dense'\nw_bits = 4\nmacros = 3\nrows = 32\ncols = 8\nwl_parallel = 8\nact_bits = 3\nsparsity = 'compact'\nslots = 2",
+    dense_skip_round_adc: "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 16\nadc_bits = 3\nadc_mode = 'round_clamp'\nact_bits = 2\nsparsity = 'skip'",
+    dense_compact_floor_adc_signed_odd: "engine = 'dense'\nw_bits = 3\nmacros = 2\nrows = 24\ncols = 12\nwl_parallel = 8\nadc_bits = 2\nact_bits = 3\nact_signed = true\nsparsity = 'compact'\nslots = 3\nout_lanes = 4",
+    dense_skip_one_phase_one_bit: "engine = 'dense'\nw_bits = 4\nmacros = 1\nrows = 16\ncols = 16\nact_bits = 1\nsparsity = 'skip'",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 
@@ -130,6 +136,36 @@ fn flipped_adc_bit_is_caught() {
     assert!(m.lane.is_some(), "{m}");
 }
 
+#[test]
+fn dense_skip_logic_mutation_is_caught() {
+    // The controller walks every phase instead of the valid ones: the values
+    // stay right (an invalid phase's word lines are gated off) but every
+    // sparse vector takes too many cycles.
+    let toml = "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nact_bits = 3\nsparsity = 'skip'";
+    let (_tmp, dir) = mutated(
+        toml,
+        "cim_controller.v",
+        "assign later_blocks = issue_mask &",
+        "assign later_blocks = 4'b1111 &",
+    );
+    let m = expect_mismatch(&dir);
+    assert!(m.what.contains("handshake"), "{m}");
+}
+
+#[test]
+fn dense_slot_routing_mutation_is_caught() {
+    // Slot 1 drives the input block of slot 0.
+    let toml = "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 8\nwl_parallel = 8\nact_bits = 3\nsparsity = 'compact'\nslots = 2";
+    let (_tmp, dir) = mutated(
+        toml,
+        "sparsity_memory.v",
+        "phase ? code_1 : code_0",
+        "phase ? code_0 : code_0",
+    );
+    let m = expect_mismatch(&dir);
+    assert!(m.lane.is_some() && m.expected != m.actual, "{m}");
+}
+
 fn icarus_clean(toml: &str, vectors: usize) {
     common::require_tool("iverilog");
     let config = common::config(toml);
@@ -160,6 +196,14 @@ fn icarus_replay_exact() {
 fn icarus_replay_signed_round_adc() {
     icarus_clean(
         "macros = 1\nrows = 16\ncols = 8\npool = 4\nwl_parallel = 8\nadc_bits = 2\nadc_mode = 'round_clamp'\nact_bits = 4\nact_signed = true\nrelu = false",
+        150,
+    );
+}
+
+#[test]
+fn icarus_replay_dense_skip() {
+    icarus_clean(
+        "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 16\ncols = 8\nwl_parallel = 4\nact_bits = 3\nsparsity = 'skip'",
         150,
     );
 }

@@ -42,5 +42,10 @@ lint_matrix! {
     benes_two_lanes: "macros = 1\nrows = 8\ncols = 4\npool = 2\ncrossbar = 'benes'\ncrossbar_pipeline = 1",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nprefix = 'soc_a_'",
+    dense_default_size_4bit: "engine = 'dense'",
+    dense_8bit_skip_w_lt_r: "engine = 'dense'\nw_bits = 8\nmacros = 4\nrows = 64\ncols = 64\nwl_parallel = 16\nsparsity = 'skip'\nadc_bits = 4",
+    dense_compact_odd_signed: "engine = 'dense'\nw_bits = 3\nmacros = 3\nrows = 24\ncols = 12\nwl_parallel = 8\nact_signed = true\nsparsity = 'compact'\nslots = 2\nrelu = false",
+    dense_2bit_blackbox_prefixed: "engine = 'dense'\nw_bits = 2\nmacros = 2\nrows = 16\ncols = 16\nstorage = 'blackbox'\nprefix = 'soc_d_'",
+    dense_compact_one_slot: "engine = 'dense'\nmacros = 1\nrows = 32\ncols = 8\nwl_parallel = 8\nsparsity = 'compact'\nslots = 1",
     all_256_word_lines_at_once: "macros = 2\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4",
 }

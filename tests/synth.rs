@@ -89,3 +89,23 @@ fn blackbox_storage_synthesizes_with_macro_stubs() {
         tail(&log)
     );
 }
+
+/// The dense engine with skip and with compact storage: the sparsity
+/// memory, the masked issue order and the lane recombination synthesize;
+/// compact macros hold only their slots.
+#[test]
+fn dense_engines_synthesize_and_check() {
+    let log = synthesize("engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = 'skip'\nact_bits = 4");
+    assert!(
+        cells_of(&log, "cim_macro_32x16") >= 32 * 16,
+        "{}",
+        tail(&log)
+    );
+    assert!(cells_of(&log, "sparsity_memory") >= 4, "{}", tail(&log));
+    let log = synthesize("engine = 'dense'\nw_bits = 8\nmacros = 1\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = 'compact'\nslots = 2\nadc_bits = 3");
+    assert!(
+        cells_of(&log, "cim_macro_16x16") >= 16 * 16,
+        "{}",
+        tail(&log)
+    );
+}

@@ -4,7 +4,7 @@
 //! read these numbers from here, so they cannot drift apart.
 
 use super::layout::{LoadLayout, Widths};
-use super::{crossbar_levels, AdcMode, Config, Crossbar};
+use super::{crossbar_levels, AdcMode, Config, Crossbar, Sparsity};
 use crate::ir::clog2;
 use serde::Serialize;
 
@@ -124,12 +124,22 @@ pub struct Derived {
     /// Range of a column result Y (also Ypool, Z and Ysel).
     pub column: Range,
     pub column_bits: u32,
+    /// Dense engine: range of a lane value D (the weight bits' columns
+    /// recombined); the pool engine has none.
+    pub lane_value: Option<Range>,
+    pub lane_value_bits: Option<u32>,
+    /// Word lines each macro physically holds: rows, or slots x
+    /// wl_parallel for the dense engine's compact storage.
+    pub macro_rows: u32,
+    /// Phase blocks a vector can issue per plane: the phases, or the slots
+    /// of compact storage.
+    pub issue_blocks: u32,
     /// Range of a lane accumulator after `max_row_blocks` row blocks.
     pub accumulator: Range,
     pub accumulator_bits: u32,
-    /// Width of alpha x accP and beta x accE.
+    /// Width of alpha x accP and beta x accE (alpha x acc for the dense engine).
     pub product_bits: u32,
-    /// Range of `alpha * accP + beta * accE + bias`.
+    /// Range of `alpha * accP + beta * accE + bias` (`alpha * acc + bias`).
     pub value: Range,
     pub value_bits: u32,
     /// Physical crossbars X and the steps G / X they take per vector.
@@ -154,6 +164,13 @@ pub struct Derived {
     pub phase_bits: Option<u32>,
     pub xbar_step_bits: Option<u32>,
     pub beat_bits: Option<u32>,
+    /// Dense engine with block sparsity and more than one block: the
+    /// controller's mask of blocks to issue (valid phases or used slots),
+    /// one bit per block.
+    pub issue_mask_bits: Option<u32>,
+    /// Width of the input sequencer's phase-block select (the phases of
+    /// the input vector; with compact storage not the macros' slots).
+    pub block_bits: Option<u32>,
     /// Width of the run-time ADC shift the macros take (lossy ADC only).
     pub adc_shift_bits: Option<u32>,
     /// Port widths of the load port and every word it carries.
@@ -179,10 +196,15 @@ impl Derived {
             c.pool > 0 && c.wl_parallel > 0,
             "Derived::new needs a resolved config"
         );
-        let lanes = c.macros * c.cols;
-        let groups = lanes / c.pool;
+        let dense = c.is_dense();
+        let lanes = c.lanes();
+        // The dense engine has no crossbar: its lanes form one group.
+        let groups = if dense { 1 } else { lanes / c.pool };
         let phases = c.rows / c.wl_parallel;
-        let steps = c.act_bits * phases;
+        let compact = dense && c.sparsity == Sparsity::Compact;
+        let issue_blocks = if compact { c.slots } else { phases };
+        let macro_rows = issue_blocks * c.wl_parallel;
+        let steps = c.act_bits * issue_blocks;
         let w = c.wl_parallel;
         let col_sum_bits = clog2(w as u64 + 1);
         let adc_shift = default_adc_shift(w, c.adc_bits);
@@ -194,12 +216,17 @@ impl Derived {
         };
         let adc_max = read_outs().map(|(_, a)| a).max().unwrap();
         // S <= N <= W, so 2A - N peaks at N = S and bottoms at S = 0, N = W.
-        let term_max = read_outs()
-            .map(|(s, a)| 2 * a as i128 - s as i128)
-            .max()
-            .unwrap();
-        let term = Range::new(-(w as i128), term_max);
-        let plane = term.scale(phases as i128);
+        // The dense engine's 0/1 cells add A itself.
+        let term = if dense {
+            Range::new(0, adc_max as i128)
+        } else {
+            let term_max = read_outs()
+                .map(|(s, a)| 2 * a as i128 - s as i128)
+                .max()
+                .unwrap();
+            Range::new(-(w as i128), term_max)
+        };
+        let plane = term.scale(issue_blocks as i128);
         let column = (0..c.act_bits).fold(Range { min: 0, max: 0 }, |acc, t| {
             let weight = if c.act_signed && t == c.act_bits - 1 {
                 -(1i128 << t)
@@ -208,12 +235,29 @@ impl Derived {
             };
             acc.add(plane.scale(weight))
         });
-        let accumulator = column.scale(c.max_row_blocks as i128);
+        // D = sum_j v_j Y_j, v_j = 2^j and -2^(WB-1) for the top bit.
+        let lane_value = dense.then(|| {
+            (0..c.w_bits).fold(Range { min: 0, max: 0 }, |acc, j| {
+                let v = if j == c.w_bits - 1 {
+                    -(1i128 << j)
+                } else {
+                    1i128 << j
+                };
+                acc.add(column.scale(v))
+            })
+        });
+        let accumulator = lane_value.unwrap_or(column).scale(c.max_row_blocks as i128);
         let scale = Range::signed_of(c.scale_bits);
         let product = scale.mul(accumulator);
-        let value = product.add(product).add(Range::signed_of(c.bias_bits));
+        let value = if dense {
+            product.add(Range::signed_of(c.bias_bits))
+        } else {
+            product.add(product).add(Range::signed_of(c.bias_bits))
+        };
 
-        let crossbar_units = if c.crossbar_units != 0 {
+        let crossbar_units = if dense {
+            1
+        } else if c.crossbar_units != 0 {
             c.crossbar_units
         } else {
             (1..=groups)
@@ -227,15 +271,20 @@ impl Derived {
             largest_divisor_up_to(lanes, 32)
         };
         let out_beats = lanes / out_lanes;
-        let index_bits = clog2(c.pool as u64);
+        let index_bits = if dense { 0 } else { clog2(c.pool as u64) };
 
-        let crossbar_levels = crossbar_levels(c.crossbar, c.pool);
+        let crossbar_levels = if dense {
+            0
+        } else {
+            crossbar_levels(c.crossbar, c.pool)
+        };
         let group_select_bits = match c.crossbar {
+            _ if dense => 0,
             Crossbar::Mux => c.pool * index_bits,
             Crossbar::Benes => crossbar_levels * c.pool / 2,
         };
 
-        let load = LoadLayout::pool_engine(&Widths {
+        let widths = Widths {
             rows: c.rows,
             pool_col_bits: clog2(c.pool as u64),
             col_bits: clog2(c.cols as u64),
@@ -248,10 +297,27 @@ impl Derived {
             bias_bits: c.bias_bits,
             shift_bits: c.shift_bits,
             adc_shift_max: (adc_shift > 0).then_some(adc_shift),
-        });
+            lane_bits: clog2(lanes as u64),
+            macro_rows,
+            phases,
+            slots: c.slots,
+            sparsity: c.sparsity,
+        };
+        let load = if dense {
+            LoadLayout::dense_engine(&widths)
+        } else {
+            LoadLayout::pool_engine(&widths)
+        };
         let counter = |count: u32| (count > 1).then(|| clog2(count as u64));
 
-        let accumulator_bits = accumulator.signed_bits();
+        // The dense lane unit adds each column's Y shifted by up to
+        // w_bits - 1 at D's width: that width holds a shifted Y whole
+        // (a bit more than D's range needs when Y is never negative), and
+        // the accumulator holds a whole D.
+        let column_bits = column.signed_bits();
+        let lane_value_bits = lane_value.map(|r| r.signed_bits().max(column_bits + c.w_bits - 1));
+        let accumulator_bits = accumulator.signed_bits().max(lane_value_bits.unwrap_or(0));
+        let value_bits = value.signed_bits().max(accumulator_bits);
         Derived {
             lanes,
             groups,
@@ -263,31 +329,40 @@ impl Derived {
             adc_max,
             term,
             column,
-            column_bits: column.signed_bits(),
+            column_bits,
+            lane_value,
+            lane_value_bits,
+            macro_rows,
+            issue_blocks,
             accumulator,
             accumulator_bits,
             product_bits: c.scale_bits + accumulator_bits,
             value,
-            value_bits: value.signed_bits(),
+            value_bits,
             crossbar_units,
             crossbar_steps,
             crossbar_levels,
-            crossbar_pipeline: c.crossbar_pipeline,
+            crossbar_pipeline: if dense { 0 } else { c.crossbar_pipeline },
             group_select_bits,
             out_lanes,
             out_beats,
             out_beat_bits: out_lanes * c.out_bits,
             plane_bits: counter(c.act_bits),
-            phase_bits: counter(phases),
+            phase_bits: counter(issue_blocks),
             xbar_step_bits: counter(crossbar_steps),
             beat_bits: counter(out_beats),
+            issue_mask_bits: (c.block_sparse() && issue_blocks > 1).then_some(issue_blocks),
+            block_bits: counter(phases),
             adc_shift_bits: (adc_shift > 0).then(|| clog2(adc_shift as u64 + 1).max(1)),
             load_sel_bits: load.sel_bits,
             load_addr_bits: load.addr_bits,
             load_data_bits: load.data_bits,
             load,
             cycles_per_vector: steps.max(crossbar_steps),
-            first_beat_latency: steps + crossbar_steps + c.crossbar_pipeline + 4,
+            first_beat_latency: steps
+                + crossbar_steps
+                + if dense { 0 } else { c.crossbar_pipeline }
+                + 4,
         }
     }
 }

@@ -156,6 +156,10 @@ pub const POOL_COLUMN: &str = "pool_column";
 pub const ERROR_COLUMN: &str = "error_column";
 pub const LANE: &str = "lane";
 pub const SCALES: &str = "scales";
+/// Target names the dense engine adds.
+pub const WEIGHT_COLUMN: &str = "weight_column";
+pub const PHASE_VALID: &str = "phase_valid";
+pub const SLOT_CODES: &str = "slot_codes";
 
 /// Inputs of the layout: the widths the configuration fixes.
 pub(super) struct Widths {
@@ -172,6 +176,13 @@ pub(super) struct Widths {
     pub shift_bits: u32,
     /// Largest run-time ADC shift, for a lossy ADC.
     pub adc_shift_max: Option<u32>,
+    /// Dense engine: lane address width, word lines a macro holds, phases
+    /// per plane, compact storage's slots, the sparsity mode.
+    pub lane_bits: u32,
+    pub macro_rows: u32,
+    pub phases: u32,
+    pub slots: u32,
+    pub sparsity: super::Sparsity,
 }
 
 impl LoadLayout {
@@ -235,6 +246,84 @@ impl LoadLayout {
                     ),
             },
         ];
+        LoadLayout::of(targets)
+    }
+
+    /// The dense engine (docs/SPEC.md section 6): weight columns, lane
+    /// biases, the scales without beta, and the sparsity memory.
+    pub(super) fn dense_engine(w: &Widths) -> LoadLayout {
+        let mut targets = vec![
+            Target {
+                name: WEIGHT_COLUMN.into(),
+                sel: 0,
+                what: "macro column col of macro: bit (col mod w_bits) of the weights of lane macro * (cols / w_bits) + col / w_bits, for the current row block".into(),
+                addr: Word::default()
+                    .field("col", w.col_bits, false, "column within the macro")
+                    .field("macro", w.macro_bits, false, "macro"),
+                data: Word::default().field(
+                    "cells",
+                    w.macro_rows,
+                    false,
+                    "bit d = the cell of (physical) row d: one bit of a two's-complement weight (0 or 1)",
+                ),
+            },
+            Target {
+                name: LANE.into(),
+                sel: 1,
+                what: "lane word of lane o".into(),
+                addr: Word::default().field("lane", w.lane_bits, false, "lane"),
+                data: Word::default().field("bias", w.bias_bits, true, "per-lane bias added before the shift"),
+            },
+            Target {
+                name: SCALES.into(),
+                sel: 2,
+                what: "per-layer scales".into(),
+                addr: Word::default(),
+                data: Word::default()
+                    .field("alpha", w.scale_bits, true, "scale of the lane accumulator")
+                    .field("shift", w.shift_bits, false, "right shift with round half up")
+                    .field("relu", 1, false, "1: ReLU and unsigned outputs; 0: two's-complement outputs")
+                    .field_upto(
+                        "adc_shift",
+                        w.adc_shift_max,
+                        "the ADC's step is 2^adc_shift (docs/SPEC.md section 7)",
+                    ),
+            },
+        ];
+        match w.sparsity {
+            super::Sparsity::None => {}
+            super::Sparsity::Skip => targets.push(Target {
+                name: PHASE_VALID.into(),
+                sel: 3,
+                what: "the current tile's phase valid bits".into(),
+                addr: Word::default(),
+                data: Word::default().field(
+                    "valid",
+                    w.phases,
+                    false,
+                    "bit h = 1: phase h (rows h*W .. h*W+W-1) is computed; 0: it holds only zero weights and is skipped",
+                ),
+            }),
+            super::Sparsity::Compact => {
+                let code = crate::ir::clog2(w.phases as u64 + 1).max(1);
+                let mut data = Word::default();
+                for k in 0..w.slots {
+                    data = data.field(
+                        &format!("slot_{k}"),
+                        code,
+                        false,
+                        &format!("the phase block slot {k} multiplies (input rows code*W .. code*W+W-1); {} = empty", w.phases),
+                    );
+                }
+                targets.push(Target {
+                    name: SLOT_CODES.into(),
+                    sel: 3,
+                    what: "the current tile's slot codes".into(),
+                    addr: Word::default(),
+                    data,
+                });
+            }
+        }
         LoadLayout::of(targets)
     }
 

@@ -27,6 +27,25 @@ pub enum Crossbar {
     Benes,
 }
 
+/// Which datapath the engine has (docs/SPEC.md sections 3 and 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineKind {
+    /// CIMPool: a pool macro, 1-bit error macros, index decoder, crossbar.
+    Pool,
+    /// MARS: `w_bits`-bit weights bit-sliced over adjacent columns.
+    Dense,
+}
+
+/// Block sparsity of the dense engine (docs/SPEC.md section 6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Sparsity {
+    None,
+    Skip,
+    Compact,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Storage {
@@ -52,6 +71,25 @@ impl fmt::Display for Crossbar {
     }
 }
 
+impl fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            EngineKind::Pool => "pool",
+            EngineKind::Dense => "dense",
+        })
+    }
+}
+
+impl fmt::Display for Sparsity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Sparsity::None => "none",
+            Sparsity::Skip => "skip",
+            Sparsity::Compact => "compact",
+        })
+    }
+}
+
 impl fmt::Display for Storage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -66,6 +104,7 @@ impl fmt::Display for Storage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    pub engine: EngineKind,
     pub macros: u32,
     pub rows: u32,
     pub cols: u32,
@@ -77,6 +116,9 @@ pub struct Config {
     pub act_signed: bool,
     pub out_bits: u32,
     pub relu: bool,
+    pub w_bits: u32,
+    pub sparsity: Sparsity,
+    pub slots: u32,
     pub crossbar: Crossbar,
     pub crossbar_units: u32,
     pub crossbar_pipeline: u32,
@@ -323,16 +365,39 @@ impl Config {
         if c.wl_parallel == 0 {
             c.wl_parallel = c.rows;
         }
+        if c.slots == 0 && c.wl_parallel > 0 && c.is_dense() {
+            c.slots = c.rows / c.wl_parallel;
+        }
         c
+    }
+
+    /// The dense (MARS) engine rather than the pool engine.
+    pub fn is_dense(&self) -> bool {
+        self.engine == EngineKind::Dense
+    }
+
+    /// The dense engine with a sparsity memory (`skip` or `compact`).
+    pub fn block_sparse(&self) -> bool {
+        self.is_dense() && self.sparsity != Sparsity::None
+    }
+
+    /// Output lanes L: macros x cols (pool engine), or macros x cols /
+    /// w_bits (dense engine: one weight spans w_bits columns).
+    pub fn lanes(&self) -> u32 {
+        match self.engine {
+            EngineKind::Pool => self.macros * self.cols,
+            EngineKind::Dense => self.macros * (self.cols / self.w_bits.max(1)),
+        }
     }
 
     /// Checks every rule the hardware and the semantics rely on; the first
     /// violated rule is returned with the field, its value and the rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.pool == 0 || self.wl_parallel == 0 {
+        if self.pool == 0 || self.wl_parallel == 0 || (self.slots == 0 && self.is_dense()) {
             return self.resolved().validate();
         }
         self.validate_array()?;
+        self.validate_engine()?;
         self.validate_flow()?;
         self.validate_lanes()?;
         let d = Derived::new(self);
@@ -351,21 +416,6 @@ impl Config {
         in_range("macros", self.macros, 1, 64)?;
         in_range("rows", self.rows, 2, 1024)?;
         in_range("cols", self.cols, 2, 1024)?;
-        in_range("pool", self.pool, 2, 1024)?;
-        if self.pool > self.cols {
-            return Err(invalid(
-                "pool",
-                self.pool,
-                format!("pool must be <= cols ({})", self.cols),
-            ));
-        }
-        if self.cols % self.pool != 0 {
-            return Err(invalid(
-                "pool",
-                self.pool,
-                format!("pool must divide cols ({})", self.cols),
-            ));
-        }
         in_range("wl_parallel", self.wl_parallel, 1, self.rows)?;
         if self.rows % self.wl_parallel != 0 {
             return Err(invalid(
@@ -388,6 +438,42 @@ impl Config {
         in_range("bias_bits", self.bias_bits, 2, 48)?;
         in_range("shift_bits", self.shift_bits, 1, 7)?;
         in_range("max_row_blocks", self.max_row_blocks, 1, 1 << 20)?;
+        Ok(())
+    }
+
+    /// The dense engine's weights and block sparsity (docs/SPEC.md section 6).
+    fn validate_engine(&self) -> Result<(), ConfigError> {
+        let phases = self.rows / self.wl_parallel;
+        if !self.is_dense() {
+            if self.sparsity != Sparsity::None {
+                return Err(invalid(
+                    "sparsity",
+                    self.sparsity,
+                    "block sparsity is a feature of the dense engine: set engine = \"dense\" or sparsity = \"none\"",
+                ));
+            }
+            return Ok(());
+        }
+        in_range("w_bits", self.w_bits, 2, 8)?;
+        if self.slots > phases {
+            return Err(invalid(
+                "slots",
+                self.slots,
+                format!(
+                    "slots must be between 1 and rows / wl_parallel = {phases} (0 means {phases})"
+                ),
+            ));
+        }
+        if self.cols % self.w_bits != 0 {
+            return Err(invalid(
+                "w_bits",
+                self.w_bits,
+                format!(
+                    "w_bits must divide cols ({}): a weight spans w_bits adjacent columns",
+                    self.cols
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -437,12 +523,60 @@ impl Config {
 
     /// Lanes, lane groups, crossbars and output beats.
     fn validate_lanes(&self) -> Result<(), ConfigError> {
-        let lanes = self.macros * self.cols;
-        if lanes > MAX_LANES {
+        let lanes = self.lanes();
+        if self.macros * self.cols > MAX_LANES {
             return Err(invalid(
                 "macros",
                 self.macros,
-                format!("macros x cols = {lanes} lanes exceeds the limit of {MAX_LANES}"),
+                format!(
+                    "macros x cols = {} columns exceeds the limit of {MAX_LANES}",
+                    self.macros * self.cols
+                ),
+            ));
+        }
+        let what = if self.is_dense() {
+            "macros x cols / w_bits"
+        } else {
+            "macros x cols"
+        };
+        if !self.is_dense() {
+            self.validate_crossbar(lanes)?;
+        }
+        if self.out_lanes != 0 && (self.out_lanes > lanes || lanes % self.out_lanes != 0) {
+            return Err(invalid(
+                "out_lanes",
+                self.out_lanes,
+                format!("out_lanes must be 0 (auto) or divide the {lanes} lanes ({what})"),
+            ));
+        }
+        if self.out_lanes * self.out_bits > 4096 {
+            return Err(invalid(
+                "out_lanes",
+                self.out_lanes,
+                format!(
+                    "an output beat of out_lanes x out_bits = {} bits exceeds 4096",
+                    self.out_lanes * self.out_bits
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The pool engine's pool and crossbars over `lanes` lanes.
+    fn validate_crossbar(&self, lanes: u32) -> Result<(), ConfigError> {
+        in_range("pool", self.pool, 2, 1024)?;
+        if self.pool > self.cols {
+            return Err(invalid(
+                "pool",
+                self.pool,
+                format!("pool must be <= cols ({})", self.cols),
+            ));
+        }
+        if self.cols % self.pool != 0 {
+            return Err(invalid(
+                "pool",
+                self.pool,
+                format!("pool must divide cols ({})", self.cols),
             ));
         }
         if self.crossbar == Crossbar::Benes && !self.pool.is_power_of_two() {
@@ -473,32 +607,21 @@ impl Config {
                 format!("crossbar_units must be 0 (auto) or divide the {groups} lane groups (macros x cols / pool)"),
             ));
         }
-        if self.out_lanes != 0 && (self.out_lanes > lanes || lanes % self.out_lanes != 0) {
-            return Err(invalid(
-                "out_lanes",
-                self.out_lanes,
-                format!("out_lanes must be 0 (auto) or divide the {lanes} lanes (macros x cols)"),
-            ));
-        }
-        if self.out_lanes * self.out_bits > 4096 {
-            return Err(invalid(
-                "out_lanes",
-                self.out_lanes,
-                format!(
-                    "an output beat of out_lanes x out_bits = {} bits exceeds 4096",
-                    self.out_lanes * self.out_bits
-                ),
-            ));
-        }
         Ok(())
     }
 
     /// Short name of the parameter set, used for output folder names.
     pub fn design_name(&self) -> String {
-        format!(
-            "cim_n{}_r{}_c{}_p{}",
-            self.macros, self.rows, self.cols, self.pool
-        )
+        match self.engine {
+            EngineKind::Pool => format!(
+                "cim_n{}_r{}_c{}_p{}",
+                self.macros, self.rows, self.cols, self.pool
+            ),
+            EngineKind::Dense => format!(
+                "cim_dense_w{}_n{}_r{}_c{}_{}",
+                self.w_bits, self.macros, self.rows, self.cols, self.sparsity
+            ),
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use super::sim::Sim;
 use super::{CosimError, Mismatch};
 use crate::config::{Config, Derived};
 use crate::golden::timing::{Inputs, Outputs, Schedule};
-use crate::golden::Engine;
+use crate::golden::{issue_steps_per_plane, Engine};
 use crate::loadport::LoadPort;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -188,6 +188,8 @@ impl Lockstep<'_> {
         if load_valid && model.load_ready {
             if let Some(Command::Load(load)) = self.scenario.commands.get(self.next) {
                 self.port.apply(&mut self.golden.weights, load)?;
+                let steps = issue_steps_per_plane(self.config, &self.golden.weights);
+                self.schedule.set_issue_steps(steps);
             }
             self.report.loads += 1;
             self.next += 1;

@@ -8,6 +8,8 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+mod dense;
+
 #[derive(Clone, Debug)]
 pub enum Command {
     Load(Load),
@@ -130,6 +132,8 @@ impl Builder<'_> {
                 relu: self.rng.gen_bool(0.5),
                 adc_shift: self.adc_shift(),
             },
+            phase_valid: vec![],
+            slot_codes: vec![],
         }
     }
 
@@ -194,6 +198,9 @@ impl Builder<'_> {
 /// streamed back to back (pipelining), multi-block accumulation with the same
 /// weights, and multi-block outputs after partial reloads of the memories.
 pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
+    if c.is_dense() {
+        return dense::dense_scenario(c, seed, vectors);
+    }
     let mut b = Builder {
         c,
         port: LoadPort::new(c),
@@ -302,6 +309,8 @@ fn extreme_tiles(b: &mut Builder<'_>) {
                 relu: false,
                 adc_shift: Derived::new(c).adc_shift,
             },
+            phase_valid: vec![],
+            slot_codes: vec![],
         };
         // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.
         let top = (alpha + beta).unsigned_abs() as u128

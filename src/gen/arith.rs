@@ -157,19 +157,25 @@ pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> Block<AdcIo<PortSpec>> {
 interface! {
     /// Bit-serial accumulation of a macro's read-outs.
     ShiftAccIo {
-        clk: One, en: One, first_phase: One, msb: One, read_out: One, pop: One, y: One,
+        clk: One, en: One, first_phase: One, msb: One, read_out: One, pop: Opt, y: One,
     }
 }
 
-pub fn shift_accumulate_name(lanes: u32) -> String {
-    format!("shift_accumulate_{lanes}")
+pub fn shift_accumulate_name(lanes: u32, plain: bool) -> String {
+    if plain {
+        format!("shift_accumulate_plain_{lanes}")
+    } else {
+        format!("shift_accumulate_{lanes}")
+    }
 }
 
 /// Bit-serial shift-accumulate of SPEC section 2 for `lanes` columns:
 /// `Y = sum_t w_t * sum_h (2A - N)`, planes most significant first, so each
 /// new plane doubles the running sum instead of shifting the term. With
-/// signed activations the first (MSB) plane is subtracted.
+/// signed activations the first (MSB) plane is subtracted. The dense
+/// engine's 0/1 cells add A itself (`plain`): no input popcount.
 pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<ShiftAccIo<PortSpec>> {
+    let plain = ctx.c.is_dense();
     let sw = ctx.d.col_sum_bits;
     let yw = ctx.d.column_bits;
     let io = ShiftAccIo {
@@ -178,27 +184,34 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<Shi
         first_phase: input(1),
         msb: input(1),
         read_out: input(lanes * sw),
-        pop: input(sw),
+        pop: (!plain).then(|| input(sw)),
         y: output(lanes * yw),
     };
-    let name = shift_accumulate_name(lanes);
+    let name = shift_accumulate_name(lanes, plain);
     let mut m = Module::new(&name);
     m.role(Role::ShiftAccumulate);
-    m.doc(format!(
-        "Shift-accumulate of {lanes} columns: 2A - N per phase, MSB plane first."
-    ));
+    m.doc(if plain {
+        format!("Shift-accumulate of {lanes} columns of 0/1 cells: A per phase, MSB plane first.")
+    } else {
+        format!("Shift-accumulate of {lanes} columns: 2A - N per phase, MSB plane first.")
+    });
     let p = io.declare(&mut m);
-    let pop_ext = m.wire("pop_ext", Ty::unsigned(yw), zext(p.pop, sw, yw));
+    let pop_ext = p
+        .pop
+        .map(|pop| m.wire("pop_ext", Ty::unsigned(yw), zext(pop, sw, yw)));
     let mut body = Vec::new();
     let mut outs = Vec::new();
     for k in 0..lanes {
         let acc = m.reg(&format!("acc_{k}"), Ty::unsigned(yw));
-        let twice_a = Expr::concat(vec![Expr::slice("read_out", k * sw, sw), Expr::zero(1)]);
-        let term = m.wire(
-            &format!("term_{k}"),
-            Ty::unsigned(yw),
-            zext(twice_a, sw + 1, yw).sub(pop_ext.clone()),
-        );
+        let a = Expr::slice("read_out", k * sw, sw);
+        let value = match &pop_ext {
+            Some(pop) => {
+                let twice_a = Expr::concat(vec![a, Expr::zero(1)]);
+                zext(twice_a, sw + 1, yw).sub(pop.clone())
+            }
+            None => zext(a, sw, yw),
+        };
+        let term = m.wire(&format!("term_{k}"), Ty::unsigned(yw), value);
         let signed_term = if ctx.c.act_signed {
             Expr::mux(p.msb.clone(), Expr::zero(yw).sub(term.clone()), term)
         } else {

@@ -30,7 +30,7 @@ fn macro_io(ctx: &Ctx, cols: u32) -> MacroIo<PortSpec> {
         clk: input(1),
         wr_en: input(1),
         wr_col: input(clog2(cols as u64)),
-        wr_data: input(ctx.c.rows),
+        wr_data: input(ctx.d.macro_rows),
         en: input(1),
         wl: input(ctx.c.wl_parallel),
         phase: ctx.d.phase_bits.map(input),
@@ -45,12 +45,14 @@ fn macro_io(ctx: &Ctx, cols: u32) -> MacroIo<PortSpec> {
 /// is registered. With `storage = blackbox` only the port list is emitted,
 /// for a hard macro to fill.
 pub fn cim_macro(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<MacroIo<PortSpec>> {
-    let name = macro_name(ctx.c.rows, cols);
+    let name = macro_name(ctx.d.macro_rows, cols);
+    // With compact storage the macro holds `slots` blocks, and `phase`
+    // selects one of them.
     let (rows, w, sw, phases) = (
-        ctx.c.rows,
+        ctx.d.macro_rows,
         ctx.c.wl_parallel,
         ctx.d.col_sum_bits,
-        ctx.d.phases,
+        ctx.d.issue_blocks,
     );
     let io = macro_io(ctx, cols);
     let mut m = Module::new(&name);
@@ -150,15 +152,21 @@ interface! {
     TileIo {
         clk: One, wr_req: One, wr_tile: One, wr_col: One, wr_data: One,
         issue_en: One, wl: One, phase: Opt, adc_shift: Opt, acc_en: One, first_phase: One,
-        msb: One, pop: One, y: One,
+        msb: One, pop: Opt, y: One,
     }
 }
 
 /// A macro plus its write decode (parameter TILE_ID selects which tile a
 /// column write addresses) and its shift-accumulators: one result per column
-/// and input vector.
+/// and input vector. The dense engine's tile adds read-outs of 0/1 cells
+/// (no input popcount), so its name says so.
 pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortSpec>> {
-    let name = tile_name(ctx.c.rows, cols);
+    let dense = ctx.c.is_dense();
+    let name = if dense {
+        format!("cim_dense_tile_{}x{cols}", ctx.d.macro_rows)
+    } else {
+        tile_name(ctx.c.rows, cols)
+    };
     let macro_block = cim_macro(design, ctx, cols);
     let sacc = shift_accumulate(design, ctx, cols);
     let tw = ctx.tile_id_bits();
@@ -168,7 +176,7 @@ pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortS
         wr_req: input(1),
         wr_tile: input(tw),
         wr_col: input(clog2(cols as u64)),
-        wr_data: input(ctx.c.rows),
+        wr_data: input(ctx.d.macro_rows),
         issue_en: input(1),
         wl: input(ctx.c.wl_parallel),
         phase: ctx.d.phase_bits.map(input),
@@ -176,14 +184,14 @@ pub fn cim_tile(design: &mut Design, ctx: &Ctx, cols: u32) -> Block<TileIo<PortS
         acc_en: input(1),
         first_phase: input(1),
         msb: input(1),
-        pop: input(sw),
+        pop: (!dense).then(|| input(sw)),
         y: output(cols * ctx.d.column_bits),
     };
     let mut m = Module::new(&name);
     m.role(Role::Control);
     m.doc(format!(
         "CIM tile: a {}x{cols} macro, its column-write decode and {cols} shift-accumulators.",
-        ctx.c.rows
+        ctx.d.macro_rows
     ));
     let tile_id = m.param("TILE_ID", tw, 0);
     let p = io.declare(&mut m);
@@ -228,25 +236,29 @@ pub const INPUT_SEQUENCER: &str = "input_sequencer";
 interface! {
     /// The input vector register and the word-line drive.
     SequencerIo {
-        clk: One, load: One, in_data: One, plane: Opt, phase: Opt, en: One, wl: One, pop: One,
+        clk: One, load: One, in_data: One, plane: Opt, phase: Opt, gate: Opt, en: Opt, wl: One,
+        pop: Opt,
     }
 }
 
 /// Holds the accepted input vector and presents, per compute step, the word
 /// line bits of one phase of one bit plane, plus their registered popcount
-/// N[t][h] (computed once and shared by every macro).
+/// N[t][h] (computed once and shared by every macro; the dense engine's 0/1
+/// cells need none). With block sparsity `gate` = 0 drives no word line: a
+/// tile with nothing to compute still takes one step per plane.
 pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<PortSpec>> {
     let (rows, bx, w, phases) = (ctx.c.rows, ctx.c.act_bits, ctx.c.wl_parallel, ctx.d.phases);
-    let pc = popcount(design, w);
     let io = SequencerIo {
         clk: input(1),
         load: input(1),
         in_data: input(rows * bx),
         plane: ctx.d.plane_bits.map(input),
-        phase: ctx.d.phase_bits.map(input),
-        en: input(1),
+        phase: ctx.d.block_bits.map(input),
+        gate: ctx.c.block_sparse().then(|| input(1)),
+        // The issue enable registers the input popcount.
+        en: (!ctx.c.is_dense()).then(|| input(1)),
         wl: output(w),
-        pop: output(ctx.d.col_sum_bits),
+        pop: (!ctx.c.is_dense()).then(|| output(ctx.d.col_sum_bits)),
     };
     let mut m = Module::new(INPUT_SEQUENCER);
     m.role(Role::Control);
@@ -285,27 +297,34 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<Port
             select(phase, clog2(phases as u64), entries)
         }
     };
+    let driven = match &p.gate {
+        None => driven,
+        Some(gate) => Expr::repeat(w, gate.clone()).and(driven),
+    };
     m.assign(LValue::net("wl"), driven);
-    let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));
-    m.instance(pc.instance(
-        "count_wl",
-        PopcountIo {
-            bits: p.wl,
-            count: count.clone(),
-        },
-    ));
-    let pop_r = m.enabled_reg(
-        "pop_r",
-        Ty::unsigned(ctx.d.col_sum_bits),
-        "clk",
-        p.en,
-        count,
-    );
-    m.note(
-        "pop_r",
-        "N[t][h]: ones among the word lines of the step issued last cycle",
-    );
-    m.assign(LValue::net("pop"), pop_r);
+    if p.pop.is_some() {
+        let pc = popcount(design, w);
+        let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));
+        m.instance(pc.instance(
+            "count_wl",
+            PopcountIo {
+                bits: p.wl,
+                count: count.clone(),
+            },
+        ));
+        let pop_r = m.enabled_reg(
+            "pop_r",
+            Ty::unsigned(ctx.d.col_sum_bits),
+            "clk",
+            p.en.expect("the popcount register has an enable"),
+            count,
+        );
+        m.note(
+            "pop_r",
+            "N[t][h]: ones among the word lines of the step issued last cycle",
+        );
+        m.assign(LValue::net("pop"), pop_r);
+    }
     design.add(m);
     Block {
         module: INPUT_SEQUENCER.into(),

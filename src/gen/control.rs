@@ -16,6 +16,7 @@ interface! {
     /// The controller's side of the top-level handshakes.
     ControllerPorts {
         clk: One, rst: One, in_valid: One, in_first: One, in_last: One, out_ready: One,
+        issue_mask: Opt,
         in_ready: One, load_ready: One, out_valid: One, out_last: One,
     }
 }
@@ -25,7 +26,7 @@ interface! {
     Controls {
         seq_load: One, plane: Opt, phase: Opt,
         issue_en: One, acc_en: One, first_phase: One, msb: One,
-        commit: One, commit_first: One, group_en: One, group_first: One, xbar_step: Opt,
+        commit: One, commit_first: One, group_en: Opt, group_first: Opt, xbar_step: Opt,
         beat: Opt, beat_load: One,
     }
 }
@@ -56,6 +57,7 @@ pub fn controller(
             in_first: input(1),
             in_last: input(1),
             out_ready: input(1),
+            issue_mask: d.issue_mask_bits.map(input),
             in_ready: output(1),
             load_ready: output(1),
             out_valid: output(1),
@@ -71,8 +73,8 @@ pub fn controller(
             msb: output(1),
             commit: output(1),
             commit_first: output(1),
-            group_en: output(d.groups),
-            group_first: output(1),
+            group_en: (!ctx.c.is_dense()).then(|| output(d.groups)),
+            group_first: (!ctx.c.is_dense()).then(|| output(1)),
             xbar_step: d.xbar_step_bits.map(output),
             beat: d.beat_bits.map(output),
             beat_load: output(1),
@@ -91,7 +93,7 @@ pub fn controller(
     io.0.declare(&mut m);
     io.1.declare(&mut m);
     issue_stage(&mut m, ctx);
-    crossbar_stage(&mut m, ctx);
+    crossbar_stage(&mut m, ctx, !ctx.c.is_dense());
     drain_stage(&mut m, ctx);
 
     let one = Ty::unsigned(1);
@@ -149,7 +151,7 @@ pub fn controller(
 /// computing, s2 says the shift-accumulators hold a finished vector. One
 /// `advance` enable moves all three, so a waiting commit holds the pipeline.
 fn issue_stage(m: &mut Module, ctx: &Ctx) {
-    let (bx, phases) = (ctx.c.act_bits, ctx.d.phases);
+    let (bx, phases) = (ctx.c.act_bits, ctx.d.issue_blocks);
     let (pw, hw) = (counter_bits(bx), counter_bits(phases));
     let one = Ty::unsigned(1);
     let n = Expr::name;
@@ -184,15 +186,23 @@ fn issue_stage(m: &mut Module, ctx: &Ctx) {
         m.reg(reg, Ty::unsigned(width));
         m.note(reg, doc);
     }
-    let last_phase = m.wire(
-        "last_phase",
-        one,
-        n("s0_phase").eq(c(hw, (phases - 1) as u64)),
-    );
-    m.note(
-        "last_phase",
-        format!("s0 is in phase {} of {phases}", phases - 1),
-    );
+    // Which phase (or slot) comes first and next: every one in order, or
+    // with block sparsity only those `issue_mask` marks.
+    let (first_block, next_block, last_phase) = match ctx.d.issue_mask_bits {
+        Some(_) if phases > 1 => masked_order(m, phases, hw),
+        _ => {
+            let last = m.wire(
+                "last_phase",
+                one,
+                n("s0_phase").eq(c(hw, (phases - 1) as u64)),
+            );
+            m.note(
+                "last_phase",
+                format!("s0 is in phase {} of {phases}", phases - 1),
+            );
+            (c(hw, 0), n("s0_phase").add(c(hw, 1)), last)
+        }
+    };
     let s0_final = m.wire(
         "s0_final",
         one,
@@ -221,7 +231,7 @@ fn issue_stage(m: &mut Module, ctx: &Ctx) {
         vec![
             set("s0_valid", c(1, 1)),
             set("s0_plane", c(pw, (bx - 1) as u64)),
-            set("s0_phase", c(hw, 0)),
+            set("s0_phase", first_block.clone()),
             set("s0_first", n("in_first")),
             set("s0_last", n("in_last")),
         ],
@@ -233,10 +243,10 @@ fn issue_stage(m: &mut Module, ctx: &Ctx) {
                 vec![if_else(
                     last_phase,
                     vec![
-                        set("s0_phase", c(hw, 0)),
+                        set("s0_phase", first_block.clone()),
                         set("s0_plane", n("s0_plane").sub(c(pw, 1))),
                     ],
-                    vec![set("s0_phase", n("s0_phase").add(c(hw, 1)))],
+                    vec![set("s0_phase", next_block)],
                 )],
             )],
         )],
@@ -246,7 +256,7 @@ fn issue_stage(m: &mut Module, ctx: &Ctx) {
         vec![
             step,
             set("s1_valid", n("s0_valid")),
-            set("s1_phase0", n("s0_phase").eq(c(hw, 0))),
+            set("s1_phase0", n("s0_phase").eq(first_block)),
             set("s1_msb", n("s0_plane").eq(c(pw, (bx - 1) as u64))),
             set("s1_final", s0_final),
             set("s1_first", n("s0_first")),
@@ -263,10 +273,47 @@ fn issue_stage(m: &mut Module, ctx: &Ctx) {
     m.registers("clk", "rst", resets, body, "Issue stage");
 }
 
+/// The issue order over the blocks `issue_mask` marks (valid phases or used
+/// slots, docs/SPEC.md section 6): the lowest marked block, the lowest one
+/// above `s0_phase`, and whether there is none above. With no block marked
+/// the order is block 0 alone (its word lines are gated off).
+fn masked_order(m: &mut Module, blocks: u32, hw: u32) -> (Expr, Expr, Expr) {
+    let one = Ty::unsigned(1);
+    let lowest = |bus: &str| {
+        (0..blocks).rev().fold(c(hw, 0), |rest, b| {
+            Expr::mux(Expr::bit(bus, b), c(hw, b as u64), rest)
+        })
+    };
+    let first = m.wire("first_block", Ty::unsigned(hw), lowest("issue_mask"));
+    m.note(
+        "first_block",
+        "the lowest block `issue_mask` marks (0 if none)",
+    );
+    m.wire(
+        "from_s0",
+        Ty::unsigned(blocks - 1),
+        Expr::repeat(blocks - 1, Expr::one_bit(true)).shl(Expr::name("s0_phase")),
+    );
+    m.note("from_s0", "blocks at or above s0's (but the top one)");
+    let above = Expr::concat(vec![Expr::slice("from_s0", 0, blocks - 1), Expr::zero(1)]);
+    let later = m.wire(
+        "later_blocks",
+        Ty::unsigned(blocks),
+        Expr::name("issue_mask").and(above),
+    );
+    m.note("later_blocks", "marked blocks after s0's in this plane");
+    let next = m.wire("next_block", Ty::unsigned(hw), lowest("later_blocks"));
+    let last = m.wire("last_phase", one, later.eq(Expr::zero(blocks)));
+    m.note("last_phase", "s0 issues the plane's last marked block");
+    (first, next, last)
+}
+
 /// Crossbar stage: after a vector's commit, step j serves lane groups
 /// j*X .. j*X+X-1. A `last` vector's stage also waits for the crossbar's
-/// register stages to drain before handing over to the output drain.
-fn crossbar_stage(m: &mut Module, ctx: &Ctx) {
+/// register stages to drain before handing over to the output drain. The
+/// dense engine (no `groups`) keeps the stage as the one cycle in which
+/// its lane accumulators take the committed vector.
+fn crossbar_stage(m: &mut Module, ctx: &Ctx, groups_out: bool) {
     let d = ctx.d;
     let (steps, x, groups, pipeline) = (
         d.crossbar_steps,
@@ -283,6 +330,9 @@ fn crossbar_stage(m: &mut Module, ctx: &Ctx) {
         ("b_first", 1, "its `first` flag"),
         ("b_last", 1, "its `last` flag"),
     ] {
+        if reg == "b_first" && !groups_out {
+            continue;
+        }
         m.reg(reg, Ty::unsigned(width));
         m.note(reg, doc);
     }
@@ -322,12 +372,15 @@ fn crossbar_stage(m: &mut Module, ctx: &Ctx) {
     );
     let body = vec![if_else(
         n("commit_w"),
-        vec![
-            set("b_busy", c(1, 1)),
-            set("b_step", c(sw, 0)),
-            set("b_first", n("s2_first")),
-            set("b_last", n("s2_last")),
-        ],
+        [
+            Some(set("b_busy", c(1, 1))),
+            Some(set("b_step", c(sw, 0))),
+            groups_out.then(|| set("b_first", n("s2_first"))),
+            Some(set("b_last", n("s2_last"))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
         vec![if_(
             n("b_busy"),
             vec![if_else(
@@ -378,8 +431,10 @@ fn crossbar_stage(m: &mut Module, ctx: &Ctx) {
             "Accumulate enables delayed through the crossbar",
         );
     }
-    m.assign(LValue::net("group_en"), group_en);
-    m.assign(LValue::net("group_first"), group_first);
+    if groups_out {
+        m.assign(LValue::net("group_en"), group_en);
+        m.assign(LValue::net("group_first"), group_first);
+    }
 }
 
 /// Drain stage: loads one beat per cycle into the output register while the

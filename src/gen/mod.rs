@@ -5,6 +5,7 @@ pub mod arith;
 pub mod array;
 pub mod control;
 pub mod crossbar;
+pub mod dense;
 pub mod iface;
 pub mod output;
 pub mod pool;
@@ -26,10 +27,18 @@ impl Ctx<'_> {
     }
     /// Width of the TILE_ID parameter (at least one bit).
     pub fn tile_id_bits(&self) -> u32 {
-        self.word_addr(crate::config::layout::ERROR_COLUMN)
+        self.word_addr(self.column_target())
             .get("macro")
             .width
             .max(1)
+    }
+    /// The load target that writes the error / weight macros' columns.
+    pub fn column_target(&self) -> &'static str {
+        if self.c.is_dense() {
+            crate::config::layout::WEIGHT_COLUMN
+        } else {
+            crate::config::layout::ERROR_COLUMN
+        }
     }
     fn word_addr(&self, target: &str) -> &Word {
         &self.layout().target(target).addr
@@ -64,7 +73,11 @@ pub fn generate(config: &Config) -> Design {
         d: &derived,
     };
     let mut design = Design::default();
-    design.top = top::top(&mut design, &ctx).module;
+    design.top = if config.is_dense() {
+        dense::dense_top(&mut design, &ctx).module
+    } else {
+        top::top(&mut design, &ctx).module
+    };
     design.prefixed(&config.prefix)
 }
 

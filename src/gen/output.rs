@@ -11,7 +11,8 @@ pub const REQUANTIZER: &str = "requantizer";
 
 interface! {
     /// One lane's requantization.
-    RequantizerIo { acc_pool: One, acc_err: One, bias: One, scale: One, y: One }
+    /// `acc_pool` is the dense engine's lane accumulator; it has no `acc_err`.
+    RequantizerIo { acc_pool: One, acc_err: Opt, bias: One, scale: One, y: One }
 }
 
 /// `y = sat(relu(round_shift(alpha * accP + beta * accE + bias, s)))` for one
@@ -25,17 +26,23 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     let (bb, shb) = (ctx.c.bias_bits, ctx.c.shift_bits);
     let vw = ctx.d.value_bits;
     let rw = vw + 1;
+    let dense = ctx.c.is_dense();
     let io = RequantizerIo {
         acc_pool: input(aw),
-        acc_err: input(aw),
+        acc_err: (!dense).then(|| input(aw)),
         bias: input(bb),
         scale: input(scale_word.bits()),
         y: output(ob),
     };
     let mut m = Module::new(REQUANTIZER);
     m.role(Role::LaneDatapath);
+    let sum = if dense {
+        "alpha*acc + bias"
+    } else {
+        "alpha*accP + beta*accE + bias"
+    };
     m.doc(format!(
-        "Requantizer: alpha*accP + beta*accE + bias at {vw} bits, round-half-up shift,"
+        "Requantizer: {sum} at {vw} bits, round-half-up shift,"
     ));
     m.doc(format!(
         "saturation to {ob} bits, unsigned with ReLU or two's complement without (the scale word's relu bit)."
@@ -57,12 +64,19 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
             ),
         );
     }
-    let products = [("alpha", "acc_pool"), ("beta", "acc_err")];
-    let value = scaled_sum(&mut m, ctx, &products, vw);
+    let products: &[(&str, &str)] = if dense {
+        &[("alpha", "acc_pool")]
+    } else {
+        &[("alpha", "acc_pool"), ("beta", "acc_err")]
+    };
+    let value = scaled_sum(&mut m, ctx, products, vw);
     m.wire("value", Ty::signed(vw), value);
     m.note(
         "value",
-        format!("exact: {vw} bits hold alpha * accP + beta * accE + bias for every input"),
+        format!(
+            "exact: {vw} bits hold {} for every input",
+            sum.replace('*', " * ")
+        ),
     );
     let shift = m.wire(
         "shift",
@@ -194,7 +208,7 @@ interface! {
     /// The lanes one requantizer serves, one per beat.
     OutputSlotIo {
         clk: One, bias_we: One, wr_bias: One, beat: Opt,
-        acc_pool: One, acc_err: One, scale: One, y: One,
+        acc_pool: One, acc_err: Opt, scale: One, y: One,
     }
 }
 
@@ -214,7 +228,7 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
         wr_bias: input(bb),
         beat: ctx.d.beat_bits.map(input),
         acc_pool: input(beats * aw),
-        acc_err: input(beats * aw),
+        acc_err: (!ctx.c.is_dense()).then(|| input(beats * aw)),
         scale: input(ctx.layout().target(SCALES).data.bits()),
         y: output(ob),
     };
@@ -246,7 +260,10 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
     };
     let lane = |bus: &str, w: u32| (0..beats).map(|k| Expr::slice(bus, k * w, w)).collect();
     let accp = pick(&mut m, "beat_acc_pool", lane("acc_pool", aw), aw);
-    let acce = pick(&mut m, "beat_acc_err", lane("acc_err", aw), aw);
+    let acce = p
+        .acc_err
+        .as_ref()
+        .map(|_| pick(&mut m, "beat_acc_err", lane("acc_err", aw), aw));
     let biases = (0..beats)
         .map(|k| Expr::name(&format!("bias_{k}")))
         .collect();
@@ -316,7 +333,7 @@ interface! {
     /// Per-lane biases, per-layer scales and the output beats.
     OutputUnitIo {
         clk: One, lane_we: One, wr_bias: One, scale: One,
-        beat: Opt, beat_load: One, acc_pool: One, acc_err: One, out_data: One,
+        beat: Opt, beat_load: One, acc_pool: One, acc_err: Opt, out_data: One,
     }
 }
 
@@ -336,7 +353,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
         beat: ctx.d.beat_bits.map(input),
         beat_load: input(1),
         acc_pool: input(lanes * aw),
-        acc_err: input(lanes * aw),
+        acc_err: (!ctx.c.is_dense()).then(|| input(lanes * aw)),
         out_data: output(ol * ob),
     };
     let mut m = Module::new(OUTPUT_UNIT);
@@ -365,7 +382,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
                 wr_bias: p.wr_bias.clone(),
                 beat: p.beat.clone(),
                 acc_pool: gather("acc_pool", i, aw),
-                acc_err: gather("acc_err", i, aw),
+                acc_err: p.acc_err.as_ref().map(|_| gather("acc_err", i, aw)),
                 scale: p.scale.clone(),
                 y: y.clone(),
             },

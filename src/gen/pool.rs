@@ -60,21 +60,34 @@ pub fn lane_write_decoder(design: &mut Design, ctx: &Ctx) -> Block<LaneDecoderIo
         we: output(lanes),
     };
     let mut m = Module::new(LANE_WRITE_DECODER);
-    m.role(Role::IndexMemory);
-    m.doc(format!(
-        "Lane address {{group, slot}} -> one-hot write enable over {lanes} lanes."
-    ));
-    m.doc(format!(
-        "Lane l = group * {} + slot; the slot field is {} bits.",
-        ctx.c.pool,
-        addr.get("slot").width
-    ));
+    let dense = ctx.c.is_dense();
+    if dense {
+        // The dense engine's lane words hold only biases.
+        m.role(Role::Control);
+        m.doc(format!(
+            "Lane address -> one-hot write enable over {lanes} lanes."
+        ));
+    } else {
+        m.role(Role::IndexMemory);
+        m.doc(format!(
+            "Lane address {{group, slot}} -> one-hot write enable over {lanes} lanes."
+        ));
+        m.doc(format!(
+            "Lane l = group * {} + slot; the slot field is {} bits.",
+            ctx.c.pool,
+            addr.get("slot").width
+        ));
+    }
     let p = io.declare(&mut m);
     let bits = (0..lanes)
         .rev()
         .map(|l| {
-            let (g, s) = (l / ctx.c.pool, l % ctx.c.pool);
-            let code = (g as u64) << addr.get("group").lsb | (s as u64) << addr.get("slot").lsb;
+            let code = if dense {
+                (l as u64) << addr.get("lane").lsb
+            } else {
+                let (g, s) = (l / ctx.c.pool, l % ctx.c.pool);
+                (g as u64) << addr.get("group").lsb | (s as u64) << addr.get("slot").lsb
+            };
             p.en.clone().and(p.addr.clone().eq(Expr::uconst(aw, code)))
         })
         .collect();

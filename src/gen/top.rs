@@ -59,7 +59,7 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> Block<TopIo<PortSpec>> {
     ));
     m.doc("Ports and protocol: the generated cim_top.md; design: docs/ARCHITECTURE.md.");
     let p = io.declare(&mut m);
-    let ctl = control(design, ctx, &mut m, &p);
+    let ctl = control(design, ctx, &mut m, &p, None);
     layer_registers(design, ctx, &mut m, &p);
     let compute = tiles(design, ctx, &mut m, &p, &ctl);
     pool_engine(design, ctx, &mut m, &p, &ctl, compute);
@@ -70,9 +70,15 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> Block<TopIo<PortSpec>> {
     }
 }
 
-/// Load strobes, the controller and the input sequencer; returns the
-/// control bus.
-fn control(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) -> Controls<Expr> {
+/// Load strobes and the controller (which issues the blocks `issue_mask`
+/// marks, when given); returns the control bus.
+pub(super) fn control(
+    design: &mut Design,
+    ctx: &Ctx,
+    m: &mut Module,
+    p: &TopIo<Expr>,
+    issue_mask: Option<Expr>,
+) -> Controls<Expr> {
     let one = Ty::unsigned(1);
     let load_fire = m.wire(
         "load_fire",
@@ -104,6 +110,7 @@ fn control(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) -> C
                 in_first: p.in_first.clone(),
                 in_last: p.in_last.clone(),
                 out_ready: p.out_ready.clone(),
+                issue_mask,
                 in_ready: p.in_ready.clone(),
                 load_ready: p.load_ready.clone(),
                 out_valid: p.out_valid.clone(),
@@ -117,7 +124,7 @@ fn control(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) -> C
 
 /// The layer's scale word, read by the output unit and (its ADC step) by
 /// the macros.
-fn layer_registers(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) {
+pub(super) fn layer_registers(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) {
     let word = &ctx.layout().target(SCALES).data;
     let scale = m.wire_decl("scale", Ty::unsigned(word.bits()));
     m.instance(scale_register(design, ctx).instance(
@@ -158,9 +165,10 @@ fn tiles(
             in_data: p.in_data.clone(),
             plane: ctl.plane.clone(),
             phase: ctl.phase.clone(),
-            en: ctl.issue_en.clone(),
+            gate: None,
+            en: Some(ctl.issue_en.clone()),
             wl: wl.clone(),
-            pop: pop.clone(),
+            pop: Some(pop.clone()),
         },
     ));
 
@@ -190,7 +198,7 @@ fn tiles(
                     acc_en: ctl.acc_en.clone(),
                     first_phase: ctl.first_phase.clone(),
                     msb: ctl.msb.clone(),
-                    pop: pop.clone(),
+                    pop: Some(pop.clone()),
                     y: wr.y,
                 },
             )
@@ -316,21 +324,26 @@ fn pool_engine(
     m.wire_decl("acc_err", Ty::unsigned(d.lanes * aw));
     for g in 0..d.groups {
         let unit = g % d.crossbar_units;
-        m.instance(lane_acc.instance(
-            format!("lanes_{g}"),
-            LaneAccIo {
-                clk: p.clk.clone(),
-                pool_en: Expr::bit("group_en", g),
-                pool_first: ctl.group_first.clone(),
-                sel_y: Expr::slice("xbar_y", unit * pool * yw, pool * yw),
-                err_en: ctl.commit.clone(),
-                err_first: ctl.commit_first.clone(),
-                err_y: Expr::slice(&net_name(&compute.err_y), g * pool * yw, pool * yw),
-                mask: Expr::slice("mask", g * pool, pool),
-                acc_pool: Expr::slice("acc_pool", g * pool * aw, pool * aw),
-                acc_err: Expr::slice("acc_err", g * pool * aw, pool * aw),
-            },
-        ));
+        m.instance(
+            lane_acc.instance(
+                format!("lanes_{g}"),
+                LaneAccIo {
+                    clk: p.clk.clone(),
+                    pool_en: Expr::bit("group_en", g),
+                    pool_first: ctl
+                        .group_first
+                        .clone()
+                        .expect("the pool engine has lane groups"),
+                    sel_y: Expr::slice("xbar_y", unit * pool * yw, pool * yw),
+                    err_en: ctl.commit.clone(),
+                    err_first: ctl.commit_first.clone(),
+                    err_y: Expr::slice(&net_name(&compute.err_y), g * pool * yw, pool * yw),
+                    mask: Expr::slice("mask", g * pool, pool),
+                    acc_pool: Expr::slice("acc_pool", g * pool * aw, pool * aw),
+                    acc_err: Expr::slice("acc_err", g * pool * aw, pool * aw),
+                },
+            ),
+        );
     }
     m.instance(output_unit(design, ctx).instance(
         "outputs",
@@ -342,7 +355,7 @@ fn pool_engine(
             beat: ctl.beat.clone(),
             beat_load: ctl.beat_load.clone(),
             acc_pool: Expr::name("acc_pool"),
-            acc_err: Expr::name("acc_err"),
+            acc_err: Some(Expr::name("acc_err")),
             out_data: p.out_data.clone(),
         },
     ));

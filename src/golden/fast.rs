@@ -556,8 +556,74 @@ fn has_popcnt() -> bool {
     }
 }
 
+/// The dense engine with exact read-out is an integer matrix product with
+/// its `w_bits` weights (docs/SPEC.md section 6, the identity
+/// `golden::dense_tests` proves): the first `lanes` lanes' weights of one
+/// tile, row-major (lane, input row), as the engine reads them (zero where
+/// no issued block covers a row).
+pub fn dense_matrix(c: &Config, w: &Weights, lanes: usize) -> Vec<i64> {
+    let engine = super::Engine::new(c, w.clone());
+    (0..lanes)
+        .flat_map(|l| {
+            let engine = &engine;
+            (0..c.rows).map(move |r| engine.dense_weight(l, r))
+        })
+        .collect()
+}
+
+/// Whether the dense fast path applies: exact read-out and 64-bit sums.
+pub fn dense_fits(c: &Config) -> bool {
+    c.is_dense()
+        && crate::config::default_adc_shift(c.wl_parallel, c.adc_bits) == 0
+        && crate::config::Derived::new(c).accumulator_bits <= 62
+}
+
+/// [`accumulate`] for the dense engine with exact read-out: `acc (+)= W x`
+/// for the row block `rows` of every vector, kept in `LaneSums::pool`.
+pub fn dense_accumulate<V: Vectors + ?Sized>(
+    c: &Config,
+    matrix: &[i64],
+    lanes: usize,
+    vectors: &V,
+    rows: std::ops::Range<usize>,
+    sums: &mut [LaneSums],
+    first: bool,
+) {
+    let r = c.rows as usize;
+    sums.par_iter_mut()
+        .enumerate()
+        .for_each_init(Vec::new, |x, (i, s)| {
+            vectors.fill(i, rows.clone(), x);
+            if s.pool.len() != lanes || first {
+                s.pool = vec![0; lanes];
+            }
+            for (l, acc) in s.pool.iter_mut().enumerate() {
+                let row = &matrix[l * r..l * r + x.len()];
+                *acc += row.iter().zip(x.iter()).map(|(&w, &v)| w * v).sum::<i64>();
+            }
+        });
+}
+
+/// Requantized outputs of the dense engine's lanes (`alpha acc + bias`).
+pub fn dense_outputs(c: &Config, w: &Weights, sums: &LaneSums) -> Vec<i64> {
+    let sc = &w.scales;
+    sums.pool
+        .iter()
+        .zip(&w.bias)
+        .map(|(&a, &b)| {
+            requantize(
+                sc.alpha as i128 * a as i128 + b as i128,
+                sc.shift,
+                sc.relu,
+                c.out_bits,
+            )
+        })
+        .collect()
+}
+
 /// Whether the fast path's 64-bit sums hold every value the configuration
-/// can reach (otherwise use `Engine`).
+/// can reach (otherwise use `Engine`). The fast path is the pool engine's;
+/// the dense engine has `dense_fits`.
 pub fn fits(c: &Config) -> bool {
-    crate::config::Derived::new(c).accumulator_bits <= 62
+    !c.is_dense() && crate::config::Derived::new(c).accumulator_bits <= 62
 }

@@ -6,7 +6,7 @@
 pub mod fast;
 pub mod timing;
 
-use crate::config::{adc_read_out_at, default_adc_shift, Config};
+use crate::config::{adc_read_out_at, default_adc_shift, Config, Sparsity};
 
 /// A column of cells (or any R-bit vector): bit d is row d, packed in u64s.
 pub type Bits = Vec<u64>;
@@ -38,6 +38,71 @@ pub struct Weights {
     pub mask: Vec<bool>,
     pub bias: Vec<i64>,
     pub scales: Scales,
+    /// Dense engine, `sparsity = "skip"`: whether each phase of the tile is
+    /// computed (all true otherwise; empty for the pool engine).
+    pub phase_valid: Vec<bool>,
+    /// Dense engine, `sparsity = "compact"`: the input phase block each
+    /// slot multiplies, `phases` meaning empty (empty otherwise).
+    pub slot_codes: Vec<u32>,
+}
+
+/// One block of word lines a vector issues: the phase block of the input
+/// vector it drives and the physical block of the macro it drives it on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IssuedBlock {
+    pub input: u32,
+    pub physical: u32,
+}
+
+/// The blocks each bit plane of a vector computes (docs/SPEC.md section
+/// 6): every phase; the valid phases (`skip`); the used slots (`compact`).
+/// The controller spends max(1, len) issue steps per plane: with nothing
+/// to compute it issues one step with no word line driven.
+pub fn issued_blocks(c: &Config, w: &Weights) -> Vec<IssuedBlock> {
+    let phases = c.rows / c.wl_parallel;
+    match (c.is_dense(), c.sparsity) {
+        (true, Sparsity::Skip) => (0..phases)
+            .filter(|&h| w.phase_valid[h as usize])
+            .map(|h| IssuedBlock {
+                input: h,
+                physical: h,
+            })
+            .collect(),
+        (true, Sparsity::Compact) => (0..c.slots)
+            .filter(|&k| w.slot_codes[k as usize] < phases)
+            .map(|k| IssuedBlock {
+                input: w.slot_codes[k as usize],
+                physical: k,
+            })
+            .collect(),
+        _ => (0..phases)
+            .map(|h| IssuedBlock {
+                input: h,
+                physical: h,
+            })
+            .collect(),
+    }
+}
+
+/// Issue steps per bit plane (see `issued_blocks`).
+pub fn issue_steps_per_plane(c: &Config, w: &Weights) -> u32 {
+    (issued_blocks(c, w).len() as u32).max(1)
+}
+
+/// The lane of the dense engine's column `column` (= macro * cols + c) and
+/// the weight bit it holds (docs/SPEC.md section 6).
+pub fn dense_lane_of_column(c: &Config, column: u32) -> (u32, u32) {
+    let (m, col) = (column / c.cols, column % c.cols);
+    (m * (c.cols / c.w_bits) + col / c.w_bits, col % c.w_bits)
+}
+
+/// Weight of bit j of a `w_bits` two's-complement weight.
+pub fn weight_bit_value(w_bits: u32, j: u32) -> i64 {
+    if j == w_bits - 1 {
+        -(1i64 << j)
+    } else {
+        1i64 << j
+    }
 }
 
 /// The per-layer scale word: the output scaling of docs/SPEC.md section 3
@@ -214,6 +279,29 @@ impl MacroModel {
         y
     }
 
+    /// Y of one column of 0/1 cells (the dense engine, docs/SPEC.md section
+    /// 6): per plane the ADC read-outs of the issued blocks add up, with no
+    /// `2A - N` step. `blocks[i]` is the input phase block the block's
+    /// cells multiply and the cells placed at those input rows.
+    pub fn plain_column(&self, x: &DrivenPlanes, blocks: &[(usize, Bits)]) -> i64 {
+        let mut y = 0i64;
+        for t in 0..self.act_bits as usize {
+            let plane: i64 = blocks
+                .iter()
+                .map(|(h, cells)| {
+                    let s: u32 = x.words[t][*h]
+                        .iter()
+                        .zip(cells)
+                        .map(|(a, b)| (a & b).count_ones())
+                        .sum();
+                    self.adc(s) as i64
+                })
+                .sum();
+            y += self.plane_weight(t as u32) * plane;
+        }
+        y
+    }
+
     /// Every intermediate of one column, for mismatch reports and tests.
     pub fn column_detail(&self, x: &DrivenPlanes, column: &Bits) -> ColumnDetail {
         let mut d = ColumnDetail {
@@ -289,6 +377,9 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(config: &Config, weights: Weights) -> Engine {
+        if config.is_dense() {
+            return Engine::dense(config, weights);
+        }
         let lanes = (config.macros * config.cols) as usize;
         assert_eq!(weights.pool.len(), config.pool as usize, "pool vectors");
         assert_eq!(weights.error.len(), lanes, "error columns");
@@ -308,9 +399,43 @@ impl Engine {
         }
     }
 
-    /// Processes one input vector (SPEC section 3).
+    fn dense(config: &Config, weights: Weights) -> Engine {
+        let lanes = config.lanes() as usize;
+        let phases = (config.rows / config.wl_parallel) as usize;
+        assert!(weights.pool.is_empty(), "the dense engine has no pool");
+        assert_eq!(
+            weights.error.len(),
+            (config.macros * config.cols) as usize,
+            "weight columns"
+        );
+        assert_eq!(weights.bias.len(), lanes, "biases");
+        match config.sparsity {
+            Sparsity::Skip => assert_eq!(weights.phase_valid.len(), phases, "phase valid bits"),
+            Sparsity::Compact => {
+                assert_eq!(
+                    weights.slot_codes.len(),
+                    config.slots as usize,
+                    "slot codes"
+                )
+            }
+            Sparsity::None => {}
+        }
+        Engine {
+            config: config.clone(),
+            model: MacroModel::new(config),
+            weights,
+            acc_pool: vec![0; lanes],
+            acc_err: vec![0; lanes],
+        }
+    }
+
+    /// Processes one input vector (SPEC section 3, or 6 for the dense
+    /// engine).
     pub fn step(&mut self, x: &[i64], first: bool, last: bool) -> VectorResult {
         self.model.set_adc_shift(self.weights.scales.adc_shift);
+        if self.config.is_dense() {
+            return self.dense_step(x, first, last);
+        }
         let driven = self.model.drive(x);
         let ypool: Vec<i64> = self
             .weights
@@ -349,6 +474,84 @@ impl Engine {
         }
     }
 
+    /// The dense engine's step: `z` holds every column's Y, `ysel` every
+    /// lane's recombined value D; the accumulators are `acc_pool`.
+    fn dense_step(&mut self, x: &[i64], first: bool, last: bool) -> VectorResult {
+        let driven = self.model.drive(x);
+        let blocks = self.dense_blocks();
+        let z: Vec<i64> = blocks
+            .iter()
+            .map(|b| self.model.plain_column(&driven, b))
+            .collect();
+        let c = &self.config;
+        let mut d = vec![0i64; c.lanes() as usize];
+        for (col, &y) in z.iter().enumerate() {
+            let (lane, j) = dense_lane_of_column(c, col as u32);
+            d[lane as usize] += weight_bit_value(c.w_bits, j) * y;
+        }
+        if first {
+            self.acc_pool.iter_mut().for_each(|a| *a = 0);
+        }
+        for (a, &v) in self.acc_pool.iter_mut().zip(&d) {
+            *a += v as i128;
+        }
+        let outputs = last.then(|| self.outputs());
+        VectorResult {
+            ypool: vec![],
+            z,
+            ysel: d,
+            outputs,
+        }
+    }
+
+    /// Per dense column, its issued blocks as (input phase block, the
+    /// block's cells placed at that block's input rows).
+    fn dense_blocks(&self) -> Vec<Vec<(usize, Bits)>> {
+        let c = &self.config;
+        let w = c.wl_parallel;
+        let issued = issued_blocks(c, &self.weights);
+        self.weights
+            .error
+            .iter()
+            .map(|column| {
+                issued
+                    .iter()
+                    .map(|b| {
+                        let cells = bits_from_fn(c.rows, |d| {
+                            d / w == b.input && bit(column, b.physical * w + d % w)
+                        });
+                        (b.input as usize, cells)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The dense engine's effective weight of lane `lane` at input row
+    /// `row`: its `w_bits` two's-complement bits, zero where no issued
+    /// block covers the row.
+    pub fn dense_weight(&self, lane: usize, row: u32) -> i64 {
+        let c = &self.config;
+        let w = c.wl_parallel;
+        let per_macro = (c.cols / c.w_bits) as usize;
+        let (m, o) = (lane / per_macro, lane % per_macro);
+        // Distinct slots name distinct blocks (SPEC section 6); the
+        // hardware would add up any that did not.
+        issued_blocks(c, &self.weights)
+            .into_iter()
+            .filter(|b| b.input == row / w)
+            .map(|b| {
+                (0..c.w_bits)
+                    .filter(|&j| {
+                        let col = m * c.cols as usize + j as usize + c.w_bits as usize * o;
+                        bit(&self.weights.error[col], b.physical * w + row % w)
+                    })
+                    .map(|j| weight_bit_value(c.w_bits, j))
+                    .sum::<i64>()
+            })
+            .sum()
+    }
+
     /// Requantized outputs of the current accumulators.
     pub fn outputs(&self) -> Vec<i64> {
         let w = &self.weights;
@@ -377,5 +580,7 @@ impl Engine {
     }
 }
 
+#[cfg(test)]
+mod dense_tests;
 #[cfg(test)]
 mod tests;

@@ -74,6 +74,8 @@ fn random_case(c: &Config, seed: u64, extreme: bool) -> (Weights, Vec<Vec<i64>>)
             relu: rng.gen(),
             adc_shift: 0,
         },
+        phase_valid: vec![],
+        slot_codes: vec![],
     };
     let (lo, hi) = act_range(c);
     let vectors = (0..4)

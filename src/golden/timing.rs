@@ -36,6 +36,8 @@ pub struct Events {
 #[derive(Clone, Debug)]
 pub struct Schedule {
     planes: u32,
+    /// Issue steps per bit plane: the phases, or with block sparsity the
+    /// valid phases / used slots of the loaded tile (`set_issue_steps`).
     phases: u32,
     xbar_steps: u32,
     /// Register stages inside the crossbar: a `last` vector's crossbar stage
@@ -61,7 +63,7 @@ impl Schedule {
         let d = Derived::new(config);
         Schedule {
             planes: config.act_bits,
-            phases: d.phases,
+            phases: d.issue_blocks,
             xbar_steps: d.crossbar_steps,
             xbar_pipeline: d.crossbar_pipeline,
             beats: d.out_beats,
@@ -72,6 +74,12 @@ impl Schedule {
             draining: None,
             out_reg: None,
         }
+    }
+
+    /// The loaded tile's issue steps per plane (`golden::issue_steps_per_plane`);
+    /// loads only happen while the engine is idle.
+    pub fn set_issue_steps(&mut self, steps: u32) {
+        self.phases = steps;
     }
 
     fn issue_is_final(&self) -> bool {

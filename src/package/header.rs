@@ -1,8 +1,8 @@
 //! `cim_params.h`: the C view of a package's configuration, derived widths
 //! and load-port layout.
 
-use crate::config::layout::{Field, LoadLayout, ERROR_COLUMN, LANE};
-use crate::config::{AdcMode, Config, Crossbar, Derived};
+use crate::config::layout::{Field, LoadLayout, ERROR_COLUMN, LANE, WEIGHT_COLUMN};
+use crate::config::{AdcMode, Config, Crossbar, Derived, Sparsity};
 use crate::emit::verilog::banner_in;
 use std::fmt::Write;
 
@@ -17,11 +17,28 @@ pub fn c_header(c: &Config, d: &Derived) -> String {
     let def = |s: &mut String, name: &str, value: u32| {
         let _ = writeln!(s, "#define CIM_{name} {value}u");
     };
-    for (name, v) in [
+    let dense = c.is_dense();
+    let common = [
+        ("ENGINE_DENSE", dense as u32),
         ("MACROS", c.macros),
         ("ROWS", c.rows),
         ("COLS", c.cols),
-        ("POOL", c.pool),
+    ];
+    let pool = [("POOL", c.pool)];
+    let dense_engine = [
+        ("W_BITS", c.w_bits),
+        (
+            "SPARSITY",
+            match c.sparsity {
+                Sparsity::None => 0,
+                Sparsity::Skip => 1,
+                Sparsity::Compact => 2,
+            },
+        ),
+        ("SLOTS", d.issue_blocks),
+        ("MACRO_ROWS", d.macro_rows),
+    ];
+    let array = [
         ("WL_PARALLEL", c.wl_parallel),
         ("ADC_BITS", c.adc_bits),
         ("ADC_ROUND", (c.adc_mode == AdcMode::RoundClamp) as u32),
@@ -34,20 +51,28 @@ pub fn c_header(c: &Config, d: &Derived) -> String {
         ("SHIFT_BITS", c.shift_bits),
         ("MAX_ROW_BLOCKS", c.max_row_blocks),
         ("LANES", d.lanes),
-        ("GROUPS", d.groups),
-        ("INDEX_BITS", d.index_bits),
+    ];
+    let pool_lanes = [("GROUPS", d.groups), ("INDEX_BITS", d.index_bits)];
+    let widths = [
         ("PHASES", d.phases),
         ("STEPS_PER_VECTOR", d.steps_per_vector),
         ("COL_SUM_BITS", d.col_sum_bits),
         ("ADC_SHIFT", d.adc_shift),
         ("COLUMN_BITS", d.column_bits),
+    ];
+    let lane_value = [("LANE_VALUE_BITS", d.lane_value_bits.unwrap_or(0))];
+    let value = [
         ("ACCUMULATOR_BITS", d.accumulator_bits),
         ("VALUE_BITS", d.value_bits),
+    ];
+    let crossbar = [
         ("CROSSBAR_UNITS", d.crossbar_units),
         ("CROSSBAR_STEPS", d.crossbar_steps),
         ("CROSSBAR_BENES", (c.crossbar == Crossbar::Benes) as u32),
         ("CROSSBAR_PIPELINE", d.crossbar_pipeline),
         ("GROUP_SELECT_BITS", d.group_select_bits),
+    ];
+    let ports = [
         ("OUT_LANES", d.out_lanes),
         ("OUT_BEATS", d.out_beats),
         ("OUT_BEAT_BITS", d.out_beat_bits),
@@ -57,8 +82,32 @@ pub fn c_header(c: &Config, d: &Derived) -> String {
         ("LOAD_SEL_BITS", d.load_sel_bits),
         ("LOAD_ADDR_BITS", d.load_addr_bits),
         ("LOAD_DATA_BITS", d.load_data_bits),
-    ] {
-        def(&mut s, name, v);
+    ];
+    // Each engine's header lists only the quantities its hardware has.
+    let groups: Vec<&[(&str, u32)]> = if dense {
+        vec![
+            &common,
+            &dense_engine,
+            &array,
+            &widths,
+            &lane_value,
+            &value,
+            &ports,
+        ]
+    } else {
+        vec![
+            &common,
+            &pool,
+            &array,
+            &pool_lanes,
+            &widths,
+            &value,
+            &crossbar,
+            &ports,
+        ]
+    };
+    for (name, v) in groups.into_iter().flatten() {
+        def(&mut s, name, *v);
     }
     layout_macros(&mut s, &d.load);
     address_helpers(&mut s, c, &d.load);
@@ -94,6 +143,23 @@ fn layout_macros(s: &mut String, layout: &LoadLayout) {
 
 /// Address helpers that compose the fields above.
 fn address_helpers(s: &mut String, c: &Config, layout: &LoadLayout) {
+    if c.is_dense() {
+        let col = &layout.target(WEIGHT_COLUMN).addr;
+        let lane = &layout.target(LANE).addr;
+        s.push_str("\n/* Load addresses: weight column of (macro, col); lane word of lane. */\n");
+        let _ = writeln!(
+            s,
+            "#define CIM_WEIGHT_COLUMN_ADDR(macro, col) ((((unsigned)(macro)) << {}) | (((unsigned)(col)) << {}))",
+            col.get("macro").lsb,
+            col.get("col").lsb
+        );
+        let _ = writeln!(
+            s,
+            "#define CIM_LANE_ADDR(lane) (((unsigned)(lane)) << {})",
+            lane.get("lane").lsb
+        );
+        return;
+    }
     let err = &layout.target(ERROR_COLUMN).addr;
     let lane = &layout.target(LANE).addr;
     s.push_str("\n/* Load addresses: error column of (macro, col); lane word of lane = group * POOL + slot. */\n");

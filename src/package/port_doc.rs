@@ -4,7 +4,7 @@
 
 use crate::benes::Benes;
 use crate::config::layout::{Target, Word, LANE, SCALES};
-use crate::config::{Config, Crossbar, Derived};
+use crate::config::{Config, Crossbar, Derived, Sparsity};
 use crate::ir::{Design, Dir};
 use std::fmt::Write;
 
@@ -12,7 +12,28 @@ pub fn port_document(c: &Config, d: &Derived, design: &Design) -> String {
     let top = design.module(&design.top).expect("top exists");
     let mut s = String::new();
     let _ = writeln!(s, "# `{}` ports and protocol\n", top.name);
-    let _ = writeln!(
+    let adc = if c.adc_bits == 0 {
+        "exact".to_string()
+    } else {
+        format!("{} bits {}", c.adc_bits, c.adc_mode)
+    };
+    if c.is_dense() {
+        let _ = writeln!(
+            s,
+            "Generated for: the dense engine, {} macros of {}x{} holding {}-bit weights ({} lanes), sparsity `{}`, W = {}, {}-bit {} activations, ADC {}.\n",
+            c.macros,
+            d.macro_rows,
+            c.cols,
+            c.w_bits,
+            d.lanes,
+            c.sparsity,
+            c.wl_parallel,
+            c.act_bits,
+            if c.act_signed { "signed" } else { "unsigned" },
+            adc,
+        );
+    } else {
+        let _ = writeln!(
         s,
         "Generated for: {} error macros of {}x{}, pool {}, W = {}, {}-bit {} activations, ADC {}, `{}` crossbar.\n",
         c.macros,
@@ -29,10 +50,17 @@ pub fn port_document(c: &Config, d: &Derived, design: &Design) -> String {
         },
         c.crossbar,
     );
-    s.push_str(
-        "What the engine computes, bit for bit, is defined in cimpool's docs/SPEC.md (sections 2-3);\n\
+    }
+    let sections = if c.is_dense() {
+        "2, 6 and 7"
+    } else {
+        "2, 3 and 7"
+    };
+    let _ = write!(
+        s,
+        "What the engine computes, bit for bit, is defined in cimpool's docs/SPEC.md (sections {sections});\n\
          this document says how to drive it. Every number here is also in `cim_params.h` and\n\
-         `cim_params.json`.\n\n",
+         `cim_params.json`.\n\n"
     );
     s.push_str("| port | dir | bits | meaning |\n|---|---|---|---|\n");
     for p in &top.ports {
@@ -45,7 +73,7 @@ pub fn port_document(c: &Config, d: &Derived, design: &Design) -> String {
             port_meaning(&p.name, c, d)
         );
     }
-    reset_section(&mut s);
+    reset_section(&mut s, c);
     load_section(&mut s, c, d);
     if c.crossbar == Crossbar::Benes {
         benes_section(&mut s, c, d);
@@ -54,7 +82,7 @@ pub fn port_document(c: &Config, d: &Derived, design: &Design) -> String {
     s
 }
 
-fn reset_section(s: &mut String) {
+fn reset_section(s: &mut String, c: &Config) {
     s.push_str(
         r#"
 ## Clock, reset and state after reset
@@ -70,6 +98,15 @@ layer uses before its first input vector, and mark the first input vector after 
 Memories keep their contents across `rst`.
 "#,
     );
+    match c.sparsity {
+        Sparsity::Skip => {
+            s.push_str("The phase valid bits are the exception: reset marks every phase valid.\n")
+        }
+        Sparsity::Compact => {
+            s.push_str("The slot codes are the exception: reset sets slot k to phase block k.\n")
+        }
+        Sparsity::None => {}
+    }
 }
 
 fn load_section(s: &mut String, c: &Config, d: &Derived) {
@@ -86,12 +123,14 @@ the same cycle as an input vector is seen by that vector.
 
 `load_sel` picks the target; `load_addr` and `load_data` are laid out per target as below
 (fields not listed are ignored; write them as 0). Signed fields are two's complement.
-Macro cells: bit 1 means +1 and bit 0 means -1, in the pool macro and in the error macros.
-
-| `load_sel` | target | `load_addr` | `load_data` |
-|---|---|---|---|
 "#,
     );
+    s.push_str(if c.is_dense() {
+        "Macro cells hold plain bits of two's-complement weights (0 or 1).\n"
+    } else {
+        "Macro cells: bit 1 means +1 and bit 0 means -1, in the pool macro and in the error macros.\n"
+    });
+    s.push_str("\n| `load_sel` | target | `load_addr` | `load_data` |\n|---|---|---|---|\n");
     for t in &d.load.targets {
         let _ = writeln!(
             s,
@@ -105,7 +144,10 @@ Macro cells: bit 1 means +1 and bit 0 means -1, in the pool macro and in the err
     for t in &d.load.targets {
         field_table(s, t);
     }
-    let _ = writeln!(
+    if c.is_dense() {
+        dense_addressing(s, c, d);
+    } else {
+        let _ = writeln!(
         s,
         "\nError column (macro n, col c) holds the error bits of lane n * {} + c. Lane l belongs to\n\
          group l / {p} at slot l % {p}; the lane word's address is {{group, slot}}\n\
@@ -113,6 +155,7 @@ Macro cells: bit 1 means +1 and bit 0 means -1, in the pool macro and in the err
         c.cols,
         p = c.pool
     );
+    }
     let scales = &d.load.target(SCALES).data;
     let _ = writeln!(
         s,
@@ -124,6 +167,48 @@ Macro cells: bit 1 means +1 and bit 0 means -1, in the pool macro and in the err
             .collect::<Vec<_>>()
             .join(", ")
     );
+}
+
+/// How the dense engine's columns, lanes and sparsity memory are addressed
+/// and what block sparsity costs.
+fn dense_addressing(s: &mut String, c: &Config, d: &Derived) {
+    let (wb, per) = (c.w_bits, c.cols / c.w_bits);
+    let _ = writeln!(
+        s,
+        "\nWeight column (macro n, col c) holds bit c % {wb} of the weights of lane n * {per} + c / {wb}\n\
+         (bit {top} is the sign bit, weighing -2^{top}); row d of a column is the weight's element d of\n\
+         the row block. The lane word's address is the lane (`CIM_LANE_ADDR(l)`), the weight column's\n\
+         {{macro, col}} (`CIM_WEIGHT_COLUMN_ADDR(n, c)`).",
+        top = wb - 1
+    );
+    let steps = match c.sparsity {
+        Sparsity::None => None,
+        Sparsity::Skip => Some(format!(
+            "The phase valid word belongs to the tile (output pass x row block) like its columns: phase h\n\
+             (rows h*{w} .. h*{w}+{wm}) is computed only when its bit is 1, in every macro at once; an invalid\n\
+             phase must hold only zero weights in every macro (its cells are never read).",
+            w = c.wl_parallel,
+            wm = c.wl_parallel - 1
+        )),
+        Sparsity::Compact => Some(format!(
+            "Each macro holds {k} slots of {w} rows: slot k is physical rows k*{w} .. k*{w}+{wm}. The slot\n\
+             codes belong to the tile: slot k multiplies input phase block `slot_k` (input elements\n\
+             code*{w} .. code*{w}+{wm}); code {h} marks the slot empty. Name each phase block at most once;\n\
+             blocks no slot names count as zero weights.",
+            k = d.issue_blocks,
+            w = c.wl_parallel,
+            wm = c.wl_parallel - 1,
+            h = d.phases
+        )),
+    };
+    if let Some(text) = steps {
+        let _ = writeln!(
+            s,
+            "{text} A vector costs {} x (marked blocks) compute cycles, at least {} (one block\n\
+             with no word line driven when none is marked); at most {} with every block marked.",
+            c.act_bits, c.act_bits, d.steps_per_vector
+        );
+    }
 }
 
 fn fields_inline(w: &Word) -> String {
