@@ -7,6 +7,7 @@
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
+#   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
@@ -23,7 +24,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: fmnist fmnist-data deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+.PHONY: finetune-dense fmnist fmnist-data deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -120,6 +121,22 @@ finetune: $(VENV)/.installed
 	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
 	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
 	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
+
+# The dense engine (MARS flow) on a digits network: WBITS-bit weights,
+# SPARSITY of the phase blocks (W = 16 rows) pruned and skipped; the
+# post-training images, fine-tuning through the same projection
+# (tools/finetune_digits.py --images), the fine-tuned images, accuracies.
+WBITS    ?= 4
+SPARSITY ?= 0.5
+DFT      := $(BUILD)/digits-dense-$(NET)-w$(WBITS)-s$(SPARSITY)
+DENSE_ARGS := --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip \
+	--model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz
+finetune-dense: $(VENV)/.installed
+	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DENSE_ARGS) --out $(DFT)/post-training
+	$(CIMPOOL) run --images $(DFT)/post-training --data $(DIGITS)/test.npz
+	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --images $(abspath $(DFT))/post-training --out $(abspath $(DFT))/$(NET)_finetuned.npz
+	$(CIMPOOL) compress --weights $(DFT)/$(NET)_finetuned.npz $(DENSE_ARGS) --out $(DFT)/finetuned
+	$(CIMPOOL) run --images $(DFT)/finetuned --data $(DIGITS)/test.npz
 
 # Fashion-MNIST (docs/COMPRESSION.md): for each network, float training
 # (tools/fmnist.py, JAX), then for each keep ratio the post-training images

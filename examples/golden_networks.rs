@@ -37,6 +37,7 @@ fn main() -> anyhow::Result<()> {
         iterations: 10,
         seed: 1,
         pool: None,
+        sparsity: 0.0,
     };
     let start = Instant::now();
     let c = compress::compress(&config, &net, &calib, &options, |_, _, _| {})?;

@@ -32,8 +32,9 @@ enum Command {
     Verilate(VerilateArgs),
     /// Co-simulate a generated package against the golden model under Verilator.
     Cosim(CosimArgs),
-    /// Compress trained weights into a weight pool and write the memory images.
-    Compress(CompressArgs),
+    /// Compress trained weights into a weight pool (or, for the dense engine,
+    /// quantize and block-prune them) and write the memory images.
+    Compress(Box<CompressArgs>),
     /// Run a compressed network (its memory images) on the golden model and
     /// report accuracy on a labelled data set.
     Run(RunArgs),
@@ -180,6 +181,17 @@ struct CompressArgs {
     /// Set a key of the hardware configuration (after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
+    /// The engine the images are for (sets `engine`, after --config and --set).
+    #[arg(long, value_enum)]
+    engine: Option<cimpool::config::EngineKind>,
+    /// Dense engine: weight bits (sets `w_bits`, after --config and --set).
+    #[arg(long, value_name = "BITS")]
+    w_bits: Option<u32>,
+    /// Dense engine: share of phase blocks (W rows of one tile across its
+    /// lanes: what the hardware skips) pruned, 0 <= s < 1. The hardware
+    /// skips them with the config's `sparsity = "skip"` or "compact".
+    #[arg(long, default_value_t = 0.0)]
+    sparsity: f64,
     /// Integer network inputs (.npz with `x`, or an IDX images file) that set
     /// the activation scales (default with --random-weights: 8 seeded random inputs).
     #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
@@ -423,8 +435,25 @@ fn compress(args: &CompressArgs) -> Result<()> {
                 .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value")))
         })
         .collect::<Result<Vec<_>>>()?;
+    let mut overrides = overrides;
+    if let Some(engine) = args.engine {
+        overrides.push(("engine".into(), engine.to_string()));
+    }
+    if let Some(bits) = args.w_bits {
+        overrides.push(("w_bits".into(), bits.to_string()));
+    }
     let config = Config::from_sources(args.config.as_deref(), &overrides)?.resolved();
     config.validate()?;
+    if args.pool.is_some() && config.is_dense() {
+        return Err(Error::Usage(
+            "--pool gives the pool engine's weight pool; the dense engine (--engine dense) has none".into(),
+        ));
+    }
+    if args.sparsity != 0.0 && !config.is_dense() {
+        return Err(Error::Usage(
+            "--sparsity prunes the dense engine's phase blocks: add --engine dense (the pool engine prunes error tiles with --keep)".into(),
+        ));
+    }
     let mut onnx = match &args.onnx {
         Some(p) => Some(compress::onnx::import(p, args.input_scale)?),
         None => None,
@@ -470,6 +499,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
         iterations: args.iterations,
         seed: args.seed,
         pool: fixed_pool,
+        sparsity: args.sparsity,
     };
     let bar = progress_bar(args.iterations as u64);
     let c = compress::compress(&config, &net, &calib, &options, |what, i, n| {
@@ -479,21 +509,33 @@ fn compress(args: &CompressArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     images::write(&c, &args.out)?;
-    let pool_origin = match (c.pool_kmeans, &args.pool) {
-        (Some((inertia, iterations)), _) => {
-            format!("k-means: {iterations} iterations, inertia {inertia:.2}")
-        }
-        (None, Some(p)) => format!("pool given by {}", p.display()),
-        (None, None) => unreachable!("a pool is either built or given"),
-    };
-    println!(
-        "cimpool: compressed {} layers ({} weights) into a pool of {} x {} in {:.1} s ({pool_origin})\n",
-        c.layers.len(),
-        c.budget().weights,
-        config.pool,
-        config.rows,
-        start.elapsed().as_secs_f64(),
-    );
+    if config.is_dense() {
+        println!(
+            "cimpool: quantized {} layers ({} weights) to {} bits, {:.0}% of phase blocks pruned, for the dense engine (sparsity `{}`) in {:.1} s\n",
+            c.layers.len(),
+            c.budget().weights,
+            config.w_bits,
+            100.0 * args.sparsity,
+            config.sparsity,
+            start.elapsed().as_secs_f64(),
+        );
+    } else {
+        let pool_origin = match (c.pool_kmeans, &args.pool) {
+            (Some((inertia, iterations)), _) => {
+                format!("k-means: {iterations} iterations, inertia {inertia:.2}")
+            }
+            (None, Some(p)) => format!("pool given by {}", p.display()),
+            (None, None) => unreachable!("a pool is either built or given"),
+        };
+        println!(
+            "cimpool: compressed {} layers ({} weights) into a pool of {} x {} in {:.1} s ({pool_origin})\n",
+            c.layers.len(),
+            c.budget().weights,
+            config.pool,
+            config.rows,
+            start.elapsed().as_secs_f64(),
+        );
+    }
     print!("{}", c.table());
     let accuracy = match &args.eval {
         Some(eval) => {
@@ -516,8 +558,13 @@ fn compress(args: &CompressArgs) -> Result<()> {
     };
     images::write_report(&args.out, &c.report(&options, accuracy.as_ref()))?;
     println!(
-        "\nwrote {}: pool.hex, pool.npy, one image per layer, manifest.json, report.json, cim_config.toml",
-        args.out.display()
+        "\nwrote {}: {}one image per layer, manifest.json, report.json, cim_config.toml",
+        args.out.display(),
+        if config.is_dense() {
+            ""
+        } else {
+            "pool.hex, pool.npy, "
+        }
     );
     Ok(())
 }

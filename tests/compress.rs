@@ -46,6 +46,7 @@ fn compressed_with(
         iterations: 25,
         seed: 1,
         pool,
+        sparsity: 0.0,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     (config, c, net)
@@ -402,6 +403,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
         iterations: 25,
         seed: 1,
         pool: None,
+        sparsity: 0.0,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let conv1 = &c.layers[0];

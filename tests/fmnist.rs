@@ -137,6 +137,7 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
         iterations: 25,
         seed: 1,
         pool: Some(pool),
+        sparsity: 0.0,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();

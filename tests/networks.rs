@@ -132,6 +132,7 @@ fn compressed_resblock() -> (compress::Compressed, images::Images, tempfile::Tem
         iterations: 10,
         seed: 1,
         pool: None,
+        sparsity: 0.0,
     };
     // A small pool: the network has few row-block vectors.
     let mut config = hw();

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fine-tunes a digits network (MLP or CNN) against a fixed weight pool (straight-through estimator).
+"""Fine-tunes a digits network (MLP or CNN) through cimpool's compression (straight-through estimator).
 
 Post-training compression alone loses accuracy at under 1 bit per weight (see
 docs/COMPRESSION.md). As the weight-pool papers do, this keeps the pool fixed
@@ -21,10 +21,25 @@ Usage (`make finetune NET=mlp|cnn KEEP=k` runs all three steps; run from tools/)
   python3 finetune_digits.py --net mlp --pool build/pt/pool.npy --keep 0.5 --out mlp_finetuned.npz
   cimpool compress --weights mlp_finetuned.npz --pool build/pt/pool.npy --keep 0.5 ...
 
+The dense engine (MARS flow, `--images DIR` of a `cimpool compress --engine
+dense` run instead of `--pool`) trains the same way through its projection:
+per-layer symmetric quantization to w_bits (step = max |w| / (2^(w_bits-1) - 1),
+rounding half away from zero) and the block pruning of src/compress/dense.rs
+(units of W rows of one tile across the pass's lanes, the most quantized
+energy kept up to 1 - sparsity, at most `slots` per tile with compact
+storage). The hardware configuration and the sparsity come from DIR's
+cim_config.toml and report.json, so the images made from the weights written
+here use the same projection:
+  cimpool compress --engine dense --sparsity 0.5 ... --out build/dense-pt
+  python3 finetune_digits.py --net mlp --images build/dense-pt --out mlp_dense.npz
+  cimpool compress --engine dense --sparsity 0.5 --weights mlp_dense.npz ...
+
 Data and split are those of tools/train_digits.py; the test split is never
 used for training or for choosing when to stop (a fixed number of epochs).
 """
 import argparse
+import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +79,59 @@ def project(w, pool, keep):
     e = np.where(r >= 0, 1.0, -1.0).astype(np.float32)
     eff = alpha * p + beta * mask * e
     return eff.reshape(out, blocks * rows)[:, :fan_in]
+
+
+def round_half_away(x):
+    """Rust's f32::round (numpy's np.round rounds half to even)."""
+    return np.sign(x) * np.floor(np.abs(x) + np.float32(0.5))
+
+
+class DenseProjection:
+    """The dense engine's effective weights (src/compress/dense.rs)."""
+
+    def __init__(self, images):
+        images = Path(images)
+        c = tomllib.loads((images / "cim_config.toml").read_text())
+        if c["engine"] != "dense":
+            raise SystemExit(f"{images}: engine = {c['engine']!r}, not a dense engine's images")
+        report = json.loads((images / "report.json").read_text())
+        self.sparsity = report["sparsity"]
+        self.w_bits = c["w_bits"]
+        self.rows = c["rows"]
+        self.wl = c["wl_parallel"] or c["rows"]
+        self.lanes = c["macros"] * (c["cols"] // self.w_bits)
+        phases = self.rows // self.wl
+        self.slots = (c["slots"] or phases) if c["sparsity"] == "compact" else phases
+
+    def __call__(self, w):
+        out, fan_in = w.shape
+        rows, wl, lanes = self.rows, self.wl, self.lanes
+        qmax = np.float32((1 << (self.w_bits - 1)) - 1)
+        step = max(np.float32(np.abs(w).max()), np.float32(1e-12)) / qmax
+        q = np.clip(round_half_away(w.astype(np.float32) / step), -qmax, qmax)
+        phases, blocks, passes = rows // wl, -(-fan_in // rows), -(-out // lanes)
+        units = []  # (energy, pass, block, h) of the units holding real weights
+        for ps in range(passes):
+            ch = q[ps * lanes : (ps + 1) * lanes]
+            for b in range(blocks):
+                for h in range(phases):
+                    lo = b * rows + h * wl
+                    if lo < fan_in:
+                        units.append((float((ch[:, lo : min(lo + wl, fan_in)] ** 2).sum()), ps, b, h))
+        target = int(np.floor((1.0 - self.sparsity) * len(units) + 0.5))
+        units.sort(key=lambda u: (-u[0], u[1], u[2], u[3]))
+        used, kept, mask = {}, 0, np.zeros_like(q)
+        for energy, ps, b, h in units:
+            if kept == target:
+                break
+            if used.get((ps, b), 0) == self.slots:
+                continue
+            if energy > 0:
+                used[(ps, b)] = used.get((ps, b), 0) + 1
+                kept += 1
+                lo = b * rows + h * wl
+                mask[ps * lanes : (ps + 1) * lanes, lo : min(lo + wl, fan_in)] = 1
+        return (q * step * mask).astype(np.float32)
 
 
 class Mlp:
@@ -134,31 +202,34 @@ class Cnn:
         return cnn.backward(p, cache, grad)
 
 
-def effective(net, params, pool, keep):
+def effective(net, params, proj):
     """The parameters with every weight matrix replaced by cimpool's
-    effective weights, in the network's own column order."""
+    effective weights (`proj` of the engine's column order), in the
+    network's own column order."""
     eff = dict(params)
     for name, order in net.weights.items():
         w = params[name]
         if order is None:
-            eff[name] = project(w, pool, keep)
+            eff[name] = proj(w)
         else:
             e = np.empty_like(w)
-            e[:, order] = project(w[:, order], pool, keep)
+            e[:, order] = proj(w[:, order])
             eff[name] = e
     return eff
 
 
-def accuracy(net, params, x, y, pool, keep):
-    logits, _ = net.forward(effective(net, params, pool, keep), x)
+def accuracy(net, params, x, y, proj):
+    logits, _ = net.forward(effective(net, params, proj), x)
     return float((logits.argmax(axis=1) == y).mean())
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--net", choices=("mlp", "cnn"), default="mlp")
-    ap.add_argument("--pool", required=True, help="pool.npy written by cimpool compress")
-    ap.add_argument("--keep", type=float, default=0.5, help="keep ratio the hardware images will use")
+    engine = ap.add_mutually_exclusive_group(required=True)
+    engine.add_argument("--pool", help="pool.npy written by cimpool compress (pool engine)")
+    engine.add_argument("--images", help="images folder of a `cimpool compress --engine dense` run (dense engine)")
+    ap.add_argument("--keep", type=float, default=0.5, help="pool engine: keep ratio the hardware images will use")
     ap.add_argument("--weights", help="float weights to start from (default: fixtures/digits/<net>.npz)")
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--lr", type=float, default=1e-3)
@@ -168,11 +239,16 @@ def main():
     args = ap.parse_args()
 
     net = Mlp() if args.net == "mlp" else Cnn()
-    pool = np.load(args.pool).astype(np.float32)
+    if args.pool:
+        pool = np.load(args.pool).astype(np.float32)
+        proj, what = (lambda w: project(w, pool, args.keep)), f"keep {args.keep}"
+    else:
+        proj = DenseProjection(args.images)
+        what = f"dense {proj.w_bits}-bit, sparsity {proj.sparsity}"
     params = net.load(args.weights or ROOT / "fixtures/digits" / net.default)
     x_train, x_test, y_train, y_test = split()
     x_train, x_test = net.images(x_train), net.images(x_test)
-    before = accuracy(net, params, x_test, y_test, pool, args.keep)
+    before = accuracy(net, params, x_test, y_test, proj)
     print(f"before: test accuracy with compressed weights {before * 100:.2f}%")
 
     rng = np.random.default_rng(args.seed)
@@ -184,7 +260,7 @@ def main():
         for lo in range(0, len(order), args.batch):
             batch = order[lo : lo + args.batch]
             x, y = x_train[batch], y_train[batch]
-            eff = effective(net, params, pool, args.keep)
+            eff = effective(net, params, proj)
             logits, cache = net.forward(eff, x)
             prob = np.exp(logits - logits.max(axis=1, keepdims=True))
             prob /= prob.sum(axis=1, keepdims=True)
@@ -199,10 +275,10 @@ def main():
                 mh, sh = m[k] / (1 - 0.9**step), s[k] / (1 - 0.999**step)
                 params[k] -= args.lr * mh / (np.sqrt(sh) + 1e-8)
         if (epoch + 1) % 10 == 0:
-            tr = accuracy(net, params, x_train, y_train, pool, args.keep)
+            tr = accuracy(net, params, x_train, y_train, proj)
             print(f"epoch {epoch + 1}: train accuracy with compressed weights {tr * 100:.2f}%")
-    te = accuracy(net, params, x_test, y_test, pool, args.keep)
-    print(f"after {args.epochs} epochs: test accuracy with compressed weights {te * 100:.2f}% (keep {args.keep})")
+    te = accuracy(net, params, x_test, y_test, proj)
+    print(f"after {args.epochs} epochs: test accuracy with compressed weights {te * 100:.2f}% ({what})")
     np.savez(args.out, **{k: v.astype(np.float32) for k, v in net.save(params).items()})
     print(f"wrote {args.out}")
 

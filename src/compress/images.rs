@@ -214,6 +214,9 @@ pub fn pool_loads(c: &Compressed, port: &LoadPort) -> Vec<Load> {
 
 /// Every write of one tile: error columns, lane words, scales.
 pub fn tile_loads(l: &CompressedLayer, t: &Tile, port: &LoadPort) -> Result<Vec<Load>, LoadError> {
+    if t.index.is_empty() {
+        return dense_tile_loads(l, t, port);
+    }
     let lanes = t.index.len();
     let fields = port.select_fields(&t.index)?;
     let mut loads: Vec<Load> = (0..lanes)
@@ -226,6 +229,35 @@ pub fn tile_loads(l: &CompressedLayer, t: &Tile, port: &LoadPort) -> Result<Vec<
     }
     loads.push(port.scales(&scales_of(l))?);
     Ok(loads)
+}
+
+/// The dense engine's tile: weight columns, lane biases, the valid bits or
+/// slot codes, the scales (`LoadPort::all` of its memory contents).
+fn dense_tile_loads(
+    l: &CompressedLayer,
+    t: &Tile,
+    port: &LoadPort,
+) -> Result<Vec<Load>, LoadError> {
+    let lanes = port.lanes();
+    let w = crate::golden::Weights {
+        pool: vec![],
+        error: t.error.clone(),
+        index: vec![],
+        mask: vec![],
+        bias: (0..lanes)
+            .map(|ln| {
+                l.scales
+                    .bias_int
+                    .get(t.pass * lanes + ln)
+                    .copied()
+                    .unwrap_or(0)
+            })
+            .collect(),
+        scales: scales_of(l),
+        phase_valid: t.phase_valid.clone(),
+        slot_codes: t.slot_codes.clone(),
+    };
+    port.all(&w)
 }
 
 /// The scale word of a layer.
@@ -265,8 +297,11 @@ pub fn write(c: &Compressed, dir: &Path) -> Result<Manifest, ImagesError> {
     };
     file("cim_config.toml", c.config.to_toml())?;
     let pool = pool_loads(c, &port);
+    // The dense engine has no pool: its pool.hex is empty.
     file("pool.hex", lines(&pool))?;
-    write_pool_npy(c, &dir.join("pool.npy")).map_err(io(&dir.join("pool.npy")))?;
+    if !c.config.is_dense() {
+        write_pool_npy(c, &dir.join("pool.npy")).map_err(io(&dir.join("pool.npy")))?;
+    }
     let lanes = d.lanes as usize;
     let rows = c.config.rows as usize;
     let mut layers = Vec::new();

@@ -10,6 +10,7 @@
 
 pub mod assign;
 pub mod builtin;
+pub mod dense;
 pub mod geometry;
 pub mod graph;
 pub mod idx;
@@ -39,18 +40,25 @@ pub struct Options {
     /// A pool to use as it is (fine-tuning trains the weights against a
     /// fixed pool, see `tools/finetune_digits.py`); `None` builds one.
     pub pool: Option<Vec<Bits>>,
+    /// Dense engine: share of phase blocks pruned, 0..1.
+    pub sparsity: f64,
 }
 
 /// One (output-channel pass, row block) of a layer: what the engine holds
-/// while that block's input vectors stream through.
+/// while that block's input vectors stream through (as `golden::Weights`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tile {
     pub pass: usize,
     pub block: usize,
-    /// Per lane: pool index, error mask, error column (unused lanes: mask 0).
+    /// Pool engine, per lane: pool index, error mask, error column (unused
+    /// lanes: mask 0). The dense engine has no index or mask, and `error`
+    /// holds its weight columns (macro * cols + col).
     pub index: Vec<u32>,
     pub mask: Vec<bool>,
     pub error: Vec<Bits>,
+    /// Dense engine: phase valid bits (`skip`) or slot codes (`compact`).
+    pub phase_valid: Vec<bool>,
+    pub slot_codes: Vec<u32>,
 }
 
 /// What a layer's weights become: tiles for the engine (or 8-bit host
@@ -134,6 +142,15 @@ pub enum CompressError {
     Model(#[from] model::ModelError),
     #[error("keep ratio (--keep) = {0} is invalid: it must be between 0 and 1")]
     KeepRatio(f64),
+    #[error("block sparsity (--sparsity) = {0} is invalid: it must be between 0 and 1 (below 1: something must be kept)")]
+    Sparsity(f64),
+    #[error("block sparsity (--sparsity) = {sparsity} keeps more phase blocks per tile than compact storage holds: slots = {slots} of {phases} phases needs --sparsity >= {min:.3} (or more slots)")]
+    SlotLimit {
+        sparsity: f64,
+        slots: u32,
+        phases: u32,
+        min: f64,
+    },
     #[error("every layer is marked `uncompressed`: nothing to build a pool from")]
     NothingToCompress,
     #[error("the network has {vectors} row-block vectors, fewer than the {pool} pool vectors; use a smaller pool")]
@@ -180,12 +197,42 @@ pub fn compress(
     if !(0.0..=1.0).contains(&options.keep_ratio) {
         return Err(CompressError::KeepRatio(options.keep_ratio));
     }
+    if !(0.0..1.0).contains(&options.sparsity) {
+        return Err(CompressError::Sparsity(options.sparsity));
+    }
+    if config.is_dense() && config.sparsity == crate::config::Sparsity::Compact {
+        let phases = config.rows / config.wl_parallel;
+        let min = 1.0 - config.slots as f64 / phases as f64;
+        if options.sparsity < min - 1e-9 {
+            return Err(CompressError::SlotLimit {
+                sparsity: options.sparsity,
+                slots: config.slots,
+                phases,
+                min,
+            });
+        }
+    }
     let d = Derived::new(config);
     let (rows, p) = (config.rows as usize, config.pool as usize);
     let layers = &net.layers;
     // 1. Row-block vectors of every layer.
     if layers.iter().all(|l| l.uncompressed) {
         return Err(CompressError::NothingToCompress);
+    }
+    if config.is_dense() {
+        let weights = layers
+            .iter()
+            .enumerate()
+            .map(|(li, l)| {
+                progress("quantize and prune", li + 1, layers.len());
+                if l.uncompressed {
+                    residual::host_layer(config, l)
+                } else {
+                    dense::dense_layer(config, &d, l, options.sparsity)
+                }
+            })
+            .collect();
+        return finish(config, net, weights, calibration, vec![], None);
     }
     let mut vectors = Vec::new();
     for l in layers.iter().filter(|l| !l.uncompressed) {
@@ -218,8 +265,21 @@ pub fn compress(
             residual::pooled_layer(config, &d, l, &a, &pool_pm, options.keep_ratio)
         });
     }
-    // 6. Every node's output scale from the compressed network's float
-    //    outputs on the calibration data, then the integer scales.
+    finish(config, net, weights, calibration, pool, pool_kmeans)
+}
+
+/// Step 6 for either engine: every node's output scale from the compressed
+/// network's float outputs on the calibration data, then the integer
+/// scales.
+fn finish(
+    config: &Config,
+    net: &Network,
+    weights: Vec<LayerWeights>,
+    calibration: &[Vec<i64>],
+    pool: Vec<Bits>,
+    pool_kmeans: Option<(f64, usize)>,
+) -> Result<Compressed, CompressError> {
+    let layers = &net.layers;
     let scales = calibrate(config, net, &weights, calibration)?;
     let scale_of = |s: graph::Source| match s {
         graph::Source::Input => net.input_scale,

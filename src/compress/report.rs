@@ -5,7 +5,7 @@ use super::{Compressed, Options};
 use serde::Serialize;
 use std::fmt::Write;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct LayerStats {
     pub name: String,
     pub weights: usize,
@@ -25,6 +25,15 @@ pub struct LayerStats {
     pub scale_bits: u64,
     /// 8-bit weights of an uncompressed layer.
     pub host_weight_bits: u64,
+    /// Dense engine: `w_bits` per kept weight; the tiles' valid bits or
+    /// slot codes; tiles where the slot count stopped a unit being kept.
+    pub dense_weight_bits: u64,
+    pub sparsity_memory_bits: u64,
+    pub slot_limited_tiles: usize,
+    /// Dense engine: compute (issue) cycles one input vector takes through
+    /// every tile of the layer, as pruned and with every phase computed.
+    pub issue_steps_per_vector: u64,
+    pub dense_issue_steps_per_vector: u64,
 }
 
 /// Reconstruction SQNR of `effective` against the float weights, in dB.
@@ -49,6 +58,9 @@ pub struct Budget {
     pub pool: f64,
     /// 8-bit weights of uncompressed layers.
     pub uncompressed: f64,
+    /// Dense engine: the kept `w_bits` weights and the sparsity memory.
+    pub dense_weights: f64,
+    pub sparsity_memory: f64,
     pub total: f64,
     pub vs_8bit: f64,
     pub vs_4bit: f64,
@@ -67,9 +79,12 @@ impl Compressed {
             sum(|s| s.mask_bits),
             sum(|s| s.scale_bits),
         );
-        let pool = (self.config.pool * self.config.rows) as f64 / w;
+        let pool = (self.pool.len() as u32 * self.config.rows) as f64 / w;
         let uncompressed = sum(|s| s.host_weight_bits);
-        let total = index + error + mask + scales + pool + uncompressed;
+        let dense_weights = sum(|s| s.dense_weight_bits);
+        let sparsity_memory = sum(|s| s.sparsity_memory_bits);
+        let total =
+            index + error + mask + scales + pool + uncompressed + dense_weights + sparsity_memory;
         Budget {
             weights,
             index,
@@ -78,6 +93,8 @@ impl Compressed {
             scales,
             pool,
             uncompressed,
+            dense_weights,
+            sparsity_memory,
             total,
             vs_8bit: 8.0 / total,
             vs_4bit: 4.0 / total,
@@ -86,6 +103,9 @@ impl Compressed {
 
     /// Terminal table of the report.
     pub fn table(&self) -> String {
+        if self.config.is_dense() {
+            return self.dense_table();
+        }
         let mut s = String::from(
             "| layer | weights | row blocks | passes | alpha | beta | error tiles kept | SQNR (dB) | non-repeating violations |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
         );
@@ -136,11 +156,71 @@ impl Compressed {
         s
     }
 
+    /// The dense engine's table: sparsity and compute cycles per layer.
+    fn dense_table(&self) -> String {
+        let c = &self.config;
+        let mut s = String::from(
+            "| layer | weights | row blocks | passes | step | phase blocks kept | sparsity | SQNR (dB) | compute cycles per vector (dense) | tiles at the slot limit |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        );
+        let (mut issued, mut dense) = (0u64, 0u64);
+        for l in &self.layers {
+            let t = &l.stats;
+            if l.host.is_some() {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | uncompressed: 8-bit weights on the host, step {:.5} | | | | | {:.2} | | |",
+                    t.name, t.weights, t.alpha, t.sqnr_db
+                );
+                continue;
+            }
+            issued += t.issue_steps_per_vector;
+            dense += t.dense_issue_steps_per_vector;
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {:.5} | {} / {} | {:.1}% | {:.2} | {} ({}) | {} |",
+                t.name,
+                t.weights,
+                t.row_blocks,
+                t.passes,
+                t.alpha,
+                t.kept_tiles,
+                t.tiles,
+                100.0 * (1.0 - t.kept_tiles as f64 / t.tiles.max(1) as f64),
+                t.sqnr_db,
+                t.issue_steps_per_vector,
+                t.dense_issue_steps_per_vector,
+                t.slot_limited_tiles
+            );
+        }
+        let b = self.budget();
+        let _ = writeln!(
+            s,
+            "\nbits per weight: {:.3} = {}-bit weights {:.3} + sparsity memory {:.3} + scales {:.4}{}; \
+             compression {:.1}x vs 8-bit, {:.1}x vs 4-bit; compute cycles {:.1}% of dense storage (sparsity `{}`)",
+            b.total,
+            c.w_bits,
+            b.dense_weights,
+            b.sparsity_memory,
+            b.scales,
+            if b.uncompressed > 0.0 {
+                format!(" + uncompressed layers {:.3}", b.uncompressed)
+            } else {
+                String::new()
+            },
+            b.vs_8bit,
+            b.vs_4bit,
+            100.0 * issued as f64 / dense.max(1) as f64,
+            c.sparsity
+        );
+        s
+    }
+
     /// The report.json of a compression run (`accuracy` from
     /// `run::float_accuracies` when labelled data was given).
     pub fn report(&self, options: &Options, accuracy: Option<&Accuracy>) -> Report {
         Report {
             keep_ratio: options.keep_ratio,
+            sparsity: options.sparsity,
             seed: options.seed,
             pool: PoolReport {
                 vectors: self.config.pool,
@@ -201,6 +281,8 @@ pub struct PoolReport {
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
     pub keep_ratio: f64,
+    /// Dense engine: share of phase blocks pruned (`--sparsity`).
+    pub sparsity: f64,
     pub seed: u64,
     pub pool: PoolReport,
     pub bits_per_weight: Budget,

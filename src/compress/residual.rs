@@ -91,6 +91,8 @@ pub fn pooled_layer(
                         _ => bits_from_fn(rows as u32, |_| false),
                     })
                     .collect(),
+                phase_valid: vec![],
+                slot_codes: vec![],
             }
         })
         .collect();
@@ -111,6 +113,7 @@ pub fn pooled_layer(
         mask_bits: real_tiles,
         scale_bits: (2 * config.scale_bits + config.shift_bits) as u64,
         host_weight_bits: 0,
+        ..LayerStats::default()
     };
     LayerWeights {
         tiles,
@@ -155,6 +158,7 @@ pub fn host_layer(config: &Config, l: &Layer) -> LayerWeights {
         mask_bits: 0,
         scale_bits: (config.scale_bits + config.shift_bits) as u64,
         host_weight_bits: 8 * weights as u64,
+        ..LayerStats::default()
     };
     LayerWeights {
         tiles: vec![],

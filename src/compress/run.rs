@@ -254,7 +254,7 @@ fn run_layer<V: fast::Vectors + ?Sized>(
 ) -> Vec<Vec<i64>> {
     let layer = &images.manifest.layers[li];
     let rows = images.config.rows as usize;
-    let lanes = (images.config.macros * images.config.cols) as usize;
+    let lanes = images.config.lanes() as usize;
     let config = &images.config;
     let n = vectors.len();
     let mut outputs = vec![vec![0i64; layer.out_channels]; n];
@@ -264,7 +264,13 @@ fn run_layer<V: fast::Vectors + ?Sized>(
         let (first, last) = (tile.block == 0, tile.block + 1 == layer.row_blocks);
         let used = tile.channels[1] - tile.channels[0];
         let range = tile.rows[0]..tile.rows[1];
-        let results: Vec<Option<Vec<i64>>> = if fast::fits(config) {
+        let results: Vec<Option<Vec<i64>>> = if fast::dense_fits(config) {
+            let matrix = fast::dense_matrix(config, weights, used);
+            fast::dense_accumulate(config, &matrix, used, vectors, range, &mut sums, first);
+            sums.par_iter()
+                .map(|s| last.then(|| fast::dense_outputs(config, weights, s)))
+                .collect()
+        } else if fast::fits(config) {
             fast::accumulate(config, weights, used, vectors, range, &mut sums, first);
             sums.par_iter()
                 .map(|s| last.then(|| fast::outputs(config, weights, s)))
