@@ -118,7 +118,7 @@ class DenseProjection:
                     lo = b * rows + h * wl
                     if lo < fan_in:
                         units.append((float((ch[:, lo : min(lo + wl, fan_in)] ** 2).sum()), ps, b, h))
-        target = int(np.floor((1.0 - self.sparsity) * len(units) + 0.5))
+        target = max(int(np.floor((1.0 - self.sparsity) * len(units) + 0.5)), min(1, len(units)))
         units.sort(key=lambda u: (-u[0], u[1], u[2], u[3]))
         used, kept, mask = {}, 0, np.zeros_like(q)
         for energy, ps, b, h in units:

@@ -21,7 +21,8 @@ struct Unit {
 
 /// A dense layer: weights quantized to `w_bits` with one step per layer
 /// (max |w| / (2^(w_bits-1) - 1)), then the units with the least energy
-/// pruned until `sparsity` of them are zero. With `compact` storage no tile
+/// pruned until `sparsity` of them are zero (but never every unit of a
+/// layer). With `compact` storage no tile
 /// keeps more units than it has slots; the units that limit drops are
 /// counted (`slot_limited_tiles`).
 pub fn dense_layer(config: &Config, d: &Derived, l: &Layer, sparsity: f64) -> LayerWeights {
@@ -66,7 +67,8 @@ pub fn dense_layer(config: &Config, d: &Derived, l: &Layer, sparsity: f64) -> La
             }
         }
     }
-    let target = ((1.0 - sparsity) * units.len() as f64).round() as usize;
+    // A layer pruned to nothing computes nothing: keep at least one unit.
+    let target = (((1.0 - sparsity) * units.len() as f64).round() as usize).max(units.len().min(1));
     units.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let slots = match config.sparsity {
         Sparsity::Compact => config.slots as usize,

@@ -173,8 +173,10 @@ impl Compressed {
                 );
                 continue;
             }
-            issued += t.issue_steps_per_vector;
-            dense += t.dense_issue_steps_per_vector;
+            // Per inference: every output position is one input vector.
+            let vectors = l.geometry.positions() as u64;
+            issued += t.issue_steps_per_vector * vectors;
+            dense += t.dense_issue_steps_per_vector * vectors;
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {} | {:.5} | {} / {} | {:.1}% | {:.2} | {} ({}) | {} |",
@@ -196,7 +198,7 @@ impl Compressed {
         let _ = writeln!(
             s,
             "\nbits per weight: {:.3} = {}-bit weights {:.3} + sparsity memory {:.3} + scales {:.4}{}; \
-             compression {:.1}x vs 8-bit, {:.1}x vs 4-bit; compute cycles {:.1}% of dense storage (sparsity `{}`)",
+             compression {:.1}x vs 8-bit, {:.1}x vs 4-bit; compute cycles per inference {} = {:.1}% of {} with every phase computed (sparsity `{}`)",
             b.total,
             c.w_bits,
             b.dense_weights,
@@ -209,7 +211,9 @@ impl Compressed {
             },
             b.vs_8bit,
             b.vs_4bit,
+            issued,
             100.0 * issued as f64 / dense.max(1) as f64,
+            dense,
             c.sparsity
         );
         s
