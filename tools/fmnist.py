@@ -13,7 +13,7 @@ Inputs are pixels / 255 (`input_scale = 1/255`), read from the IDX files of
 Debian's dataset-fashion-mnist. Training uses the 60,000 training images
 only, for a fixed number of epochs; the test set never chooses anything.
 
-Fine-tuning keeps the pool fixed (the `pool.npy` a post-training
+Fine-tuning for the pool engine keeps the pool fixed (the `pool.npy` a post-training
 `cimpool compress` wrote) and trains through the compression with a
 straight-through estimator: every forward pass uses the effective weights
 cimpool would make of the current weights (BatchNorm folded with its running
@@ -22,7 +22,10 @@ cosine, one alpha and beta per layer, the error tiles of the keep ratio
 with the most residual energy), and their gradient updates the weights.
 The projection mirrors src/compress/residual.rs for `crossbar = "mux"`,
 so `cimpool compress --pool <the same pool> --keep <the same ratio>`
-rebuilds the same effective weights from the saved ones.
+rebuilds the same effective weights from the saved ones. For the dense
+engine (`--images` of a `cimpool compress --engine dense` run, sparsity none
+or skip) the projection is src/compress/dense.rs's w_bits quantization and
+block pruning, with the settings read from that run.
 
   python3 fmnist.py train    --net resnet --out resnet.npz
   python3 fmnist.py finetune --net resnet --weights resnet.npz --pool pool.npy --keep 0.5 --out ft.npz
@@ -106,11 +109,59 @@ def project(w, pool, keep):
     return eff.reshape(out, blocks * rows)[:, :fan_in]
 
 
-def straight_through(w, pool, keep):
-    """The effective weights forward, the identity backward."""
-    if pool is None:
+def dense_project(w, c):
+    """The dense engine's effective weights of one layer (src/compress/dense.rs,
+    skip or no block sparsity): w_bits symmetric quantization with one step,
+    then the phase blocks (W rows of one tile across the pass's lanes) with
+    the most quantized energy kept up to 1 - sparsity."""
+    out, fan_in = w.shape
+    rows, wl, lanes = c["rows"], c["wl"], c["lanes"]
+    qmax = float((1 << (c["w_bits"] - 1)) - 1)
+    step = jnp.maximum(jnp.abs(w).max(), 1e-12) / qmax
+    x = w / step
+    q = jnp.clip(jnp.sign(x) * jnp.floor(jnp.abs(x) + 0.5), -qmax, qmax)  # half away from zero
+    phases, blocks, passes = rows // wl, -(-fan_in // rows), -(-out // lanes)
+    qp = jnp.pad(q, ((0, passes * lanes - out), (0, blocks * rows - fan_in)))
+    # Integer energies (exact, as cimpool's).
+    qi = qp.astype(jnp.int32).reshape(passes, lanes, blocks, phases, wl)
+    energy = (qi * qi).sum(axis=(1, 4)).reshape(-1)
+    # Units holding real weights, in cimpool's (pass, block, phase) order.
+    real = np.array([b * rows + h * wl < fan_in for _ in range(passes) for b in range(blocks) for h in range(phases)])
+    kept = max(int(np.floor((1.0 - c["sparsity"]) * real.sum() + 0.5)), min(1, int(real.sum())))
+    mask = jnp.zeros(energy.shape)
+    if kept:
+        # top_k takes the lower index first among equal energies; a unit of
+        # zeros is never kept.
+        mask = mask.at[jax.lax.top_k(energy, kept)[1]].set(1.0) * (energy > 0)
+        mask = jax.lax.stop_gradient(mask)
+    m = jnp.broadcast_to(mask.reshape(passes, 1, blocks, phases, 1), (passes, lanes, blocks, phases, wl))
+    m = m.reshape(passes * lanes, blocks * rows)[:out, :fan_in]
+    return q * step * m
+
+
+def dense_config(images):
+    """The dense engine's projection settings from a `cimpool compress
+    --engine dense` run's cim_config.toml and report.json."""
+    import tomllib
+
+    c = tomllib.loads((Path(images) / "cim_config.toml").read_text())
+    if c["engine"] != "dense" or c["sparsity"] == "compact":
+        sys.exit(f"{images}: fmnist.py fine-tunes dense engines with sparsity none or skip")
+    report = json.loads((Path(images) / "report.json").read_text())
+    return {
+        "w_bits": c["w_bits"],
+        "rows": c["rows"],
+        "wl": c["wl_parallel"] or c["rows"],
+        "lanes": c["macros"] * (c["cols"] // c["w_bits"]),
+        "sparsity": report["sparsity"],
+    }
+
+
+def straight_through(w, proj):
+    """The effective weights (`proj`) forward, the identity backward."""
+    if proj is None:
         return w
-    return w + jax.lax.stop_gradient(project(w, pool, keep) - w)
+    return w + jax.lax.stop_gradient(proj(w) - w)
 
 
 # ---------------------------------------------------------------- networks
@@ -128,10 +179,10 @@ class Mlp:
             params[f"fc{i}.bias"] = jnp.zeros(n_out)
         return params, {}
 
-    def apply(self, params, state, x, train, pool=None, keep=0.0):
+    def apply(self, params, state, x, train, proj=None):
         h = x.reshape(x.shape[0], -1)
         for i in (1, 2, 3):
-            w = straight_through(params[f"fc{i}.weight"], pool, keep)
+            w = straight_through(params[f"fc{i}.weight"], proj)
             h = h @ w.T + params[f"fc{i}.bias"]
             if i < 3:
                 h = jax.nn.relu(h)
@@ -169,7 +220,7 @@ class ResNet:
         params["fc.bias"] = jnp.zeros(10)
         return params, state
 
-    def conv_bn(self, params, state, new_state, x, spec, train, pool, keep):
+    def conv_bn(self, params, state, new_state, x, spec, train, proj):
         conv, bn, _, cout, _, stride, pad = spec
         w = params[f"{conv}.weight"]
         g, b = params[f"{bn}.weight"], params[f"{bn}.bias"]
@@ -187,14 +238,14 @@ class ResNet:
         k = g / jnp.sqrt(state[f"{bn}.running_var"] + EPS)
         folded = w * k[:, None, None, None]
         cols = folded.transpose(0, 2, 3, 1).reshape(cout, -1)  # (ky, kx, c) order
-        cols = straight_through(cols, pool, keep)
+        cols = straight_through(cols, proj)
         folded = cols.reshape(cout, w.shape[2], w.shape[3], w.shape[1]).transpose(0, 3, 1, 2)
         return conv_of(folded) + (b - state[f"{bn}.running_mean"] * k)
 
-    def apply(self, params, state, x, train, pool=None, keep=0.0):
+    def apply(self, params, state, x, train, proj=None):
         specs = {s[0]: s for s in self.convs()}
         new_state = dict(state)
-        cb = lambda name, h: self.conv_bn(params, state, new_state, h, specs[name], train, pool, keep)
+        cb = lambda name, h: self.conv_bn(params, state, new_state, h, specs[name], train, proj)
         h = jax.nn.relu(cb("conv1", x))
         for name, cin, cout, s in BLOCKS:
             y = jax.nn.relu(cb(f"{name}.conv1", h))
@@ -202,7 +253,7 @@ class ResNet:
             short = cb(f"{name}.downsample.0", h) if f"{name}.downsample.0" in specs else h
             h = jax.nn.relu(y + short)
         h = h.mean(axis=(1, 2))
-        w = straight_through(params["fc.weight"], pool, keep)
+        w = straight_through(params["fc.weight"], proj)
         return h @ w.T + params["fc.bias"], new_state
 
 
@@ -212,19 +263,19 @@ NETS = {"mlp": Mlp, "resnet": ResNet}
 # ---------------------------------------------------------------- training
 
 
-def accuracy(net, params, state, x, y, pool=None, keep=0.0, batch=1000):
-    f = jax.jit(lambda p, s, xb: net.apply(p, s, xb, False, pool, keep)[0].argmax(axis=1))
+def accuracy(net, params, state, x, y, proj=None, batch=1000):
+    f = jax.jit(lambda p, s, xb: net.apply(p, s, xb, False, proj)[0].argmax(axis=1))
     hits = sum(int((f(params, state, x[i : i + batch]) == y[i : i + batch]).sum()) for i in range(0, len(y), batch))
     return hits / len(y)
 
 
-def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, pool=None, keep=0.0):
+def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None):
     steps = epochs * (len(y) // batch)
     opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
     opt_state = opt.init(params)
 
     def loss(p, s, xb, yb):
-        logits, s2 = net.apply(p, s, xb, train_mode, pool, keep)
+        logits, s2 = net.apply(p, s, xb, train_mode, proj)
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean(), s2
 
     @jax.jit
@@ -287,7 +338,8 @@ def main():
     ap.add_argument("--net", choices=tuple(NETS), default="mlp")
     ap.add_argument("--data", type=Path, default=DATA, help="folder of the Fashion-MNIST IDX files")
     ap.add_argument("--weights", help="float weights to start from (finetune)")
-    ap.add_argument("--pool", help="pool.npy written by cimpool compress (finetune)")
+    ap.add_argument("--pool", help="pool.npy written by cimpool compress (finetune, pool engine)")
+    ap.add_argument("--images", help="images of a `cimpool compress --engine dense` run (finetune, dense engine)")
     ap.add_argument("--keep", type=float, default=0.5, help="keep ratio the hardware images will use")
     ap.add_argument("--epochs", type=int)
     ap.add_argument("--lr", type=float)
@@ -324,17 +376,22 @@ def main():
         params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, True)
         print(f"float test accuracy {100 * accuracy(net, params, state, x_test, y_test):.2f}% ({len(y_test)} images)")
     else:
-        if not (args.weights and args.pool):
-            sys.exit("finetune needs --weights and --pool")
-        pool = jnp.asarray(np.load(args.pool).astype(np.float32))
+        if not args.weights or bool(args.pool) == bool(args.images):
+            sys.exit("finetune needs --weights and one of --pool (pool engine) or --images (dense engine)")
+        if args.pool:
+            pool = jnp.asarray(np.load(args.pool).astype(np.float32))
+            proj, what = (lambda w: project(w, pool, args.keep)), f"keep {args.keep}"
+        else:
+            c = dense_config(args.images)
+            proj, what = (lambda w: dense_project(w, c)), f"dense {c['w_bits']}-bit, sparsity {c['sparsity']}"
         params, state = restore(net, args.weights)
-        before = accuracy(net, params, state, x_test, y_test, pool, args.keep)
-        print(f"before: test accuracy with compressed weights {100 * before:.2f}% (keep {args.keep})")
+        before = accuracy(net, params, state, x_test, y_test, proj)
+        print(f"before: test accuracy with compressed weights {100 * before:.2f}% ({what})")
         epochs = args.epochs or (30 if args.net == "mlp" else 15)
         # BatchNorm statistics stay frozen: they are folded into what is compressed.
-        params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, False, pool, args.keep)
-        after = accuracy(net, params, state, x_test, y_test, pool, args.keep)
-        print(f"after {epochs} epochs: test accuracy with compressed weights {100 * after:.2f}% (keep {args.keep})")
+        params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, False, proj)
+        after = accuracy(net, params, state, x_test, y_test, proj)
+        print(f"after {epochs} epochs: test accuracy with compressed weights {100 * after:.2f}% ({what})")
     save(args.out, params, state)
 
 
