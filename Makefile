@@ -8,6 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
+#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
@@ -24,7 +25,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: finetune-dense fmnist fmnist-data deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+.PHONY: finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -180,6 +181,26 @@ fmnist: fmnist-data $(TRAIN_VENV)/.installed
 		done; \
 	done
 	cd tools && $(TRAIN_PY) fmnist.py table --out $(FM) --nets $(FMNIST_NETS) --keeps $(FMNIST_KEEPS)
+
+# The dense engine on Fashion-MNIST: for each network of FMNIST_NETS (its
+# float weights from `make fmnist`), WBITS-bit weights with SPARSITY of the
+# phase blocks (W = 16) pruned and skipped: post-training images, JAX
+# fine-tuning through the same projection, fine-tuned images, golden
+# accuracy on the 10,000 test images. Outputs in build/fmnist/<net>/dense-*.
+fmnist-dense: SHELL := /bin/bash
+fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
+	cargo build --release --quiet
+	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
+	for net in $(FMNIST_NETS); do \
+		d=$(FM)/$$net; [ -f $$d/float.npz ] || { echo "no $$d/float.npz: run make fmnist FMNIST_NETS=$$net first"; exit 1; }; \
+		args="--engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip --model $(FM)/$$net.toml --config fixtures/fmnist/hw.toml --calib fixtures/fmnist/calib.npz --eval $$T"; \
+		p=$$d/dense-w$(WBITS)-s$(SPARSITY); \
+		$(CIMPOOL) compress --weights $$d/float.npz $$args --out $$p-pt | tail -3; \
+		$(CIMPOOL) run --images $$p-pt --data $$T | tee $$p-pt/run.log; \
+		[ -f $$p-ft.npz ] || (cd tools && $(TRAIN_PY) fmnist.py finetune --net $$net --data $(FMNIST_DATA) --weights $$d/float.npz --images $$p-pt --out $$p-ft.npz) | tee $$p-ft.log; \
+		$(CIMPOOL) compress --weights $$p-ft.npz $$args --out $$p-ft | tail -3; \
+		$(CIMPOOL) run --images $$p-ft --data $$T | tee $$p-ft/run.log; \
+	done
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
 bench-pool: $(VENV)/.installed
