@@ -23,6 +23,8 @@ fn every_field_is_in_the_header_the_port_document_and_the_json() {
     for toml in [
         "macros = 3\nrows = 16\ncols = 12\npool = 6",
         "crossbar = 'benes'",
+        "engine = 'dense'\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = 'skip'\nadc_bits = 2",
+        "engine = 'dense'\nw_bits = 2\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = 'compact'\nslots = 3",
     ] {
         let (_, d, files) = package(toml);
         let (header, doc, json) = (
