@@ -248,6 +248,31 @@ enum ReportCommand {
     /// Synthesize the mux and Benes crossbars for several pool sizes next to
     /// the pool and error macros: cells, transistors, depth, share of the engine.
     Xbar(XbarArgs),
+    /// How well a network fills the macros: per layer the tiles it occupies,
+    /// real weight cells vs occupied cells, tile loads per inference.
+    Utilization(UtilizationArgs),
+}
+
+#[derive(Args)]
+struct UtilizationArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Model description (TOML) of the network.
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["network", "onnx"], conflicts_with_all = ["network", "onnx"])]
+    model: Option<PathBuf>,
+    /// A built-in network (`cimpool model` lists them).
+    #[arg(long, value_name = "NAME", conflicts_with = "onnx")]
+    network: Option<String>,
+    /// An ONNX model.
+    #[arg(long, value_name = "FILE")]
+    onnx: Option<PathBuf>,
+    /// Weights giving the layer shapes a description leaves out (.npz, .npy,
+    /// .safetensors); by default every layer needs a `shape`.
+    #[arg(long, value_name = "FILE", conflicts_with = "onnx")]
+    weights: Option<PathBuf>,
+    /// Also write the report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -321,6 +346,7 @@ fn main() -> ExitCode {
         Command::Model(args) => model(&args),
         Command::Report(ReportCommand::Area(args)) => area(&args),
         Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
+        Command::Report(ReportCommand::Utilization(args)) => utilization(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -380,6 +406,55 @@ fn xbar(args: &XbarArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     print!("{}", xbar::summary(&base, &rows, start.elapsed()));
+    Ok(())
+}
+
+fn utilization(args: &UtilizationArgs) -> Result<()> {
+    use cimpool::compress::utilization;
+    let config = args.config.resolve()?.resolved();
+    config.validate()?;
+    // Shapes are all it needs: a description gets seeded weights.
+    let (desc, tensors) = match (&args.model, &args.network, &args.onnx) {
+        (_, _, Some(p)) => {
+            let (d, t) = compress::onnx::import(p, 1.0)?;
+            (d, Some(t))
+        }
+        (Some(p), _, None) => (ModelDesc::from_file(p)?, None),
+        (None, Some(name), None) => (builtin_network(name)?, None),
+        (None, None, None) => unreachable!("clap requires one"),
+    };
+    let tensors = match (tensors, &args.weights) {
+        (Some(t), _) => t,
+        (None, Some(p)) => tensors::read_tensors(p)?,
+        (None, None) => {
+            let weighted = |n: &&compress::model::NodeDesc| {
+                matches!(
+                    n.op,
+                    compress::model::OpKind::Conv | compress::model::OpKind::Fc
+                )
+            };
+            if let Some(n) = desc
+                .nodes()
+                .iter()
+                .filter(weighted)
+                .find(|n| n.shape.is_none())
+            {
+                return Err(Error::Usage(format!(
+                    "layer `{}` has no `shape` in the description: add one or give --weights",
+                    n.name
+                )));
+            }
+            compress::builtin::random_weights(&desc, 1)
+        }
+    };
+    let net = desc.network(&tensors)?;
+    let layers = utilization::utilization(&config, &net);
+    print!("{}", utilization::table(&config, &layers));
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&layers).expect("serializes") + "\n";
+        std::fs::write(path, json)
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
     Ok(())
 }
 

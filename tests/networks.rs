@@ -426,3 +426,39 @@ fn bad_onnx_files_are_refused_with_one_line() {
         "operator `Sigmoid` is not supported",
     );
 }
+
+/// `report utilization` from shapes alone: the residual CNN on 2 macros of
+/// 64x64 fills 29.4% of the cells its tiles occupy (its 16-channel layers
+/// use 16 of 128 lanes); a description without shapes needs --weights.
+#[test]
+fn utilization_report_counts_real_and_occupied_cells() {
+    let out = common::cimpool(&[
+        "report",
+        "utilization",
+        "--network",
+        "resnet-fmnist",
+        "--config",
+        "fixtures/fmnist/hw.toml",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("| conv1 | 16 x 9 | 1 x 1 | 784 | 144 / 8192 | 1.8% | 1 |"),
+        "{text}"
+    );
+    assert!(
+        text.contains("network: 29.4% of the occupied weight cells hold real weights"),
+        "{text}"
+    );
+    common::assert_refused(
+        &[
+            "report",
+            "utilization",
+            "--model",
+            "fixtures/fmnist/mlp.toml",
+            "--config",
+            "fixtures/fmnist/hw.toml",
+        ],
+        "layer `fc1` has no `shape` in the description: add one or give --weights",
+    );
+}

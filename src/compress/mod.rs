@@ -23,6 +23,7 @@ pub mod residual;
 pub mod run;
 pub mod scales;
 pub mod tensors;
+pub mod utilization;
 
 use crate::config::{Config, Derived};
 use crate::golden::{bit, bits_from_fn, Bits};
