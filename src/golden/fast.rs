@@ -376,10 +376,6 @@ fn accumulate_exact<A, V>(
     let r = c.rows as usize;
     let masked: Vec<usize> = (0..lanes).filter(|&l| w.mask[l]).collect();
     let pool = w.pool.len();
-    let mut column_of_lane = vec![usize::MAX; lanes];
-    for (k, &l) in masked.iter().enumerate() {
-        column_of_lane[l] = pool + k;
-    }
     let cells = ndarray::Array2::from_shape_fn((r, pool + masked.len()), |(row, col)| {
         let column = if col < pool {
             &w.pool[col]
@@ -421,11 +417,13 @@ fn accumulate_exact<A, V>(
                     s.pool.fill(0);
                     s.error.fill(0);
                 }
-                for l in 0..lanes {
-                    s.pool[l] += back(y[w.index[l] as usize]);
-                    if column_of_lane[l] != usize::MAX {
-                        s.error[l] += back(y[column_of_lane[l]]);
-                    }
+                let y = y.as_slice().expect("rows of a new matrix are contiguous");
+                for (acc, &k) in s.pool.iter_mut().zip(&w.index[..lanes]) {
+                    *acc += back(y[k as usize]);
+                }
+                // Error columns follow the pool vectors, one per masked lane.
+                for (&l, &v) in masked.iter().zip(&y[pool..]) {
+                    s.error[l] += back(v);
                 }
             }
         });
