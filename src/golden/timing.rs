@@ -188,6 +188,7 @@ mod tests {
             "",
             "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
             "crossbar = \"benes\"\ncrossbar_pipeline = 5",
+            "engine = \"dense\"\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = \"skip\"",
         ] {
             let c = Config::from_toml(toml).unwrap().resolved();
             let d = Derived::new(&c);
