@@ -366,6 +366,11 @@ impl LoadPort {
             .by_sel(load.sel)
             .ok_or(LoadError::UnknownTarget(load.sel))?
             .clone();
+        // A field whose bits hold more than its largest legal value (the
+        // ADC step) is refused, not clamped: it cannot come from this tool.
+        for f in t.data.fields.iter().filter(|f| f.max.is_some()) {
+            f.bits_of(decode(&t.data, &load.data, &f.name))?;
+        }
         let cells = || {
             let f = t.data.get("cells");
             bits_from_fn(self.d.macro_rows, |d| get(&load.data, f.lsb + d, 1) == 1)
@@ -584,6 +589,25 @@ mod tests {
         assert_eq!(
             port.apply(&mut w, &Load { sel: 7, ..bad }),
             Err(LoadError::UnknownTarget(7))
+        );
+    }
+
+    #[test]
+    fn an_adc_step_beyond_its_largest_value_is_refused_by_name() {
+        // W = 16, 2-bit ADC: steps 0..=3 in a 2-bit field that holds 0..=3;
+        // a 3-bit ADC: 0..=2 in a 2-bit field, so 3 fits the bits only.
+        let c = Config::from_toml("macros = 1\nrows = 16\ncols = 4\npool = 4\nadc_bits = 3")
+            .unwrap()
+            .resolved();
+        let mut port = LoadPort::new(&c);
+        let mut w = port.empty_weights();
+        let mut load = port.scales(&w.scales).unwrap();
+        let f = port.target(SCALES).data.get("adc_shift").clone();
+        put(&mut load.data, f.lsb, f.width, 3);
+        let e = port.apply(&mut w, &load).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "load-port field `adc_shift` = 3 does not fit: it holds 0..=2 (2 bits)"
         );
     }
 

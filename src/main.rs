@@ -192,6 +192,10 @@ struct CompressArgs {
     /// skips them with the config's `sparsity = "skip"` or "compact".
     #[arg(long, default_value_t = 0.0)]
     sparsity: f64,
+    /// With a lossy ADC, keep the generation-time ADC step in every layer
+    /// instead of calibrating each layer's step on the calibration data.
+    #[arg(long)]
+    fixed_adc_step: bool,
     /// Integer network inputs (.npz with `x`, or an IDX images file) that set
     /// the activation scales (default with --random-weights: 8 seeded random inputs).
     #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
@@ -409,6 +413,37 @@ fn xbar(args: &XbarArgs) -> Result<()> {
     Ok(())
 }
 
+/// With a lossy ADC: each layer's run-time ADC step chosen on (up to 64)
+/// calibration samples, the images rewritten with them.
+fn calibrate_adc(
+    c: &mut compress::Compressed,
+    calib: &[Vec<i64>],
+    out: &std::path::Path,
+) -> Result<()> {
+    let max = cimpool::config::default_adc_shift(c.config.wl_parallel, c.config.adc_bits);
+    if max == 0 {
+        return Ok(());
+    }
+    let samples = &calib[..calib.len().min(64)];
+    let mut imgs = images::read(out)?;
+    let cal = compress::adc_calib::calibrate(&mut imgs, samples)?;
+    let mut chosen = Vec::new();
+    for (l, shift) in c.layers.iter_mut().zip(&cal.shifts) {
+        if let Some(sh) = *shift {
+            l.scales.adc_shift = sh;
+            l.stats.adc_shift = Some(sh);
+            chosen.push(format!("{} {sh}", l.name));
+        }
+    }
+    images::write(c, out)?;
+    println!(
+        "ADC steps (adc_shift, 0..={max}; the generation-time step is {max}) chosen per layer on {} calibration samples to come closest to exact read-out: {}",
+        samples.len(),
+        chosen.join(", ")
+    );
+    Ok(())
+}
+
 fn utilization(args: &UtilizationArgs) -> Result<()> {
     use cimpool::compress::utilization;
     let config = args.config.resolve()?.resolved();
@@ -584,6 +619,10 @@ fn compress(args: &CompressArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     images::write(&c, &args.out)?;
+    let mut c = c;
+    if !args.fixed_adc_step {
+        calibrate_adc(&mut c, &calib, &args.out)?;
+    }
     if config.is_dense() {
         println!(
             "cimpool: quantized {} layers ({} weights) to {} bits, {:.0}% of phase blocks pruned, for the dense engine (sparsity `{}`) in {:.1} s\n",

@@ -576,3 +576,35 @@ fn cli_compresses_with_a_given_pool_and_refuses_one_of_the_wrong_shape() {
         "{err}"
     );
 }
+
+/// A lossy ADC post-training (issue: the generation-time ADC step turns the
+/// digits MLP into chance): calibration picks each layer's run-time step
+/// closest to exact read-out, and the golden path from the images recovers.
+#[test]
+fn adc_calibration_recovers_a_lossy_adc() {
+    let net = compressed(1.0, "adc_bits = 4\n");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&net.1, dir.path()).unwrap();
+    let mut imgs = images::read(dir.path()).unwrap();
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let accuracy = |imgs: &images::Images| {
+        let out = run::golden(imgs, &test.x, |_, _| {}).unwrap();
+        run::accuracy(&out, &test.y)
+    };
+    let before = accuracy(&imgs);
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64]).unwrap();
+    let after = accuracy(&imgs);
+    eprintln!(
+        "digits MLP, 4-bit floor ADC on W = 64: {:.2}% with the generation-time step, {:.2}% with the calibrated steps {:?}",
+        100.0 * before,
+        100.0 * after,
+        cal.shifts
+    );
+    for (shift, errors) in cal.shifts.iter().zip(&cal.errors) {
+        let sh = shift.expect("every layer runs on the engine") as usize;
+        // The chosen step has the least error, no more than the default's.
+        assert!(errors.iter().all(|&e| errors[sh] <= e), "{errors:?}");
+    }
+    assert!(before < 0.3 && after > 0.8, "{before} -> {after}");
+}

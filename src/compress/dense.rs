@@ -155,6 +155,7 @@ pub fn dense_layer(config: &Config, d: &Derived, l: &Layer, sparsity: f64) -> La
         slot_limited_tiles: limited.iter().flatten().filter(|&&x| x).count(),
         issue_steps_per_vector: issued,
         dense_issue_steps_per_vector: dense_issued,
+        adc_shift: None,
     };
     LayerWeights {
         tiles,

@@ -558,6 +558,7 @@ fn write_npy(a: ndarray::Array2<i8>, path: &Path) -> std::io::Result<()> {
 }
 
 /// A compressed network as read back from its images.
+#[derive(Clone, Debug)]
 pub struct Images {
     pub config: Config,
     pub manifest: Manifest,

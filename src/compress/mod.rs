@@ -8,6 +8,7 @@
 //! bits, beta, structured error pruning -> integer alpha / beta / shift /
 //! bias from calibrated activation ranges -> tiles (`images`).
 
+pub mod adc_calib;
 pub mod assign;
 pub mod builtin;
 pub mod dense;

@@ -34,6 +34,9 @@ pub struct LayerStats {
     /// every tile of the layer, as pruned and with every phase computed.
     pub issue_steps_per_vector: u64,
     pub dense_issue_steps_per_vector: u64,
+    /// With a lossy ADC: the run-time ADC step calibration chose.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adc_shift: Option<u32>,
 }
 
 /// Reconstruction SQNR of `effective` against the float weights, in dB.
