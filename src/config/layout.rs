@@ -161,6 +161,41 @@ pub const WEIGHT_COLUMN: &str = "weight_column";
 pub const PHASE_VALID: &str = "phase_valid";
 pub const SLOT_CODES: &str = "slot_codes";
 
+/// The per-layer scale word of both engines (the pool engine's has beta).
+fn scales(w: &Widths, sel: u32, beta: bool) -> Target {
+    let data = if beta {
+        Word::default()
+            .field("alpha", w.scale_bits, true, "scale of the pool term accP")
+            .field("beta", w.scale_bits, true, "scale of the error term accE")
+    } else {
+        Word::default().field("alpha", w.scale_bits, true, "scale of the lane accumulator")
+    };
+    Target {
+        name: SCALES.into(),
+        sel,
+        what: "per-layer scales".into(),
+        addr: Word::default(),
+        data: data
+            .field(
+                "shift",
+                w.shift_bits,
+                false,
+                "right shift with round half up",
+            )
+            .field(
+                "relu",
+                1,
+                false,
+                "1: ReLU and unsigned outputs; 0: two's-complement outputs",
+            )
+            .field_upto(
+                "adc_shift",
+                w.adc_shift_max,
+                "the ADC's step is 2^adc_shift (docs/SPEC.md section 7)",
+            ),
+    }
+}
+
 /// Inputs of the layout: the widths the configuration fixes.
 pub(super) struct Widths {
     pub rows: u32,
@@ -229,22 +264,7 @@ impl LoadLayout {
                     .field("mask", 1, false, "1 keeps the lane's error term for this row block, 0 prunes it")
                     .field("bias", w.bias_bits, true, "per-lane bias added before the shift"),
             },
-            Target {
-                name: SCALES.into(),
-                sel: 3,
-                what: "per-layer scales".into(),
-                addr: Word::default(),
-                data: Word::default()
-                    .field("alpha", w.scale_bits, true, "scale of the pool term accP")
-                    .field("beta", w.scale_bits, true, "scale of the error term accE")
-                    .field("shift", w.shift_bits, false, "right shift with round half up")
-                    .field("relu", 1, false, "1: ReLU and unsigned outputs; 0: two's-complement outputs")
-                    .field_upto(
-                        "adc_shift",
-                        w.adc_shift_max,
-                        "the ADC's step is 2^adc_shift (docs/SPEC.md section 7)",
-                    ),
-            },
+            scales(w, 3, true),
         ];
         LoadLayout::of(targets)
     }
@@ -274,21 +294,7 @@ impl LoadLayout {
                 addr: Word::default().field("lane", w.lane_bits, false, "lane"),
                 data: Word::default().field("bias", w.bias_bits, true, "per-lane bias added before the shift"),
             },
-            Target {
-                name: SCALES.into(),
-                sel: 2,
-                what: "per-layer scales".into(),
-                addr: Word::default(),
-                data: Word::default()
-                    .field("alpha", w.scale_bits, true, "scale of the lane accumulator")
-                    .field("shift", w.shift_bits, false, "right shift with round half up")
-                    .field("relu", 1, false, "1: ReLU and unsigned outputs; 0: two's-complement outputs")
-                    .field_upto(
-                        "adc_shift",
-                        w.adc_shift_max,
-                        "the ADC's step is 2^adc_shift (docs/SPEC.md section 7)",
-                    ),
-            },
+            scales(w, 2, false),
         ];
         match w.sparsity {
             super::Sparsity::None => {}

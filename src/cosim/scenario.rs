@@ -181,6 +181,39 @@ impl Builder<'_> {
         }
     }
 
+    /// The opening of every scenario: `w` loaded with a typical shift,
+    /// the directed vectors, then single-block outputs streamed back to
+    /// back up to half of `vectors`. Returns the vectors issued.
+    fn opening(&mut self, w: &mut Weights, vectors: usize) -> usize {
+        w.scales.shift = self.typical_shift(w);
+        self.load_all(w);
+        let mut count = 0;
+        for x in directed_vectors(self.c) {
+            self.tile(1, Some(x));
+            count += 1;
+        }
+        while count < vectors / 2 {
+            self.tile(1, None);
+            count += 1;
+        }
+        count
+    }
+
+    /// A new scale word between tiles, as between layers: the shift moved
+    /// by -1..=+1, ReLU flipped, a new ADC step, and `flip` applied (it
+    /// negates one scale).
+    fn reload_scales(&mut self, s: &Scales, flip: impl FnOnce(Scales) -> Scales) {
+        let shift = s.shift.saturating_sub(1) + self.rng.gen_range(0..3);
+        let scales = flip(Scales {
+            shift: shift.min((1 << self.c.shift_bits) - 1),
+            relu: !s.relu,
+            adc_shift: self.adc_shift(),
+            ..*s
+        });
+        let load = self.port.scales(&scales).expect("scales in range");
+        self.commands.push(Command::Load(load));
+    }
+
     fn tile(&mut self, blocks: u32, first_vector: Option<Vec<i64>>) {
         let mut first_vector = first_vector;
         for b in 0..blocks {
@@ -208,18 +241,8 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
         commands: vec![],
     };
     let mut w = b.random_weights();
-    w.scales.shift = b.typical_shift(&w);
-    b.load_all(&w);
+    let mut count = b.opening(&mut w, vectors);
     let max_blocks = c.max_row_blocks.min(4);
-    let mut count = 0;
-    for x in directed_vectors(c) {
-        b.tile(1, Some(x));
-        count += 1;
-    }
-    while count < vectors / 2 {
-        b.tile(1, None);
-        count += 1;
-    }
     while count < vectors * 4 / 5 {
         let k = b.rng.gen_range(1..=max_blocks);
         b.tile(k, None);
@@ -259,16 +282,7 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
             b.commands.push(Command::Load(load));
         }
         if b.rng.gen_bool(0.2) {
-            let shift = w.scales.shift.saturating_sub(1) + b.rng.gen_range(0..3);
-            let scales = Scales {
-                beta: -w.scales.beta,
-                shift: shift.min((1 << c.shift_bits) - 1),
-                relu: !w.scales.relu,
-                adc_shift: b.adc_shift(),
-                ..w.scales
-            };
-            let load = b.port.scales(&scales).expect("scales in range");
-            b.commands.push(Command::Load(load));
+            b.reload_scales(&w.scales, |s| Scales { beta: -s.beta, ..s });
         }
         let k = b.rng.gen_range(1..=max_blocks);
         b.tile(k, None);

@@ -3,7 +3,7 @@
 //! between tiles (each change changes the cycle count), and tiles that
 //! drive the lane accumulators to the ends of their range.
 
-use super::{activation_range, directed_vectors, Builder, Command, Scenario};
+use super::{activation_range, Builder, Command, Scenario};
 use crate::config::{Config, Derived, Sparsity};
 use crate::golden::{bits_from_fn, Bits, Scales, Weights};
 use crate::loadport::LoadPort;
@@ -69,8 +69,7 @@ impl Builder<'_> {
         w
     }
 
-    /// New valid bits or slot codes in `w`, written to the load port when
-    /// `load` is set.
+    /// New valid bits or slot codes in `w`, and the load that writes them.
     fn sparsity_memory(&mut self, w: &mut Weights) -> Option<Command> {
         match self.c.sparsity {
             Sparsity::None => None,
@@ -98,18 +97,8 @@ pub(super) fn dense_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario 
         commands: vec![],
     };
     let mut w = b.dense_weights();
-    w.scales.shift = b.typical_shift(&w);
-    b.load_all(&w);
+    let mut count = b.opening(&mut w, vectors);
     let max_blocks = c.max_row_blocks.min(4);
-    let mut count = 0;
-    for x in directed_vectors(c) {
-        b.tile(1, Some(x));
-        count += 1;
-    }
-    while count < vectors / 2 {
-        b.tile(1, None);
-        count += 1;
-    }
     let columns = c.macros * c.cols;
     while count < vectors {
         if count >= vectors * 4 / 5 || b.rng.gen_bool(0.3) {
@@ -127,16 +116,10 @@ pub(super) fn dense_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario 
                 b.commands.push(load);
             }
             if b.rng.gen_bool(0.2) {
-                let shift = w.scales.shift.saturating_sub(1) + b.rng.gen_range(0..3);
-                let scales = Scales {
-                    alpha: -w.scales.alpha,
-                    shift: shift.min((1 << c.shift_bits) - 1),
-                    relu: !w.scales.relu,
-                    adc_shift: b.adc_shift(),
-                    ..w.scales
-                };
-                let load = b.port.scales(&scales).expect("scales in range");
-                b.commands.push(Command::Load(load));
+                b.reload_scales(&w.scales, |s| Scales {
+                    alpha: -s.alpha,
+                    ..s
+                });
             }
         }
         let k = b.rng.gen_range(1..=max_blocks);
