@@ -38,6 +38,10 @@ enum Command {
     /// Run a compressed network (its memory images) on the golden model and
     /// report accuracy on a labelled data set.
     Run(RunArgs),
+    /// Write the integer network a set of memory images loads as .npz arrays
+    /// (cells, masks, weights, biases, scale words per layer), for outside
+    /// models of the hardware such as tools/adc_train.py.
+    Export(ExportArgs),
     /// Turn one lane group's pool indices into the `select` fields of its
     /// lane words (Benes switch settings with `crossbar = "benes"`).
     Route(RouteArgs),
@@ -196,6 +200,10 @@ struct CompressArgs {
     /// instead of calibrating each layer's step on the calibration data.
     #[arg(long)]
     fixed_adc_step: bool,
+    /// With a lossy ADC, these layers' ADC steps (JSON: {"layer": adc_shift},
+    /// e.g. the steps tools/adc_train.py learned) instead of calibrated ones.
+    #[arg(long, value_name = "FILE")]
+    adc_shifts: Option<PathBuf>,
     /// Integer network inputs (.npz with `x`, or an IDX images file) that set
     /// the activation scales (default with --random-weights: 8 seeded random inputs).
     #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
@@ -233,6 +241,19 @@ struct RunArgs {
     /// t10k-images-idx3-ubyte.gz) next to its labels file.
     #[arg(long, value_name = "FILE")]
     data: PathBuf,
+    /// Also write every sample's integer outputs (samples x outputs, int64 .npy).
+    #[arg(long, value_name = "FILE")]
+    outputs: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// Folder written by `cimpool compress`.
+    #[arg(long, value_name = "DIR", default_value = "build/compressed")]
+    images: PathBuf,
+    /// The .npz file to write.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
 }
 
 #[derive(Args)]
@@ -346,6 +367,7 @@ fn main() -> ExitCode {
         Command::Cosim(args) => cosim(&args),
         Command::Compress(args) => compress(&args),
         Command::Run(args) => run(&args),
+        Command::Export(args) => export(&args),
         Command::Route(args) => route(&args),
         Command::Model(args) => model(&args),
         Command::Report(ReportCommand::Area(args)) => area(&args),
@@ -440,6 +462,54 @@ fn calibrate_adc(
         "ADC steps (adc_shift, 0..={max}; the generation-time step is {max}) chosen per layer on {} calibration samples to come closest to exact read-out: {}",
         samples.len(),
         chosen.join(", ")
+    );
+    Ok(())
+}
+
+/// The ADC steps a JSON file gives, by layer name, written into the images.
+fn set_adc_shifts(
+    c: &mut compress::Compressed,
+    path: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<()> {
+    let bad = |why: String| Error::Usage(format!("{}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let shifts: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| {
+            bad(format!(
+                "not a JSON object of layer names to ADC shifts: {e}"
+            ))
+        })?;
+    let max = cimpool::config::default_adc_shift(c.config.wl_parallel, c.config.adc_bits);
+    if max == 0 {
+        return Err(bad(format!(
+            "adc_bits = {} with wl_parallel = {} reads out exactly: there is no ADC step to set",
+            c.config.adc_bits, c.config.wl_parallel
+        )));
+    }
+    for (name, value) in &shifts {
+        let layer = c
+            .layers
+            .iter_mut()
+            .find(|l| &l.name == name)
+            .ok_or_else(|| bad(format!("no engine layer `{name}` in the network")))?;
+        let sh = value
+            .as_u64()
+            .filter(|&v| v <= max as u64)
+            .ok_or_else(|| bad(format!("layer `{name}`: adc_shift = {value} is outside 0..={max} (bits(wl_parallel) - adc_bits)")))?
+            as u32;
+        layer.scales.adc_shift = sh;
+        layer.stats.adc_shift = Some(sh);
+    }
+    images::write(c, out)?;
+    println!(
+        "ADC steps (adc_shift) from {}: {}",
+        path.display(),
+        shifts
+            .iter()
+            .map(|(n, v)| format!("{n} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     Ok(())
 }
@@ -623,6 +693,9 @@ fn compress(args: &CompressArgs) -> Result<()> {
     if !args.fixed_adc_step {
         calibrate_adc(&mut c, &calib, &args.out)?;
     }
+    if let Some(path) = &args.adc_shifts {
+        set_adc_shifts(&mut c, path, &args.out)?;
+    }
     if config.is_dense() {
         println!(
             "cimpool: quantized {} layers ({} weights) to {} bits, {:.0}% of phase blocks pruned, for the dense engine (sparsity `{}`) in {:.1} s\n",
@@ -692,6 +765,9 @@ fn run(args: &RunArgs) -> Result<()> {
     let outputs = run::golden(&images, &data.x, |i, _| bar.set_position(i as u64))?;
     bar.finish_and_clear();
     let acc = run::accuracy(&outputs, &data.y);
+    if let Some(path) = &args.outputs {
+        write_outputs(path, &outputs)?;
+    }
     println!(
         "cimpool: {} samples through {} nodes ({} engine layers) on the golden model in {:.1} s: accuracy {:.2}% (integer path, from the memory images in {})",
         data.y.len(),
@@ -699,6 +775,43 @@ fn run(args: &RunArgs) -> Result<()> {
         images.manifest.layers.len(),
         start.elapsed().as_secs_f64(),
         100.0 * acc,
+        args.images.display()
+    );
+    Ok(())
+}
+
+fn write_outputs(path: &std::path::Path, outputs: &[Vec<i64>]) -> Result<()> {
+    use ndarray_npy::WriteNpyExt;
+    let width = outputs.first().map_or(0, Vec::len);
+    let array = ndarray::Array2::from_shape_fn((outputs.len(), width), |(s, o)| outputs[s][o]);
+    let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", path.display()));
+    let file = std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
+    array
+        .write_npy(std::io::BufWriter::new(file))
+        .map_err(|e| cannot(e.to_string()))
+}
+
+fn export(args: &ExportArgs) -> Result<()> {
+    use compress::export::Exported;
+    let images = images::read(&args.images)?;
+    let arrays = compress::export::arrays(&images)?;
+    let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", args.out.display()));
+    let file = std::fs::File::create(&args.out).map_err(|e| cannot(e.to_string()))?;
+    let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
+    for (name, array) in &arrays {
+        match array {
+            Exported::Int(a) => npz.add_array(name.as_str(), a),
+            Exported::Bits(a) => npz.add_array(name.as_str(), a),
+            Exported::Vector(a) => npz.add_array(name.as_str(), a),
+        }
+        .map_err(|e| cannot(e.to_string()))?;
+    }
+    npz.finish().map_err(|e| cannot(e.to_string()))?;
+    println!(
+        "wrote {}: {} arrays of {} layers (the graph is {}/manifest.json)",
+        args.out.display(),
+        arrays.len(),
+        images.manifest.layers.len(),
         args.images.display()
     );
     Ok(())

@@ -38,100 +38,15 @@ Data and split are those of tools/train_digits.py; the test split is never
 used for training or for choosing when to stop (a fixed number of epochs).
 """
 import argparse
-import json
-import tomllib
 from pathlib import Path
 
 import numpy as np
 
 import train_digits_cnn as cnn
+from projection import DenseProjection, project
 from train_digits import split
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def project(w, pool, keep):
-    """cimpool's effective weights for one layer (out, fan-in, columns in
-    the engine's (ky, kx, c) order) against pool (P, R)."""
-    out, fan_in = w.shape
-    rows = pool.shape[1]
-    blocks = -(-fan_in // rows)
-    v = np.zeros((out, blocks * rows), dtype=np.float32)
-    v[:, :fan_in] = w
-    v = v.reshape(out, blocks, rows)
-    real = np.zeros(blocks * rows, dtype=bool)
-    real[:fan_in] = True
-    real = real.reshape(blocks, rows)
-    idx = np.argmax(v @ pool.T, axis=2)  # first of equal scores, as cimpool
-    p = pool[idx]
-    count = out * fan_in
-    alpha = np.float32((v * p).sum() / count)
-    r = v - alpha * p
-    beta = np.float32(np.abs(r * real).sum() / count)
-    energy = ((r * real) ** 2).sum(axis=2)  # (out, blocks)
-    tiles = out * blocks
-    kept = min(int(np.floor(keep * tiles + 0.5)), tiles)
-    cs, bs = np.meshgrid(np.arange(out), np.arange(blocks), indexing="ij")
-    order = np.lexsort((bs.ravel(), cs.ravel(), -energy.ravel()))
-    mask = np.zeros(tiles, dtype=bool)
-    mask[order[:kept]] = True
-    mask = mask.reshape(out, blocks, 1)
-    e = np.where(r >= 0, 1.0, -1.0).astype(np.float32)
-    eff = alpha * p + beta * mask * e
-    return eff.reshape(out, blocks * rows)[:, :fan_in]
-
-
-def round_half_away(x):
-    """Rust's f32::round (numpy's np.round rounds half to even)."""
-    return np.sign(x) * np.floor(np.abs(x) + np.float32(0.5))
-
-
-class DenseProjection:
-    """The dense engine's effective weights (src/compress/dense.rs)."""
-
-    def __init__(self, images):
-        images = Path(images)
-        c = tomllib.loads((images / "cim_config.toml").read_text())
-        if c["engine"] != "dense":
-            raise SystemExit(f"{images}: engine = {c['engine']!r}, not a dense engine's images")
-        report = json.loads((images / "report.json").read_text())
-        self.sparsity = report["sparsity"]
-        self.w_bits = c["w_bits"]
-        self.rows = c["rows"]
-        self.wl = c["wl_parallel"] or c["rows"]
-        self.lanes = c["macros"] * (c["cols"] // self.w_bits)
-        phases = self.rows // self.wl
-        self.slots = (c["slots"] or phases) if c["sparsity"] == "compact" else phases
-
-    def __call__(self, w):
-        out, fan_in = w.shape
-        rows, wl, lanes = self.rows, self.wl, self.lanes
-        qmax = np.float32((1 << (self.w_bits - 1)) - 1)
-        step = max(np.float32(np.abs(w).max()), np.float32(1e-12)) / qmax
-        q = np.clip(round_half_away(w.astype(np.float32) / step), -qmax, qmax)
-        phases, blocks, passes = rows // wl, -(-fan_in // rows), -(-out // lanes)
-        units = []  # (energy, pass, block, h) of the units holding real weights
-        for ps in range(passes):
-            ch = q[ps * lanes : (ps + 1) * lanes]
-            for b in range(blocks):
-                for h in range(phases):
-                    lo = b * rows + h * wl
-                    if lo < fan_in:
-                        units.append((float((ch[:, lo : min(lo + wl, fan_in)] ** 2).sum()), ps, b, h))
-        target = max(int(np.floor((1.0 - self.sparsity) * len(units) + 0.5)), min(1, len(units)))
-        units.sort(key=lambda u: (-u[0], u[1], u[2], u[3]))
-        used, kept, mask = {}, 0, np.zeros_like(q)
-        for energy, ps, b, h in units:
-            if kept == target:
-                break
-            if used.get((ps, b), 0) == self.slots:
-                continue
-            if energy > 0:
-                used[(ps, b)] = used.get((ps, b), 0) + 1
-                kept += 1
-                lo = b * rows + h * wl
-                mask[ps * lanes : (ps + 1) * lanes, lo : min(lo + wl, fan_in)] = 1
-        return (q * step * mask).astype(np.float32)
 
 
 class Mlp:

@@ -12,6 +12,7 @@ pub mod adc_calib;
 pub mod assign;
 pub mod builtin;
 pub mod dense;
+pub mod export;
 pub mod geometry;
 pub mod graph;
 pub mod idx;

@@ -90,7 +90,7 @@ pub fn golden_at(
 
 /// The weights every tile of layer `li` loads (decoded as the hardware
 /// would), with its manifest entry; empty for a host layer.
-fn decode_layer(images: &Images, li: usize) -> Result<Vec<Weights>, RunError> {
+pub(crate) fn decode_layer(images: &Images, li: usize) -> Result<Vec<Weights>, RunError> {
     let layer = &images.manifest.layers[li];
     if images.host[li].is_some() {
         return Ok(vec![]);

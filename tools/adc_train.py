@@ -1,0 +1,487 @@
+#!/usr/bin/env python3
+"""ADC-aware training (Lin & Chang, stage 2): trains through the hardware's exact partial sums and learns each layer's ADC step (JAX).
+
+The forward pass is the engine's own integer arithmetic (docs/SPEC.md
+sections 2-4, 6): per layer, im2col, the bit planes of the 8-bit inputs, per
+compute phase of W word lines the column sums S of the cells, the ADC with
+the layer's step 2^adc_shift and mode, the engine's recombination (2A - Np
+for the pool engine's +-1 cells, the weight-bit weights for the dense
+engine), the accumulators, the scale word's requantization; the host's
+operations between layers as the golden model does them. Given the integers
+of a set of memory images (`cimpool export`), it reproduces the golden
+model's outputs exactly: `check` tests that on every sample.
+
+Training keeps that forward pass and adds gradients:
+- weights and inputs: straight-through, as the gradient of the exact
+  product of the inputs with the float effective weights (the effective
+  weights are the projection cimpool's compress makes of the current float
+  weights: the pool engine's fixed pool, or the dense engine's w_bits
+  quantization and block pruning, tools/projection.py);
+- the ADC step: LSQ (Esser et al., ICLR 2020), restricted to powers of two:
+  each layer learns a real log2 step that the forward pass rounds to the
+  integer adc_shift the hardware's scale word holds; the conversions give
+  the LSQ gradient (round(S/step) - S/step inside the range, the top code
+  when clamped) with S fixed;
+- rounding in the requantizer and pooling: straight-through, clamping
+  passes no gradient.
+The integer scales (alpha, beta, the shift, biases) are re-derived from the
+float weights at every step with src/compress/scales.rs's rule and the
+activation scales of the images; the pool and those activation scales stay
+fixed. The trained weights (the model's own tensor names) and the learned
+steps (`--shifts`, JSON) go back through
+`cimpool compress --pool <same pool> --adc-shifts <shifts>`.
+
+  cimpool export --images DIR --out DIR/engine.npz
+  cimpool run --images DIR --data test.npz --outputs golden.npy
+  python3 adc_train.py check --images DIR --export DIR/engine.npz --data test.npz --golden golden.npy
+  python3 adc_train.py train --images DIR --export DIR/engine.npz --weights float.npz \
+      --pool DIR/pool.npy --keep 0.5 --train train.npz --data test.npz --out trained.npz --shifts shifts.json
+
+Networks whose engine layers carry no BatchNorm in their description (the
+weights are `<layer>.weight` and `<layer>.bias`) are supported; `train`
+first checks that its projection of the given weights rebuilds the images'
+integers exactly and refuses otherwise. `make adc-train` runs the chain.
+"""
+import argparse
+import functools
+import json
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import jax
+import numpy as np
+
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+
+from projection import DenseProjection, pool_parts  # noqa: E402
+
+sg = jax.lax.stop_gradient
+
+
+def bits(n):
+    """bits(n) of docs/SPEC.md: the bits that hold 0..n."""
+    return int(n).bit_length()
+
+
+def round_half_away(x):
+    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+
+
+# ---------------------------------------------------------------- hardware
+
+
+class Hardware:
+    def __init__(self, images):
+        c = tomllib.loads((Path(images) / "cim_config.toml").read_text())
+        self.c = c
+        self.dense = c["engine"] == "dense"
+        self.rows = c["rows"]
+        self.wl = c["wl_parallel"] or c["rows"]
+        self.adc_bits = c["adc_bits"]
+        self.mode = c["adc_mode"]
+        self.act_bits = c["act_bits"]
+        self.out_bits = c["out_bits"]
+        self.w_bits = c["w_bits"]
+        self.lossy = 0 < self.adc_bits < bits(self.wl)
+        self.max_shift = bits(self.wl) - self.adc_bits if self.lossy else 0
+        if c["act_signed"]:
+            sys.exit(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
+
+
+def adc(s, step, hw):
+    """The ADC of docs/SPEC.md section 2 on column sums s (constants) with
+    step 2^adc_shift (float, carrying the LSQ gradient)."""
+    if not hw.lossy:
+        return s
+    top = float((1 << hw.adc_bits) - 1)
+    z = s / step + (0.5 if hw.mode == "round_clamp" else 0.0)
+    q = z + sg(jnp.floor(z) - z)  # exact for a power-of-two step
+    return jnp.clip(q, 0.0, top) * step
+
+
+def requantize(v, shift, relu, out_bits):
+    """Section 3's output step: exact forward, straight-through backward."""
+    r = v / 2.0**shift
+    y = jnp.floor(r + 0.5) if shift > 0 else r
+    lo, hi = (0, (1 << out_bits) - 1) if relu else (-(1 << (out_bits - 1)), (1 << (out_bits - 1)) - 1)
+    inside = sg(((y >= lo) & (y <= hi)).astype(r.dtype))
+    return sg(jnp.clip(y, lo, hi)) + (r - sg(r)) * inside
+
+
+def im2col(x, g):
+    """(N, H, W, C) maps -> (N, oh, ow, kh*kw*C) vectors, (ky, kx, c) order."""
+    p, s = g["padding"], g["stride"]
+    x = jnp.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))
+    oh, ow = g["out_h"], g["out_w"]
+    cols = [x[:, ky : ky + s * (oh - 1) + 1 : s, kx : kx + s * (ow - 1) + 1 : s, :] for ky in range(g["kernel_h"]) for kx in range(g["kernel_w"])]
+    return jnp.concatenate(cols, axis=-1)
+
+
+def column_sums(planes, cells, hw):
+    """S[m, t, h, o]: rows of phase h with input bit t and cell 1 (float32, exact)."""
+    m, t, width = planes.shape
+    ph = width // hw.wl
+    return jnp.einsum("mthw,ohw->mtho", planes.reshape(m, t, ph, hw.wl), cells.reshape(cells.shape[0], ph, hw.wl)).astype(jnp.float64)
+
+
+def engine_layer(x, L, hw, step, train):
+    """One engine layer on input vectors x (M, fan_in): its output integers
+    (M, out) as float64, with the gradients described at the top."""
+    m, fan_in = x.shape
+    xi = sg(x)
+    if L["host"]:
+        v = L["alpha"] * (xi @ L["weight"].T) + L["bias"]
+    else:
+        width = L["width"]
+        xp = jnp.pad(xi, ((0, 0), (0, width - fan_in)))
+        planes = jnp.stack([jnp.floor(xp / 2.0**t) % 2 for t in range(hw.act_bits)], axis=1).astype(jnp.float32)
+        plane_w = jnp.array([2.0**t for t in range(hw.act_bits)])
+        ph = width // hw.wl
+        if hw.dense:
+            acc = 0.0
+            for j in range(hw.w_bits):
+                a = adc(column_sums(planes, L["weight_bits"][j], hw), step, hw)  # (M, T, H, O)
+                y = jnp.einsum("mtho,t->mo", a, plane_w)
+                acc = acc + (-(2.0**j) if j == hw.w_bits - 1 else 2.0**j) * y
+            v = L["alpha"] * acc + L["bias"]
+        else:
+            np_ = planes.reshape(m, hw.act_bits, ph, hw.wl).sum(-1).astype(jnp.float64)[..., None]
+            tp = 2.0 * adc(column_sums(planes, L["pool_bits"], hw), step, hw) - np_
+            te = 2.0 * adc(column_sums(planes, L["error_bits"], hw), step, hw) - np_
+            acc_p = jnp.einsum("mtho,t->mo", tp, plane_w)
+            acc_e = jnp.einsum("mtho,t,ho->mo", te, plane_w, L["phase_mask"])
+            v = L["alpha"] * acc_p + L["beta"] * acc_e + L["bias"]
+    if train and not L["host"]:
+        # Straight-through for weights and inputs: the exact product's gradient.
+        prod = x @ (L["eff"] * L["k"]).T + L["bias_f"] * L["kb"]
+        v = v + (prod - sg(prod))
+    return requantize(v, L["shift"], L["relu"], hw.out_bits)
+
+
+def forward(manifest, layers, hw, steps, x, train):
+    """The network on integer inputs x (N, C*H*W in PyTorch order): the last
+    node's integer outputs (float64)."""
+    i = manifest["input"]
+    maps = {"input": x.reshape(-1, i["c"], i["h"], i["w"]).transpose(0, 2, 3, 1).astype(jnp.float64)}
+    for node in manifest["nodes"]:
+        a = maps[node["inputs"][0]]
+        op = node["op"]
+        if op == "layer":
+            li = node["layer"]
+            L = layers[li]
+            g = manifest["layers"][li]["geometry"]
+            cols = im2col(a, g)
+            n, oh, ow, f = cols.shape
+            y = engine_layer(cols.reshape(-1, f), L, hw, steps[li], train)
+            out = y.reshape(n, oh, ow, -1)
+        elif op == "max_pool":
+            w = node["window"]
+            p = w["padding"]
+            a = jnp.pad(a, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=-jnp.inf)
+            out = jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, (1, w["kernel_h"], w["kernel_w"], 1), (1, w["stride"], w["stride"], 1), "VALID")
+        elif op == "avg_pool":
+            w = node["window"]
+            n_ = w["kernel_h"] * w["kernel_w"]
+            s = jax.lax.reduce_window(a, 0.0, jax.lax.add, (1, w["kernel_h"], w["kernel_w"], 1), (1, w["stride"], w["stride"], 1), "VALID")
+            out = sg(jnp.floor((2 * s + n_) / (2 * n_))) + (s / n_ - sg(s / n_))
+        elif op == "add":
+            ad = node["add"]
+            b = maps[node["inputs"][1]]
+            out = requantize(ad["ma"] * a + ad["mb"] * b, ad["k"], node["relu"], hw.out_bits)
+        elif op == "flatten":
+            out = a.transpose(0, 3, 1, 2).reshape(a.shape[0], 1, 1, -1)
+        else:
+            sys.exit(f"unknown node op {op!r} in the manifest")
+        maps[node["name"]] = out
+    return out.reshape(out.shape[0], -1)
+
+
+# ---------------------------------------------------------------- integers
+
+
+def exported_layers(manifest, export, hw):
+    """The integers of the images (`cimpool export`), as the forward pass takes them."""
+    z = np.load(export)
+    layers = []
+    for l in manifest["layers"]:
+        n = l["name"]
+        alpha, beta, shift, adc_shift, relu = (int(v) for v in z[f"{n}.scales"])
+        L = {"host": l["host"], "alpha": float(alpha), "beta": float(beta), "shift": shift, "relu": bool(relu), "adc_shift": adc_shift, "bias": z[f"{n}.bias"].astype(np.float64)}
+        if l["host"]:
+            L["weight"] = z[f"{n}.weight"].astype(np.float64)
+        elif hw.dense:
+            L.update(cell_arrays_dense(z[f"{n}.weight"], hw))
+        else:
+            L["pool_bits"] = z[f"{n}.pool_bits"].astype(np.float32)
+            L["error_bits"] = z[f"{n}.error_bits"].astype(np.float32)
+            L["phase_mask"] = phase_mask(z[f"{n}.mask"], hw)
+        L["width"] = l["row_blocks"] * hw.rows
+        layers.append(L)
+    return layers
+
+
+def cell_arrays_dense(weight, hw):
+    u = np.mod(weight.astype(np.int64), 1 << hw.w_bits)
+    return {"weight_bits": np.stack([((u >> j) & 1).astype(np.float32) for j in range(hw.w_bits)])}
+
+
+def phase_mask(mask, hw):
+    """(out, blocks) tile masks -> (phases, out) over every phase of every block."""
+    per = hw.rows // hw.wl
+    return np.repeat(mask.astype(np.float64).T, per, axis=0)
+
+
+def integer_scales(c, alpha, beta, bias, s_in, s_out):
+    """src/compress/scales.rs: the largest shift whose integers fit."""
+    ratio = s_in / s_out
+    smax = float((1 << (c["scale_bits"] - 1)) - 1)
+    bmax = float((1 << (c["bias_bits"] - 1)) - 1)
+    a64, b64, bias64 = float(np.float32(alpha)), float(np.float32(beta)), bias.astype(np.float32).astype(np.float64)
+    for s in range(min((1 << c["shift_bits"]) - 1, 62), -1, -1):
+        k = 2.0**s
+        if abs(round_half_away(a64 * ratio * k)) <= smax and abs(round_half_away(b64 * ratio * k)) <= smax and np.all(np.abs(round_half_away(bias64 / s_out * k)) <= bmax):
+            return round_half_away(a64 * ratio * k), round_half_away(b64 * ratio * k), s, round_half_away(bias64 / s_out * k), ratio * k, k / s_out
+    sys.exit("a layer's scales do not fit scale_bits / bias_bits even with shift 0")
+
+
+class Projector:
+    """Float weights -> the integers of the images cimpool compress would write."""
+
+    def __init__(self, manifest, hw, images, pool, keep):
+        self.m, self.hw, self.keep = manifest, hw, keep
+        self.pool = None if pool is None else np.load(pool).astype(np.float32)
+        self.dense = DenseProjection(images) if hw.dense else None
+        if not hw.dense and self.pool is None:
+            sys.exit("the pool engine needs --pool (the pool.npy the images were made with)")
+
+    def layer(self, li, w, b, base):
+        l, hw = self.m["layers"][li], self.hw
+        L = dict(base)
+        if l["host"]:
+            L.update(eff=np.zeros_like(w), k=0.0, bias_f=np.zeros_like(b), kb=0.0)
+            return L
+        out, fan_in = w.shape
+        width = l["row_blocks"] * hw.rows
+        if hw.dense:
+            q, step = self.dense.parts(w)
+            qpad = np.zeros((out, width))
+            qpad[:, :fan_in] = q
+            L.update(cell_arrays_dense(qpad, hw))
+            alpha, beta = step, 0.0
+            eff = (q * step).astype(np.float32)
+        else:
+            p, e, mask, alpha, beta = pool_parts(w, self.pool, self.keep)
+            L["pool_bits"] = (p.reshape(out, -1) > 0).astype(np.float32)
+            L["error_bits"] = (e.reshape(out, -1) > 0).astype(np.float32)
+            L["phase_mask"] = phase_mask(mask, hw)
+            eff = (alpha * p + beta * mask[:, :, None] * e).reshape(out, -1)[:, :fan_in]
+        a, bb, shift, bias, k, kb = integer_scales(hw.c, alpha, beta, b, l["input_scale"], l["output_scale"])
+        L.update(alpha=a, beta=bb, shift=shift, bias=bias, eff=eff, k=k, bias_f=b, kb=kb)
+        return L
+
+
+# ---------------------------------------------------------------- weights
+
+
+def torch_to_engine(t, l):
+    """A layer's weight tensor -> (out, fan_in) in (ky, kx, c) order."""
+    g = l["geometry"]
+    return t.reshape(l["out_channels"], g["in_c"], g["kernel_h"], g["kernel_w"]).transpose(0, 2, 3, 1).reshape(l["out_channels"], -1)
+
+
+def engine_to_torch(w, l, shape):
+    g = l["geometry"]
+    return w.reshape(l["out_channels"], g["kernel_h"], g["kernel_w"], -1).transpose(0, 3, 1, 2).reshape(shape)
+
+
+def load_data(path):
+    """Integer inputs and labels: .npz with x, y, or an IDX images file next to its labels."""
+    path = Path(path)
+    if path.suffix == ".npz":
+        z = np.load(path)
+        return z["x"].reshape(len(z["x"]), -1).astype(np.float64), z["y"].astype(np.int64)
+    from fmnist import read_idx
+
+    labels = Path(str(path).replace("images-idx3", "labels-idx1"))
+    x = read_idx(path)
+    return x.reshape(len(x), -1).astype(np.float64), read_idx(labels).astype(np.int64)
+
+
+def run_batches(f, x, batch=256):
+    return np.concatenate([np.asarray(f(x[i : i + batch])) for i in range(0, len(x), batch)])
+
+
+# ---------------------------------------------------------------- commands
+
+
+def check(args, manifest, hw):
+    layers = exported_layers(manifest, args.export, hw)
+    steps = [2.0 ** L["adc_shift"] for L in layers]
+    x, _ = load_data(args.data)
+    f = jax.jit(lambda xb: forward(manifest, layers, hw, steps, xb, False))
+    got = run_batches(f, x).astype(np.int64)
+    want = np.load(args.golden)
+    if got.shape != want.shape:
+        sys.exit(f"check: outputs of shape {got.shape}, golden {want.shape}")
+    bad = int((got != want).sum())
+    print(f"check: {got.size} outputs of {len(x)} samples, {bad} differ from the golden model")
+    return bad == 0
+
+
+def train(args, manifest, hw):
+    exported = exported_layers(manifest, args.export, hw)
+    proj = Projector(manifest, hw, args.images, args.pool, args.keep)
+    tensors = dict(np.load(args.weights))
+    engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
+    params = {}
+    for li in engine:
+        l = manifest["layers"][li]
+        n = l["name"]
+        if f"{n}.weight" not in tensors or f"{n}.bias" not in tensors:
+            sys.exit(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm")
+        params[f"{n}.weight"] = torch_to_engine(tensors[f"{n}.weight"].astype(np.float32), l)
+        params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
+
+    def integers(params):
+        layers = list(exported)
+        for li in engine:
+            n = manifest["layers"][li]["name"]
+            layers[li] = proj.layer(li, params[f"{n}.weight"], params[f"{n}.bias"], exported[li])
+        return layers
+
+    # The projection must rebuild the images' integers: otherwise training
+    # would optimise another network than the one compress makes.
+    start = integers(params)
+    for li in engine:
+        a, b = start[li], exported[li]
+        keys = ["weight_bits"] if hw.dense else ["pool_bits", "error_bits", "phase_mask"]
+        diff = sum(int((np.asarray(a[k]) != np.asarray(b[k])).sum()) for k in keys)
+        diff += sum(int(a[k] != b[k]) for k in ("alpha", "beta", "shift")) + int((a["bias"] != b["bias"]).sum())
+        if diff:
+            sys.exit(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
+    print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
+
+    x_train, y_train = load_data(args.train)
+    x_test, y_test = load_data(args.data)
+    out_scale = manifest["nodes"][-1]["scale"]
+    logit_shift = {li: float(exported[li]["adc_shift"]) for li in engine}
+
+    def steps_of(log2):
+        steps = [1.0] * len(exported)
+        for li in engine:
+            v = log2[str(li)]
+            r = jnp.clip(jnp.round(v), 0, hw.max_shift)
+            steps[li] = 2.0 ** (v + sg(r - v))
+        return steps
+
+    def accuracy(layers, log2, x, y):
+        f = jax.jit(lambda xb: forward(manifest, layers, hw, steps_of(log2), xb, False))
+        return float((run_batches(f, x).argmax(axis=1) == y).mean())
+
+    log2 = {str(li): jnp.asarray(s) for li, s in logit_shift.items()}
+    print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in logit_shift.values()]})")
+
+    # Only the tensors that change go through jit as arguments.
+    def loss(p, log2, layers, xb, yb):
+        lay = list(layers)
+        for li in engine:
+            n = manifest["layers"][li]["name"]
+            L = dict(lay[li])
+            L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"])
+            L["bias_f"] = p[f"{n}.bias"]
+            lay[li] = L
+        logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
+        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+
+    sched = optax.cosine_decay_schedule(args.lr, args.epochs * (len(y_train) // args.batch))
+    opt = optax.multi_transform(
+        {"w": optax.adam(sched), "s": optax.adam(args.step_lr if hw.lossy else 0.0)},
+        {"w": jax.tree_util.tree_map(lambda _: "w", params), "s": jax.tree_util.tree_map(lambda _: "s", log2)},
+    )
+    state = {"w": {k: jnp.asarray(v) for k, v in params.items()}, "s": log2}
+    opt_state = opt.init(state)
+
+    def static(layers):
+        # Shapes are fixed, so one compiled step serves every batch.
+        return [{k: (v if isinstance(v, (bool, int)) else jnp.asarray(v)) for k, v in L.items() if k not in ("shift", "relu", "host", "adc_shift", "width")} for L in layers]
+
+    meta = [{k: L[k] for k in ("shift", "relu", "host", "adc_shift", "width") if k in L} for L in exported]
+
+    def merge(arrays, shifts):
+        return [{**a, **m, "shift": s} for a, m, s in zip(arrays, meta, shifts)]
+
+    @functools.partial(jax.jit, static_argnums=(3,))
+    def step(state, opt_state, arrays, shifts, xb, yb):
+        lay = merge(arrays, shifts)
+        l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb))(state)
+        updates, opt_state = opt.update(g, opt_state, state)
+        return optax.apply_updates(state, updates), opt_state, l
+
+    rng = np.random.default_rng(args.seed)
+    for epoch in range(args.epochs):
+        t0, total = time.time(), 0.0
+        order = rng.permutation(len(y_train))
+        nb = len(y_train) // args.batch
+        for i in range(nb):
+            idx = order[i * args.batch : (i + 1) * args.batch]
+            w = {k: np.asarray(v) for k, v in state["w"].items()}
+            layers = integers(w)
+            shifts = tuple(L["shift"] for L in layers)
+            state, opt_state, l = step(state, opt_state, static(layers), shifts, x_train[idx], y_train[idx])
+            total += float(l)
+        learned = [int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine]
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned} ({time.time() - t0:.1f} s)", flush=True)
+
+    w = {k: np.asarray(v) for k, v in state["w"].items()}
+    layers = integers(w)
+    final = accuracy(layers, state["s"], x_test, y_test)
+    shifts = {manifest["layers"][li]["name"]: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine}
+    print(f"after {args.epochs} epochs: test accuracy {100 * final:.2f}% (golden integer path), learned ADC shifts {shifts}")
+    out = dict(tensors)
+    for li in engine:
+        l = manifest["layers"][li]
+        n = l["name"]
+        out[f"{n}.weight"] = engine_to_torch(w[f"{n}.weight"], l, tensors[f"{n}.weight"].shape).astype(np.float32)
+        out[f"{n}.bias"] = w[f"{n}.bias"].astype(np.float32)
+    np.savez(args.out, **out)
+    Path(args.shifts).write_text(json.dumps(shifts, indent=2) + "\n")
+    print(f"wrote {args.out} and {args.shifts}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("command", choices=("check", "train"))
+    ap.add_argument("--images", required=True, help="folder of a cimpool compress run")
+    ap.add_argument("--export", required=True, help="its integers: the .npz of `cimpool export`")
+    ap.add_argument("--data", required=True, help="labelled test data (.npz with x, y, or IDX images)")
+    ap.add_argument("--golden", help="check: the golden model's outputs (`cimpool run --outputs`)")
+    ap.add_argument("--weights", help="train: the float weights the images were made from")
+    ap.add_argument("--pool", help="train, pool engine: the pool.npy the images were made with")
+    ap.add_argument("--keep", type=float, default=0.5, help="train, pool engine: the keep ratio the images were made with")
+    ap.add_argument("--train", help="train: labelled training data")
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
+    ap.add_argument("--shifts", help="train: learned ADC shifts per layer (JSON, for cimpool compress --adc-shifts)")
+    args = ap.parse_args()
+    manifest = json.loads((Path(args.images) / "manifest.json").read_text())
+    hw = Hardware(args.images)
+    if args.command == "check":
+        if not args.golden:
+            sys.exit("check needs --golden")
+        sys.exit(0 if check(args, manifest, hw) else 1)
+    for need in ("weights", "train", "out", "shifts"):
+        if getattr(args, need) is None:
+            sys.exit(f"train needs --{need}")
+    train(args, manifest, hw)
+
+
+if __name__ == "__main__":
+    main()
