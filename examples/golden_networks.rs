@@ -38,6 +38,7 @@ fn main() -> anyhow::Result<()> {
         seed: 1,
         pool: None,
         sparsity: 0.0,
+        scales: None,
     };
     let start = Instant::now();
     let c = compress::compress(&config, &net, &calib, &options, |_, _, _| {})?;

@@ -204,6 +204,11 @@ struct CompressArgs {
     /// e.g. the steps tools/adc_train.py learned) instead of calibrated ones.
     #[arg(long, value_name = "FILE")]
     adc_shifts: Option<PathBuf>,
+    /// Take every node's activation scale from an earlier compress run's
+    /// images (the same network) instead of calibrating: for weights trained
+    /// against those scales (tools/adc_train.py).
+    #[arg(long, value_name = "DIR")]
+    scales_from: Option<PathBuf>,
     /// Integer network inputs (.npz with `x`, or an IDX images file) that set
     /// the activation scales (default with --random-weights: 8 seeded random inputs).
     #[arg(long, value_name = "FILE", required_unless_present = "random_weights")]
@@ -466,6 +471,28 @@ fn calibrate_adc(
     Ok(())
 }
 
+/// The activation scale of every node of `net` from an images folder's
+/// manifest, whose nodes must be the same.
+fn scales_from(dir: &std::path::Path, net: &compress::model::Network) -> Result<Vec<f64>> {
+    let imgs = images::read(dir)?;
+    let names: Vec<&str> = net.graph.nodes.iter().map(|n| n.name.as_str()).collect();
+    let theirs: Vec<&str> = imgs
+        .manifest
+        .nodes
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    if names != theirs {
+        return Err(Error::Usage(format!(
+            "--scales-from {}: its nodes ({}) are not this network's ({})",
+            dir.display(),
+            theirs.join(", "),
+            names.join(", ")
+        )));
+    }
+    Ok(imgs.manifest.nodes.iter().map(|n| n.scale).collect())
+}
+
 /// The ADC steps a JSON file gives, by layer name, written into the images.
 fn set_adc_shifts(
     c: &mut compress::Compressed,
@@ -680,6 +707,10 @@ fn compress(args: &CompressArgs) -> Result<()> {
         seed: args.seed,
         pool: fixed_pool,
         sparsity: args.sparsity,
+        scales: match &args.scales_from {
+            Some(dir) => Some(scales_from(dir, &net)?),
+            None => None,
+        },
     };
     let bar = progress_bar(args.iterations as u64);
     let c = compress::compress(&config, &net, &calib, &options, |what, i, n| {

@@ -47,6 +47,7 @@ fn compressed_with(
         seed: 1,
         pool,
         sparsity: 0.0,
+        scales: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     (config, c, net)
@@ -404,6 +405,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
         seed: 1,
         pool: None,
         sparsity: 0.0,
+        scales: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let conv1 = &c.layers[0];

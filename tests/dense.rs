@@ -37,6 +37,7 @@ fn dense_images(extra: &str, sparsity: f64) -> (tempfile::TempDir, images::Image
         seed: 1,
         pool: None,
         sparsity,
+        scales: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -108,6 +109,7 @@ fn dense_golden_from_images_equals_integer_matmul() {
             seed: 1,
             pool: None,
             sparsity: 0.5,
+            scales: None,
         },
         |_, _, _| {},
     )

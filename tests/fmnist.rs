@@ -138,6 +138,7 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
         seed: 1,
         pool: Some(pool),
         sparsity: 0.0,
+        scales: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();

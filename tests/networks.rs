@@ -133,6 +133,7 @@ fn compressed_resblock() -> (compress::Compressed, images::Images, tempfile::Tem
         seed: 1,
         pool: None,
         sparsity: 0.0,
+        scales: None,
     };
     // A small pool: the network has few row-block vectors.
     let mut config = hw();

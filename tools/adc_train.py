@@ -276,7 +276,8 @@ class Projector:
         else:
             p, e, mask, alpha, beta = pool_parts(w, self.pool, self.keep)
             L["pool_bits"] = (p.reshape(out, -1) > 0).astype(np.float32)
-            L["error_bits"] = (e.reshape(out, -1) > 0).astype(np.float32)
+            # A pruned tile's error cells are never read; the images hold 0.
+            L["error_bits"] = ((e > 0) & mask[:, :, None]).reshape(out, -1).astype(np.float32)
             L["phase_mask"] = phase_mask(mask, hw)
             eff = (alpha * p + beta * mask[:, :, None] * e).reshape(out, -1)[:, :fan_in]
         a, bb, shift, bias, k, kb = integer_scales(hw.c, alpha, beta, b, l["input_scale"], l["output_scale"])

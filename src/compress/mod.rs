@@ -45,6 +45,9 @@ pub struct Options {
     pub pool: Option<Vec<Bits>>,
     /// Dense engine: share of phase blocks pruned, 0..1.
     pub sparsity: f64,
+    /// Every node's output scale as given (e.g. the ones an earlier set of
+    /// images held, which training assumed), instead of calibrating them.
+    pub scales: Option<Vec<f64>>,
 }
 
 /// One (output-channel pass, row block) of a layer: what the engine holds
@@ -235,7 +238,7 @@ pub fn compress(
                 }
             })
             .collect();
-        return finish(config, net, weights, calibration, vec![], None);
+        return finish(config, net, weights, calibration, options, vec![], None);
     }
     let mut vectors = Vec::new();
     for l in layers.iter().filter(|l| !l.uncompressed) {
@@ -268,7 +271,15 @@ pub fn compress(
             residual::pooled_layer(config, &d, l, &a, &pool_pm, options.keep_ratio)
         });
     }
-    finish(config, net, weights, calibration, pool, pool_kmeans)
+    finish(
+        config,
+        net,
+        weights,
+        calibration,
+        options,
+        pool,
+        pool_kmeans,
+    )
 }
 
 /// Step 6 for either engine: every node's output scale from the compressed
@@ -279,11 +290,22 @@ fn finish(
     net: &Network,
     weights: Vec<LayerWeights>,
     calibration: &[Vec<i64>],
+    options: &Options,
     pool: Vec<Bits>,
     pool_kmeans: Option<(f64, usize)>,
 ) -> Result<Compressed, CompressError> {
     let layers = &net.layers;
-    let scales = calibrate(config, net, &weights, calibration)?;
+    let scales = match &options.scales {
+        Some(s) if s.len() == net.graph.nodes.len() => s.clone(),
+        Some(s) => {
+            return Err(CompressError::Calibration(format!(
+                "{} activation scales given for a network of {} nodes",
+                s.len(),
+                net.graph.nodes.len()
+            )))
+        }
+        None => calibrate(config, net, &weights, calibration)?,
+    };
     let scale_of = |s: graph::Source| match s {
         graph::Source::Input => net.input_scale,
         graph::Source::Node(j) => scales[j],
