@@ -8,6 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
+#   make adc-train [NET=mlp|cnn] [WL=64] [ADC_BITS=4] [ATKEEP=1.0]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -25,7 +26,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+.PHONY: adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -36,6 +37,15 @@ $(VENV)/.installed: tools/requirements.txt
 	$(VENV)/bin/pip install -q -r tools/requirements.txt
 	touch $@
 venv: $(VENV)/.installed
+
+# The training tools' environment (JAX's CPU wheels): the ADC-aware training
+# tests run its forward pass, so make test installs it.
+TRAIN_VENV  := $(BUILD)/venv-train
+TRAIN_PY    := $(abspath $(TRAIN_VENV))/bin/python
+$(TRAIN_VENV)/.installed: tools/requirements-train.txt
+	python3 -m venv $(TRAIN_VENV)
+	$(TRAIN_VENV)/bin/pip install -q -r tools/requirements-train.txt
+	touch $@
 
 onnx-fixtures: $(VENV)/.installed
 	$(PY) tools/make_onnx.py
@@ -81,7 +91,7 @@ cosim: deps $(OUT)/files.f
 	$(CIMPOOL) cosim --rtl $(OUT) --build $(BUILD)/verilator --vectors $(VECTORS) --seed $(SEED)
 endif
 
-test: deps
+test: deps $(TRAIN_VENV)/.installed
 	cargo test -- --nocapture
 
 bench: deps
@@ -148,12 +158,6 @@ FMNIST_DATA  ?= /usr/share/datasets/fashion-mnist
 FMNIST_NETS  ?= mlp resnet
 FMNIST_KEEPS ?= 0.3 0.5 0.75 1
 FM          := $(abspath $(BUILD))/fmnist
-TRAIN_VENV  := $(BUILD)/venv-train
-TRAIN_PY    := $(abspath $(TRAIN_VENV))/bin/python
-$(TRAIN_VENV)/.installed: tools/requirements-train.txt
-	python3 -m venv $(TRAIN_VENV)
-	$(TRAIN_VENV)/bin/pip install -q -r tools/requirements-train.txt
-	touch $@
 
 fmnist-data:
 	@[ -f $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz ] || { \
@@ -205,3 +209,45 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
 bench-pool: $(VENV)/.installed
 	PYTHON=$(PY) cargo run --release --quiet --example pool_bench -- 10 128
+
+# ADC-aware training (Lin & Chang stage 2) of a digits network (NET) for a
+# lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL): the
+# post-training images (fixed and calibrated ADC steps), the check that
+# tools/adc_train.py's forward pass reproduces the golden model exactly,
+# training through the exact partial sums with learned power-of-two ADC
+# steps, the trained images (same pool, same activation scales, the learned
+# steps) and their golden accuracy, which equals the training tool's.
+ADC_BITS ?= 4
+WL       ?= 64
+ATKEEP   ?= 1.0
+AT_EPOCHS ?= 30
+AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)
+AT_ARGS  := --model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --keep $(ATKEEP) \
+	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
+adc-train: SHELL := /bin/bash
+adc-train: $(TRAIN_VENV)/.installed
+	cargo build --release --quiet
+	@set -eo pipefail; T=$(abspath $(DIGITS))/test.npz; \
+	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
+	$(CIMPOOL) run --images $(AT)/fixed --data $$T | tee $(AT)/fixed.log; \
+	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps" || true; }; \
+	$(CIMPOOL) run --images $(AT)/pt --data $$T --outputs $(AT)/pt/golden.npy | tee $(AT)/pt.log; \
+	$(CIMPOOL) export --images $(AT)/pt --out $(AT)/pt/engine.npz; \
+	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
+	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(abspath $(DIGITS))/$(NET).npz \
+		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(abspath $(DIGITS))/train.npz --data $$T --epochs $(AT_EPOCHS) \
+		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
+	$(CIMPOOL) compress --weights $(AT)/trained.npz --pool $(AT)/pt/pool.npy $(AT_ARGS) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
+	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
+
+# The table of docs/COMPRESSION.md: make adc-train over networks, word lines
+# per phase and ADC bits (0 = exact read-out, trained through the pool only).
+ADC_NETS ?= mlp cnn
+ADC_WLS  ?= 64 128 256
+ADC_BITSET ?= 0 3 4 5
+adc-table: $(TRAIN_VENV)/.installed
+	@for net in $(ADC_NETS); do for wl in $(ADC_WLS); do for b in $(ADC_BITSET); do \
+		[ "$$net/$$wl" = cnn/256 ] && continue; \
+		[ -f $(BUILD)/adc-$$net-w$$wl-b$$b-k1.0/trained.log ] || $(MAKE) --no-print-directory adc-train NET=$$net WL=$$wl ADC_BITS=$$b > /dev/null || exit 1; \
+	done; done; done
+	cd tools && $(TRAIN_PY) adc_train.py table --build $(abspath $(BUILD)) --nets $(ADC_NETS) --wls $(ADC_WLS) --bits $(ADC_BITSET)

@@ -508,7 +508,7 @@ fn set_adc_shifts(
             ))
         })?;
     let max = cimpool::config::default_adc_shift(c.config.wl_parallel, c.config.adc_bits);
-    if max == 0 {
+    if max == 0 && !shifts.is_empty() {
         return Err(bad(format!(
             "adc_bits = {} with wl_parallel = {} reads out exactly: there is no ADC step to set",
             c.config.adc_bits, c.config.wl_parallel

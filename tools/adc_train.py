@@ -440,7 +440,8 @@ def train(args, manifest, hw):
     w = {k: np.asarray(v) for k, v in state["w"].items()}
     layers = integers(w)
     final = accuracy(layers, state["s"], x_test, y_test)
-    shifts = {manifest["layers"][li]["name"]: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine}
+    # Exact read-out has no step to learn: an empty map.
+    shifts = {manifest["layers"][li]["name"]: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine if hw.lossy}
     print(f"after {args.epochs} epochs: test accuracy {100 * final:.2f}% (golden integer path), learned ADC shifts {shifts}")
     out = dict(tensors)
     for li in engine:
@@ -453,7 +454,43 @@ def train(args, manifest, hw):
     print(f"wrote {args.out} and {args.shifts}")
 
 
+def table(build, nets, wls, bits):
+    """The Markdown table of `make adc-table`, from the logs of `make adc-train` runs."""
+    import re
+
+    def acc(path):
+        return float(re.search(r"accuracy ([0-9.]+)%", Path(path).read_text()).group(1))
+
+    def steps(d):
+        r = json.loads((Path(d) / "report.json").read_text())
+        return ", ".join(str(l.get("adc_shift")) for l in r["layers"])
+
+    print("| network | W | B | post-training, fixed step | post-training, calibrated (steps) | ADC-aware trained (learned steps) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for net in nets:
+        for w in wls:
+            for b in bits:
+                d = Path(build) / f"adc-{net}-w{w}-b{b}-k1.0"
+                if not (d / "trained.log").exists():
+                    continue
+                learned = ", ".join(str(v) for v in json.loads((d / "shifts.json").read_text()).values())
+                if b == "0":
+                    print(f"| {net} | {w} | exact | {acc(d / 'pt.log'):.2f}% | - | **{acc(d / 'trained.log'):.2f}%** |")
+                else:
+                    print(f"| {net} | {w} | {b} | {acc(d / 'fixed.log'):.2f}% | {acc(d / 'pt.log'):.2f}% ({steps(d / 'pt')}) | **{acc(d / 'trained.log'):.2f}%** ({learned}) |")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "table":
+        t = argparse.ArgumentParser()
+        t.add_argument("command")
+        t.add_argument("--build", required=True)
+        t.add_argument("--nets", nargs="+", default=["mlp", "cnn"])
+        t.add_argument("--wls", nargs="+", default=["64", "128", "256"])
+        t.add_argument("--bits", nargs="+", default=["0", "3", "4", "5"])
+        a = t.parse_args()
+        table(a.build, a.nets, a.wls, a.bits)
+        return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=("check", "train"))
     ap.add_argument("--images", required=True, help="folder of a cimpool compress run")

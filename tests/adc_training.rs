@@ -1,0 +1,367 @@
+//! ADC-aware training (issue 14, stage 2): tools/adc_train.py's forward
+//! pass, given the integers `cimpool export` writes, reproduces the golden
+//! model's outputs exactly on both engines, both ADC modes, several word
+//! line counts, a host layer and a residual network; a short training run's
+//! weights and learned ADC steps compress (`--adc-shifts`, `--scales-from`)
+//! to images whose golden accuracy is the one the tool reported; bad
+//! `--adc-shifts` files are refused naming the field.
+//!
+//! The training tools' pinned environment (build/venv-train, JAX) is
+//! installed by `make test`; without it these tests fail and say so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn digits(name: &str) -> String {
+    root()
+        .join("fixtures/digits")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn python() -> PathBuf {
+    let py = root().join("build/venv-train/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
+        py.display()
+    );
+    py
+}
+
+fn cimpool(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cimpool"))
+        .args(args)
+        .output()
+        .expect("cimpool runs")
+}
+
+fn ok(out: Output, what: &str) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+fn adc_train(args: &[&str]) -> String {
+    let out = Command::new(python())
+        .arg("adc_train.py")
+        .args(args)
+        .current_dir(root().join("tools"))
+        .output()
+        .expect("python runs");
+    ok(out, &format!("adc_train.py {args:?}"))
+}
+
+/// Compresses with `args`, exports, runs the golden model on `data` and
+/// checks the training tool's forward pass against it.
+fn check_exact(dir: &Path, args: &[&str], data: &str) {
+    let d = dir.display().to_string();
+    let mut all = vec!["compress", "--out", &d];
+    all.extend_from_slice(args);
+    ok(cimpool(&all), "compress");
+    let export = format!("{d}/engine.npz");
+    let golden = format!("{d}/golden.npy");
+    ok(
+        cimpool(&["export", "--images", &d, "--out", &export]),
+        "export",
+    );
+    ok(
+        cimpool(&["run", "--images", &d, "--data", data, "--outputs", &golden]),
+        "run",
+    );
+    let text = adc_train(&[
+        "check", "--images", &d, "--export", &export, "--data", data, "--golden", &golden,
+    ]);
+    assert!(
+        text.contains(", 0 differ from the golden model"),
+        "{args:?}: {text}"
+    );
+}
+
+#[test]
+fn forward_pass_reproduces_the_golden_model_exactly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mlp, cnn) = (digits("model.toml"), digits("cnn.toml"));
+    let common = |net: &str, model: &str| -> Vec<String> {
+        [
+            "--weights",
+            &digits(&format!("{net}.npz")),
+            "--model",
+            model,
+            "--config",
+            &digits("hw.toml"),
+            "--calib",
+            &digits("calib.npz"),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    // A host (uncompressed) first layer.
+    let host_model = tmp.path().join("cnn-host.toml");
+    std::fs::write(
+        &host_model,
+        std::fs::read_to_string(&cnn)
+            .unwrap()
+            .replace("name = \"conv1\"", "name = \"conv1\"\nuncompressed = true"),
+    )
+    .unwrap();
+    let host_model = host_model.display().to_string();
+    let cases: Vec<(&str, Vec<String>)> = vec![
+        (
+            "mlp-floor4",
+            [common("mlp", &mlp), s(&["--set", "adc_bits=4"])].concat(),
+        ),
+        (
+            "cnn-round3-w16",
+            [
+                common("cnn", &cnn),
+                s(&[
+                    "--set",
+                    "adc_bits=3",
+                    "--set",
+                    "adc_mode=round_clamp",
+                    "--set",
+                    "wl_parallel=16",
+                ]),
+            ]
+            .concat(),
+        ),
+        (
+            "cnn-dense-skip",
+            [
+                common("cnn", &cnn),
+                s(&[
+                    "--engine",
+                    "dense",
+                    "--w-bits",
+                    "4",
+                    "--sparsity",
+                    "0.5",
+                    "--set",
+                    "sparsity=skip",
+                    "--set",
+                    "wl_parallel=16",
+                    "--set",
+                    "adc_bits=3",
+                ]),
+            ]
+            .concat(),
+        ),
+        (
+            "mlp-dense-compact",
+            [
+                common("mlp", &mlp),
+                s(&[
+                    "--engine",
+                    "dense",
+                    "--w-bits",
+                    "2",
+                    "--sparsity",
+                    "0.5",
+                    "--set",
+                    "sparsity=compact",
+                    "--set",
+                    "slots=2",
+                    "--set",
+                    "wl_parallel=16",
+                    "--set",
+                    "adc_bits=3",
+                    "--set",
+                    "adc_mode=round_clamp",
+                ]),
+            ]
+            .concat(),
+        ),
+        (
+            "cnn-host-exact",
+            [common("cnn", &host_model), s(&["--keep", "0.3"])].concat(),
+        ),
+    ];
+    for (name, args) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        check_exact(&tmp.path().join(name), &args, &digits("test.npz"));
+    }
+    // The residual network (adds, average pooling, flatten) on Fashion-MNIST images.
+    let fm = root().join("fixtures/fmnist");
+    check_exact(
+        &tmp.path().join("resnet"),
+        &[
+            "--network",
+            "resnet-fmnist",
+            "--random-weights",
+            "3",
+            "--config",
+            &fm.join("hw.toml").display().to_string(),
+            "--calib",
+            &fm.join("calib.npz").display().to_string(),
+            "--set",
+            "adc_bits=4",
+            "--set",
+            "wl_parallel=32",
+        ],
+        &fm.join("t10k-images-idx3-ubyte.gz").display().to_string(),
+    );
+}
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+fn accuracy(text: &str) -> String {
+    let i = text.find("accuracy ").expect("an accuracy") + "accuracy ".len();
+    text[i..].split('%').next().unwrap().to_string()
+}
+
+#[test]
+fn trained_weights_and_learned_steps_compress_to_what_training_computed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let hw = [
+        "--model",
+        &digits("model.toml"),
+        "--config",
+        &digits("hw.toml"),
+        "--calib",
+        &digits("calib.npz"),
+        "--keep",
+        "1.0",
+        "--set",
+        "adc_bits=3",
+    ];
+    let pt = d("pt");
+    ok(
+        cimpool(
+            &[
+                &["compress", "--weights", &digits("mlp.npz"), "--out", &pt][..],
+                &hw,
+            ]
+            .concat(),
+        ),
+        "compress",
+    );
+    let before = accuracy(&ok(
+        cimpool(&["run", "--images", &pt, "--data", &digits("test.npz")]),
+        "run",
+    ));
+    let export = d("engine.npz");
+    ok(
+        cimpool(&["export", "--images", &pt, "--out", &export]),
+        "export",
+    );
+    let (weights, shifts) = (d("trained.npz"), d("shifts.json"));
+    let log = adc_train(&[
+        "train",
+        "--images",
+        &pt,
+        "--export",
+        &export,
+        "--weights",
+        &digits("mlp.npz"),
+        "--pool",
+        &format!("{pt}/pool.npy"),
+        "--keep",
+        "1.0",
+        "--train",
+        &digits("train.npz"),
+        "--data",
+        &digits("test.npz"),
+        "--epochs",
+        "3",
+        "--out",
+        &weights,
+        "--shifts",
+        &shifts,
+    ]);
+    assert!(
+        log.contains("rebuild the images' integers exactly"),
+        "{log}"
+    );
+    let reported = accuracy(&log[log.find("after ").expect("an after line")..]);
+    let trained = d("trained");
+    ok(
+        cimpool(
+            &[
+                &[
+                    "compress",
+                    "--weights",
+                    &weights,
+                    "--pool",
+                    &format!("{pt}/pool.npy"),
+                    "--adc-shifts",
+                    &shifts,
+                    "--scales-from",
+                    &pt,
+                    "--out",
+                    &trained,
+                ][..],
+                &hw,
+            ]
+            .concat(),
+        ),
+        "compress trained",
+    );
+    let golden = accuracy(&ok(
+        cimpool(&["run", "--images", &trained, "--data", &digits("test.npz")]),
+        "run trained",
+    ));
+    assert_eq!(
+        golden, reported,
+        "the golden model of the trained images vs the training tool"
+    );
+    let (b, g): (f64, f64) = (before.parse().unwrap(), golden.parse().unwrap());
+    assert!(
+        g > b + 10.0,
+        "3 epochs of ADC-aware training: {before}% -> {golden}%"
+    );
+}
+
+#[test]
+fn bad_adc_shift_files_are_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |json: &str, adc: &str| {
+        let f = tmp.path().join("s.json");
+        std::fs::write(&f, json).unwrap();
+        cimpool(&[
+            "compress",
+            "--weights",
+            &digits("mlp.npz"),
+            "--model",
+            &digits("model.toml"),
+            "--config",
+            &digits("hw.toml"),
+            "--calib",
+            &digits("calib.npz"),
+            "--set",
+            adc,
+            "--adc-shifts",
+            &f.display().to_string(),
+            "--out",
+            &tmp.path().join("o").display().to_string(),
+        ])
+    };
+    for (json, adc, want) in [
+        (
+            r#"{"fc1": 9}"#,
+            "adc_bits=4",
+            "layer `fc1`: adc_shift = 9 is outside 0..=3",
+        ),
+        (r#"{"fc9": 1}"#, "adc_bits=4", "no engine layer `fc9`"),
+        (r#"[1, 2]"#, "adc_bits=4", "not a JSON object"),
+        (r#"{"fc1": 1}"#, "adc_bits=0", "reads out exactly"),
+    ] {
+        let out = run(json, adc);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{json}: {err}");
+        assert!(err.contains(want), "{json}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
