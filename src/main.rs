@@ -200,8 +200,14 @@ struct CompressArgs {
     /// instead of calibrating each layer's step on the calibration data.
     #[arg(long)]
     fixed_adc_step: bool,
+    /// With a lossy ADC, also move each layer's mean ADC error per output
+    /// channel (on the calibration data) into its bias, where that lowers
+    /// the mean squared error against exact read-out.
+    #[arg(long, conflicts_with = "fixed_adc_step")]
+    adc_bias_correction: bool,
     /// With a lossy ADC, these layers' ADC steps (JSON: {"layer": adc_shift},
-    /// e.g. the steps tools/adc_train.py learned) instead of calibrated ones.
+    /// e.g. the steps tools/adc_train.py learned) instead of calibration
+    /// (layers it leaves out keep the generation-time step).
     #[arg(long, value_name = "FILE")]
     adc_shifts: Option<PathBuf>,
     /// Take every node's activation scale from an earlier compress run's
@@ -446,6 +452,7 @@ fn calibrate_adc(
     c: &mut compress::Compressed,
     calib: &[Vec<i64>],
     out: &std::path::Path,
+    correct_bias: bool,
 ) -> Result<()> {
     let max = cimpool::config::default_adc_shift(c.config.wl_parallel, c.config.adc_bits);
     if max == 0 {
@@ -453,13 +460,29 @@ fn calibrate_adc(
     }
     let samples = &calib[..calib.len().min(64)];
     let mut imgs = images::read(out)?;
-    let cal = compress::adc_calib::calibrate(&mut imgs, samples)?;
+    let cal = compress::adc_calib::calibrate(&mut imgs, samples, correct_bias)?;
     let mut chosen = Vec::new();
-    for (l, shift) in c.layers.iter_mut().zip(&cal.shifts) {
+    let mut corrected = Vec::new();
+    for (li, (l, shift)) in c.layers.iter_mut().zip(&cal.shifts).enumerate() {
         if let Some(sh) = *shift {
             l.scales.adc_shift = sh;
             l.stats.adc_shift = Some(sh);
             chosen.push(format!("{} {sh}", l.name));
+        }
+        let delta = &cal.bias_corrections[li];
+        if !delta.is_empty() {
+            for (b, d) in l.scales.bias_int.iter_mut().zip(delta) {
+                *b += d;
+            }
+            let mean = delta.iter().map(|&d| d as f64).sum::<f64>()
+                / delta.len() as f64
+                / 2f64.powi(l.scales.shift as i32);
+            corrected.push(format!(
+                "{} (mean {mean:+.2} output units, error {:.2} -> {:.2})",
+                l.name,
+                cal.errors[li][cal.shifts[li].unwrap_or(0) as usize],
+                cal.corrected_errors[li].unwrap_or(0.0)
+            ));
         }
     }
     images::write(c, out)?;
@@ -468,7 +491,28 @@ fn calibrate_adc(
         samples.len(),
         chosen.join(", ")
     );
+    if !corrected.is_empty() {
+        println!(
+            "ADC error moved into the bias (mean squared output error vs exact read-out): {}",
+            corrected.join(", ")
+        );
+    }
     Ok(())
+}
+
+/// Golden accuracy of the images in `dir` through their ADC and with exact
+/// read-out of the same loads.
+fn adc_accuracies(dir: &std::path::Path, data: &tensors::Dataset) -> Result<(f64, f64)> {
+    let imgs = images::read(dir)?;
+    let mut exact = imgs.clone();
+    exact.config.adc_bits = 0;
+    let bar = progress_bar(2 * data.x.len() as u64);
+    bar.set_message("golden model, through the ADC and with exact read-out");
+    let adc = run::golden(&imgs, &data.x, |i, _| bar.set_position(i as u64))?;
+    let n = data.x.len() as u64;
+    let ex = run::golden(&exact, &data.x, |i, _| bar.set_position(n + i as u64))?;
+    bar.finish_and_clear();
+    Ok((run::accuracy(&adc, &data.y), run::accuracy(&ex, &data.y)))
 }
 
 /// The activation scale of every node of `net` from an images folder's
@@ -721,8 +765,8 @@ fn compress(args: &CompressArgs) -> Result<()> {
     bar.finish_and_clear();
     images::write(&c, &args.out)?;
     let mut c = c;
-    if !args.fixed_adc_step {
-        calibrate_adc(&mut c, &calib, &args.out)?;
+    if !args.fixed_adc_step && args.adc_shifts.is_none() {
+        calibrate_adc(&mut c, &calib, &args.out, args.adc_bias_correction)?;
     }
     if let Some(path) = &args.adc_shifts {
         set_adc_shifts(&mut c, path, &args.out)?;
@@ -770,6 +814,17 @@ fn compress(args: &CompressArgs) -> Result<()> {
                 100.0 * a.float,
                 100.0 * a.compressed_float
             );
+            let mut a = a;
+            if cimpool::config::default_adc_shift(config.wl_parallel, config.adc_bits) > 0 {
+                let (adc, exact) = adc_accuracies(&args.out, &data)?;
+                println!(
+                    "golden integer path of the images: {:.2}% through the {}-bit ADC, {:.2}% with exact read-out of the same loads",
+                    100.0 * adc,
+                    config.adc_bits,
+                    100.0 * exact
+                );
+                (a.golden_adc, a.golden_exact_readout) = (Some(adc), Some(exact));
+            }
             Some(a)
         }
         None => None,

@@ -595,7 +595,7 @@ fn adc_calibration_recovers_a_lossy_adc() {
     };
     let before = accuracy(&imgs);
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
-    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64]).unwrap();
+    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
     let after = accuracy(&imgs);
     eprintln!(
         "digits MLP, 4-bit floor ADC on W = 64: {:.2}% with the generation-time step, {:.2}% with the calibrated steps {:?}",
@@ -609,4 +609,44 @@ fn adc_calibration_recovers_a_lossy_adc() {
         assert!(errors.iter().all(|&e| errors[sh] <= e), "{errors:?}");
     }
     assert!(before < 0.3 && after > 0.8, "{before} -> {after}");
+}
+
+/// The floor ADC's one-sided error moved into the bias: where applied, it
+/// lowers each layer's error against exact read-out, and the corrected
+/// images still decode and run.
+#[test]
+fn adc_bias_correction_lowers_the_error_it_targets() {
+    let net = compressed(1.0, "adc_bits = 3\n");
+    let dir = tempfile::tempdir().unwrap();
+    images::write(&net.1, dir.path()).unwrap();
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let mut plain = images::read(dir.path()).unwrap();
+    let base = compress::adc_calib::calibrate(&mut plain, &calib.x[..64], false).unwrap();
+    let mut imgs = images::read(dir.path()).unwrap();
+    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], true).unwrap();
+    assert_eq!(
+        cal.shifts[0], base.shifts[0],
+        "the first layer sees the same inputs"
+    );
+    let mut applied = 0;
+    for li in 0..cal.shifts.len() {
+        if let Some(after) = cal.corrected_errors[li] {
+            let before = cal.errors[li][cal.shifts[li].unwrap() as usize];
+            assert!(after < before, "layer {li}: {before} -> {after}");
+            assert_eq!(
+                cal.bias_corrections[li].len(),
+                imgs.manifest.layers[li].out_channels
+            );
+            applied += 1;
+        } else {
+            assert!(cal.bias_corrections[li].is_empty());
+        }
+    }
+    assert!(
+        applied > 0,
+        "a 3-bit floor ADC has a one-sided error to correct"
+    );
+    let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
+    let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
+    assert_eq!(out.len(), test.x.len());
 }

@@ -11,20 +11,32 @@ use crate::config::{default_adc_shift, Config};
 use crate::loadport::LoadPort;
 
 /// The chosen step of every layer (`None`: a host layer, or exact read-out)
-/// and, per layer, the mean squared output error of each candidate step.
+/// and, per layer, the mean squared output error of each candidate step;
+/// the bias correction added to each output channel's integer bias (empty
+/// when it did not lower the error) and the error after it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AdcCalibration {
     pub shifts: Vec<Option<u32>>,
     pub errors: Vec<Vec<f64>>,
+    pub bias_corrections: Vec<Vec<i64>>,
+    pub corrected_errors: Vec<Option<f64>>,
 }
 
 /// Chooses every layer's ADC step on `inputs` (network inputs) and writes
 /// it into `images`' scale words.
-pub fn calibrate(images: &mut Images, inputs: &[Vec<i64>]) -> Result<AdcCalibration, RunError> {
+/// With `correct_bias`, each layer's mean ADC error per output channel also
+/// moves into its bias when that lowers the error.
+pub fn calibrate(
+    images: &mut Images,
+    inputs: &[Vec<i64>],
+    correct_bias: bool,
+) -> Result<AdcCalibration, RunError> {
     let layers = images.manifest.layers.len();
     let mut out = AdcCalibration {
         shifts: vec![None; layers],
         errors: vec![vec![]; layers],
+        bias_corrections: vec![vec![]; layers],
+        corrected_errors: vec![None; layers],
     };
     let max = default_adc_shift(images.config.wl_parallel, images.config.adc_bits);
     if max == 0 {
@@ -62,9 +74,81 @@ pub fn calibrate(images: &mut Images, inputs: &[Vec<i64>]) -> Result<AdcCalibrat
             .expect("at least one step");
         set_shift(images, li, best);
         out.shifts[li] = Some(best);
+        // The floor ADC's error is one-sided: its mean, per output channel,
+        // moves into the bias when that lowers the error.
+        let got = run::layer(images, li, &maps)?;
+        let correction = mean_error(images, li, &got, &want);
+        if correct_bias && correction.iter().any(|&d| d != 0) {
+            let saved = images.tiles[li].clone();
+            if add_bias(images, li, &correction).is_ok() {
+                let after = mse(&run::layer(images, li, &maps)?, &want);
+                if after < errors[best as usize] {
+                    out.bias_corrections[li] = correction;
+                    out.corrected_errors[li] = Some(after);
+                } else {
+                    images.tiles[li] = saved;
+                }
+            } else {
+                images.tiles[li] = saved;
+            }
+        }
         out.errors[li] = errors;
     }
     Ok(out)
+}
+
+/// Per output channel, the mean of exact minus ADC outputs over the outputs
+/// that neither saturates, in integer bias units (output units x 2^shift).
+fn mean_error(images: &Images, li: usize, got: &[Vec<i64>], want: &[Vec<i64>]) -> Vec<i64> {
+    let layer = &images.manifest.layers[li];
+    let out_bits = images.config.out_bits;
+    let (lo, hi) = if layer.relu {
+        (0, (1i64 << out_bits) - 1)
+    } else {
+        (-(1i64 << (out_bits - 1)), (1i64 << (out_bits - 1)) - 1)
+    };
+    let n = layer.out_channels;
+    let mut sum = vec![0f64; n];
+    let mut count = vec![0usize; n];
+    for (g, w) in got.iter().zip(want) {
+        for (i, (&a, &b)) in g.iter().zip(w).enumerate() {
+            if a > lo && a < hi && b > lo && b < hi {
+                sum[i % n] += (b - a) as f64;
+                count[i % n] += 1;
+            }
+        }
+    }
+    let k = 2f64.powi(layer.shift as i32);
+    sum.iter()
+        .zip(&count)
+        .map(|(&s, &c)| {
+            if c == 0 {
+                0
+            } else {
+                (s / c as f64 * k).round() as i64
+            }
+        })
+        .collect()
+}
+
+/// Adds `delta` to the integer bias of every output channel of layer `li`
+/// in its tiles' loads.
+fn add_bias(images: &mut Images, li: usize, delta: &[i64]) -> Result<(), RunError> {
+    let tiles = run::decode_layer(images, li)?;
+    let lanes = images.config.lanes() as usize;
+    let port = LoadPort::new(&images.config);
+    let layer = images.manifest.layers[li].clone();
+    for (ti, (tile, mut w)) in layer.tiles.iter().zip(tiles).enumerate() {
+        let (lo, hi) = (tile.channels[0], tile.channels[1]);
+        for (l, d) in delta[lo..hi].iter().enumerate() {
+            w.bias[lo - tile.pass * lanes + l] += d;
+        }
+        images.tiles[li][ti] = port.all(&w).map_err(|source| RunError::Load {
+            layer: layer.name.clone(),
+            source,
+        })?;
+    }
+    Ok(())
 }
 
 /// Rewrites the scale word of every tile of layer `li` with ADC step `sh`.

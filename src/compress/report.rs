@@ -244,13 +244,19 @@ impl Compressed {
 }
 
 /// Accuracy of the float network and of its compressed weights in float
-/// arithmetic on a labelled data set.
+/// arithmetic on a labelled data set; with a lossy ADC also the golden
+/// integer path of the images, through the ADC and with exact read-out of
+/// the same loads (what the ADC costs).
 #[derive(Clone, Debug, Serialize)]
 pub struct Accuracy {
     pub data: String,
     pub samples: usize,
     pub float: f64,
     pub compressed_float: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_adc: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub golden_exact_readout: Option<f64>,
 }
 
 impl Accuracy {
@@ -270,6 +276,8 @@ impl Accuracy {
             samples: data.y.len(),
             float,
             compressed_float,
+            golden_adc: None,
+            golden_exact_readout: None,
         }
     }
 }
