@@ -210,6 +210,14 @@ struct CompressArgs {
     /// (layers it leaves out keep the generation-time step).
     #[arg(long, value_name = "FILE")]
     adc_shifts: Option<PathBuf>,
+    /// Morph first (Lin & Chang stage 1): reallocate output channels so the
+    /// weights fill the macro tiles, within --morph-budget tiles; writes
+    /// morphed.toml and morphed.npz (BatchNorm folded) next to the images.
+    #[arg(long)]
+    morph: bool,
+    /// Tiles the morphed network may occupy (default: the network's own).
+    #[arg(long, value_name = "TILES", requires = "morph")]
+    morph_budget: Option<usize>,
     /// Take every node's activation scale from an earlier compress run's
     /// images (the same network) instead of calibrating: for weights trained
     /// against those scales (tools/adc_train.py).
@@ -309,6 +317,12 @@ struct UtilizationArgs {
     /// Also write the report as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Report the network as `compress --morph` would morph it.
+    #[arg(long)]
+    morph: bool,
+    /// Tiles the morphed network may occupy (default: the network's own).
+    #[arg(long, value_name = "TILES", requires = "morph")]
+    morph_budget: Option<usize>,
 }
 
 #[derive(Args)]
@@ -500,6 +514,59 @@ fn calibrate_adc(
     Ok(())
 }
 
+/// The morphed network (docs/COMPRESSION.md, macro-size-aware morphing);
+/// its description and weights written into the output folder.
+fn morph(
+    net: &compress::model::Network,
+    desc: &ModelDesc,
+    config: &Config,
+    args: &CompressArgs,
+) -> Result<compress::model::Network> {
+    use compress::morph;
+    let (plan, channels) = morph::plan(net, config, args.morph_budget)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    let (morphed, tensors) = morph::apply(net, desc, &channels, args.seed);
+    std::fs::create_dir_all(&args.out)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.out.display())))?;
+    let header = format!(
+        "# Morphed by cimpool compress --morph for {} lanes x {} rows (budget {} tiles); BatchNorm folded.\n",
+        config.lanes(),
+        config.rows,
+        plan.budget
+    );
+    let toml_path = args.out.join("morphed.toml");
+    std::fs::write(&toml_path, compress::builtin::describe(&header, &morphed))
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", toml_path.display())))?;
+    let npz_path = args.out.join("morphed.npz");
+    let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", npz_path.display()));
+    let file = std::fs::File::create(&npz_path).map_err(|e| cannot(e.to_string()))?;
+    let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
+    for (name, t) in &tensors {
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&t.shape), t.data.clone())
+            .expect("shape and data agree");
+        npz.add_array(name.as_str(), &a).map_err(|e| cannot(e.to_string()))?;
+    }
+    npz.finish().map_err(|e| cannot(e.to_string()))?;
+    let changes: Vec<String> = plan
+        .layers
+        .iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(n, a, b)| format!("{n} {a} -> {b}"))
+        .collect();
+    println!(
+        "morph: {} tiles -> {} (budget {}), utilization {:.1}% -> {:.1}%; output channels {}; wrote {} and {}",
+        plan.tiles_before,
+        plan.tiles_after,
+        plan.budget,
+        100.0 * plan.utilization_before,
+        100.0 * plan.utilization_after,
+        if changes.is_empty() { "unchanged".to_string() } else { changes.join(", ") },
+        toml_path.display(),
+        npz_path.display()
+    );
+    Ok(morphed.network(&tensors)?)
+}
+
 /// Golden accuracy of the images in `dir` through their ADC and with exact
 /// read-out of the same loads.
 fn adc_accuracies(dir: &std::path::Path, data: &tensors::Dataset) -> Result<(f64, f64)> {
@@ -623,7 +690,23 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
             compress::builtin::random_weights(&desc, 1)
         }
     };
-    let net = desc.network(&tensors)?;
+    let mut net = desc.network(&tensors)?;
+    if args.morph {
+        let (plan, channels) = compress::morph::plan(&net, &config, args.morph_budget)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let (morphed, tensors) = compress::morph::apply(&net, &desc, &channels, 1);
+        net = morphed.network(&tensors)?;
+        println!(
+            "morphed: {} tiles -> {} (budget {}), utilization {:.1}% -> {:.1}%, {} of {} layers change their output channels\n",
+            plan.tiles_before,
+            plan.tiles_after,
+            plan.budget,
+            100.0 * plan.utilization_before,
+            100.0 * plan.utilization_after,
+            plan.layers.iter().filter(|(_, a, b)| a != b).count(),
+            plan.layers.len()
+        );
+    }
     let layers = utilization::utilization(&config, &net);
     print!("{}", utilization::table(&config, &layers));
     if let Some(path) = &args.json {
@@ -732,7 +815,10 @@ fn compress(args: &CompressArgs) -> Result<()> {
         Some(d) => d,
         None => ModelDesc::infer(&tensors, args.input_scale)?,
     };
-    let net = desc.network(&tensors)?;
+    let mut net = desc.network(&tensors)?;
+    if args.morph {
+        net = morph(&net, &desc, &config, args)?;
+    }
     let calib = match &args.calib {
         Some(p) => tensors::read_dataset(p, false)?.x,
         None => random_inputs(&net, config.act_bits, 8),

@@ -241,10 +241,18 @@ pub fn parameter_counts(desc: &ModelDesc) -> (usize, usize) {
 
 /// The TOML text of a description (what `cimpool model` prints).
 pub fn to_toml(name: &str, desc: &ModelDesc) -> String {
+    describe(
+        &format!(
+            "# Built-in network `{name}` (cimpool model {name}): a model description with\n# PyTorch / torchvision state-dict names. Node ops: docs/COMPRESSION.md.\n"
+        ),
+        desc,
+    )
+}
+
+/// Any model description as TOML (`[[node]]` entries), after `header`.
+pub fn describe(header: &str, desc: &ModelDesc) -> String {
     use std::fmt::Write;
-    let mut s = format!(
-        "# Built-in network `{name}` (cimpool model {name}): a model description with\n# PyTorch / torchvision state-dict names. Node ops: docs/COMPRESSION.md.\n"
-    );
+    let mut s = header.to_string();
     let _ = writeln!(s, "input_scale = {}", desc.input_scale);
     if let Some(shape) = &desc.input_shape {
         let _ = writeln!(s, "input_shape = {shape:?}");
@@ -283,6 +291,12 @@ pub fn to_toml(name: &str, desc: &ModelDesc) -> String {
         }
         if n.padding > 0 {
             let _ = writeln!(s, "padding = {}", n.padding);
+        }
+        if let Some(k) = n.max_pool {
+            let _ = writeln!(s, "max_pool = {k}");
+        }
+        if n.uncompressed {
+            s.push_str("uncompressed = true\n");
         }
     }
     s

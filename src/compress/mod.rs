@@ -18,6 +18,7 @@ pub mod graph;
 pub mod idx;
 pub mod images;
 pub mod model;
+pub mod morph;
 pub mod onnx;
 pub mod pool;
 pub mod report;
