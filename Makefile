@@ -8,7 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
-#   make adc-train [NET=mlp|cnn] [WL=64] [ADC_BITS=4] [ATKEEP=1.0]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
+#   make adc-train [MORPH=1] [NET=mlp|cnn] [WL=64] [ADC_BITS=4] [ATKEEP=1.0]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -221,23 +221,29 @@ ADC_BITS ?= 4
 WL       ?= 64
 ATKEEP   ?= 1.0
 AT_EPOCHS ?= 30
-AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)
-AT_ARGS  := --model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --keep $(ATKEEP) \
+# MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
+# and train the morphed network.
+MORPH    ?=
+AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)
+AT_HW    := --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --keep $(ATKEEP) \
 	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
+AT_ARGS  := --model $(DIGITS)/$(MODEL_$(NET)) $(AT_HW) $(if $(MORPH),--morph)
+AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(abspath $(DIGITS))/$(NET).npz)
+AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(DIGITS)/$(MODEL_$(NET)))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(abspath $(DIGITS))/test.npz; \
 	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/fixed --data $$T | tee $(AT)/fixed.log; \
-	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps" || true; }; \
+	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps\|morph:" || true; }; \
 	$(CIMPOOL) run --images $(AT)/pt --data $$T --outputs $(AT)/pt/golden.npy | tee $(AT)/pt.log; \
 	$(CIMPOOL) export --images $(AT)/pt --out $(AT)/pt/engine.npz; \
 	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
-	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(abspath $(DIGITS))/$(NET).npz \
+	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(AT_START) \
 		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(abspath $(DIGITS))/train.npz --data $$T --epochs $(AT_EPOCHS) \
 		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
-	$(CIMPOOL) compress --weights $(AT)/trained.npz --pool $(AT)/pt/pool.npy $(AT_ARGS) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
+	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
 
 # The table of docs/COMPRESSION.md: make adc-train over networks, word lines

@@ -523,8 +523,8 @@ fn morph(
     args: &CompressArgs,
 ) -> Result<compress::model::Network> {
     use compress::morph;
-    let (plan, channels) = morph::plan(net, config, args.morph_budget)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    let (plan, channels) =
+        morph::plan(net, config, args.morph_budget).map_err(|e| Error::Usage(e.to_string()))?;
     let (morphed, tensors) = morph::apply(net, desc, &channels, args.seed);
     std::fs::create_dir_all(&args.out)
         .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.out.display())))?;
@@ -544,7 +544,8 @@ fn morph(
     for (name, t) in &tensors {
         let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&t.shape), t.data.clone())
             .expect("shape and data agree");
-        npz.add_array(name.as_str(), &a).map_err(|e| cannot(e.to_string()))?;
+        npz.add_array(name.as_str(), &a)
+            .map_err(|e| cannot(e.to_string()))?;
     }
     npz.finish().map_err(|e| cannot(e.to_string()))?;
     let changes: Vec<String> = plan

@@ -123,7 +123,9 @@ fn groups(net: &Network) -> Groups {
         of_layer_out: (0..n_layers).map(|li| root[li + 1]).collect(),
         of_layer_in: in_group.iter().map(|&x| root[x]).collect(),
         original,
-        free: (0..=n_layers).map(|x| free[root[x]] && root[x] == x).collect(),
+        free: (0..=n_layers)
+            .map(|x| free[root[x]] && root[x] == x)
+            .collect(),
     }
 }
 
@@ -145,7 +147,11 @@ fn cost(net: &Network, gr: &Groups, ch: &[usize], c: &Config) -> (usize, usize) 
 
 /// The channel counts that hold the most real weights within `budget`
 /// tiles (default: the network's own tiles).
-pub fn plan(net: &Network, c: &Config, budget: Option<usize>) -> Result<(MorphPlan, Vec<usize>), MorphError> {
+pub fn plan(
+    net: &Network,
+    c: &Config,
+    budget: Option<usize>,
+) -> Result<(MorphPlan, Vec<usize>), MorphError> {
     let gr = groups(net);
     let (tiles_before, real_before) = cost(net, &gr, &gr.original, c);
     let budget = budget.unwrap_or(tiles_before);
@@ -173,7 +179,11 @@ pub fn plan(net: &Network, c: &Config, budget: Option<usize>) -> Result<(MorphPl
             }
             let (t, r) = cost(net, &gr, &ch, c);
             let distance: usize = free.iter().map(|&g| ch[g].abs_diff(gr.original[g])).sum();
-            if t <= budget && best.as_ref().map_or(true, |b| r > b.0 || (r == b.0 && distance < b.1)) {
+            if t <= budget
+                && best
+                    .as_ref()
+                    .map_or(true, |b| r > b.0 || (r == b.0 && distance < b.1))
+            {
                 best = Some((r, distance, ch.clone()));
             }
             let mut k = 0;
@@ -190,7 +200,10 @@ pub fn plan(net: &Network, c: &Config, budget: Option<usize>) -> Result<(MorphPl
             }
         }
         ch = best.expect("the smallest network fits").2;
-        return Ok((summary(net, &gr, &ch, c, budget, tiles_before, real_before), ch));
+        return Ok((
+            summary(net, &gr, &ch, c, budget, tiles_before, real_before),
+            ch,
+        ));
     }
     // Many groups: coordinate ascent from the original counts when they fit
     // the budget (the result then holds at least as many weights).
@@ -224,7 +237,10 @@ pub fn plan(net: &Network, c: &Config, budget: Option<usize>) -> Result<(MorphPl
             break;
         }
     }
-    Ok((summary(net, &gr, &ch, c, budget, tiles_before, real_before), ch))
+    Ok((
+        summary(net, &gr, &ch, c, budget, tiles_before, real_before),
+        ch,
+    ))
 }
 
 fn summary(
