@@ -13,12 +13,31 @@ from pathlib import Path
 import numpy as np
 
 
+def rust_dot(a, b):
+    """src/compress/pool.rs `dot`, bit for bit: float32 products summed in
+    eight sequential lanes, then the lanes in order, then the tail."""
+    prod = (a * b).astype(np.float32)
+    n = prod.shape[-1]
+    body, tail = prod[..., : n - n % 8], prod[..., n - n % 8 :]
+    lanes = np.cumsum(body.reshape(*body.shape[:-1], -1, 8), axis=-2, dtype=np.float32)[..., -1, :]
+    total = np.cumsum(lanes, axis=-1, dtype=np.float32)[..., -1]
+    if tail.shape[-1]:
+        total = total + np.cumsum(tail, axis=-1, dtype=np.float32)[..., -1]
+    return total
+
+
+def sequential_sum(x):
+    """A float64 sum in order, as Rust's iterator sum."""
+    return np.cumsum(np.asarray(x, dtype=np.float64).ravel())[-1] if np.size(x) else 0.0
+
+
 def pool_parts(w, pool, keep):
     """A pool-engine layer from its float weights w (out, fan-in, columns in
     the engine's (ky, kx, c) order) against pool (P, R) of +-1: the pool
     vector of every (channel, row block) (out, blocks, R), the error signs
-    (same shape, +-1), the kept error tiles (out, blocks), alpha and beta
-    (float32, as cimpool computes them)."""
+    (same shape, +-1), the kept error tiles (out, blocks), alpha and beta.
+    Every sum is taken in src/compress/residual.rs's order and precision, so
+    near ties (assignment, error signs, tile energies) fall the same way."""
     out, fan_in = w.shape
     rows = pool.shape[1]
     blocks = -(-fan_in // rows)
@@ -28,13 +47,15 @@ def pool_parts(w, pool, keep):
     real = np.zeros(blocks * rows, dtype=bool)
     real[:fan_in] = True
     real = real.reshape(blocks, rows)
-    idx = np.argmax(v @ pool.T, axis=2)  # first of equal scores, as cimpool
+    scores = rust_dot(v[:, :, None, :], pool[None, None, :, :])  # (out, blocks, P)
+    idx = np.argmax(scores, axis=2)  # first of equal scores, as cimpool
     p = pool[idx]
     count = out * fan_in
-    alpha = np.float32((v * p).sum() / count)
-    r = v - alpha * p
-    beta = np.float32(np.abs(r * real).sum() / count)
-    energy = ((r * real) ** 2).sum(axis=2)  # (out, blocks)
+    alpha = np.float32(sequential_sum(np.take_along_axis(scores, idx[:, :, None], axis=2)) / count)
+    r = (v - alpha * p).astype(np.float32)
+    block_abs = np.cumsum(np.abs(r * real).astype(np.float64), axis=2)[:, :, -1]
+    beta = np.float32(sequential_sum(block_abs) / count)
+    energy = np.cumsum(((r * real) * (r * real)).astype(np.float32).astype(np.float64), axis=2)[:, :, -1]  # (out, blocks)
     tiles = out * blocks
     kept = min(int(np.floor(keep * tiles + 0.5)), tiles)
     cs, bs = np.meshgrid(np.arange(out), np.arange(blocks), indexing="ij")
