@@ -224,24 +224,40 @@ AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
 MORPH    ?=
+# NET=fmnist-mlp: the Fashion-MNIST MLP (float weights from make fmnist).
+ifeq ($(NET),fmnist-mlp)
+AT_W0    := $(FM)/mlp/float.npz
+AT_M0    := fixtures/fmnist/mlp.toml
+AT_DIR   := fixtures/fmnist
+AT_TRAIN := $(FMNIST_DATA)/train-images-idx3-ubyte.gz
+AT_TEST  := $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz
+AT_OPTS  := --batch 128
+else
+AT_W0    := $(abspath $(DIGITS))/$(NET).npz
+AT_M0    := $(DIGITS)/$(MODEL_$(NET))
+AT_DIR   := $(DIGITS)
+AT_TRAIN := $(abspath $(DIGITS))/train.npz
+AT_TEST  := $(abspath $(DIGITS))/test.npz
+AT_OPTS  :=
+endif
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)
-AT_HW    := --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --keep $(ATKEEP) \
+AT_HW    := --config $(AT_DIR)/hw.toml --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
 	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
-AT_ARGS  := --model $(DIGITS)/$(MODEL_$(NET)) $(AT_HW) $(if $(MORPH),--morph)
-AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(abspath $(DIGITS))/$(NET).npz)
-AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(DIGITS)/$(MODEL_$(NET)))
+AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph)
+AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
+AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
-	@set -eo pipefail; T=$(abspath $(DIGITS))/test.npz; \
-	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
+	@set -eo pipefail; T=$(AT_TEST); \
+	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/fixed --data $$T | tee $(AT)/fixed.log; \
-	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps\|morph:" || true; }; \
+	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps\|morph:" || true; }; \
 	$(CIMPOOL) run --images $(AT)/pt --data $$T --outputs $(AT)/pt/golden.npy | tee $(AT)/pt.log; \
 	$(CIMPOOL) export --images $(AT)/pt --out $(AT)/pt/engine.npz; \
 	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
 	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(AT_START) \
-		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(abspath $(DIGITS))/train.npz --data $$T --epochs $(AT_EPOCHS) \
+		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(AT_TRAIN) --data $$T --epochs $(AT_EPOCHS) $(AT_OPTS) \
 		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
 	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
