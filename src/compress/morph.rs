@@ -8,8 +8,10 @@
 //! network input and the last layer's outputs are fixed. For a choice of
 //! channel counts, layer l occupies `ceil(out / L) * ceil(fan_in / R)`
 //! tiles; the morph picks the counts (each between half and four times the
-//! original) that hold the most real weights within the budget, by
-//! coordinate ascent from the smallest network (deterministic).
+//! original) that hold the most real weights within the budget: every
+//! combination when at most two groups are free, else coordinate ascent
+//! from the original counts (from the smallest when those exceed the
+//! budget). Deterministic.
 //!
 //! Channels are then cut or added: a group keeps its most important
 //! channels (importance: the L2 norm of each channel's BN-folded output
