@@ -369,7 +369,7 @@ def train(args, manifest, hw):
     x_train, y_train = load_data(args.train)
     x_test, y_test = load_data(args.data)
     out_scale = manifest["nodes"][-1]["scale"]
-    logit_shift = {li: float(exported[li]["adc_shift"]) for li in engine}
+    initial_shift = {li: float(exported[li]["adc_shift"]) for li in engine}
 
     def steps_of(log2):
         steps = [1.0] * len(exported)
@@ -383,8 +383,8 @@ def train(args, manifest, hw):
         f = jax.jit(lambda xb: forward(manifest, layers, hw, steps_of(log2), xb, False))
         return float((run_batches(f, x).argmax(axis=1) == y).mean())
 
-    log2 = {str(li): jnp.asarray(s) for li, s in logit_shift.items()}
-    print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in logit_shift.values()]})")
+    log2 = {str(li): jnp.asarray(s) for li, s in initial_shift.items()}
+    print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in initial_shift.values()]})")
 
     # Only the tensors that change go through jit as arguments.
     def loss(p, log2, layers, xb, yb):
