@@ -203,7 +203,7 @@ struct CompressArgs {
     /// With a lossy ADC, also move each layer's mean ADC error per output
     /// channel (on the calibration data) into its bias, where that lowers
     /// the mean squared error against exact read-out.
-    #[arg(long, conflicts_with = "fixed_adc_step")]
+    #[arg(long, conflicts_with_all = ["fixed_adc_step", "adc_shifts"])]
     adc_bias_correction: bool,
     /// With a lossy ADC, these layers' ADC steps (JSON: {"layer": adc_shift},
     /// e.g. the steps tools/adc_train.py learned) instead of calibration
@@ -641,6 +641,9 @@ fn set_adc_shifts(
         layer.stats.adc_shift = Some(sh);
     }
     images::write(c, out)?;
+    if shifts.is_empty() {
+        return Ok(());
+    }
     println!(
         "ADC steps (adc_shift) from {}: {}",
         path.display(),
