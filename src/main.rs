@@ -218,6 +218,11 @@ struct CompressArgs {
     /// Tiles the morphed network may occupy (default: the network's own).
     #[arg(long, value_name = "TILES", requires = "morph")]
     morph_budget: Option<usize>,
+    /// Also write the network as compressed, BatchNorm folded, as folded.toml
+    /// and folded.npz next to the images (for tools that train the engine's
+    /// weights, such as tools/adc_train.py).
+    #[arg(long, conflicts_with = "morph")]
+    write_folded: bool,
     /// Take every node's activation scale from an earlier compress run's
     /// images (the same network) instead of calibrating: for weights trained
     /// against those scales (tools/adc_train.py).
@@ -526,28 +531,13 @@ fn morph(
     let (plan, channels) =
         morph::plan(net, config, args.morph_budget).map_err(|e| Error::Usage(e.to_string()))?;
     let (morphed, tensors) = morph::apply(net, desc, &channels, args.seed);
-    std::fs::create_dir_all(&args.out)
-        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", args.out.display())))?;
     let header = format!(
         "# Morphed by cimpool compress --morph for {} lanes x {} rows (budget {} tiles); BatchNorm folded.\n",
         config.lanes(),
         config.rows,
         plan.budget
     );
-    let toml_path = args.out.join("morphed.toml");
-    std::fs::write(&toml_path, compress::builtin::describe(&header, &morphed))
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", toml_path.display())))?;
-    let npz_path = args.out.join("morphed.npz");
-    let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", npz_path.display()));
-    let file = std::fs::File::create(&npz_path).map_err(|e| cannot(e.to_string()))?;
-    let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
-    for (name, t) in &tensors {
-        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&t.shape), t.data.clone())
-            .expect("shape and data agree");
-        npz.add_array(name.as_str(), &a)
-            .map_err(|e| cannot(e.to_string()))?;
-    }
-    npz.finish().map_err(|e| cannot(e.to_string()))?;
+    let (toml_path, npz_path) = write_network(&args.out, "morphed", &header, &morphed, &tensors)?;
     let changes: Vec<String> = plan
         .layers
         .iter()
@@ -566,6 +556,34 @@ fn morph(
         npz_path.display()
     );
     Ok(morphed.network(&tensors)?)
+}
+
+/// A network description and its weights as `<name>.toml` and `<name>.npz`
+/// in `dir`.
+fn write_network(
+    dir: &std::path::Path,
+    name: &str,
+    header: &str,
+    desc: &ModelDesc,
+    tensors: &std::collections::BTreeMap<String, tensors::Tensor>,
+) -> Result<(PathBuf, PathBuf)> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let toml_path = dir.join(format!("{name}.toml"));
+    std::fs::write(&toml_path, compress::builtin::describe(header, desc))
+        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", toml_path.display())))?;
+    let npz_path = dir.join(format!("{name}.npz"));
+    let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", npz_path.display()));
+    let file = std::fs::File::create(&npz_path).map_err(|e| cannot(e.to_string()))?;
+    let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
+    for (name, t) in tensors {
+        let a = ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&t.shape), t.data.clone())
+            .expect("shape and data agree");
+        npz.add_array(name.as_str(), &a)
+            .map_err(|e| cannot(e.to_string()))?;
+    }
+    npz.finish().map_err(|e| cannot(e.to_string()))?;
+    Ok((toml_path, npz_path))
 }
 
 /// Golden accuracy of the images in `dir` through their ADC and with exact
@@ -822,6 +840,18 @@ fn compress(args: &CompressArgs) -> Result<()> {
     let mut net = desc.network(&tensors)?;
     if args.morph {
         net = morph(&net, &desc, &config, args)?;
+    }
+    if args.write_folded {
+        let (folded, tensors) =
+            compress::morph::apply(&net, &desc, &compress::morph::counts(&net), 0);
+        let (t, w) = write_network(
+            &args.out,
+            "folded",
+            "# Written by cimpool compress --write-folded: BatchNorm folded.\n",
+            &folded,
+            &tensors,
+        )?;
+        println!("wrote {} and {}", t.display(), w.display());
     }
     let calib = match &args.calib {
         Some(p) => tensors::read_dataset(p, false)?.x,

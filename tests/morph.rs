@@ -190,3 +190,77 @@ fn a_budget_that_cannot_hold_the_network_exits_2() {
     );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_written_folded_network_compresses_to_the_same_images() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fm = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fmnist");
+    let f = |n: &str| fm.join(n).display().to_string();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let common = [
+        "--config",
+        &f("hw.toml"),
+        "--calib",
+        &f("calib.npz"),
+        "--pool",
+        &f("pool.npy"),
+        "--keep",
+        "0.5",
+    ];
+    let (ad, bd) = (a.display().to_string(), b.display().to_string());
+    let first = cimpool(
+        &[
+            &[
+                "compress",
+                "--network",
+                "resnet-fmnist",
+                "--weights",
+                &f("resnet_finetuned.npz"),
+            ][..],
+            &common,
+            &["--write-folded", "--out", &ad],
+        ]
+        .concat(),
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let toml = std::fs::read_to_string(a.join("folded.toml")).unwrap();
+    assert!(!toml.contains("bn = "), "BatchNorm folded away:\n{toml}");
+    let (m, w) = (a.join("folded.toml"), a.join("folded.npz"));
+    let second = cimpool(
+        &[
+            &[
+                "compress",
+                "--model",
+                &m.display().to_string(),
+                "--weights",
+                &w.display().to_string(),
+            ][..],
+            &common,
+            &["--out", &bd],
+        ]
+        .concat(),
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let mut compared = 0;
+    for e in std::fs::read_dir(&a).unwrap() {
+        let name = e.unwrap().file_name();
+        let n = name.to_string_lossy();
+        if n.ends_with(".hex") || n == "manifest.json" {
+            assert_eq!(
+                std::fs::read(a.join(&name)).unwrap(),
+                std::fs::read(b.join(&name)).unwrap(),
+                "{n}"
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared >= 11, "{compared} files");
+}

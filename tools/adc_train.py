@@ -38,7 +38,8 @@ steps (`--shifts`, JSON) go back through
       --pool DIR/pool.npy --keep 0.5 --train train.npz --data test.npz --out trained.npz --shifts shifts.json
 
 Networks whose engine layers carry no BatchNorm in their description (the
-weights are `<layer>.weight` and `<layer>.bias`) are supported; `train`
+weights are `<layer>.weight` and `<layer>.bias`) are supported; for others,
+`cimpool compress --write-folded` writes the folded network to use. `train`
 first checks that its projection of the given weights rebuilds the images'
 integers exactly and refuses otherwise. `make adc-train` runs the chain.
 """
@@ -343,7 +344,7 @@ def train(args, manifest, hw):
         l = manifest["layers"][li]
         n = l["name"]
         if f"{n}.weight" not in tensors or f"{n}.bias" not in tensors:
-            sys.exit(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm")
+            sys.exit(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm: write the folded network with `cimpool compress --write-folded`")
         params[f"{n}.weight"] = torch_to_engine(tensors[f"{n}.weight"].astype(np.float32), l)
         params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
 

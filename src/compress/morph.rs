@@ -131,6 +131,12 @@ fn groups(net: &Network) -> Groups {
     }
 }
 
+/// Every channel group's count as the network has it: `apply` with these
+/// writes the network unchanged, BatchNorm folded.
+pub fn counts(net: &Network) -> Vec<usize> {
+    groups(net).original
+}
+
 /// Tiles and real weights of the network with group channel counts `ch`.
 fn cost(net: &Network, gr: &Groups, ch: &[usize], c: &Config) -> (usize, usize) {
     let (rows, lanes) = (c.rows as usize, c.lanes() as usize);
