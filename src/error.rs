@@ -4,6 +4,7 @@
 use crate::benes::GroupNotAPermutation;
 use crate::compress::images::ImagesError;
 use crate::compress::model::ModelError;
+use crate::compress::morph::MorphError;
 use crate::compress::onnx::OnnxError;
 use crate::compress::run::RunError;
 use crate::compress::tensors::TensorError;
@@ -27,6 +28,8 @@ pub enum Error {
     Onnx(#[from] OnnxError),
     #[error(transparent)]
     Compress(#[from] CompressError),
+    #[error(transparent)]
+    Morph(#[from] MorphError),
     #[error(transparent)]
     Images(#[from] ImagesError),
     #[error(transparent)]
@@ -55,6 +58,7 @@ impl Error {
             | Error::Model(_)
             | Error::Onnx(_)
             | Error::Compress(_)
+            | Error::Morph(_)
             | Error::Run(_)
             | Error::Route(_)
             | Error::Usage(_) => true,

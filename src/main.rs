@@ -528,8 +528,7 @@ fn morph(
     args: &CompressArgs,
 ) -> Result<compress::model::Network> {
     use compress::morph;
-    let (plan, channels) =
-        morph::plan(net, config, args.morph_budget).map_err(|e| Error::Usage(e.to_string()))?;
+    let (plan, channels) = morph::plan(net, config, args.morph_budget)?;
     let (morphed, tensors) = morph::apply(net, desc, &channels, args.seed);
     let header = format!(
         "# Morphed by cimpool compress --morph for {} lanes x {} rows (budget {} tiles); BatchNorm folded.\n",
@@ -590,8 +589,7 @@ fn write_network(
 /// read-out of the same loads.
 fn adc_accuracies(dir: &std::path::Path, data: &tensors::Dataset) -> Result<(f64, f64)> {
     let imgs = images::read(dir)?;
-    let mut exact = imgs.clone();
-    exact.config.adc_bits = 0;
+    let exact = compress::adc_calib::exact_readout(&imgs);
     let bar = progress_bar(2 * data.x.len() as u64);
     bar.set_message("golden model, through the ADC and with exact read-out");
     let adc = run::golden(&imgs, &data.x, |i, _| bar.set_position(i as u64))?;
@@ -714,8 +712,7 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
     };
     let mut net = desc.network(&tensors)?;
     if args.morph {
-        let (plan, channels) = compress::morph::plan(&net, &config, args.morph_budget)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let (plan, channels) = compress::morph::plan(&net, &config, args.morph_budget)?;
         let (morphed, tensors) = compress::morph::apply(&net, &desc, &channels, 1);
         net = morphed.network(&tensors)?;
         println!(

@@ -24,6 +24,23 @@ fn digits(name: &str) -> String {
         .to_string()
 }
 
+/// The dense engine, 4-bit weights, half the 16-row phase blocks pruned and
+/// skipped, a 3-bit ADC.
+const DENSE_SKIP_3BIT: &[&str] = &[
+    "--engine",
+    "dense",
+    "--w-bits",
+    "4",
+    "--sparsity",
+    "0.5",
+    "--set",
+    "sparsity=skip",
+    "--set",
+    "wl_parallel=16",
+    "--set",
+    "adc_bits=3",
+];
+
 fn python() -> PathBuf {
     let py = root().join("build/venv-train/bin/python");
     assert!(
@@ -137,24 +154,7 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         ),
         (
             "cnn-dense-skip",
-            [
-                common("cnn", &cnn),
-                s(&[
-                    "--engine",
-                    "dense",
-                    "--w-bits",
-                    "4",
-                    "--sparsity",
-                    "0.5",
-                    "--set",
-                    "sparsity=skip",
-                    "--set",
-                    "wl_parallel=16",
-                    "--set",
-                    "adc_bits=3",
-                ]),
-            ]
-            .concat(),
+            [common("cnn", &cnn), s(DENSE_SKIP_3BIT)].concat(),
         ),
         (
             "mlp-dense-compact",
@@ -320,28 +320,7 @@ fn trained_weights_and_learned_steps_compress_to_what_training_computed() {
         10.0,
     );
     // The dense engine, 4-bit weights, half the phase blocks skipped, 3-bit ADC on 16.
-    round_trip(
-        &[
-            &common[..],
-            &[
-                "--engine",
-                "dense",
-                "--w-bits",
-                "4",
-                "--sparsity",
-                "0.5",
-                "--set",
-                "sparsity=skip",
-                "--set",
-                "wl_parallel=16",
-                "--set",
-                "adc_bits=3",
-            ],
-        ]
-        .concat(),
-        false,
-        20.0,
-    );
+    round_trip(&[&common[..], DENSE_SKIP_3BIT].concat(), false, 20.0);
 }
 
 #[test]

@@ -260,11 +260,8 @@ class Projector:
             sys.exit("the pool engine needs --pool (the pool.npy the images were made with)")
 
     def layer(self, li, w, b, base):
-        l, hw = self.m["layers"][li], self.hw
+        l, hw = self.m["layers"][li], self.hw  # an engine layer: host layers stay as exported
         L = dict(base)
-        if l["host"]:
-            L.update(eff=np.zeros_like(w), k=0.0, bias_f=np.zeros_like(b), kb=0.0)
-            return L
         out, fan_in = w.shape
         width = l["row_blocks"] * hw.rows
         if hw.dense:

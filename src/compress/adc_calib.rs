@@ -42,13 +42,7 @@ pub fn calibrate(
     if max == 0 {
         return Ok(out);
     }
-    // Exact read-out of the same loads: the scale word's other fields sit
-    // below `adc_shift`, so the exact layout decodes them alike.
-    let mut exact = images.clone();
-    exact.config = Config {
-        adc_bits: 0,
-        ..images.config.clone()
-    };
+    let exact = exact_readout(images);
     let nodes = images.graph.nodes.clone();
     for node in &nodes {
         let Op::Layer(li) = node.op else { continue };
@@ -76,20 +70,22 @@ pub fn calibrate(
         out.shifts[li] = Some(best);
         // The floor ADC's error is one-sided: its mean, per output channel,
         // moves into the bias when that lowers the error.
-        let got = run::layer(images, li, &maps)?;
-        let correction = mean_error(images, li, &got, &want);
-        if correct_bias && correction.iter().any(|&d| d != 0) {
-            let saved = images.tiles[li].clone();
-            if add_bias(images, li, &correction).is_ok() {
-                let after = mse(&run::layer(images, li, &maps)?, &want);
-                if after < errors[best as usize] {
-                    out.bias_corrections[li] = correction;
-                    out.corrected_errors[li] = Some(after);
-                } else {
-                    images.tiles[li] = saved;
+        if correct_bias {
+            let got = run::layer(images, li, &maps)?;
+            let correction = mean_error(images, li, &got, &want);
+            if correction.iter().any(|&d| d != 0) {
+                let saved = images.tiles[li].clone();
+                let after = match add_bias(images, li, &correction) {
+                    Ok(()) => Some(mse(&run::layer(images, li, &maps)?, &want)),
+                    Err(_) => None, // a corrected bias outside its field
+                };
+                match after {
+                    Some(e) if e < errors[best as usize] => {
+                        out.bias_corrections[li] = correction;
+                        out.corrected_errors[li] = Some(e);
+                    }
+                    _ => images.tiles[li] = saved,
                 }
-            } else {
-                images.tiles[li] = saved;
             }
         }
         out.errors[li] = errors;
@@ -149,6 +145,17 @@ fn add_bias(images: &mut Images, li: usize, delta: &[i64]) -> Result<(), RunErro
         })?;
     }
     Ok(())
+}
+
+/// The same loads read out exactly (no ADC): the scale word's other fields
+/// sit below `adc_shift`, so the exact layout decodes them alike.
+pub fn exact_readout(images: &Images) -> Images {
+    let mut exact = images.clone();
+    exact.config = Config {
+        adc_bits: 0,
+        ..images.config.clone()
+    };
+    exact
 }
 
 /// Rewrites the scale word of every tile of layer `li` with ADC step `sh`.
