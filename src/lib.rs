@@ -16,6 +16,7 @@ pub mod config;
 pub mod cosim;
 pub mod emit;
 pub mod error;
+pub mod estimate;
 pub mod flow;
 pub mod gen;
 pub mod golden;

@@ -51,6 +51,69 @@ enum Command {
     /// Reports on a generated package.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// What a whole network costs on each configuration: macros, stored
+    /// bits, utilization, area and energy by component, cycles; every
+    /// weight on chip and one engine with weights in DRAM (docs/ESTIMATE.md).
+    Estimate(Box<EstimateArgs>),
+}
+
+#[derive(Args)]
+struct EstimateArgs {
+    /// A built-in network (`cimpool model` lists them).
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["model", "onnx", "images"],
+          required_unless_present_any = ["model", "onnx", "images", "anchors"])]
+    network: Option<String>,
+    /// Model description (TOML) of the network.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["onnx", "images"])]
+    model: Option<PathBuf>,
+    /// An ONNX model.
+    #[arg(long, value_name = "FILE", conflicts_with = "images")]
+    onnx: Option<PathBuf>,
+    /// Weights giving the layer shapes a description leaves out.
+    #[arg(long, value_name = "FILE", requires = "model")]
+    weights: Option<PathBuf>,
+    /// A compressed image folder (its own configuration and report.json,
+    /// so real kept tiles and sparsity); repeat to compare several.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["config", "set", "keep", "sparsity"])]
+    images: Vec<PathBuf>,
+    /// Hardware configuration (TOML, as for `gen`); repeat to compare
+    /// several side by side (default: the embedded default).
+    #[arg(long, value_name = "FILE")]
+    config: Vec<PathBuf>,
+    /// Set a configuration key in every --config.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Pool engine, from shapes: share of error vectors kept (as `compress --keep`).
+    #[arg(long, default_value_t = 1.0)]
+    keep: f64,
+    /// Dense engine, from shapes: share of phase blocks pruned (as `compress --sparsity`).
+    #[arg(long, default_value_t = 0.0)]
+    sparsity: f64,
+    /// TOML overriding the model's constants (keys of src/estimate/constants.toml).
+    #[arg(long, value_name = "FILE")]
+    constants: Option<PathBuf>,
+    /// Target technology node in nm (sets `node_nm`).
+    #[arg(long, value_name = "NM")]
+    node: Option<f64>,
+    /// Also synthesize one engine of each configuration with Yosys (the
+    /// second area source, cached under --cache).
+    #[arg(long)]
+    synth: bool,
+    /// Cache of synthesized areas.
+    #[arg(long, value_name = "DIR", default_value = "build/estimate")]
+    cache: PathBuf,
+    /// Print the per-layer table of every configuration.
+    #[arg(long)]
+    layers: bool,
+    /// Print the regression anchors (the model against published macros).
+    #[arg(long)]
+    anchors: bool,
+    /// Write the whole estimate as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the area and energy breakdowns as an SVG plot.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 /// `--config FILE`, one flag per configuration key and `--set key=value`.
@@ -403,6 +466,7 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Area(args)) => area(&args),
         Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
         Command::Report(ReportCommand::Utilization(args)) => utilization(&args),
+        Command::Estimate(args) => estimate(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -672,12 +736,31 @@ fn set_adc_shifts(
     Ok(())
 }
 
-fn utilization(args: &UtilizationArgs) -> Result<()> {
-    use cimpool::compress::utilization;
-    let config = args.config.resolve()?.resolved();
-    config.validate()?;
-    // Shapes are all it needs: a description gets seeded weights.
-    let (desc, tensors) = match (&args.model, &args.network, &args.onnx) {
+/// `--set key=value` arguments as configuration overrides.
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
+    sets.iter()
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.trim().replace('-', "_"), v.trim().to_string()))
+                .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value")))
+        })
+        .collect()
+}
+
+/// The description and its tensors when only the shapes matter (reports,
+/// estimates): an ONNX file, a description with `--weights` giving the
+/// shapes, or a description (built-in or a file) whose layers all have a
+/// `shape`, given seeded weights.
+fn shapes_only(
+    model: Option<&std::path::Path>,
+    network: Option<&str>,
+    onnx: Option<&std::path::Path>,
+    weights: Option<&std::path::Path>,
+) -> Result<(
+    ModelDesc,
+    std::collections::BTreeMap<String, tensors::Tensor>,
+)> {
+    let (desc, tensors) = match (model, network, onnx) {
         (_, _, Some(p)) => {
             let (d, t) = compress::onnx::import(p, 1.0)?;
             (d, Some(t))
@@ -686,7 +769,7 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
         (None, Some(name), None) => (builtin_network(name)?, None),
         (None, None, None) => unreachable!("clap requires one"),
     };
-    let tensors = match (tensors, &args.weights) {
+    let tensors = match (tensors, weights) {
         (Some(t), _) => t,
         (None, Some(p)) => tensors::read_tensors(p)?,
         (None, None) => {
@@ -710,6 +793,127 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
             compress::builtin::random_weights(&desc, 1)
         }
     };
+    Ok((desc, tensors))
+}
+
+fn estimate(args: &EstimateArgs) -> Result<()> {
+    use cimpool::estimate::{self, anchors, constants::Constants, workload};
+    let mut overrides = match &args.constants {
+        Some(p) => std::fs::read_to_string(p)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", p.display())))?,
+        None => String::new(),
+    };
+    if let Some(node) = args.node {
+        overrides += &format!("\nnode_nm = {node:?}\n");
+    }
+    let k = Constants::from_toml(&overrides).map_err(|e| {
+        Error::Usage(match &args.constants {
+            Some(p) => format!("{}: {e}", p.display()),
+            None => e,
+        })
+    })?;
+    if args.anchors {
+        println!("Regression anchors (docs/ESTIMATE.md):\n");
+        print!("{}", anchors::table(&anchors::anchors(&k)));
+        if args.network.is_none()
+            && args.model.is_none()
+            && args.onnx.is_none()
+            && args.images.is_empty()
+        {
+            return Ok(());
+        }
+        println!();
+    }
+    if !(args.keep > 0.0 && args.keep <= 1.0) {
+        return Err(Error::Usage(format!(
+            "--keep {} is invalid: it must be in (0, 1]",
+            args.keep
+        )));
+    }
+    if !(0.0..1.0).contains(&args.sparsity) {
+        return Err(Error::Usage(format!(
+            "--sparsity {} is invalid: it must be in [0, 1)",
+            args.sparsity
+        )));
+    }
+    let mut entries = Vec::new();
+    if !args.images.is_empty() {
+        for dir in &args.images {
+            let (config, w) = workload::from_images(dir)?;
+            let label = format!("{} ({})", estimate::label(&config), dir.display());
+            entries.push((config, w, label));
+        }
+    } else {
+        let (desc, tensors) = shapes_only(
+            args.model.as_deref(),
+            args.network.as_deref(),
+            args.onnx.as_deref(),
+            args.weights.as_deref(),
+        )?;
+        let net = desc.network(&tensors)?;
+        let source = match (&args.network, &args.model, &args.onnx) {
+            (Some(n), _, _) => n.clone(),
+            (_, Some(p), _) | (_, _, Some(p)) => p.display().to_string(),
+            _ => unreachable!("clap requires one"),
+        };
+        let overrides = parse_sets(&args.set)?;
+        let files: Vec<Option<&std::path::Path>> = if args.config.is_empty() {
+            vec![None]
+        } else {
+            args.config.iter().map(|p| Some(p.as_path())).collect()
+        };
+        for file in files {
+            let config = Config::from_sources(file, &overrides)?.resolved();
+            config.validate()?;
+            let w = workload::from_shapes(&source, &config, &net, args.keep, args.sparsity);
+            entries.push((config.clone(), w, estimate::label(&config)));
+        }
+    }
+    let bar = progress_bar(entries.len() as u64);
+    let mut report = estimate::Report {
+        constants: k.clone(),
+        entries: Vec::new(),
+    };
+    for (config, w, label) in entries {
+        bar.set_message(format!(
+            "{label}{}",
+            if args.synth { ": synthesizing" } else { "" }
+        ));
+        let mut e = estimate::estimate(&k, label, &config, &w);
+        if args.synth {
+            e.synthesized_engine = Some(estimate::synth::engine_area(&k, &config, &args.cache)?);
+        }
+        report.entries.push(e);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if args.layers {
+        for e in &report.entries {
+            println!("{}", estimate::Report::layer_table(e));
+        }
+    }
+    print!("{}", report.summary());
+    if let Some(path) = &args.json {
+        std::fs::write(path, report.to_json())
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if let Some(path) = &args.plot {
+        estimate::plot::write_svg(&report.entries, path)
+            .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    Ok(())
+}
+
+fn utilization(args: &UtilizationArgs) -> Result<()> {
+    use cimpool::compress::utilization;
+    let config = args.config.resolve()?.resolved();
+    config.validate()?;
+    let (desc, tensors) = shapes_only(
+        args.model.as_deref(),
+        args.network.as_deref(),
+        args.onnx.as_deref(),
+        args.weights.as_deref(),
+    )?;
     let mut net = desc.network(&tensors)?;
     if args.morph {
         let (plan, channels) = compress::morph::plan(&net, &config, args.morph_budget)?;
@@ -779,16 +983,7 @@ fn cosim(args: &CosimArgs) -> Result<()> {
 
 fn compress(args: &CompressArgs) -> Result<()> {
     let start = Instant::now();
-    let overrides = args
-        .set
-        .iter()
-        .map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.trim().replace('-', "_"), v.trim().to_string()))
-                .ok_or_else(|| Error::Usage(format!("--set {kv}: expected key=value")))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let mut overrides = overrides;
+    let mut overrides = parse_sets(&args.set)?;
     if let Some(engine) = args.engine {
         overrides.push(("engine".into(), engine.to_string()));
     }

@@ -32,7 +32,7 @@ const OPT_FAST: &str = "OPT_FAST=-O1";
 
 /// A 64-bit FNV-1a hash: stable across runs and platforms, unlike the
 /// standard library's randomly seeded hasher.
-struct Fnv(u64);
+pub(crate) struct Fnv(pub(crate) u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {

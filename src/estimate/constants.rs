@@ -1,0 +1,237 @@
+//! The closed-form model's constants: one data file (`constants.toml`,
+//! embedded) with every figure's source, which a user's TOML overrides key by
+//! key. Everything the model derives from them (gate, adder, ADC and bitcell
+//! areas at the target node) lives here, so the model itself only counts.
+
+use serde::{Deserialize, Serialize};
+
+pub const DEFAULT_CONSTANTS: &str = include_str!("constants.toml");
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constants {
+    pub node_nm: f64,
+    pub vdd: f64,
+    pub zigzag_node_nm: f64,
+    pub nand2_um2: f64,
+    pub full_adder_um2: f64,
+    pub full_adder_fj: f64,
+    pub adc_area_slope: f64,
+    pub adc_area_offset: f64,
+    pub adc_energy_linear_ff: f64,
+    pub adc_energy_exponential_ff: f64,
+    pub flop_nand2_eq: f64,
+    pub mux2_nand2_eq: f64,
+    pub bitcell_f2: f64,
+    pub columns_per_adc: u32,
+    pub write_flops_per_bit: f64,
+    pub dram_pj_per_bit: f64,
+    pub control_nand2: f64,
+    /// (node in nm, area relative to 45 nm), nodes descending.
+    pub area_scaling: Vec<[f64; 2]>,
+}
+
+impl Default for Constants {
+    fn default() -> Self {
+        Constants::from_toml("").expect("embedded constants are valid")
+    }
+}
+
+impl Constants {
+    /// The embedded constants with the keys of `overrides` (TOML) replaced.
+    pub fn from_toml(overrides: &str) -> Result<Constants, String> {
+        let mut table: toml::Table = DEFAULT_CONSTANTS.parse().expect("embedded TOML parses");
+        let user: toml::Table = overrides
+            .parse()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        for (k, v) in user {
+            if !table.contains_key(&k) {
+                let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+                return Err(format!(
+                    "unknown constant `{k}`; the constants are {}",
+                    keys.join(", ")
+                ));
+            }
+            table.insert(k, v);
+        }
+        let c: Constants = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("node_nm", self.node_nm),
+            ("vdd", self.vdd),
+            ("zigzag_node_nm", self.zigzag_node_nm),
+            ("nand2_um2", self.nand2_um2),
+            ("full_adder_um2", self.full_adder_um2),
+            ("full_adder_fj", self.full_adder_fj),
+            ("flop_nand2_eq", self.flop_nand2_eq),
+            ("mux2_nand2_eq", self.mux2_nand2_eq),
+            ("bitcell_f2", self.bitcell_f2),
+            ("dram_pj_per_bit", self.dram_pj_per_bit),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!(
+                    "{name} = {v} is invalid: it must be a positive number"
+                ));
+            }
+        }
+        for (name, v) in [
+            ("write_flops_per_bit", self.write_flops_per_bit),
+            ("control_nand2", self.control_nand2),
+            ("adc_energy_linear_ff", self.adc_energy_linear_ff),
+            ("adc_energy_exponential_ff", self.adc_energy_exponential_ff),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!("{name} = {v} is invalid: it must be >= 0"));
+            }
+        }
+        if self.columns_per_adc == 0 {
+            return Err("columns_per_adc = 0 is invalid: it must be >= 1".into());
+        }
+        let t = &self.area_scaling;
+        if t.len() < 2
+            || t.windows(2).any(|w| w[0][0] <= w[1][0])
+            || t.iter().any(|r| !(r[0] > 0.0 && r[1] > 0.0))
+        {
+            return Err(
+                "area_scaling must list at least two [node_nm, relative_area] rows, nodes strictly descending, all positive".into(),
+            );
+        }
+        let (hi, lo) = (t[0][0], t[t.len() - 1][0]);
+        for (name, node) in [
+            ("node_nm", self.node_nm),
+            ("zigzag_node_nm", self.zigzag_node_nm),
+        ] {
+            if node > hi || node < lo {
+                return Err(format!(
+                    "{name} = {node} is outside the area_scaling table ({lo} to {hi} nm)"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Area relative to 45 nm at `node` nm, log-log between table rows.
+    pub fn relative_area(&self, node: f64) -> f64 {
+        let t = &self.area_scaling;
+        let i = t
+            .windows(2)
+            .position(|w| node <= w[0][0] && node >= w[1][0])
+            .unwrap_or_else(|| panic!("node {node} nm outside the validated table"));
+        let ([n0, a0], [n1, a1]) = (t[i], t[i + 1]);
+        let f = (node.ln() - n0.ln()) / (n1.ln() - n0.ln());
+        (a0.ln() + f * (a1.ln() - a0.ln())).exp()
+    }
+
+    /// Factor taking an area at `from` nm to the target node.
+    pub fn area_factor_from(&self, from: f64) -> f64 {
+        self.relative_area(self.node_nm) / self.relative_area(from)
+    }
+
+    // Unit areas at the target node (um^2).
+    pub fn nand2(&self) -> f64 {
+        self.nand2_um2 * self.area_factor_from(self.zigzag_node_nm)
+    }
+    pub fn full_adder(&self) -> f64 {
+        self.full_adder_um2 * self.area_factor_from(self.zigzag_node_nm)
+    }
+    pub fn flop(&self) -> f64 {
+        self.flop_nand2_eq * self.nand2()
+    }
+    pub fn mux2(&self) -> f64 {
+        self.mux2_nand2_eq * self.nand2()
+    }
+    pub fn bitcell(&self) -> f64 {
+        self.bitcell_f2 * (self.node_nm * 1e-3).powi(2)
+    }
+    /// One ADC of `bits` bits (ZigZag-IMC's fit, scaled from its node).
+    pub fn adc(&self, bits: u32) -> f64 {
+        let b = bits as f64;
+        10f64.powf(self.adc_area_slope * b + self.adc_area_offset)
+            * 2f64.powf(b)
+            * self.area_factor_from(self.zigzag_node_nm)
+    }
+
+    // Energies per event (fJ), at zigzag_node_nm.
+    pub fn full_adder_energy(&self) -> f64 {
+        self.full_adder_fj
+    }
+    /// A NAND2-equivalent toggle: the adder's energy per unit of area.
+    pub fn gate_energy(&self) -> f64 {
+        self.full_adder_fj * self.nand2_um2 / self.full_adder_um2
+    }
+    pub fn flop_energy(&self) -> f64 {
+        self.flop_nand2_eq * self.gate_energy()
+    }
+    pub fn mux2_energy(&self) -> f64 {
+        self.mux2_nand2_eq * self.gate_energy()
+    }
+    pub fn adc_energy(&self, bits: u32) -> f64 {
+        let b = bits as f64;
+        (self.adc_energy_linear_ff * b + self.adc_energy_exponential_ff * 4f64.powf(b))
+            * self.vdd
+            * self.vdd
+    }
+    pub fn write_energy_per_bit(&self) -> f64 {
+        self.write_flops_per_bit * self.flop_energy()
+    }
+    pub fn dram_energy_per_bit(&self) -> f64 {
+        self.dram_pj_per_bit * 1e3
+    }
+}
+
+/// Full adders of an adder tree summing `n` inputs of `p` bits
+/// (ZigZag-IMC: N(p + 1) - (p + log2 N + 1)); 0 for a single input.
+pub fn adder_tree_full_adders(n: u32, p: u32) -> f64 {
+    if n <= 1 {
+        return 0.0;
+    }
+    let (n, p) = (n as f64, p as f64);
+    n * (p + 1.0) - (p + n.log2() + 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_interpolates_and_is_identity_at_its_own_node() {
+        let c = Constants::default();
+        assert!((c.area_factor_from(28.0) - 1.0).abs() < 1e-12);
+        assert!((c.relative_area(45.0) - 1.0).abs() < 1e-12);
+        let r28 = c.relative_area(28.0);
+        assert!(r28 < 0.46 && r28 > 0.21, "{r28}");
+        // sky130 to 28 nm: 0.368 / 6.4
+        let f = c.area_factor_from(130.0);
+        assert!((f - r28 / 6.4).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zigzag_formulas() {
+        // 8 one-bit inputs: 8 * 2 - (1 + 3 + 1) = 11 full adders.
+        assert_eq!(adder_tree_full_adders(8, 1), 11.0);
+        assert_eq!(adder_tree_full_adders(1, 4), 0.0);
+        let c = Constants::default();
+        // 4-bit ADC at 28 nm: 10^(1.206 - 0.1476) * 16 um^2.
+        assert!((c.adc(4) - 10f64.powf(1.0584) * 16.0).abs() < 1e-9);
+        assert!((c.adc_energy(4) - (400.0 + 0.256) * 0.81).abs() < 1e-9);
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        let c = Constants::from_toml("node_nm = 65.0\ndram_pj_per_bit = 10.0").unwrap();
+        assert_eq!((c.node_nm, c.dram_pj_per_bit), (65.0, 10.0));
+        let e = Constants::from_toml("bitcel_f2 = 1.0").unwrap_err();
+        assert!(e.contains("unknown constant `bitcel_f2`"), "{e}");
+        let e = Constants::from_toml("node_nm = 3.0").unwrap_err();
+        assert!(e.contains("node_nm = 3"), "{e}");
+        let e = Constants::from_toml("vdd = -1.0").unwrap_err();
+        assert!(e.contains("vdd = -1"), "{e}");
+    }
+}

@@ -1,0 +1,287 @@
+//! `cimpool estimate`: what a whole network costs on each engine. A
+//! workload (from shapes or from compressed images) and a configuration go
+//! through the closed-form model (constants with their sources in
+//! constants.toml) and, on request, through our synthesized RTL; both
+//! sources are reported side by side, never mixed (docs/ESTIMATE.md).
+
+pub mod anchors;
+pub mod constants;
+pub mod model;
+pub mod plot;
+pub mod synth;
+pub mod workload;
+
+use crate::config::Config;
+use constants::Constants;
+use model::{ChipEstimate, LayerEstimate, AREA_PARTS, ENERGY_PARTS};
+use serde::Serialize;
+use std::fmt::Write;
+use workload::{StoredBits, Workload};
+
+/// One configuration's estimate for one workload.
+#[derive(Clone, Debug, Serialize)]
+pub struct Entry {
+    pub label: String,
+    pub workload: String,
+    pub config: Config,
+    pub weights: u64,
+    pub stored_bits: StoredBits,
+    pub bits_per_weight: f64,
+    pub compression_vs_8bit: f64,
+    /// Real weight cells / cells of the occupied macros, on chip.
+    pub utilization: f64,
+    pub layers: Vec<LayerEstimate>,
+    /// Every weight on chip.
+    pub on_chip: ChipEstimate,
+    /// One engine; weights streamed from DRAM each inference.
+    pub streamed: ChipEstimate,
+    /// One engine, our synthesized RTL (`--synth`), at the target node.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synthesized_engine: Option<synth::SynthArea>,
+}
+
+/// A short name of a configuration, from the parameters that set its cost.
+pub fn label(config: &Config) -> String {
+    let mut s = format!(
+        "{} {}x{}x{} W{}",
+        if config.is_dense() { "dense" } else { "pool" },
+        config.macros,
+        config.rows,
+        config.cols,
+        config.wl_parallel
+    );
+    if config.is_dense() {
+        let _ = write!(s, " {}b", config.w_bits);
+        if config.sparsity != crate::config::Sparsity::None {
+            let _ = write!(s, " {}", config.sparsity);
+        }
+    } else {
+        let _ = write!(s, " P{}", config.pool);
+    }
+    if config.adc_bits > 0 {
+        let _ = write!(s, " ADC{}", config.adc_bits);
+    }
+    s
+}
+
+pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload) -> Entry {
+    let layers = model::layers(k, config, w);
+    let on_chip = model::on_chip(k, config, w, &layers);
+    let streamed = model::streamed(k, config, w, &layers);
+    let cells_per_weight = if config.is_dense() { config.w_bits } else { 1 } as u64;
+    let real: u64 = layers
+        .iter()
+        .filter(|l| !l.host)
+        .map(|l| l.weights * cells_per_weight)
+        .sum();
+    let d = crate::config::Derived::new(config);
+    let occupied = on_chip.macros * (config.cols * d.macro_rows) as u64;
+    let stored = w.stored();
+    Entry {
+        label,
+        workload: w.source.clone(),
+        config: config.clone(),
+        weights: w.weights(),
+        stored_bits: stored,
+        bits_per_weight: w.bits_per_weight(),
+        compression_vs_8bit: 8.0 / w.bits_per_weight(),
+        utilization: real as f64 / occupied.max(1) as f64,
+        layers,
+        on_chip,
+        streamed,
+        synthesized_engine: None,
+    }
+}
+
+/// The whole answer of one `estimate` run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub constants: Constants,
+    pub entries: Vec<Entry>,
+}
+
+fn mm2(um2: f64) -> f64 {
+    um2 * 1e-6
+}
+
+fn nj(fj: f64) -> f64 {
+    fj * 1e-6
+}
+
+impl Report {
+    /// Per-layer table of one entry.
+    pub fn layer_table(e: &Entry) -> String {
+        let mut s = format!(
+            "{} on {} ({}):\n\n| layer | weights | macros on chip | utilization | stored bits | engine tiles | tile loads | cycles (one engine) | energy (nJ) |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+            e.workload, e.label, e.config.engine
+        );
+        for l in &e.layers {
+            if l.host {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | host (8-bit) | | {} | | | | |",
+                    l.name, l.weights, l.stored_bits
+                );
+                continue;
+            }
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.1}% | {} | {} | {} | {} | {:.1} |",
+                l.name,
+                l.weights,
+                l.macros,
+                100.0 * l.utilization,
+                l.stored_bits,
+                l.engine_tiles,
+                l.tile_loads,
+                l.cycles,
+                nj(l.energy_fj.iter().sum())
+            );
+        }
+        s
+    }
+
+    /// The side-by-side summary; ratios against the first entry.
+    pub fn summary(&self) -> String {
+        let k = &self.constants;
+        let mut s = format!(
+            "Closed-form model at {} nm, {} V (docs/ESTIMATE.md); ratios against the first column.\n\n| | {} |\n|---|{}\n",
+            k.node_nm,
+            k.vdd,
+            self.entries
+                .iter()
+                .map(|e| e.label.clone())
+                .collect::<Vec<_>>()
+                .join(" | "),
+            "---:|".repeat(self.entries.len())
+        );
+        let base = &self.entries[0];
+        let row =
+            |s: &mut String, name: &str, f: &dyn Fn(&Entry) -> f64, fmt: &dyn Fn(f64) -> String| {
+                let b = f(base);
+                let cells: Vec<String> = self
+                    .entries
+                    .iter()
+                    .enumerate()
+                    .map(|(i, e)| {
+                        let v = f(e);
+                        if i == 0 || b == 0.0 {
+                            fmt(v)
+                        } else {
+                            format!("{} ({:.2}x)", fmt(v), v / b)
+                        }
+                    })
+                    .collect();
+                let _ = writeln!(s, "| {name} | {} |", cells.join(" | "));
+            };
+        let int = |v: f64| format!("{v:.0}");
+        let f3 = |v: f64| format!("{v:.3}");
+        let f2 = |v: f64| format!("{v:.2}");
+        let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+        row(&mut s, "weights", &|e| e.weights as f64, &int);
+        row(
+            &mut s,
+            "stored bits (Mb)",
+            &|e| e.stored_bits.total() as f64 * 1e-6,
+            &f3,
+        );
+        row(&mut s, "bits per weight", &|e| e.bits_per_weight, &f3);
+        row(
+            &mut s,
+            "compression vs 8-bit",
+            &|e| e.compression_vs_8bit,
+            &f2,
+        );
+        row(&mut s, "macros on chip", &|e| e.on_chip.macros as f64, &int);
+        row(
+            &mut s,
+            "engines on chip",
+            &|e| e.on_chip.engines as f64,
+            &int,
+        );
+        row(&mut s, "utilization on chip", &|e| e.utilization, &pct);
+        row(
+            &mut s,
+            "**area on chip (mm^2)**",
+            &|e| mm2(e.on_chip.area()),
+            &f3,
+        );
+        row(
+            &mut s,
+            "- bitcells and memories (scale with stored bits)",
+            &|e| mm2(e.on_chip.storage_area()),
+            &f3,
+        );
+        row(
+            &mut s,
+            "- logic",
+            &|e| mm2(e.on_chip.area() - e.on_chip.storage_area()),
+            &f3,
+        );
+        for (i, p) in AREA_PARTS.iter().enumerate() {
+            row(
+                &mut s,
+                &format!("  - {p}"),
+                &|e| mm2(e.on_chip.area_um2[i]),
+                &f3,
+            );
+        }
+        row(
+            &mut s,
+            "**energy per inference, on chip (nJ)**",
+            &|e| nj(e.on_chip.energy()),
+            &f2,
+        );
+        row(
+            &mut s,
+            "cycles per inference, on chip",
+            &|e| e.on_chip.cycles as f64,
+            &int,
+        );
+        row(
+            &mut s,
+            "**one engine: area (mm^2)**",
+            &|e| mm2(e.streamed.area()),
+            &f3,
+        );
+        if self.entries.iter().all(|e| e.synthesized_engine.is_some()) {
+            row(
+                &mut s,
+                "one engine: synthesized RTL (mm^2, scaled from sky130)",
+                &|e| mm2(e.synthesized_engine.as_ref().unwrap().total_um2),
+                &f3,
+            );
+        }
+        row(
+            &mut s,
+            "one engine: tile loads per inference",
+            &|e| e.layers.iter().map(|l| l.tile_loads).sum::<u64>() as f64,
+            &int,
+        );
+        row(
+            &mut s,
+            "one engine: cycles per inference",
+            &|e| e.streamed.cycles as f64,
+            &int,
+        );
+        row(
+            &mut s,
+            "**one engine + DRAM: energy per inference (nJ)**",
+            &|e| nj(e.streamed.energy()),
+            &f2,
+        );
+        for (i, p) in ENERGY_PARTS.iter().enumerate() {
+            row(
+                &mut s,
+                &format!("  - {p}"),
+                &|e| nj(e.streamed.energy_fj[i]),
+                &f2,
+            );
+        }
+        s
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes") + "\n"
+    }
+}

@@ -1,0 +1,458 @@
+//! The closed-form model (docs/ESTIMATE.md): counts of cells, gates, adders,
+//! ADCs and flops from the configuration and the workload, priced with the
+//! constants. Two chips are modelled: every weight on chip (as many engines
+//! of the configuration as the macros need), and one engine of the
+//! configuration streaming its tiles from DRAM.
+
+use super::constants::{adder_tree_full_adders, Constants};
+use super::workload::{LayerWork, Workload};
+use crate::config::{Config, Crossbar, Derived};
+use crate::golden::timing::{Inputs, Schedule};
+use serde::Serialize;
+
+/// Area components, in report order. The first three scale with the stored
+/// bits; the rest is logic.
+pub const AREA_PARTS: [&str; 9] = [
+    "weight bitcells",
+    "pool bitcells",
+    "side memories",
+    "per-cell logic",
+    "column read-out",
+    "shift-accumulate",
+    "crossbar + index",
+    "lane datapath",
+    "control + input buffer",
+];
+const STORAGE_PARTS: usize = 3;
+
+/// Energy components per inference, in report order.
+pub const ENERGY_PARTS: [&str; 7] = [
+    "cell products",
+    "column read-out",
+    "shift-accumulate",
+    "crossbar",
+    "lane datapath",
+    "weight writes",
+    "DRAM weight traffic",
+];
+
+/// A breakdown: one value per part, in the parts' order.
+pub type Parts = Vec<f64>;
+
+/// Area of one macro of `columns` columns and `rows` physical word lines:
+/// (bitcells, per-cell logic, read-out, shift-accumulate), um^2.
+fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u32) -> [f64; 4] {
+    let cells = (rows * columns) as f64;
+    let read_out = if config.adc_bits == 0 {
+        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder()
+    } else {
+        k.adc(config.adc_bits) / k.columns_per_adc as f64
+    };
+    [
+        cells * k.bitcell(),
+        cells * k.nand2(),
+        columns as f64 * read_out,
+        columns as f64 * d.column_bits as f64 * (k.full_adder() + k.flop()),
+    ]
+}
+
+/// One macro of the configuration in isolation (the regression anchors):
+/// its area (bitcells, per-cell logic, read-out, shift-accumulate, um^2) and
+/// the energy of one compute phase of one bit plane (products, read-out,
+/// shift-accumulate, fJ).
+pub fn one_macro(k: &Constants, config: &Config) -> ([f64; 4], [f64; 3]) {
+    let d = Derived::new(config);
+    let cols = config.cols as f64;
+    let read_out = if config.adc_bits == 0 {
+        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
+    } else {
+        k.adc_energy(config.adc_bits)
+    };
+    (
+        macro_area(k, config, &d, d.macro_rows, config.cols),
+        [
+            cols * config.wl_parallel as f64 * k.gate_energy(),
+            cols * read_out,
+            cols * d.column_bits as f64 * k.full_adder_energy(),
+        ],
+    )
+}
+
+/// Crossbar mux2 cells of one engine (values of `column_bits` bits).
+fn crossbar_mux2(config: &Config, d: &Derived) -> f64 {
+    if config.is_dense() {
+        return 0.0;
+    }
+    let p = config.pool as f64;
+    let per_unit = match config.crossbar {
+        Crossbar::Mux => p * (p - 1.0),
+        Crossbar::Benes => d.crossbar_levels as f64 * p,
+    };
+    d.crossbar_units as f64 * per_unit * d.column_bits as f64
+}
+
+/// The logic of one engine besides its weight macros, by AREA_PARTS.
+fn engine_periphery(k: &Constants, config: &Config, d: &Derived) -> Parts {
+    let mut a = vec![0.0; AREA_PARTS.len()];
+    let (fa, flop) = (k.full_adder(), k.flop());
+    let lanes = d.lanes as f64;
+    let acc = d.accumulator_bits as f64;
+    let multiplier = config.scale_bits as f64 * acc * fa;
+    if config.is_dense() {
+        let recombine = config.w_bits as f64 * d.lane_value_bits.unwrap_or(0) as f64 * fa;
+        a[7] = lanes * (recombine + acc * (fa + flop)) + d.out_lanes as f64 * multiplier;
+        a[6] = d.issue_mask_bits.unwrap_or(0) as f64 * flop;
+    } else {
+        let pool = macro_area(k, config, d, config.rows, config.pool);
+        a[1] = pool[0];
+        a[3] = pool[1];
+        a[4] = pool[2];
+        a[5] = pool[3];
+        // The loaded tile's select fields and mask bits, and the crossbar.
+        a[6] = lanes * (d.index_bits as f64 + 1.0) * flop + crossbar_mux2(config, d) * k.mux2();
+        // accP and accE per lane; alpha x accP and beta x accE per output lane.
+        a[7] = lanes * 2.0 * acc * (fa + flop) + d.out_lanes as f64 * 2.0 * multiplier;
+    }
+    a[8] = (config.rows * config.act_bits) as f64 * flop + k.control_nand2 * k.nand2();
+    a
+}
+
+/// One engine of the configuration (its N weight macros and periphery).
+pub fn engine_area(k: &Constants, config: &Config) -> Parts {
+    let d = Derived::new(config);
+    let mut a = engine_periphery(k, config, &d);
+    let m = macro_area(k, config, &d, d.macro_rows, config.cols);
+    let n = config.macros as f64;
+    a[0] += n * m[0];
+    a[3] += n * m[1];
+    a[4] += n * m[2];
+    a[5] += n * m[3];
+    a
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerEstimate {
+    pub name: String,
+    pub host: bool,
+    pub weights: u64,
+    /// Macros holding the layer on chip (weight or error macros).
+    pub macros: u64,
+    /// Tiles of the configuration's N macros the layer takes on one engine.
+    pub engine_tiles: u64,
+    /// Tile loads per inference on one engine (once per tile with one row
+    /// block; per vector and tile otherwise).
+    pub tile_loads: u64,
+    pub load_words_per_tile: u64,
+    /// Real weight cells / cells of the macros it occupies on chip.
+    pub utilization: f64,
+    pub stored_bits: u64,
+    /// Cycles per inference on one engine, tile loads included.
+    pub cycles: u64,
+    /// The compute part of `cycles` (no loads): what a chip holding every
+    /// tile spends, divided among its engines.
+    pub compute_cycles: u64,
+    /// Compute energy per inference (fJ), by ENERGY_PARTS (no DRAM).
+    pub energy_fj: Parts,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ChipEstimate {
+    pub macros: u64,
+    pub engines: u64,
+    pub area_um2: Parts,
+    pub energy_fj: Parts,
+    pub cycles: u64,
+}
+
+impl ChipEstimate {
+    pub fn area(&self) -> f64 {
+        self.area_um2.iter().sum()
+    }
+    pub fn storage_area(&self) -> f64 {
+        self.area_um2[..STORAGE_PARTS].iter().sum()
+    }
+    pub fn energy(&self) -> f64 {
+        self.energy_fj.iter().sum()
+    }
+}
+
+/// Weight cells per macro of the layer's weights: `w_bits` columns per
+/// output lane (dense), one error column per lane (pool).
+fn lanes_per_macro(config: &Config) -> u64 {
+    if config.is_dense() {
+        (config.cols / config.w_bits) as u64
+    } else {
+        config.cols as u64
+    }
+}
+
+/// Macros the layer's stored weights occupy on chip: per row block, its
+/// kept error columns (pool) or its output channels (dense), packed into
+/// macros.
+fn layer_macros(config: &Config, l: &LayerWork) -> u64 {
+    if l.host {
+        return 0;
+    }
+    let blocks = l.row_blocks(config);
+    let per_block = if config.is_dense() {
+        l.out_channels as u64
+    } else {
+        l.kept_vectors.div_ceil(blocks.max(1))
+    };
+    blocks * per_block.div_ceil(lanes_per_macro(config))
+}
+
+/// Cycles between accepted vectors when a tile issues `steps` blocks per
+/// plane: the cycle model co-simulation checks, run to its steady state.
+pub fn cycles_per_vector(config: &Config, steps: u32) -> u32 {
+    let mut s = Schedule::new(config);
+    s.set_issue_steps(steps.max(1));
+    let input = Inputs {
+        in_valid: true,
+        in_first: true,
+        in_last: false,
+        out_ready: true,
+    };
+    let mut accepted = Vec::new();
+    let mut cycle = 0u32;
+    while accepted.len() < 4 {
+        if s.tick(input).accepted {
+            accepted.push(cycle);
+        }
+        cycle += 1;
+    }
+    accepted[3] - accepted[2]
+}
+
+/// Load-port writes of one tile (`images::tile_loads`): error columns, lane
+/// words and scales; or weight columns, lane biases, sparsity word, scales.
+pub fn load_words_per_tile(config: &Config) -> u64 {
+    let d = Derived::new(config);
+    if config.is_dense() {
+        let sparsity = (config.sparsity != crate::config::Sparsity::None) as u64;
+        (config.macros * config.cols) as u64 + d.lanes as u64 + sparsity + 1
+    } else {
+        2 * d.lanes as u64 + 1
+    }
+}
+
+fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEstimate {
+    let blocks = l.row_blocks(config);
+    let macros = layer_macros(config, l);
+    let cells_per_weight = if config.is_dense() { config.w_bits } else { 1 } as u64;
+    let occupied = macros * (config.cols * d.macro_rows) as u64;
+    let mut e = vec![0.0; ENERGY_PARTS.len()];
+    let (mut engine_tiles, mut tile_loads, mut cycles, mut compute_cycles) = (0, 0, 0, 0);
+    let words = load_words_per_tile(config);
+    if !l.host {
+        let v = l.vectors as f64;
+        let planes = config.act_bits as f64;
+        let steps = planes * l.issue_steps;
+        let (w, cols) = (config.wl_parallel as f64, config.cols as f64);
+        let read_out = if config.adc_bits == 0 {
+            adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
+        } else {
+            k.adc_energy(config.adc_bits)
+        };
+        let per_column = w * k.gate_energy();
+        let shift = d.column_bits as f64 * k.full_adder_energy();
+        let active = v * macros as f64 * steps * cols;
+        e[0] += active * per_column;
+        e[1] += active * read_out;
+        e[2] += active * shift;
+        let out = l.out_channels as f64;
+        let acc = d.accumulator_bits as f64;
+        let multiply = config.scale_bits as f64 * acc * k.full_adder_energy();
+        let passes = l.out_channels.div_ceil(d.lanes as usize) as f64;
+        if config.is_dense() {
+            let recombine = config.w_bits as f64
+                * d.lane_value_bits.unwrap_or(0) as f64
+                * k.full_adder_energy();
+            e[4] += v * blocks as f64 * out * (recombine + acc * k.full_adder_energy());
+            e[4] += v * out * multiply;
+        } else {
+            // The pool macro runs for every tile (pass, row block).
+            let p = config.pool as f64;
+            let pool_active = v * blocks as f64 * passes * steps * p;
+            e[0] += pool_active * per_column;
+            e[1] += pool_active * read_out;
+            e[2] += pool_active * shift;
+            let levels = match config.crossbar {
+                Crossbar::Mux => d.index_bits as f64,
+                Crossbar::Benes => d.crossbar_levels as f64,
+            };
+            e[3] += v * blocks as f64 * out * d.column_bits as f64 * levels * k.mux2_energy();
+            e[4] += v * blocks as f64 * out * 2.0 * acc * k.full_adder_energy();
+            e[4] += v * out * 2.0 * multiply;
+        }
+        // One engine: tiles of N macros, loaded once when the layer has one
+        // row block, per vector otherwise (the accumulators hold one vector).
+        engine_tiles = passes as u64 * blocks;
+        tile_loads = if blocks == 1 {
+            engine_tiles
+        } else {
+            engine_tiles * l.vectors
+        };
+        let lo = l.issue_steps.floor().max(1.0);
+        let frac = l.issue_steps - lo;
+        let cpv_lo = cycles_per_vector(config, lo as u32) as f64;
+        let cpv = if frac > 0.0 {
+            cpv_lo + frac * (cycles_per_vector(config, lo as u32 + 1) as f64 - cpv_lo)
+        } else {
+            cpv_lo
+        };
+        let drains = if blocks == 1 {
+            engine_tiles
+        } else {
+            passes as u64 * l.vectors
+        };
+        compute_cycles = (l.vectors as f64 * engine_tiles as f64 * cpv).round() as u64
+            + drains * d.first_beat_latency as u64;
+        cycles = tile_loads * words + compute_cycles;
+    }
+    LayerEstimate {
+        name: l.name.clone(),
+        host: l.host,
+        weights: l.weights(),
+        macros,
+        engine_tiles,
+        tile_loads,
+        load_words_per_tile: words,
+        utilization: if occupied == 0 {
+            0.0
+        } else {
+            (l.weights() * cells_per_weight) as f64 / occupied as f64
+        },
+        stored_bits: l.stored.total(),
+        cycles,
+        compute_cycles,
+        energy_fj: e,
+    }
+}
+
+pub fn layers(k: &Constants, config: &Config, w: &Workload) -> Vec<LayerEstimate> {
+    let d = Derived::new(config);
+    w.layers.iter().map(|l| layer(k, config, &d, l)).collect()
+}
+
+fn sum_parts(layers: &[LayerEstimate]) -> Parts {
+    let mut e = vec![0.0; ENERGY_PARTS.len()];
+    for l in layers {
+        for (a, b) in e.iter_mut().zip(&l.energy_fj) {
+            *a += b;
+        }
+    }
+    e
+}
+
+/// Every weight on chip: enough engines for the macros, the side memories
+/// in bitcells; weights written once, not per inference.
+pub fn on_chip(
+    k: &Constants,
+    config: &Config,
+    w: &Workload,
+    layers: &[LayerEstimate],
+) -> ChipEstimate {
+    let d = Derived::new(config);
+    let macros: u64 = layers.iter().map(|l| l.macros).sum();
+    let engines = macros.div_ceil(config.macros as u64).max(1);
+    let mut area = engine_periphery(k, config, &d);
+    for a in area.iter_mut() {
+        *a *= engines as f64;
+    }
+    let m = macro_area(k, config, &d, d.macro_rows, config.cols);
+    area[0] += macros as f64 * m[0];
+    area[3] += macros as f64 * m[1];
+    area[4] += macros as f64 * m[2];
+    area[5] += macros as f64 * m[3];
+    let stored = w.stored();
+    area[2] += stored.side() as f64 * k.bitcell();
+    // Engines run their tiles in parallel; a layer waits for the previous one.
+    let cycles = layers
+        .iter()
+        .map(|l| {
+            let parallel = l.engine_tiles.clamp(1, engines);
+            l.compute_cycles.div_ceil(parallel)
+        })
+        .sum();
+    ChipEstimate {
+        macros,
+        engines,
+        area_um2: area,
+        energy_fj: sum_parts(layers),
+        cycles,
+    }
+}
+
+/// One engine of the configuration; the stored weights stream from DRAM
+/// once per inference (a host buffer keeps a tile's reloads on chip) and
+/// are written into the macros at every tile load.
+pub fn streamed(
+    k: &Constants,
+    config: &Config,
+    w: &Workload,
+    layers: &[LayerEstimate],
+) -> ChipEstimate {
+    let d = Derived::new(config);
+    let stored = w.stored();
+    let mut energy = sum_parts(layers);
+    let written: f64 = layers
+        .iter()
+        .map(|l| (l.tile_loads * l.load_words_per_tile) as f64 * d.load_data_bits as f64)
+        .sum();
+    energy[5] = written * k.write_energy_per_bit();
+    energy[6] = (stored.total() - stored.host) as f64 * k.dram_energy_per_bit();
+    ChipEstimate {
+        macros: config.macros as u64,
+        engines: 1,
+        area_um2: engine_area(k, config),
+        energy_fj: energy,
+        cycles: layers.iter().map(|l| l.cycles).sum(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress::builtin;
+    use crate::estimate::workload::from_shapes;
+
+    fn resnet18_macros(w_bits: u32) -> u64 {
+        let config = Config::from_toml(&format!(
+            "engine = 'dense'\nw_bits = {w_bits}\nmacros = 8\nrows = 128\ncols = 128"
+        ))
+        .unwrap()
+        .resolved();
+        let desc = builtin::network("resnet18").unwrap();
+        let net = desc.network(&builtin::random_weights(&desc, 1)).unwrap();
+        let w = from_shapes("resnet18", &config, &net, 1.0, 0.0);
+        let k = Constants::default();
+        layers(&k, &config, &w).iter().map(|l| l.macros).sum()
+    }
+
+    /// CIMPool's count of 128x128 macros holding ResNet-18 (ImageNet) at
+    /// 4 bits: 2,864; at 8 bits twice the columns per channel.
+    #[test]
+    fn resnet18_macro_counts() {
+        assert_eq!(resnet18_macros(4), 2864);
+        assert_eq!(resnet18_macros(8), 5724);
+    }
+
+    #[test]
+    fn cycles_per_vector_is_the_derived_figure_without_sparsity() {
+        for toml in [
+            "",
+            "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
+        ] {
+            let c = Config::from_toml(toml).unwrap().resolved();
+            let d = Derived::new(&c);
+            assert_eq!(cycles_per_vector(&c, d.issue_blocks), d.cycles_per_vector);
+        }
+        // Fewer issue steps, fewer cycles (dense, skip).
+        let c =
+            Config::from_toml("engine = 'dense'\nrows = 128\nwl_parallel = 16\nsparsity = 'skip'")
+                .unwrap()
+                .resolved();
+        assert!(cycles_per_vector(&c, 2) < cycles_per_vector(&c, 8));
+    }
+}

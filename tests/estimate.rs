@@ -1,0 +1,322 @@
+//! `cimpool estimate` as a user runs it: macro counts of the built-in
+//! ResNet-18, shapes against a real compression, the synthesized source
+//! against `report area`, the plot, and refusals.
+
+mod common;
+
+use common::{assert_refused, cimpool, require_tool};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn digits(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/digits")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn estimate_json(args: &[&str], json: &Path) -> Value {
+    let mut all = vec!["estimate"];
+    all.extend_from_slice(args);
+    let j = json.display().to_string();
+    all.extend_from_slice(&["--json", &j]);
+    let out = cimpool(&all);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+/// CIMPool's count: ResNet-18 (ImageNet) at 4 bits needs 2,864 macros of
+/// 128x128; at 8 bits every channel takes twice the columns.
+#[test]
+fn resnet18_macro_counts_at_4_and_8_bits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d4 = write(tmp.path(), "d4.toml", "engine = 'dense'\nw_bits = 4\n");
+    let d8 = write(tmp.path(), "d8.toml", "engine = 'dense'\nw_bits = 8\n");
+    let r = estimate_json(
+        &["--network", "resnet18", "--config", &d4, "--config", &d8],
+        &tmp.path().join("r.json"),
+    );
+    let macros: Vec<u64> = r["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["on_chip"]["macros"].as_u64().unwrap())
+        .collect();
+    assert_eq!(macros, [2864, 5724]);
+    // 4 bits per weight exactly, and the same network.
+    let e = &r["entries"][0];
+    assert_eq!(e["weights"].as_u64(), Some(11_678_912));
+    let bpw = e["bits_per_weight"].as_f64().unwrap();
+    assert!((bpw - 4.0).abs() < 1e-3, "{bpw}");
+}
+
+/// The workload predicted from shapes stores exactly what `compress` stores
+/// (keep 1.0, no sparsity), for both engines; an image folder is read back
+/// with compress's own bits per weight.
+#[test]
+fn shapes_predict_what_compress_stores() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, extra) in [("pool", vec![]), ("dense", vec!["--engine", "dense"])] {
+        let out_dir = tmp.path().join(name).display().to_string();
+        let (weights, model) = (digits_cnn_weights(), digits_cnn_model());
+        let mut args = vec![
+            "compress",
+            "--weights",
+            &weights,
+            "--model",
+            &model,
+            "--config",
+        ];
+        let hw = digits("hw.toml");
+        args.push(&hw);
+        let calib = digits("calib.npz");
+        args.extend_from_slice(&["--calib", &calib, "--keep", "1"]);
+        args.extend_from_slice(&extra);
+        args.extend_from_slice(&["--out", &out_dir]);
+        let out = cimpool(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report: Value = serde_json::from_str(
+            &std::fs::read_to_string(Path::new(&out_dir).join("report.json")).unwrap(),
+        )
+        .unwrap();
+        let from_images = estimate_json(
+            &["--images", &out_dir],
+            &tmp.path().join(format!("{name}-images.json")),
+        );
+        let config = Path::new(&out_dir)
+            .join("cim_config.toml")
+            .display()
+            .to_string();
+        let from_shapes = estimate_json(
+            &[
+                "--model",
+                &model,
+                "--weights",
+                &weights,
+                "--config",
+                &config,
+            ],
+            &tmp.path().join(format!("{name}-shapes.json")),
+        );
+        let compressed = report["bits_per_weight"]["total"].as_f64().unwrap();
+        for r in [&from_images, &from_shapes] {
+            let e = &r["entries"][0];
+            let bpw = e["bits_per_weight"].as_f64().unwrap();
+            assert!(
+                (bpw - compressed).abs() < 1e-9,
+                "{name}: {bpw} vs {compressed}"
+            );
+        }
+        assert_eq!(
+            from_images["entries"][0]["stored_bits"], from_shapes["entries"][0]["stored_bits"],
+            "{name}"
+        );
+        assert_eq!(
+            from_images["entries"][0]["on_chip"]["cycles"],
+            from_shapes["entries"][0]["on_chip"]["cycles"],
+            "{name}"
+        );
+    }
+}
+
+fn digits_cnn_weights() -> String {
+    digits("cnn.npz")
+}
+
+fn digits_cnn_model() -> String {
+    digits("cnn.toml")
+}
+
+/// The dense engine's skipped blocks cut cycles, not macros: images
+/// compressed at 50% block sparsity with `sparsity = "skip"` take fewer
+/// cycles than the same weights unpruned.
+#[test]
+fn block_sparsity_cuts_cycles() {
+    let tmp = tempfile::tempdir().unwrap();
+    let hw = write(
+        tmp.path(),
+        "hw.toml",
+        "engine = 'dense'\nmacros = 2\nrows = 64\ncols = 64\nwl_parallel = 16\nsparsity = 'skip'\nmax_row_blocks = 4\n",
+    );
+    let mut cycles = Vec::new();
+    for s in ["0", "0.5"] {
+        let dir = tmp.path().join(format!("s{s}")).display().to_string();
+        let (weights, model) = (digits("mlp.npz"), digits("model.toml"));
+        let calib = digits("calib.npz");
+        let out = cimpool(&[
+            "compress",
+            "--weights",
+            &weights,
+            "--model",
+            &model,
+            "--config",
+            &hw,
+            "--sparsity",
+            s,
+            "--calib",
+            &calib,
+            "--out",
+            &dir,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let r = estimate_json(&["--images", &dir], &tmp.path().join(format!("{s}.json")));
+        let e = &r["entries"][0];
+        cycles.push((
+            e["on_chip"]["macros"].as_u64().unwrap(),
+            e["streamed"]["cycles"].as_u64().unwrap(),
+        ));
+    }
+    assert_eq!(cycles[0].0, cycles[1].0);
+    assert!(cycles[1].1 < cycles[0].1, "{cycles:?}");
+}
+
+/// `--synth` at 130 nm gives `report area`'s total for the same
+/// configuration, and a second run reads it from the cache.
+#[test]
+fn synthesized_source_agrees_with_report_area() {
+    require_tool("yosys");
+    let tmp = tempfile::tempdir().unwrap();
+    let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8\nwl_parallel = 8\nact_bits = 4\n";
+    let hw = write(tmp.path(), "hw.toml", toml);
+    let model = write(
+        tmp.path(),
+        "m.toml",
+        "input_scale = 1.0\n[[layer]]\nname = 'fc'\nkind = 'fc'\nshape = [16, 16]\n",
+    );
+    let rtl = tmp.path().join("rtl").display().to_string();
+    let out = cimpool(&["gen", "--config", &hw, "--out", &rtl]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cimpool(&["report", "area", "--rtl", &rtl]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let total: f64 = text
+        .lines()
+        .find(|l| l.starts_with("| **total**"))
+        .and_then(|l| l.split('|').nth(3))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no total in:\n{text}"));
+    let cache = tmp.path().join("cache").display().to_string();
+    let args = [
+        "--model", &model, "--config", &hw, "--synth", "--node", "130", "--cache", &cache,
+    ];
+    for (run, cached) in [(1, false), (2, true)] {
+        let r = estimate_json(&args, &tmp.path().join(format!("{run}.json")));
+        let s = &r["entries"][0]["synthesized_engine"];
+        let sky130 = s["total_sky130_um2"].as_f64().unwrap();
+        assert!(
+            (sky130 - total).abs() <= 0.5,
+            "{sky130} vs report area {total}"
+        );
+        assert_eq!(
+            s["total_um2"].as_f64(),
+            Some(sky130),
+            "130 nm is sky130's row"
+        );
+        assert_eq!(s["cached"].as_bool(), Some(cached));
+    }
+}
+
+#[test]
+fn plot_is_an_svg_with_both_breakdowns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d4 = write(tmp.path(), "d4.toml", "engine = 'dense'\n");
+    let svg = tmp.path().join("p.svg");
+    let out = cimpool(&[
+        "estimate",
+        "--network",
+        "resnet18-cifar",
+        "--config",
+        &d4,
+        "--set",
+        "macros=4",
+        "--plot",
+        &svg.display().to_string(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "{}", &text[..80.min(text.len())]);
+    for needle in [
+        "Area, every weight on chip",
+        "DRAM weight traffic",
+        "weight bitcells",
+        "dense 4x128x128",
+    ] {
+        assert!(text.contains(needle), "{needle} not in the plot");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    assert_refused(
+        &["estimate", "--network", "resnet19"],
+        "no built-in network `resnet19`",
+    );
+    assert_refused(
+        &["estimate", "--network", "resnet18", "--keep", "0"],
+        "--keep 0 is invalid",
+    );
+    assert_refused(
+        &["estimate", "--network", "resnet18", "--sparsity", "1"],
+        "--sparsity 1 is invalid",
+    );
+    assert_refused(
+        &["estimate", "--network", "resnet18", "--node", "3"],
+        "node_nm = 3 is outside",
+    );
+    let k = write(tmp.path(), "k.toml", "bitcell_area = 1.0\n");
+    assert_refused(
+        &["estimate", "--network", "resnet18", "--constants", &k],
+        "unknown constant `bitcell_area`",
+    );
+    let bad = write(tmp.path(), "bad.toml", "macros = 0\n");
+    assert_refused(
+        &["estimate", "--network", "resnet18", "--config", &bad],
+        "macros",
+    );
+    // A folder that is not compressed images.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_refused(
+        &["estimate", "--images", &empty.display().to_string()],
+        "manifest.json",
+    );
+    // A description without shapes and no weights.
+    let m = write(
+        tmp.path(),
+        "m.toml",
+        "input_scale = 1.0\n[[layer]]\nname = 'fc'\nkind = 'fc'\n",
+    );
+    assert_refused(&["estimate", "--model", &m], "layer `fc` has no `shape`");
+}
