@@ -26,7 +26,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures
+.PHONY: adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -273,3 +273,32 @@ adc-table: $(TRAIN_VENV)/.installed
 		[ -f $(BUILD)/adc-$$net-w$$wl-b$$b-k1.0/trained.log ] || $(MAKE) --no-print-directory adc-train NET=$$net WL=$$wl ADC_BITS=$$b > /dev/null || exit 1; \
 	done; done; done
 	cd tools && $(TRAIN_PY) adc_train.py table --build $(abspath $(BUILD)) --nets $(ADC_NETS) --wls $(ADC_WLS) --bits $(ADC_BITSET)
+
+# The comparisons of docs/ESTIMATE.md (closed-form model; seconds).
+EST := cargo run --release --quiet -- estimate
+EST_CFG := examples/estimate
+EST_OUT := $(BUILD)/estimate-tables
+estimate-tables:
+	@mkdir -p $(EST_OUT)
+	@echo "== 1-3: ResNet-18 on chip and with DRAM, pool at ~0.5 bit per weight vs 4- and 8-bit dense"
+	$(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml \
+		--config $(EST_CFG)/dense8.toml --keep 0.45 --plot docs/estimate_resnet18.svg --json $(EST_OUT)/resnet18.json
+	@echo "== 4: the compressed networks of this repository"
+	$(eval D := fixtures/digits)
+	$(eval F := fixtures/fmnist)
+	cargo run --release --quiet -- compress --weights $(D)/mlp.npz --model $(D)/model.toml --config $(D)/hw.toml --calib $(D)/calib.npz --keep 1 --out $(EST_OUT)/digits-mlp-keep1 > /dev/null
+	cargo run --release --quiet -- compress --weights $(D)/mlp.npz --model $(D)/model.toml --config $(D)/hw.toml --calib $(D)/calib.npz --keep 0.5 --out $(EST_OUT)/digits-mlp-keep0.5 > /dev/null
+	cargo run --release --quiet -- compress --weights $(D)/cnn.npz --model $(D)/cnn.toml --config $(D)/hw.toml --calib $(D)/calib.npz --keep 0.5 --out $(EST_OUT)/digits-cnn-keep0.5 > /dev/null
+	cargo run --release --quiet -- compress --weights $(D)/cnn.npz --model $(D)/cnn.toml --config $(D)/hw.toml --calib $(D)/calib.npz --keep 0.5 --morph --out $(EST_OUT)/digits-cnn-morph-keep0.5 > /dev/null
+	cargo run --release --quiet -- compress --weights $(D)/mlp.npz --model $(D)/model.toml --config $(D)/hw.toml --set engine=dense --set w_bits=4 --set wl_parallel=16 --set sparsity=skip --sparsity 0.5 --calib $(D)/calib.npz --out $(EST_OUT)/digits-mlp-dense4-sparsity0.5 > /dev/null
+	cargo run --release --quiet -- compress --network resnet-fmnist --weights $(F)/resnet_finetuned.npz --config $(F)/hw.toml --calib $(F)/calib.npz --keep 0.5 --out $(EST_OUT)/fmnist-resnet-keep0.5 > /dev/null
+	$(EST) $(foreach n,digits-mlp-keep1 digits-mlp-keep0.5 digits-cnn-keep0.5 digits-cnn-morph-keep0.5 digits-mlp-dense4-sparsity0.5 fmnist-resnet-keep0.5,--images $(EST_OUT)/$(n)) \
+		--json $(EST_OUT)/compressed.json | sed -n '1,12p'
+	@echo "== 5: cycles per inference vs block sparsity, ResNet-18 (CIFAR) on the 4-bit dense engine, W = 16"
+	@for mode in none skip compact; do for s in 0 0.25 0.5 0.75; do \
+		[ $$mode = none ] && [ $$s != 0 ] && continue; \
+		[ $$mode = compact ] && [ $$s = 0 -o $$s = 0.25 ] && continue; \
+		$(EST) --network resnet18-cifar --config $(EST_CFG)/dense4.toml --set sparsity=$$mode --set wl_parallel=16 \
+			--set slots=$$([ $$mode = compact ] && echo 4 || echo 0) --sparsity $$s | grep -E "cycles per inference|\*\*area on chip" \
+			| sed "s/^/$$mode s=$$s /"; \
+	done; done

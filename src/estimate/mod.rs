@@ -68,12 +68,7 @@ pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload) -> 
     let layers = model::layers(k, config, w);
     let on_chip = model::on_chip(k, config, w, &layers);
     let streamed = model::streamed(k, config, w, &layers);
-    let cells_per_weight = if config.is_dense() { config.w_bits } else { 1 } as u64;
-    let real: u64 = layers
-        .iter()
-        .filter(|l| !l.host)
-        .map(|l| l.weights * cells_per_weight)
-        .sum();
+    let real: u64 = layers.iter().map(|l| l.real_cells).sum();
     let d = crate::config::Derived::new(config);
     let occupied = on_chip.macros * (config.cols * d.macro_rows) as u64;
     let stored = w.stored();
@@ -226,6 +221,18 @@ impl Report {
                 &f3,
             );
         }
+        row(
+            &mut s,
+            "weights per mm^2, whole chip",
+            &|e| e.weights as f64 / mm2(e.on_chip.area()),
+            &int,
+        );
+        row(
+            &mut s,
+            "weights per mm^2 of bitcells and memories",
+            &|e| e.weights as f64 / mm2(e.on_chip.storage_area()),
+            &int,
+        );
         row(
             &mut s,
             "**energy per inference, on chip (nJ)**",

@@ -145,6 +145,7 @@ pub struct LayerEstimate {
     pub load_words_per_tile: u64,
     /// Real weight cells / cells of the macros it occupies on chip.
     pub utilization: f64,
+    pub real_cells: u64,
     pub stored_bits: u64,
     /// Cycles per inference on one engine, tile loads included.
     pub cycles: u64,
@@ -202,6 +203,17 @@ fn layer_macros(config: &Config, l: &LayerWork) -> u64 {
     blocks * per_block.div_ceil(lanes_per_macro(config))
 }
 
+/// Cells holding real weights: `w_bits` per kept (unpruned) weight
+/// (dense); one error bit per weight of a kept error vector (pool).
+fn real_cells(config: &Config, l: &LayerWork) -> u64 {
+    if config.is_dense() {
+        l.stored.cells
+    } else {
+        let units = (l.out_channels as u64 * l.row_blocks(config)).max(1);
+        (l.weights() as u128 * l.kept_vectors as u128 / units as u128) as u64
+    }
+}
+
 /// Cycles between accepted vectors when a tile issues `steps` blocks per
 /// plane: the cycle model co-simulation checks, run to its steady state.
 pub fn cycles_per_vector(config: &Config, steps: u32) -> u32 {
@@ -239,7 +251,6 @@ pub fn load_words_per_tile(config: &Config) -> u64 {
 fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEstimate {
     let blocks = l.row_blocks(config);
     let macros = layer_macros(config, l);
-    let cells_per_weight = if config.is_dense() { config.w_bits } else { 1 } as u64;
     let occupied = macros * (config.cols * d.macro_rows) as u64;
     let mut e = vec![0.0; ENERGY_PARTS.len()];
     let (mut engine_tiles, mut tile_loads, mut cycles, mut compute_cycles) = (0, 0, 0, 0);
@@ -321,8 +332,9 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
         utilization: if occupied == 0 {
             0.0
         } else {
-            (l.weights() * cells_per_weight) as f64 / occupied as f64
+            real_cells(config, l) as f64 / occupied as f64
         },
+        real_cells: if l.host { 0 } else { real_cells(config, l) },
         stored_bits: l.stored.total(),
         cycles,
         compute_cycles,

@@ -42,10 +42,12 @@ where
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
+        // One segment more than bars: the legend sits over the empty one.
         .build_cartesian_2d((0..n).into_segmented(), 0f64..top.max(1e-12))?;
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .light_line_style(WHITE)
         .x_labels(n)
         .x_label_formatter(&|x| match x {
             SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {

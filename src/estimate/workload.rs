@@ -134,7 +134,13 @@ pub fn from_shapes(
                 stored.host = 8 * weights;
                 stored.scales = (config.scale_bits + config.shift_bits) as u64;
             } else if config.is_dense() {
-                let kept = 1.0 - sparsity;
+                // Compact storage holds at most `slots` of the phase blocks.
+                let kept = match config.sparsity {
+                    Sparsity::Compact => {
+                        (1.0 - sparsity).min(d.issue_blocks as f64 / d.phases as f64)
+                    }
+                    _ => 1.0 - sparsity,
+                };
                 stored.cells = (weights as f64 * kept).round() as u64 * config.w_bits as u64;
                 stored.scales = (config.scale_bits + config.shift_bits) as u64;
                 let passes = l.out_channels.div_ceil(d.lanes as usize) as u64;
