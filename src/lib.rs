@@ -23,3 +23,4 @@ pub mod golden;
 pub mod ir;
 pub mod loadport;
 pub mod package;
+pub mod sweep;

@@ -55,6 +55,51 @@ enum Command {
     /// bits, utilization, area and energy by component, cycles; every
     /// weight on chip and one engine with weights in DRAM (docs/ESTIMATE.md).
     Estimate(Box<EstimateArgs>),
+    /// Design-space sweeps: expand a space into points, run them (here on
+    /// every core, or one per Ray task or Slurm array job), collect the
+    /// table and its Pareto front (docs/SWEEP.md).
+    #[command(subcommand)]
+    Sweep(SweepCommand),
+}
+
+#[derive(Subcommand)]
+enum SweepCommand {
+    /// Expand a space (TOML) into resolved, validated points, one JSON per
+    /// line on stdout; invalid combinations are dropped with a count.
+    Expand {
+        /// The space file.
+        space: PathBuf,
+    },
+    /// Run points: one with --point (for Ray tasks and Slurm arrays), else
+    /// all on every core. A point whose result exists is skipped.
+    Run {
+        /// Points written by `sweep expand`.
+        points: PathBuf,
+        /// Run only this point (0-based index).
+        #[arg(long, value_name = "N")]
+        point: Option<usize>,
+        /// Results folder: one `<hash>/metrics.json` per point.
+        #[arg(long, value_name = "DIR", default_value = "build/sweep")]
+        out: PathBuf,
+    },
+    /// Collect the results into CSV on stdout, with the Pareto front of the
+    /// objectives.
+    Collect {
+        /// The results folder of `sweep run`.
+        results: PathBuf,
+        /// Figures to minimize (default: area_mm2, and energy_nj without accuracy).
+        #[arg(long, value_delimiter = ',')]
+        minimize: Vec<String>,
+        /// Figures to maximize (default: accuracy when the results have it).
+        #[arg(long, value_delimiter = ',')]
+        maximize: Vec<String>,
+        /// Plot the first two objectives and the front (SVG).
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
+        /// Also write the front alone as CSV.
+        #[arg(long, value_name = "FILE")]
+        front: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -467,6 +512,7 @@ fn main() -> ExitCode {
         Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
         Command::Report(ReportCommand::Utilization(args)) => utilization(&args),
         Command::Estimate(args) => estimate(&args),
+        Command::Sweep(cmd) => sweep(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -794,6 +840,139 @@ fn shapes_only(
         }
     };
     Ok((desc, tensors))
+}
+
+fn sweep(cmd: SweepCommand) -> Result<()> {
+    use cimpool::sweep::{self, run, space, Objective};
+    use rayon::prelude::*;
+    match cmd {
+        SweepCommand::Expand { space: path } => {
+            let e = space::expand(&path)?;
+            for p in &e.points {
+                println!("{}", serde_json::to_string(p).expect("serializes"));
+            }
+            eprintln!(
+                "cimpool: {} points{}",
+                e.points.len(),
+                match &e.first_invalid {
+                    Some(why) => format!(
+                        "; {} invalid combinations dropped (the first: {why})",
+                        e.invalid
+                    ),
+                    None => String::new(),
+                }
+            );
+            Ok(())
+        }
+        SweepCommand::Run { points, point, out } => {
+            let all = space::read_points(&points)?;
+            let chosen: Vec<&space::Point> = match point {
+                Some(n) => vec![all.get(n).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--point {n} is out of range: {} has {} points (0..{})",
+                        points.display(),
+                        all.len(),
+                        all.len()
+                    ))
+                })?],
+                None => all.iter().collect(),
+            };
+            let start = Instant::now();
+            let bar = progress_bar(chosen.len() as u64);
+            bar.set_message("points");
+            let results: Vec<Result<(run::Metrics, bool)>> = chosen
+                .par_iter()
+                .map(|p| {
+                    let r = run::run_point(p, &out);
+                    bar.inc(1);
+                    r
+                })
+                .collect();
+            bar.finish_and_clear();
+            let mut computed = 0;
+            for r in results {
+                computed += r?.1 as usize;
+            }
+            println!(
+                "cimpool: {} points in {} ({} computed, {} already there) in {:.1} s",
+                chosen.len(),
+                out.display(),
+                computed,
+                chosen.len() - computed,
+                start.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        SweepCommand::Collect {
+            results,
+            minimize,
+            maximize,
+            plot,
+            front,
+        } => {
+            let metrics = sweep::collect(&results)?;
+            if metrics.is_empty() {
+                return Err(Error::Usage(format!(
+                    "no results in {}: run `cimpool sweep run` first",
+                    results.display()
+                )));
+            }
+            let mut objectives: Vec<Objective> = minimize
+                .iter()
+                .map(|f| Objective {
+                    figure: f.clone(),
+                    minimize: true,
+                })
+                .chain(maximize.iter().map(|f| Objective {
+                    figure: f.clone(),
+                    minimize: false,
+                }))
+                .collect();
+            if objectives.is_empty() {
+                objectives.push(Objective {
+                    figure: "area_mm2".into(),
+                    minimize: true,
+                });
+                objectives.push(if metrics[0].figures.contains_key("accuracy") {
+                    Objective {
+                        figure: "accuracy".into(),
+                        minimize: false,
+                    }
+                } else {
+                    Objective {
+                        figure: "energy_nj".into(),
+                        minimize: true,
+                    }
+                });
+            }
+            let on = sweep::pareto(&metrics, &objectives)?;
+            print!("{}", sweep::csv(&metrics, &on));
+            if let Some(path) = &front {
+                let only: Vec<_> = on.iter().map(|&i| metrics[i].clone()).collect();
+                let all: Vec<usize> = (0..only.len()).collect();
+                std::fs::write(path, sweep::csv(&only, &all))
+                    .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+            }
+            if let Some(path) = &plot {
+                if objectives.len() < 2 {
+                    return Err(Error::Usage("--plot needs two objectives".into()));
+                }
+                sweep::plot(&metrics, &on, &objectives[0], &objectives[1], path)
+                    .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
+            }
+            eprintln!(
+                "cimpool: {} results, {} on the Pareto front of {}",
+                metrics.len(),
+                on.len(),
+                objectives
+                    .iter()
+                    .map(|o| format!("{} ({})", o.figure, if o.minimize { "min" } else { "max" }))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+    }
 }
 
 fn estimate(args: &EstimateArgs) -> Result<()> {

@@ -1,0 +1,174 @@
+//! Design-space sweeps (docs/SWEEP.md): `expand` a space into points, `run`
+//! each point (locally on every core, or one per Ray task or Slurm array
+//! job), `collect` the results into a table and its Pareto front.
+
+pub mod run;
+pub mod space;
+
+use crate::error::{Error, Result};
+use run::Metrics;
+use std::path::Path;
+
+/// Every `<dir>/<hash>/metrics.json`, in point order.
+pub fn collect(dir: &Path) -> Result<Vec<Metrics>> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
+    let mut all = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.path().join("metrics.json");
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let m: Metrics = serde_json::from_str(&text)
+                .map_err(|e| Error::Usage(format!("{}: {e}", file.display())))?;
+            all.push(m);
+        }
+    }
+    all.sort_by_key(|m| m.index);
+    Ok(all)
+}
+
+/// One objective: a figure and whether smaller is better.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Objective {
+    pub figure: String,
+    pub minimize: bool,
+}
+
+fn value(m: &Metrics, o: &Objective) -> Result<f64> {
+    let v = m.figures.get(&o.figure).copied().ok_or_else(|| {
+        let names: Vec<&str> = m.figures.keys().map(String::as_str).collect();
+        Error::Usage(format!(
+            "no figure `{}` in the results; they have {}",
+            o.figure,
+            names.join(", ")
+        ))
+    })?;
+    Ok(if o.minimize { v } else { -v })
+}
+
+/// Indices of the points no other point dominates (at least as good in
+/// every objective, better in one).
+pub fn pareto(metrics: &[Metrics], objectives: &[Objective]) -> Result<Vec<usize>> {
+    let costs: Vec<Vec<f64>> = metrics
+        .iter()
+        .map(|m| objectives.iter().map(|o| value(m, o)).collect())
+        .collect::<Result<_>>()?;
+    let dominates = |a: &[f64], b: &[f64]| {
+        a.iter().zip(b).all(|(x, y)| x <= y) && a.iter().zip(b).any(|(x, y)| x < y)
+    };
+    Ok((0..costs.len())
+        .filter(|&i| !(0..costs.len()).any(|j| j != i && dominates(&costs[j], &costs[i])))
+        .collect())
+}
+
+/// The results as CSV: index, hash, label, the swept values, the figures,
+/// and whether the point is on the front.
+pub fn csv(metrics: &[Metrics], front: &[usize]) -> String {
+    let swept: std::collections::BTreeSet<&String> =
+        metrics.iter().flat_map(|m| m.swept.keys()).collect();
+    let figures: std::collections::BTreeSet<&String> =
+        metrics.iter().flat_map(|m| m.figures.keys()).collect();
+    let mut s = String::from("index,hash,label");
+    for k in &swept {
+        s += &format!(",{k}");
+    }
+    for k in &figures {
+        s += &format!(",{k}");
+    }
+    s += ",pareto\n";
+    for (i, m) in metrics.iter().enumerate() {
+        s += &format!("{},{},{}", m.index, m.hash, m.label);
+        for k in &swept {
+            let v = m.swept.get(*k).map(|v| v.to_string()).unwrap_or_default();
+            s += &format!(",{}", v.trim_matches('"'));
+        }
+        for k in &figures {
+            let v = m
+                .figures
+                .get(*k)
+                .map(|v| format!("{v}"))
+                .unwrap_or_default();
+            s += &format!(",{v}");
+        }
+        s += &format!(",{}\n", front.contains(&i));
+    }
+    s
+}
+
+/// Scatter of the first two objectives, the front drawn over it (SVG).
+pub fn plot(
+    metrics: &[Metrics],
+    front: &[usize],
+    x: &Objective,
+    y: &Objective,
+    path: &Path,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    use plotters::prelude::*;
+    let get = |m: &Metrics, o: &Objective| m.figures.get(&o.figure).copied().unwrap_or(f64::NAN);
+    let (xs, ys): (Vec<f64>, Vec<f64>) = metrics.iter().map(|m| (get(m, x), get(m, y))).unzip();
+    let span = |v: &[f64]| {
+        let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let pad = ((hi - lo) * 0.08).max(hi.abs() * 0.01).max(1e-9);
+        (lo - pad)..(hi + pad)
+    };
+    let root = SVGBackend::new(path, (760, 520)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{} points, Pareto front of {} and {}",
+                metrics.len(),
+                x.figure,
+                y.figure
+            ),
+            ("sans-serif", 16),
+        )
+        .margin(14)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(span(&xs), span(&ys))?;
+    chart
+        .configure_mesh()
+        .x_desc(format!(
+            "{} ({})",
+            x.figure,
+            if x.minimize {
+                "lower is better"
+            } else {
+                "higher is better"
+            }
+        ))
+        .y_desc(format!(
+            "{} ({})",
+            y.figure,
+            if y.minimize {
+                "lower is better"
+            } else {
+                "higher is better"
+            }
+        ))
+        .light_line_style(WHITE)
+        .draw()?;
+    chart
+        .draw_series(
+            xs.iter()
+                .zip(&ys)
+                .map(|(&a, &b)| Circle::new((a, b), 4, BLUE.mix(0.5).filled())),
+        )?
+        .label("point")
+        .legend(|(px, py)| Circle::new((px, py), 4, BLUE.mix(0.5).filled()));
+    let mut on: Vec<(f64, f64)> = front.iter().map(|&i| (xs[i], ys[i])).collect();
+    on.sort_by(|a, b| a.0.total_cmp(&b.0));
+    chart
+        .draw_series(LineSeries::new(on.clone(), RED.stroke_width(2)))?
+        .label("Pareto front")
+        .legend(|(px, py)| PathElement::new([(px - 8, py), (px + 8, py)], RED.stroke_width(2)));
+    chart.draw_series(on.iter().map(|&p| Circle::new(p, 5, RED.filled())))?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}

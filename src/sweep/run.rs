@@ -1,0 +1,119 @@
+//! One point of a sweep: the estimate's figures for the point's network and
+//! configuration and, when the space asks, the golden accuracy of the
+//! network compressed for it. Pure and idempotent: the result lives in
+//! `<out>/<hash>/metrics.json`, and a point whose result exists is skipped.
+
+use super::space::Point;
+use crate::compress::{builtin, images, model::ModelDesc, run, tensors};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::estimate::{self, constants::Constants, workload};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    pub index: usize,
+    pub hash: String,
+    pub label: String,
+    pub swept: BTreeMap<String, toml::Value>,
+    /// Figure name -> value (the estimate's, then `accuracy`).
+    pub figures: BTreeMap<String, f64>,
+}
+
+/// Runs `point` unless `<out>/<hash>/metrics.json` exists; returns the
+/// metrics and whether they were computed now.
+pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
+    let dir = out.join(&point.hash);
+    let file = dir.join("metrics.json");
+    if let Ok(text) = std::fs::read_to_string(&file) {
+        if let Ok(m) = serde_json::from_str::<Metrics>(&text) {
+            return Ok((m, false));
+        }
+    }
+    let io = |p: &Path, e: std::io::Error| Error::Usage(format!("{}: {e}", p.display()));
+    std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
+    let config = Config::from_toml(&point.config)?.resolved();
+    let desc = match (&point.network, &point.model) {
+        (Some(n), _) => {
+            builtin::network(n).ok_or_else(|| Error::Usage(format!("no built-in network `{n}`")))?
+        }
+        (None, Some(m)) => ModelDesc::from_file(m)?,
+        (None, None) => return Err(Error::Usage("the point names no network".into())),
+    };
+    // Shapes from the accuracy job's weights when there are any (a
+    // description may leave them out), else from the description.
+    let tensors = match &point.accuracy {
+        Some(job) => tensors::read_tensors(&job.weights)?,
+        None => builtin::random_weights(&desc, 1),
+    };
+    let net = desc.network(&tensors)?;
+    let source = point.network.clone().unwrap_or_default();
+    let w = workload::from_shapes(&source, &config, &net, point.keep, point.sparsity);
+    let e = estimate::estimate(&Constants::default(), estimate::label(&config), &config, &w);
+    let mut figures = BTreeMap::from([
+        ("bits_per_weight".to_string(), e.bits_per_weight),
+        ("macros".into(), e.on_chip.macros as f64),
+        ("utilization".into(), e.utilization),
+        ("area_mm2".into(), e.on_chip.area() * 1e-6),
+        ("energy_nj".into(), e.on_chip.energy() * 1e-6),
+        ("cycles".into(), e.on_chip.cycles as f64),
+        ("engine_area_mm2".into(), e.streamed.area() * 1e-6),
+        ("dram_energy_nj".into(), e.streamed.energy() * 1e-6),
+        ("engine_cycles".into(), e.streamed.cycles as f64),
+    ]);
+    if let Some(job) = &point.accuracy {
+        let images_dir = dir.join("images");
+        let config_file = dir.join("config.toml");
+        std::fs::write(&config_file, &point.config).map_err(|e| io(&config_file, e))?;
+        let (flag, value) = if config.is_dense() {
+            ("--sparsity", point.sparsity.to_string())
+        } else {
+            ("--keep", point.keep.to_string())
+        };
+        let exe = std::env::current_exe().map_err(|e| io(Path::new("cimpool"), e))?;
+        let output = Command::new(exe)
+            .arg("compress")
+            .args(["--weights".as_ref(), job.weights.as_os_str()])
+            .args(["--model".as_ref(), job.model.as_os_str()])
+            .args(["--calib".as_ref(), job.calib.as_os_str()])
+            .args(["--config".as_ref(), config_file.as_os_str()])
+            .args([flag, &value])
+            .args(["--out".as_ref(), images_dir.as_os_str()])
+            .output()
+            .map_err(|e| io(Path::new("cimpool compress"), e))?;
+        if !output.status.success() {
+            return Err(Error::Usage(format!(
+                "point {} ({}): compress failed: {}",
+                point.index,
+                point.hash,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        let images = images::read(&images_dir)?;
+        let data = tensors::read_dataset(&job.data, true)?;
+        let outputs = run::golden(&images, &data.x, |_, _| {})?;
+        figures.insert("accuracy".into(), run::accuracy(&outputs, &data.y));
+        // The accuracy's images are large next to the figures; the figures
+        // are the result.
+        let _ = std::fs::remove_dir_all(&images_dir);
+    }
+    let m = Metrics {
+        index: point.index,
+        hash: point.hash.clone(),
+        label: e.label,
+        swept: point.swept.clone(),
+        figures,
+    };
+    // Write then rename, so a killed run never leaves half a result.
+    let tmp = dir.join("metrics.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&m).expect("serializes") + "\n",
+    )
+    .map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))?;
+    Ok((m, true))
+}

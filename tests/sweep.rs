@@ -1,0 +1,237 @@
+//! `cimpool sweep` as a user runs it: expand (deterministic, invalid points
+//! dropped with a count), run (all points or one, idempotent), collect
+//! (CSV, Pareto front, plot), and refusals.
+
+mod common;
+
+use common::{assert_refused, cimpool};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ok(args: &[&str]) -> (String, String) {
+    let out = cimpool(args);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{args:?}: {err}");
+    (String::from_utf8_lossy(&out.stdout).to_string(), err)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// A small estimate-only space: 2 engines' worth of keys, one invalid
+/// combination per pool size that does not divide the columns.
+const SPACE: &str = "network = 'resnet18-cifar'\n\
+    [base]\nmacros = 2\nrows = 64\ncols = 64\n\
+    [grid]\npool = [16, 48, 64]\nwl_parallel = { from = 16, to = 64, step = 16 }\nkeep = [0.5, 1.0]\n";
+
+#[test]
+fn expand_is_deterministic_and_drops_invalid_points() {
+    let tmp = tempfile::tempdir().unwrap();
+    let space = write(tmp.path(), "space.toml", SPACE);
+    let (a, err) = ok(&["sweep", "expand", &space]);
+    let (b, _) = ok(&["sweep", "expand", &space]);
+    assert_eq!(a, b, "same space, same points");
+    // pool 48 does not divide 64 columns; wl_parallel 48 does not divide 64
+    // rows: 3 x 4 x 2 = 24 combinations, (2 x 3) x 2 = 12 valid.
+    assert_eq!(a.lines().count(), 12, "{err}");
+    assert!(err.contains("12 invalid combinations dropped"), "{err}");
+    let hashes: std::collections::BTreeSet<String> = a
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(hashes.len(), 12, "hashes are distinct");
+    // Random sampling: a seeded subset of the same points.
+    let sampled = write(
+        tmp.path(),
+        "s.toml",
+        &format!("{SPACE}[random]\nsamples = 5\nseed = 3\n"),
+    );
+    let (c, _) = ok(&["sweep", "expand", &sampled]);
+    let (d, _) = ok(&["sweep", "expand", &sampled]);
+    assert_eq!(c, d);
+    let sampled_hashes: Vec<String> = c
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert!(sampled_hashes.len() <= 5);
+    assert!(sampled_hashes.iter().all(|h| hashes.contains(h)));
+}
+
+#[test]
+fn run_is_idempotent_and_one_point_equals_the_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let space = write(tmp.path(), "space.toml", SPACE);
+    let (points, _) = ok(&["sweep", "expand", &space]);
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let all = tmp.path().join("all").display().to_string();
+    let (out, _) = ok(&["sweep", "run", &pts, "--out", &all]);
+    assert!(out.contains("12 computed, 0 already there"), "{out}");
+    let (out, _) = ok(&["sweep", "run", &pts, "--out", &all]);
+    assert!(out.contains("0 computed, 12 already there"), "{out}");
+    // Point by point (as a Ray task or a Slurm array job runs them).
+    let one = tmp.path().join("one").display().to_string();
+    for n in 0..12 {
+        ok(&[
+            "sweep",
+            "run",
+            &pts,
+            "--point",
+            &n.to_string(),
+            "--out",
+            &one,
+        ]);
+    }
+    let (a, _) = ok(&["sweep", "collect", &all]);
+    let (b, _) = ok(&["sweep", "collect", &one]);
+    assert_eq!(a, b);
+    assert_eq!(a.lines().count(), 13, "header and 12 rows");
+    assert_refused(
+        &["sweep", "run", &pts, "--point", "12", "--out", &one],
+        "--point 12 is out of range",
+    );
+}
+
+#[test]
+fn collect_finds_the_pareto_front_and_plots_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let space = write(tmp.path(), "space.toml", SPACE);
+    let (points, _) = ok(&["sweep", "expand", &space]);
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let res = tmp.path().join("r").display().to_string();
+    ok(&["sweep", "run", &pts, "--out", &res]);
+    let svg = tmp.path().join("front.svg");
+    let front = tmp.path().join("front.csv");
+    let (csv, err) = ok(&[
+        "sweep",
+        "collect",
+        &res,
+        "--minimize",
+        "area_mm2,cycles",
+        "--plot",
+        &svg.display().to_string(),
+        "--front",
+        &front.display().to_string(),
+    ]);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rows: Vec<Vec<String>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').map(String::from).collect())
+        .collect();
+    let num = |r: &Vec<String>, c: &str| r[col(c)].parse::<f64>().unwrap();
+    // Check the front by brute force against the printed table.
+    for r in &rows {
+        let dominated = rows.iter().any(|o| {
+            let (a, b) = (
+                (num(o, "area_mm2"), num(o, "cycles")),
+                (num(r, "area_mm2"), num(r, "cycles")),
+            );
+            a.0 <= b.0 && a.1 <= b.1 && (a.0 < b.0 || a.1 < b.1)
+        });
+        assert_eq!(r[col("pareto")] == "true", !dominated, "{r:?}");
+    }
+    let on = rows.iter().filter(|r| r[col("pareto")] == "true").count();
+    assert!(
+        on >= 1 && err.contains(&format!("{on} on the Pareto front")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&front).unwrap().lines().count(),
+        on + 1
+    );
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("Pareto front"));
+    assert_refused(
+        &["sweep", "collect", &res, "--maximize", "accuracy"],
+        "no figure `accuracy`",
+    );
+}
+
+/// Accuracy points compress the digits MLP for each configuration and run
+/// the golden model on the test digits.
+#[test]
+fn accuracy_points_compress_and_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = |n: &str| root().join("fixtures/digits").join(n).display().to_string();
+    let space = write(
+        tmp.path(),
+        "space.toml",
+        &format!(
+            "model = '{}'\n[accuracy]\nweights = '{}'\nmodel = '{}'\ncalib = '{}'\ndata = '{}'\n\
+             [base]\nmacros = 2\nrows = 64\ncols = 64\nmax_row_blocks = 4\n[grid]\nkeep = [0.5, 1.0]\n",
+            f("model.toml"), f("mlp.npz"), f("model.toml"), f("calib.npz"), f("test.npz")
+        ),
+    );
+    let (points, _) = ok(&["sweep", "expand", &space]);
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let res = tmp.path().join("r").display().to_string();
+    ok(&["sweep", "run", &pts, "--out", &res]);
+    let (csv, _) = ok(&["sweep", "collect", &res]);
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    let acc = header.iter().position(|h| *h == "accuracy").unwrap();
+    let bpw = header.iter().position(|h| *h == "bits_per_weight").unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            vec![c[acc].parse().unwrap(), c[bpw].parse().unwrap()]
+        })
+        .collect();
+    assert_eq!(rows.len(), 2);
+    // Keeping every error vector costs bits and buys accuracy.
+    assert!(
+        rows[1][1] > rows[0][1] && rows[1][0] > rows[0][0],
+        "{rows:?}"
+    );
+    assert!(rows[1][0] > 0.5, "{rows:?}");
+}
+
+#[test]
+fn bad_spaces_are_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = write(
+        tmp.path(),
+        "a.toml",
+        "network = 'resnet18'\n[grid]\npools = [16]\n",
+    );
+    assert_refused(&["sweep", "expand", &s], "key `pools` is neither");
+    let s = write(tmp.path(), "b.toml", "[grid]\npool = [16]\n");
+    assert_refused(&["sweep", "expand", &s], "give exactly one of `network`");
+    let s = write(
+        tmp.path(),
+        "c.toml",
+        "network = 'resnet18'\n[grid]\npool = []\n",
+    );
+    assert_refused(&["sweep", "expand", &s], "grid `pool`: an empty list");
+    let s = write(
+        tmp.path(),
+        "d.toml",
+        "network = 'resnet18'\n[grid]\npool = { from = 64, to = 16, step = 16 }\n",
+    );
+    assert_refused(&["sweep", "expand", &s], "to >= from");
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_refused(
+        &["sweep", "collect", &empty.display().to_string()],
+        "no results",
+    );
+}
