@@ -26,7 +26,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
+.PHONY: sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -40,6 +40,11 @@ venv: $(VENV)/.installed
 
 # The training tools' environment (JAX's CPU wheels): the ADC-aware training
 # tests run its forward pass, so make test installs it.
+RAY_VENV    := $(BUILD)/venv-ray
+$(RAY_VENV)/.installed: tools/requirements-ray.txt
+	python3 -m venv $(RAY_VENV)
+	$(RAY_VENV)/bin/pip install -q -r tools/requirements-ray.txt
+	touch $@
 TRAIN_VENV  := $(BUILD)/venv-train
 TRAIN_PY    := $(abspath $(TRAIN_VENV))/bin/python
 $(TRAIN_VENV)/.installed: tools/requirements-train.txt
@@ -91,7 +96,7 @@ cosim: deps $(OUT)/files.f
 	$(CIMPOOL) cosim --rtl $(OUT) --build $(BUILD)/verilator --vectors $(VECTORS) --seed $(SEED)
 endif
 
-test: deps $(TRAIN_VENV)/.installed
+test: deps $(TRAIN_VENV)/.installed $(RAY_VENV)/.installed
 	cargo test -- --nocapture
 
 bench: deps
@@ -302,3 +307,20 @@ estimate-tables:
 			--set slots=$$([ $$mode = compact ] && echo 4 || echo 0) --sparsity $$s | grep -E "cycles per inference|\*\*area on chip" \
 			| sed "s/^/$$mode s=$$s /"; \
 	done; done
+
+# Design-space sweeps (docs/SWEEP.md): locally on every core, or on Ray.
+SPACE ?= examples/sweep/digits.toml
+SWEEP_OUT ?= $(BUILD)/sweep-$(basename $(notdir $(SPACE)))
+sweep:
+	@mkdir -p $(SWEEP_OUT)
+	cargo run --release --quiet -- sweep expand $(SPACE) > $(SWEEP_OUT)/points.jsonl
+	cargo run --release --quiet -- sweep run $(SWEEP_OUT)/points.jsonl --out $(SWEEP_OUT)/results
+	cargo run --release --quiet -- sweep collect $(SWEEP_OUT)/results --plot $(SWEEP_OUT)/pareto.svg \
+		--front $(SWEEP_OUT)/front.csv > $(SWEEP_OUT)/table.csv
+	@echo "table: $(SWEEP_OUT)/table.csv, front: $(SWEEP_OUT)/front.csv, plot: $(SWEEP_OUT)/pareto.svg"
+sweep-ray: $(RAY_VENV)/.installed
+	@mkdir -p $(SWEEP_OUT)
+	cargo build --release --quiet
+	target/release/cimpool sweep expand $(SPACE) > $(SWEEP_OUT)/points.jsonl
+	$(RAY_VENV)/bin/python tools/sweep_ray.py $(SWEEP_OUT)/points.jsonl --out $(SWEEP_OUT)/ray-results --cpus $(shell nproc)
+	target/release/cimpool sweep collect $(SWEEP_OUT)/ray-results > $(SWEEP_OUT)/ray-table.csv

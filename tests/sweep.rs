@@ -235,3 +235,65 @@ fn bad_spaces_are_refused_in_one_line() {
         "no results",
     );
 }
+
+/// The same points on single-node Ray (2 CPUs, `tools/sweep_ray.py`) and as
+/// a Slurm array (`tools/sweep.slurm`, each task run with its
+/// SLURM_ARRAY_TASK_ID) give the local run's table.
+#[test]
+fn ray_and_slurm_give_the_local_results() {
+    let python = root().join("build/venv-ray/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: `make test` installs the pinned Ray environment (tools/requirements-ray.txt)",
+        python.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let small = SPACE.replace("keep = [0.5, 1.0]", "keep = [0.5]");
+    let space = write(tmp.path(), "space.toml", &small);
+    let (points, _) = ok(&["sweep", "expand", &space]);
+    let n = points.lines().count();
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let local = tmp.path().join("local").display().to_string();
+    ok(&["sweep", "run", &pts, "--out", &local]);
+    let (expected, _) = ok(&["sweep", "collect", &local]);
+
+    let ray = tmp.path().join("ray").display().to_string();
+    let out = std::process::Command::new(&python)
+        .arg(root().join("tools/sweep_ray.py"))
+        .args([
+            &pts,
+            "--out",
+            &ray,
+            "--cpus",
+            "2",
+            "--cimpool",
+            env!("CARGO_BIN_EXE_cimpool"),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains(&format!("{n} points")), "{text}");
+    assert_eq!(ok(&["sweep", "collect", &ray]).0, expected, "Ray");
+
+    let slurm = tmp.path().join("slurm").display().to_string();
+    for task in 0..n {
+        let out = std::process::Command::new("bash")
+            .arg(root().join("tools/sweep.slurm"))
+            .args([&pts, &slurm])
+            .env("SLURM_ARRAY_TASK_ID", task.to_string())
+            .env("CIMPOOL", env!("CARGO_BIN_EXE_cimpool"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(ok(&["sweep", "collect", &slurm]).0, expected, "Slurm array");
+}
