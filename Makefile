@@ -26,7 +26,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
+.PHONY: regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -324,3 +324,20 @@ sweep-ray: $(RAY_VENV)/.installed
 	target/release/cimpool sweep expand $(SPACE) > $(SWEEP_OUT)/points.jsonl
 	$(RAY_VENV)/bin/python tools/sweep_ray.py $(SWEEP_OUT)/points.jsonl --out $(SWEEP_OUT)/ray-results --cpus $(shell nproc)
 	target/release/cimpool sweep collect $(SWEEP_OUT)/ray-results > $(SWEEP_OUT)/ray-table.csv
+
+# Verification at scale: SEEDS random legal configurations (the property
+# tests' strategy), each generated, linted (-Wall), synthesized (check
+# -assert) and co-simulated; a pass/fail table, and every failing point
+# with the command that reproduces it. RAY=1 runs the points on Ray.
+SEEDS ?= 10
+FIRST_SEED ?= 1
+VECTORS ?= 300
+REGRESS_OUT ?= $(BUILD)/regress
+regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
+	@mkdir -p $(REGRESS_OUT)
+	cargo build --release --quiet
+	target/release/cimpool sweep regress --seeds $(SEEDS) --first-seed $(FIRST_SEED) --vectors $(VECTORS) > $(REGRESS_OUT)/points.jsonl
+	$(if $(RAY),$(RAY_VENV)/bin/python tools/sweep_ray.py $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results --cpus $(shell nproc),\
+		target/release/cimpool sweep run $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results)
+	target/release/cimpool sweep collect $(REGRESS_OUT)/results > $(REGRESS_OUT)/table.csv
+	@echo "table: $(REGRESS_OUT)/table.csv"

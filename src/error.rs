@@ -43,6 +43,9 @@ pub enum Error {
     /// A command-line argument outside what the command accepts.
     #[error("{0}")]
     Usage(String),
+    /// Checks that ran and failed (a regression's failing points).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Exit code for bad input: a configuration, file or argument the user can fix.
@@ -62,6 +65,7 @@ impl Error {
             | Error::Run(_)
             | Error::Route(_)
             | Error::Usage(_) => true,
+            Error::Failed(_) => false,
             Error::Package(e) => matches!(e, PackageError::Config(_)),
             Error::Images(e) => !matches!(e, ImagesError::Write { .. }),
             Error::Cosim(e) => matches!(e, CosimError::Package(_)),

@@ -70,6 +70,20 @@ enum SweepCommand {
         /// The space file.
         space: PathBuf,
     },
+    /// Verification points: the first legal random configuration of each
+    /// seed (the property tests' strategy), to generate, lint, synthesize
+    /// and co-simulate with `sweep run` (`make regress SEEDS=n`).
+    Regress {
+        /// Number of seeds (configurations).
+        #[arg(long, default_value_t = 10)]
+        seeds: u64,
+        /// First seed.
+        #[arg(long, default_value_t = 1)]
+        first_seed: u64,
+        /// Random input vectors per co-simulation.
+        #[arg(long, default_value_t = 300)]
+        vectors: usize,
+    },
     /// Run points: one with --point (for Ray tasks and Slurm arrays), else
     /// all on every core. A point whose result exists is skipped.
     Run {
@@ -864,6 +878,16 @@ fn sweep(cmd: SweepCommand) -> Result<()> {
             );
             Ok(())
         }
+        SweepCommand::Regress {
+            seeds,
+            first_seed,
+            vectors,
+        } => {
+            for p in space::regress_points(first_seed, seeds, vectors) {
+                println!("{}", serde_json::to_string(&p).expect("serializes"));
+            }
+            Ok(())
+        }
         SweepCommand::Run { points, point, out } => {
             let all = space::read_points(&points)?;
             let chosen: Vec<&space::Point> = match point {
@@ -916,6 +940,42 @@ fn sweep(cmd: SweepCommand) -> Result<()> {
                     "no results in {}: run `cimpool sweep run` first",
                     results.display()
                 )));
+            }
+            // Verification results (`sweep regress`) have no objectives:
+            // a pass/fail table and the totals.
+            let verification = metrics
+                .iter()
+                .all(|m| m.figures.contains_key("lint_warnings") || m.failure.is_some());
+            if verification && minimize.is_empty() && maximize.is_empty() {
+                print!("{}", sweep::csv(&metrics, &[]));
+                let total =
+                    |f: &str| -> f64 { metrics.iter().filter_map(|m| m.figures.get(f)).sum() };
+                let passed = metrics.iter().filter(|m| m.failure.is_none()).count();
+                eprintln!(
+                    "cimpool: {passed} of {} configurations passed lint, synthesis and co-simulation: {:.0} vectors, {:.0} lane values, {:.0} cycles, 0 mismatches in the passing ones",
+                    metrics.len(),
+                    total("vectors"),
+                    total("lane_values"),
+                    total("cycles")
+                );
+                let failed: Vec<_> = metrics.iter().filter(|m| m.failure.is_some()).collect();
+                for m in &failed {
+                    eprintln!(
+                        "point {} ({}, {}): {}",
+                        m.index,
+                        m.label,
+                        m.hash,
+                        m.failure.as_deref().unwrap_or_default()
+                    );
+                }
+                if !failed.is_empty() {
+                    return Err(Error::Failed(format!(
+                        "{} of {} points failed (above, each with the command that reproduces it)",
+                        failed.len(),
+                        metrics.len()
+                    )));
+                }
+                return Ok(());
             }
             let mut objectives: Vec<Objective> = minimize
                 .iter()

@@ -297,3 +297,49 @@ fn ray_and_slurm_give_the_local_results() {
     }
     assert_eq!(ok(&["sweep", "collect", &slurm]).0, expected, "Slurm array");
 }
+
+/// `sweep regress` points generate, lint, synthesize and co-simulate; a
+/// failing point makes `collect` exit 1 and print its reproduction.
+#[test]
+fn regress_points_verify_and_failures_are_reported() {
+    common::require_tool("verilator");
+    common::require_tool("yosys");
+    let tmp = tempfile::tempdir().unwrap();
+    let (points, _) = ok(&[
+        "sweep",
+        "regress",
+        "--seeds",
+        "2",
+        "--first-seed",
+        "1",
+        "--vectors",
+        "100",
+    ]);
+    assert_eq!(points.lines().count(), 2);
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let res = tmp.path().join("r");
+    let r = res.display().to_string();
+    ok(&["sweep", "run", &pts, "--out", &r]);
+    let (csv, err) = ok(&["sweep", "collect", &r]);
+    assert!(err.contains("2 of 2 configurations passed"), "{err}");
+    let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
+    for name in ["lint_warnings", "synth_ok", "mismatches", "vectors"] {
+        assert!(header.contains(&name), "{name} not in {header:?}");
+    }
+    // A failed point (as a broken generator would leave it) fails the run.
+    let broken = res.join("0000000000000000");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(
+        broken.join("metrics.json"),
+        r#"{"index": 2, "hash": "0000000000000000", "label": "pool 1x8x8", "swept": {},
+            "figures": {"lint_warnings": 0.0}, "failure": "co-simulation: lane 3 differs; reproduce: cimpool gen --config x.toml --out y"}"#,
+    )
+    .unwrap();
+    let out = cimpool(&["sweep", "collect", &r]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 of 3 points failed") && err.contains("reproduce: cimpool gen"),
+        "{err}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod derive;
 pub mod layout;
+pub mod random;
 
 pub use derive::{adc_read_out, adc_read_out_at, default_adc_shift, Derived, Range};
 

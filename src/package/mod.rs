@@ -177,81 +177,16 @@ fn json(c: &Config, d: &Derived, design: &Design) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{AdcMode, EngineKind, Sparsity};
     use proptest::prelude::*;
     use proptest::test_runner::{Config as RunnerConfig, RngAlgorithm, TestRng, TestRunner};
 
-    /// Random configurations over every key that shapes the RTL, many of
-    /// them invalid on purpose.
+    /// The library's random configurations (`config::random`), many of
+    /// them invalid on purpose, drawn from a proptest seed.
     fn any_config() -> impl Strategy<Value = Config> {
-        let shape = (
-            1u32..5,
-            1u32..20,
-            1u32..12,
-            prop::sample::select(vec![0u32, 2, 5]),
-            prop::sample::select(vec![0u32, 1, 2, 7]),
-            0u32..17,
-            any::<bool>(),
-            1u32..17,
-            any::<bool>(),
-        );
-        let output = (
-            2u32..33,
-            any::<bool>(),
-            2u32..33,
-            2u32..49,
-            1u32..8,
-            0u32..21,
-            0u32..9,
-        );
-        let engine = (
-            prop::sample::select(vec![EngineKind::Pool, EngineKind::Pool, EngineKind::Dense]),
-            prop::sample::select(vec![1u32, 2, 2, 3, 4, 4, 8, 9]),
-            prop::sample::select(vec![Sparsity::None, Sparsity::Skip, Sparsity::Compact]),
-            0u32..5,
-        );
-        (shape, output, engine).prop_map(
-            |(
-                (macros, rows_half, cols_half, pool, wl, adc_bits, round, act_bits, signed),
-                (out_bits, relu, scale_bits, bias_bits, shift_bits, blocks_log2, out_lanes),
-                (engine, w_bits, sparsity, slots),
-            )| Config {
-                engine,
-                w_bits,
-                sparsity: if engine == EngineKind::Dense {
-                    sparsity
-                } else {
-                    Sparsity::None
-                },
-                slots,
-                macros,
-                rows: 2 * rows_half,
-                // Dense engines mostly get column counts their weights divide.
-                cols: if engine == EngineKind::Dense && cols_half % 3 != 0 {
-                    cols_half * w_bits
-                } else {
-                    2 * cols_half
-                },
-                pool,
-                wl_parallel: wl,
-                adc_bits,
-                adc_mode: if round {
-                    AdcMode::RoundClamp
-                } else {
-                    AdcMode::FloorClamp
-                },
-                act_bits,
-                act_signed: signed,
-                out_bits,
-                relu,
-                scale_bits,
-                bias_bits,
-                shift_bits,
-                max_row_blocks: 1 << blocks_log2,
-                out_lanes,
-                ..Config::default()
-            },
-        )
+        any::<u64>().prop_map(|seed| {
+            use rand::SeedableRng;
+            crate::config::random::any_config(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+        })
     }
 
     /// Any configuration either fails validation with a message naming the

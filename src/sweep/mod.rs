@@ -74,7 +74,12 @@ pub fn csv(metrics: &[Metrics], front: &[usize]) -> String {
     for k in &figures {
         s += &format!(",{k}");
     }
-    s += ",pareto\n";
+    let failures = metrics.iter().any(|m| m.failure.is_some());
+    s += if failures {
+        ",pareto,failure\n"
+    } else {
+        ",pareto\n"
+    };
     for (i, m) in metrics.iter().enumerate() {
         s += &format!("{},{},{}", m.index, m.hash, m.label);
         for k in &swept {
@@ -89,7 +94,13 @@ pub fn csv(metrics: &[Metrics], front: &[usize]) -> String {
                 .unwrap_or_default();
             s += &format!(",{v}");
         }
-        s += &format!(",{}\n", front.contains(&i));
+        s += &format!(",{}", front.contains(&i));
+        if failures {
+            // CSV-safe: the reason without commas or quotes.
+            let why = m.failure.as_deref().unwrap_or("").replace([',', '"'], ";");
+            s += &format!(",\"{why}\"");
+        }
+        s += "\n";
     }
     s
 }

@@ -19,8 +19,13 @@ pub struct Metrics {
     pub hash: String,
     pub label: String,
     pub swept: BTreeMap<String, toml::Value>,
-    /// Figure name -> value (the estimate's, then `accuracy`).
+    /// Figure name -> value (the estimate's, then `accuracy`; a
+    /// verification point's checks).
     pub figures: BTreeMap<String, f64>,
+    /// A verification point that failed: the first failing step and how to
+    /// reproduce it alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// Runs `point` unless `<out>/<hash>/metrics.json` exists; returns the
@@ -33,9 +38,45 @@ pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
             return Ok((m, false));
         }
     }
-    let io = |p: &Path, e: std::io::Error| Error::Usage(format!("{}: {e}", p.display()));
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let config = Config::from_toml(&point.config)?.resolved();
+    let (label, figures, failure) = match &point.verify {
+        Some(job) => verify(&config, job, &dir)?,
+        None => {
+            let (label, figures) = estimate_point(point, &config, &dir)?;
+            (label, figures, None)
+        }
+    };
+    let m = Metrics {
+        index: point.index,
+        hash: point.hash.clone(),
+        label,
+        swept: point.swept.clone(),
+        figures,
+        failure,
+    };
+    // Write then rename, so a killed run never leaves half a result.
+    let tmp = dir.join("metrics.json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_string_pretty(&m).expect("serializes") + "\n",
+    )
+    .map_err(|e| io(&tmp, e))?;
+    std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))?;
+    Ok((m, true))
+}
+
+fn io(p: &Path, e: std::io::Error) -> Error {
+    Error::Usage(format!("{}: {e}", p.display()))
+}
+
+/// The estimate (and accuracy) of a design-space point.
+fn estimate_point(
+    point: &Point,
+    config: &Config,
+    dir: &Path,
+) -> Result<(String, BTreeMap<String, f64>)> {
+    let config = config.clone();
     let desc = match (&point.network, &point.model) {
         (Some(n), _) => {
             builtin::network(n).ok_or_else(|| Error::Usage(format!("no built-in network `{n}`")))?
@@ -100,20 +141,99 @@ pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
         // are the result.
         let _ = std::fs::remove_dir_all(&images_dir);
     }
-    let m = Metrics {
-        index: point.index,
-        hash: point.hash.clone(),
-        label: e.label,
-        swept: point.swept.clone(),
-        figures,
+    Ok((e.label, figures))
+}
+
+/// A verification point: generate, `verilator --lint-only -Wall`, Yosys
+/// `synth` + `check -assert`, co-simulation against the golden model. A
+/// failing step is a result (with the command that reproduces it), not an
+/// error, so a regression reports every point.
+fn verify(
+    config: &Config,
+    job: &super::space::VerifyJob,
+    dir: &Path,
+) -> Result<(String, BTreeMap<String, f64>, Option<String>)> {
+    let label = crate::estimate::label(config);
+    let rtl = dir.join("rtl");
+    let config_file = dir.join("config.toml");
+    std::fs::write(&config_file, config.to_toml()).map_err(|e| io(&config_file, e))?;
+    let reproduce = format!(
+        "reproduce: cimpool gen --config {cfg} --out {rtl} && make lint synth OUT={rtl} && cimpool cosim --rtl {rtl} --vectors {v} --seed {seed}",
+        cfg = config_file.display(),
+        rtl = rtl.display(),
+        v = job.vectors,
+        seed = job.seed
+    );
+    let mut figures = BTreeMap::new();
+    let fail = |step: &str, why: &str, figures: BTreeMap<String, f64>| {
+        let why: String = why.lines().take(6).collect::<Vec<_>>().join(" | ");
+        Ok((
+            label.clone(),
+            figures,
+            Some(format!("{step}: {why}; {reproduce}")),
+        ))
     };
-    // Write then rename, so a killed run never leaves half a result.
-    let tmp = dir.join("metrics.json.tmp");
-    std::fs::write(
-        &tmp,
-        serde_json::to_string_pretty(&m).expect("serializes") + "\n",
-    )
-    .map_err(|e| io(&tmp, e))?;
-    std::fs::rename(&tmp, &file).map_err(|e| io(&file, e))?;
-    Ok((m, true))
+    if let Err(e) = crate::package::build(config).and_then(|p| p.write(&rtl)) {
+        return fail("gen", &e.to_string(), figures);
+    }
+    let files: Vec<String> = std::fs::read_to_string(rtl.join("files.f"))
+        .map_err(|e| io(&rtl, e))?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let top = files
+        .last()
+        .map(|f| f.trim_end_matches(".v").to_string())
+        .unwrap_or_default();
+    let tool = |cmd: &mut Command, what: &str| -> Result<std::process::Output> {
+        cmd.current_dir(&rtl).output().map_err(|e| {
+            Error::Usage(format!(
+                "cannot run {what}: {e}; install it with `make deps`"
+            ))
+        })
+    };
+    let lint = tool(
+        Command::new("verilator")
+            .args(["--lint-only", "-Wall", "--top-module", &top])
+            .args(&files),
+        "verilator",
+    )?;
+    let log = String::from_utf8_lossy(&lint.stderr).to_string();
+    let warnings = log.lines().filter(|l| l.starts_with("%Warning")).count();
+    figures.insert("lint_warnings".into(), warnings as f64);
+    if !lint.status.success() || warnings > 0 {
+        return fail("verilator -Wall", &log, figures);
+    }
+    let script = format!(
+        "read_verilog {}; hierarchy -check -top {top}; synth -top {top}; check -assert",
+        files.join(" ")
+    );
+    let synth = tool(Command::new("yosys").args(["-q", "-p", &script]), "yosys")?;
+    figures.insert("synth_ok".into(), synth.status.success() as u8 as f64);
+    if !synth.status.success() {
+        let log = String::from_utf8_lossy(&synth.stderr).to_string()
+            + &String::from_utf8_lossy(&synth.stdout);
+        return fail("yosys check -assert", &log, figures);
+    }
+    let traffic = crate::cosim::driver::Traffic {
+        p_valid: 0.85,
+        p_ready: 0.7,
+        seed: job.seed,
+    };
+    match crate::cosim::cosimulate(&rtl, &dir.join("verilator"), job.vectors, traffic) {
+        Ok(r) => {
+            figures.insert("vectors".into(), r.vectors as f64);
+            figures.insert("lane_values".into(), r.lanes_compared as f64);
+            figures.insert("cycles".into(), r.cycles as f64);
+            figures.insert("mismatches".into(), 0.0);
+        }
+        Err(crate::cosim::CosimError::Mismatch(m)) => {
+            figures.insert("mismatches".into(), 1.0);
+            return fail("co-simulation", &m.to_string(), figures);
+        }
+        Err(e) => return fail("co-simulation", &e.to_string(), figures),
+    }
+    // The verilated model is large and rebuilt from the package on demand.
+    let _ = std::fs::remove_dir_all(dir.join("verilator"));
+    Ok((label, figures, None))
 }

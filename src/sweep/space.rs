@@ -59,6 +59,50 @@ pub struct Point {
     pub network: Option<String>,
     pub model: Option<PathBuf>,
     pub accuracy: Option<AccuracyJob>,
+    /// A verification point (`sweep regress`): generate, lint, synthesize
+    /// and co-simulate the configuration instead of estimating a network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyJob>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VerifyJob {
+    /// The seed the configuration was drawn from (`config::random`).
+    pub seed: u64,
+    /// Random input vectors of the co-simulation (plus directed ones).
+    pub vectors: usize,
+}
+
+/// `seeds` verification points: the first legal configuration of each seed
+/// from `first` on, co-simulated with `vectors` random vectors.
+pub fn regress_points(first: u64, seeds: u64, vectors: usize) -> Vec<Point> {
+    (0..seeds)
+        .map(|i| {
+            let seed = first + i;
+            let (config, _) = crate::config::random::legal_config(seed);
+            let swept = BTreeMap::from([
+                ("seed".to_string(), toml::Value::Integer(seed as i64)),
+                (
+                    "engine".to_string(),
+                    toml::Value::String(config.engine.to_string()),
+                ),
+            ]);
+            let mut p = Point {
+                index: i as usize,
+                hash: String::new(),
+                swept,
+                config: config.to_toml(),
+                keep: 1.0,
+                sparsity: 0.0,
+                network: None,
+                model: None,
+                accuracy: None,
+                verify: Some(VerifyJob { seed, vectors }),
+            };
+            p.hash = hash(&p);
+            p
+        })
+        .collect()
 }
 
 #[derive(Debug)]
@@ -229,6 +273,7 @@ pub fn expand(path: &Path) -> Result<Expansion> {
             network: space.network.clone(),
             model: model.clone(),
             accuracy: accuracy.clone(),
+            verify: None,
         };
         point.hash = hash(&point);
         out.points.push(point);
