@@ -360,3 +360,15 @@ fn default_config_prints_the_embedded_toml() {
     let parsed = cimpool::config::Config::from_toml(&text).unwrap();
     assert_eq!(parsed, cimpool::config::Config::default());
 }
+
+/// More word lines per phase than rows on the dense engine is refused
+/// naming the field (its validation once recursed until the stack
+/// overflowed; `make regress` found it).
+#[test]
+fn dense_wl_parallel_above_rows_is_refused() {
+    assert_rejected(
+        &["--engine", "dense", "--rows", "4", "--wl-parallel", "7"],
+        None,
+        "`wl_parallel` = 7 is invalid",
+    );
+}

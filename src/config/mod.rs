@@ -394,8 +394,12 @@ impl Config {
     /// Checks every rule the hardware and the semantics rely on; the first
     /// violated rule is returned with the field, its value and the rule.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.pool == 0 || self.wl_parallel == 0 || (self.slots == 0 && self.is_dense()) {
-            return self.resolved().validate();
+        // Validate the resolved configuration. Resolution can leave a
+        // value at 0 (slots when wl_parallel > rows), so recurse only when
+        // it changed something: the range checks below then name the field.
+        let resolved = self.resolved();
+        if resolved != *self {
+            return resolved.validate();
         }
         self.validate_array()?;
         self.validate_engine()?;
