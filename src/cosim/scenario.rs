@@ -345,3 +345,20 @@ fn extreme_tiles(b: &mut Builder<'_>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scenarios for the random legal configurations `make regress` draws
+    /// build without a panic: narrow bias fields once broke the dense
+    /// engine's lane reloads (found by the regression, seeds 2-48).
+    #[test]
+    fn scenarios_build_for_random_legal_configurations() {
+        for seed in 1..=60 {
+            let (c, _) = crate::config::random::legal_config(seed);
+            let s = random_scenario(&c, seed, 200);
+            assert!(!s.commands.is_empty(), "seed {seed}");
+        }
+    }
+}

@@ -41,7 +41,25 @@ pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
     std::fs::create_dir_all(&dir).map_err(|e| io(&dir, e))?;
     let config = Config::from_toml(&point.config)?.resolved();
     let (label, figures, failure) = match &point.verify {
-        Some(job) => verify(&config, job, &dir)?,
+        // A panic in a checked step (a scenario, a driver) is that
+        // point's failure, not the end of the regression.
+        Some(job) => {
+            std::panic::catch_unwind(|| verify(&config, job, &dir)).unwrap_or_else(|p| {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "a panic".into());
+                Ok((
+                    crate::estimate::label(&config),
+                    BTreeMap::new(),
+                    Some(format!(
+                    "panic: {why}; reproduce: cimpool sweep run <points> --point {} --out <dir>",
+                    point.index
+                )),
+                ))
+            })?
+        }
         None => {
             let (label, figures) = estimate_point(point, &config, &dir)?;
             (label, figures, None)
