@@ -299,7 +299,9 @@ fn ray_and_slurm_give_the_local_results() {
 }
 
 /// `sweep regress` points generate, lint, synthesize and co-simulate; a
-/// failing point makes `collect` exit 1 and print its reproduction.
+/// failing point makes `collect` exit 1 and print its reproduction. Seed
+/// 19 is one word line per phase over 30 rows and 11 planes (330 cycles
+/// per vector), which once outlasted the driver's watchdog.
 #[test]
 fn regress_points_verify_and_failures_are_reported() {
     common::require_tool("verilator");
@@ -311,7 +313,7 @@ fn regress_points_verify_and_failures_are_reported() {
         "--seeds",
         "2",
         "--first-seed",
-        "1",
+        "18",
         "--vectors",
         "100",
     ]);

@@ -239,7 +239,12 @@ pub fn run(
         sim.trace(path)?;
     }
     let total_beats = scenario.output_vectors() * d.out_beats as usize;
-    let limit = 64 * (scenario.commands.len() + total_beats) as u64 + 10_000;
+    // A watchdog, not a bound on the design: each command or beat gets 64
+    // cycles, or twice the cycle model's time for a vector plus its
+    // drain when that is longer (one word line per phase and many planes
+    // take hundreds of cycles per vector; found by `make regress`).
+    let per_step = 64.max(2 * d.cycles_per_vector as u64 + d.first_beat_latency as u64);
+    let limit = per_step * (scenario.commands.len() + total_beats) as u64 + 10_000;
     for name in ["load_valid", "in_valid", "out_ready"] {
         sim.set(name, 0);
     }
