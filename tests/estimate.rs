@@ -22,17 +22,23 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
+/// Runs cimpool and requires success (stderr shown otherwise).
+fn succeed(args: &[&str]) -> std::process::Output {
+    let out = cimpool(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 fn estimate_json(args: &[&str], json: &Path) -> Value {
     let mut all = vec!["estimate"];
     all.extend_from_slice(args);
     let j = json.display().to_string();
     all.extend_from_slice(&["--json", &j]);
-    let out = cimpool(&all);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(&all);
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
@@ -84,12 +90,7 @@ fn shapes_predict_what_compress_stores() {
         args.extend_from_slice(&["--calib", &calib, "--keep", "1"]);
         args.extend_from_slice(&extra);
         args.extend_from_slice(&["--out", &out_dir]);
-        let out = cimpool(&args);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        succeed(&args);
         let report: Value = serde_json::from_str(
             &std::fs::read_to_string(Path::new(&out_dir).join("report.json")).unwrap(),
         )
@@ -158,7 +159,7 @@ fn block_sparsity_cuts_cycles() {
         let dir = tmp.path().join(format!("s{s}")).display().to_string();
         let (weights, model) = (digits("mlp.npz"), digits("model.toml"));
         let calib = digits("calib.npz");
-        let out = cimpool(&[
+        succeed(&[
             "compress",
             "--weights",
             &weights,
@@ -173,11 +174,6 @@ fn block_sparsity_cuts_cycles() {
             "--out",
             &dir,
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         let r = estimate_json(&["--images", &dir], &tmp.path().join(format!("{s}.json")));
         let e = &r["entries"][0];
         cycles.push((
@@ -203,18 +199,8 @@ fn synthesized_source_agrees_with_report_area() {
         "input_scale = 1.0\n[[layer]]\nname = 'fc'\nkind = 'fc'\nshape = [16, 16]\n",
     );
     let rtl = tmp.path().join("rtl").display().to_string();
-    let out = cimpool(&["gen", "--config", &hw, "--out", &rtl]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = cimpool(&["report", "area", "--rtl", &rtl]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeed(&["gen", "--config", &hw, "--out", &rtl]);
+    let out = succeed(&["report", "area", "--rtl", &rtl]);
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let total: f64 = text
         .lines()
@@ -248,7 +234,7 @@ fn plot_is_an_svg_with_both_breakdowns() {
     let tmp = tempfile::tempdir().unwrap();
     let d4 = write(tmp.path(), "d4.toml", "engine = 'dense'\n");
     let svg = tmp.path().join("p.svg");
-    let out = cimpool(&[
+    succeed(&[
         "estimate",
         "--network",
         "resnet18-cifar",
@@ -259,11 +245,6 @@ fn plot_is_an_svg_with_both_breakdowns() {
         "--plot",
         &svg.display().to_string(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"), "{}", &text[..80.min(text.len())]);
     for needle in [

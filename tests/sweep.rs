@@ -24,6 +24,19 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
+/// The hash of every point `sweep expand` printed.
+fn hashes_of(points: &str) -> Vec<String> {
+    points
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
 /// A small estimate-only space: 2 engines' worth of keys, one invalid
 /// combination per pool size that does not divide the columns.
 const SPACE: &str = "network = 'resnet18-cifar'\n\
@@ -41,15 +54,7 @@ fn expand_is_deterministic_and_drops_invalid_points() {
     // rows: 3 x 4 x 2 = 24 combinations, (2 x 3) x 2 = 12 valid.
     assert_eq!(a.lines().count(), 12, "{err}");
     assert!(err.contains("12 invalid combinations dropped"), "{err}");
-    let hashes: std::collections::BTreeSet<String> = a
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let hashes: std::collections::BTreeSet<String> = hashes_of(&a).into_iter().collect();
     assert_eq!(hashes.len(), 12, "hashes are distinct");
     // Random sampling: a seeded subset of the same points.
     let sampled = write(
@@ -60,15 +65,7 @@ fn expand_is_deterministic_and_drops_invalid_points() {
     let (c, _) = ok(&["sweep", "expand", &sampled]);
     let (d, _) = ok(&["sweep", "expand", &sampled]);
     assert_eq!(c, d);
-    let sampled_hashes: Vec<String> = c
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["hash"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let sampled_hashes = hashes_of(&c);
     assert!(sampled_hashes.len() <= 5);
     assert!(sampled_hashes.iter().all(|h| hashes.contains(h)));
 }

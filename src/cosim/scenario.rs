@@ -72,6 +72,13 @@ struct Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// A lane bias for a reload: small values, clamped to narrow bias
+    /// fields (bias_bits down to 2).
+    fn reload_bias(&mut self) -> i64 {
+        let bmax = (1i64 << (self.c.bias_bits - 1)) - 1;
+        self.rng.gen_range(-500..500).clamp(-bmax - 1, bmax)
+    }
+
     fn column(&mut self) -> crate::golden::Bits {
         let density: f64 = self.rng.gen_range(0.2..0.8);
         let rng = &mut self.rng;
@@ -262,8 +269,7 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
             let indices = b.random_indices(c.pool as usize);
             let fields = b.port.select_fields(&indices).expect("a permutation");
             for l in first..first + count {
-                let bmax = (1i64 << (c.bias_bits - 1)) - 1;
-                let bias = b.rng.gen_range(-500..500).clamp(-bmax - 1, bmax);
+                let bias = b.reload_bias();
                 let mask = b.rng.gen_bool(0.5);
                 let load = b
                     .port

@@ -56,6 +56,32 @@ fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u
     ]
 }
 
+/// `count` macros of area `m` into a breakdown: their bitcells into part
+/// `bitcells` (weight or pool), the rest into per-cell logic, read-out and
+/// shift-accumulate.
+fn add_macros(area: &mut Parts, m: [f64; 4], count: f64, bitcells: usize) {
+    area[bitcells] += count * m[0];
+    area[3] += count * m[1];
+    area[4] += count * m[2];
+    area[5] += count * m[3];
+}
+
+/// Energy of one column in one compute phase of one bit plane: its W
+/// products, its read-out (adder tree or ADC conversion), its
+/// shift-accumulate (fJ).
+fn column_phase_energy(k: &Constants, config: &Config, d: &Derived) -> [f64; 3] {
+    let read_out = if config.adc_bits == 0 {
+        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
+    } else {
+        k.adc_energy(config.adc_bits)
+    };
+    [
+        config.wl_parallel as f64 * k.gate_energy(),
+        read_out,
+        d.column_bits as f64 * k.full_adder_energy(),
+    ]
+}
+
 /// One macro of the configuration in isolation (the regression anchors):
 /// its area (bitcells, per-cell logic, read-out, shift-accumulate, um^2) and
 /// the energy of one compute phase of one bit plane (products, read-out,
@@ -63,18 +89,9 @@ fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u
 pub fn one_macro(k: &Constants, config: &Config) -> ([f64; 4], [f64; 3]) {
     let d = Derived::new(config);
     let cols = config.cols as f64;
-    let read_out = if config.adc_bits == 0 {
-        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
-    } else {
-        k.adc_energy(config.adc_bits)
-    };
     (
         macro_area(k, config, &d, d.macro_rows, config.cols),
-        [
-            cols * config.wl_parallel as f64 * k.gate_energy(),
-            cols * read_out,
-            cols * d.column_bits as f64 * k.full_adder_energy(),
-        ],
+        column_phase_energy(k, config, &d).map(|e| cols * e),
     )
 }
 
@@ -103,11 +120,12 @@ fn engine_periphery(k: &Constants, config: &Config, d: &Derived) -> Parts {
         a[7] = lanes * (recombine + acc * (fa + flop)) + d.out_lanes as f64 * multiplier;
         a[6] = d.issue_mask_bits.unwrap_or(0) as f64 * flop;
     } else {
-        let pool = macro_area(k, config, d, config.rows, config.pool);
-        a[1] = pool[0];
-        a[3] = pool[1];
-        a[4] = pool[2];
-        a[5] = pool[3];
+        add_macros(
+            &mut a,
+            macro_area(k, config, d, config.rows, config.pool),
+            1.0,
+            1,
+        );
         // The loaded tile's select fields and mask bits, and the crossbar.
         a[6] = lanes * (d.index_bits as f64 + 1.0) * flop + crossbar_mux2(config, d) * k.mux2();
         // accP and accE per lane; alpha x accP and beta x accE per output lane.
@@ -122,11 +140,7 @@ pub fn engine_area(k: &Constants, config: &Config) -> Parts {
     let d = Derived::new(config);
     let mut a = engine_periphery(k, config, &d);
     let m = macro_area(k, config, &d, d.macro_rows, config.cols);
-    let n = config.macros as f64;
-    a[0] += n * m[0];
-    a[3] += n * m[1];
-    a[4] += n * m[2];
-    a[5] += n * m[3];
+    add_macros(&mut a, m, config.macros as f64, 0);
     a
 }
 
@@ -259,18 +273,10 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
         let v = l.vectors as f64;
         let planes = config.act_bits as f64;
         let steps = planes * l.issue_steps;
-        let (w, cols) = (config.wl_parallel as f64, config.cols as f64);
-        let read_out = if config.adc_bits == 0 {
-            adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
-        } else {
-            k.adc_energy(config.adc_bits)
-        };
-        let per_column = w * k.gate_energy();
-        let shift = d.column_bits as f64 * k.full_adder_energy();
-        let active = v * macros as f64 * steps * cols;
-        e[0] += active * per_column;
-        e[1] += active * read_out;
-        e[2] += active * shift;
+        let column = column_phase_energy(k, config, d);
+        // Column-phases computed per inference: the weight macros' columns,
+        // then (pool engine) the pool macro's for every tile.
+        let mut active = v * macros as f64 * steps * config.cols as f64;
         let out = l.out_channels as f64;
         let acc = d.accumulator_bits as f64;
         let multiply = config.scale_bits as f64 * acc * k.full_adder_energy();
@@ -283,11 +289,7 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
             e[4] += v * out * multiply;
         } else {
             // The pool macro runs for every tile (pass, row block).
-            let p = config.pool as f64;
-            let pool_active = v * blocks as f64 * passes * steps * p;
-            e[0] += pool_active * per_column;
-            e[1] += pool_active * read_out;
-            e[2] += pool_active * shift;
+            active += v * blocks as f64 * passes * steps * config.pool as f64;
             let levels = match config.crossbar {
                 Crossbar::Mux => d.index_bits as f64,
                 Crossbar::Benes => d.crossbar_levels as f64,
@@ -295,6 +297,9 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
             e[3] += v * blocks as f64 * out * d.column_bits as f64 * levels * k.mux2_energy();
             e[4] += v * blocks as f64 * out * 2.0 * acc * k.full_adder_energy();
             e[4] += v * out * 2.0 * multiply;
+        }
+        for (part, per_column) in column.iter().enumerate() {
+            e[part] += active * per_column;
         }
         // One engine: tiles of N macros, loaded once when the layer has one
         // row block, per vector otherwise (the accumulators hold one vector).
@@ -373,10 +378,7 @@ pub fn on_chip(
         *a *= engines as f64;
     }
     let m = macro_area(k, config, &d, d.macro_rows, config.cols);
-    area[0] += macros as f64 * m[0];
-    area[3] += macros as f64 * m[1];
-    area[4] += macros as f64 * m[2];
-    area[5] += macros as f64 * m[3];
+    add_macros(&mut area, m, macros as f64, 0);
     let stored = w.stored();
     area[2] += stored.side() as f64 * k.bitcell();
     // Engines run their tiles in parallel; a layer waits for the previous one.

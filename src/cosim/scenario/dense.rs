@@ -108,10 +108,7 @@ pub(super) fn dense_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario 
                 b.commands
                     .push(Command::Load(b.port.weight_column(col, &cells)));
                 let lane = b.rng.gen_range(0..c.lanes());
-                // Narrow bias fields (bias_bits down to 2) clamp the draw,
-                // as the pool engine's reloads do.
-                let bmax = (1i64 << (c.bias_bits - 1)) - 1;
-                let bias = b.rng.gen_range(-500..500).clamp(-bmax - 1, bmax);
+                let bias = b.reload_bias();
                 let load = b.port.dense_lane(lane, bias).expect("bias in range");
                 b.commands.push(Command::Load(load));
             }
