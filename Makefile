@@ -26,7 +26,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
+.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -98,6 +98,27 @@ endif
 
 test: deps $(TRAIN_VENV)/.installed $(RAY_VENV)/.installed
 	cargo test -- --nocapture
+	$(MAKE) --no-print-directory fuzz
+
+# Fuzzing (docs/VERIFICATION.md section 10): every parser of outside input
+# under libFuzzer for FUZZ_SECONDS each (make test runs this bounded pass);
+# a crash stops the run with the input in build/fuzz/crashes/. The
+# instrumentation flags are cargo-fuzz's, without its nightly-only address
+# sanitizer; --target keeps them off build scripts.
+FUZZ_SECONDS ?= 10
+FUZZ_TARGETS ?= config model npy npz safetensors onnx idx images space constants
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_TRIPLE  := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_BIN     := $(FUZZ_DIR)/target/$(FUZZ_TRIPLE)/release/cimpool-fuzz
+FUZZ_FLAGS   := --cfg fuzzing -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table \
+	-Cllvm-args=-sanitizer-coverage-trace-compares
+fuzz:
+	cd fuzz && RUSTFLAGS="$(FUZZ_FLAGS)" cargo build --release --quiet --target $(FUZZ_TRIPLE) --target-dir ../$(FUZZ_DIR)/target
+	rm -rf $(FUZZ_DIR)/images
+	$(CIMPOOL) compress --weights $(DIGITS)/mlp.npz --model $(DIGITS)/model.toml --config $(DIGITS)/hw.toml \
+		--calib $(DIGITS)/calib.npz --out $(FUZZ_DIR)/images > /dev/null
+	tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_DIR)/images $(FUZZ_TARGETS)
 
 bench: deps
 	cargo bench --bench golden
@@ -336,11 +357,19 @@ REGRESS_OUT ?= $(BUILD)/regress
 regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
 	@mkdir -p $(REGRESS_OUT)
 	cargo build --release --quiet
-	target/release/cimpool sweep regress --seeds $(SEEDS) --first-seed $(FIRST_SEED) --vectors $(VECTORS) > $(REGRESS_OUT)/points.jsonl
+	target/release/cimpool sweep regress --seeds $(SEEDS) --first-seed $(FIRST_SEED) --vectors $(VECTORS) $(if $(COVERAGE),--coverage) > $(REGRESS_OUT)/points.jsonl
 	$(if $(RAY),$(RAY_VENV)/bin/python tools/sweep_ray.py $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results --cpus $(shell nproc),\
 		target/release/cimpool sweep run $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results)
 	target/release/cimpool sweep collect $(REGRESS_OUT)/results > $(REGRESS_OUT)/table.csv
 	@echo "table: $(REGRESS_OUT)/table.csv"
+
+# Coverage: the regression on models with line and toggle coverage
+# counters, merged per module into build/coverage/coverage.md (what no
+# configuration reached or toggled is listed at its end).
+coverage:
+	$(MAKE) --no-print-directory regress COVERAGE=1 REGRESS_OUT=$(BUILD)/coverage
+	target/release/cimpool sweep coverage $(BUILD)/coverage/results > $(BUILD)/coverage/coverage.md
+	@echo "coverage: $(BUILD)/coverage/coverage.md"
 
 # The soak: >= 1,000,000 co-simulated input vectors over 50 further random
 # configurations (20,000 each), 0 mismatches required.

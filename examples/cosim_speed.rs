@@ -42,7 +42,12 @@ fn main() -> anyhow::Result<()> {
     let pkg_dir = Path::new("build/bench").join(config.design_name());
     cimpool::package::build(&config)?.write(&pkg_dir)?;
     let t = Instant::now();
-    let built = verilate::verilate(&pkg_dir, Path::new("build/verilator"), 2, false)?;
+    let built = verilate::verilate(
+        &pkg_dir,
+        Path::new("build/verilator"),
+        2,
+        verilate::Instrument::Plain,
+    )?;
     println!(
         "config {macros} x {rows}x{cols}: verilate + C++ build {:.1} s (0 if cached)",
         t.elapsed().as_secs_f64()

@@ -83,6 +83,17 @@ enum SweepCommand {
         /// Random input vectors per co-simulation.
         #[arg(long, default_value_t = 300)]
         vectors: usize,
+        /// Co-simulate models with line and toggle coverage counters
+        /// (merge them with `sweep coverage`).
+        #[arg(long)]
+        coverage: bool,
+    },
+    /// Merge the coverage of a `sweep regress --coverage` run per module:
+    /// a Markdown table, the lines and branches no run reached and the
+    /// signals that never toggled.
+    Coverage {
+        /// The results folder of `sweep run`.
+        results: PathBuf,
     },
     /// Run points: one with --point (for Ray tasks and Slurm arrays), else
     /// all on every core. A point whose result exists is skipped.
@@ -485,8 +496,12 @@ struct VerilateArgs {
     #[arg(long, default_value_t = 2)]
     jobs: u32,
     /// Build the variant that can write VCD traces (about twice the C++ to compile).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "coverage")]
     trace: bool,
+    /// Build the variant with line and toggle coverage counters; `cosim`
+    /// then writes them to <build>/coverage.dat and prints a per-module summary.
+    #[arg(long)]
+    coverage: bool,
 }
 
 #[derive(Args)]
@@ -882,8 +897,9 @@ fn sweep(cmd: SweepCommand) -> Result<()> {
             seeds,
             first_seed,
             vectors,
+            coverage,
         } => {
-            for p in space::regress_points(first_seed, seeds, vectors) {
+            for p in space::regress_points(first_seed, seeds, vectors, coverage) {
                 println!("{}", serde_json::to_string(&p).expect("serializes"));
             }
             Ok(())
@@ -925,6 +941,10 @@ fn sweep(cmd: SweepCommand) -> Result<()> {
                 chosen.len() - computed,
                 start.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        SweepCommand::Coverage { results } => {
+            print!("{}", sweep::coverage(&results)?.table());
             Ok(())
         }
         SweepCommand::Collect {
@@ -1179,9 +1199,20 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
     Ok(())
 }
 
+impl VerilateArgs {
+    fn instrument(&self) -> cosim::verilate::Instrument {
+        use cosim::verilate::Instrument;
+        match (self.trace, self.coverage) {
+            (true, _) => Instrument::Trace,
+            (_, true) => Instrument::Coverage,
+            _ => Instrument::Plain,
+        }
+    }
+}
+
 fn verilate(args: &VerilateArgs) -> Result<()> {
     let start = Instant::now();
-    let built = cosim::verilate::verilate(&args.rtl, &args.build, args.jobs, args.trace)?;
+    let built = cosim::verilate::verilate(&args.rtl, &args.build, args.jobs, args.instrument())?;
     println!(
         "cimpool: verilated {} in {:.1} s: {}",
         args.rtl.display(),
@@ -1205,18 +1236,24 @@ fn cosim(args: &CosimArgs) -> Result<()> {
         p_ready: args.p_ready,
         seed: args.seed,
     };
-    let r = cosim::cosimulate(
-        &args.verilate.rtl,
-        &args.verilate.build,
-        args.vectors,
-        traffic,
-    )?;
+    let (rtl, build) = (&args.verilate.rtl, &args.verilate.build);
+    let dat = build.join("coverage.dat");
+    let r = if args.verilate.coverage {
+        cosim::cosimulate_with_coverage(rtl, build, args.vectors, traffic, &dat)?
+    } else {
+        cosim::cosimulate(rtl, build, args.vectors, traffic)?
+    };
     println!(
         "cimpool: co-simulation of {} matches the golden model: {} ({:.1} s)",
-        args.verilate.rtl.display(),
+        rtl.display(),
         r,
         start.elapsed().as_secs_f64()
     );
+    if args.verilate.coverage {
+        let merged = cosim::coverage::Merged::read(std::slice::from_ref(&dat), rtl)?;
+        print!("{}", merged.table());
+        println!("cimpool: coverage counters in {}", dat.display());
+    }
     Ok(())
 }
 

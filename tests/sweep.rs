@@ -342,3 +342,60 @@ fn regress_points_verify_and_failures_are_reported() {
         "{err}"
     );
 }
+
+/// `sweep regress --coverage` co-simulates a model with coverage counters,
+/// and `sweep coverage` merges them per module into a table that counts
+/// real hits; a folder without coverage is refused with what to run.
+#[test]
+fn regress_coverage_is_merged_per_module() {
+    common::require_tool("verilator");
+    common::require_tool("yosys");
+    let tmp = tempfile::tempdir().unwrap();
+    let args = ["sweep", "regress", "--seeds", "1", "--first-seed", "18"];
+    let (plain, _) = ok(&[&args[..], &["--vectors", "100"]].concat());
+    let (points, _) = ok(&[&args[..], &["--vectors", "100", "--coverage"]].concat());
+    assert!(points.contains("\"coverage\":true"), "{points}");
+    assert_ne!(
+        hashes_of(&plain),
+        hashes_of(&points),
+        "coverage is part of the hash"
+    );
+    let pts = write(tmp.path(), "points.jsonl", &points);
+    let r = tmp.path().join("r").display().to_string();
+    ok(&["sweep", "run", &pts, "--out", &r]);
+    let (table, _) = ok(&["sweep", "coverage", &r]);
+    assert!(
+        table.starts_with("Coverage merged over 1 run(s)"),
+        "{table}"
+    );
+    for module in ["cim_controller", "requantizer", "lane_accumulator"] {
+        assert!(
+            table.contains(&format!("| {module} |")),
+            "{module}: {table}"
+        );
+    }
+    // The totals row: toggle bits covered / total, both non-zero, and
+    // random vectors leave some bits untoggled (listed below the table).
+    let all = table.lines().find(|l| l.starts_with("| **all**")).unwrap();
+    let toggles = all.split('|').nth(4).unwrap();
+    let (covered, total) = toggles
+        .split_once('(')
+        .unwrap()
+        .1
+        .trim_end_matches([')', ' '])
+        .split_once('/')
+        .unwrap();
+    let (covered, total): (u64, u64) = (covered.parse().unwrap(), total.parse().unwrap());
+    assert!(covered > 0 && covered <= total, "{all}");
+    assert!(
+        table.contains("Signals with bits that never toggled"),
+        "{table}"
+    );
+
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    assert_refused(
+        &["sweep", "coverage", &empty.display().to_string()],
+        "sweep regress --coverage",
+    );
+}

@@ -1,5 +1,6 @@
 //! Co-simulation of generated RTL against the golden model under Verilator.
 
+pub mod coverage;
 pub mod driver;
 pub mod icarus;
 pub mod scenario;
@@ -10,6 +11,7 @@ pub mod verilate;
 use crate::config::Config;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use verilate::Instrument;
 
 /// The first difference between the RTL and the golden model.
 #[derive(Clone, Debug)]
@@ -89,9 +91,31 @@ pub fn cosimulate(
     vectors: usize,
     traffic: driver::Traffic,
 ) -> Result<driver::Report, CosimError> {
-    let built = verilate::verilate(package_dir, build_root, 2, false)?;
+    let built = verilate::verilate(package_dir, build_root, 2, Instrument::Plain)?;
     let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
-    run_scenario(package_dir, build_root, &built, &scenario, traffic)
+    run_scenario(package_dir, build_root, &built, &scenario, traffic, None)
+}
+
+/// As `cosimulate`, on a model built with line and toggle coverage
+/// counters, which it writes to `dat` (Verilator's format) after a passing
+/// run; `coverage::Merged` reads and merges such files.
+pub fn cosimulate_with_coverage(
+    package_dir: &Path,
+    build_root: &Path,
+    vectors: usize,
+    traffic: driver::Traffic,
+    dat: &Path,
+) -> Result<driver::Report, CosimError> {
+    let built = verilate::verilate(package_dir, build_root, 2, Instrument::Coverage)?;
+    let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    run_scenario(
+        package_dir,
+        build_root,
+        &built,
+        &scenario,
+        traffic,
+        Some(dat),
+    )
 }
 
 /// Co-simulates a given scenario (for example a compressed layer's memory
@@ -102,8 +126,8 @@ pub fn cosimulate_scenario(
     scenario: &scenario::Scenario,
     traffic: driver::Traffic,
 ) -> Result<driver::Report, CosimError> {
-    let built = verilate::verilate(package_dir, build_root, 2, false)?;
-    run_scenario(package_dir, build_root, &built, scenario, traffic)
+    let built = verilate::verilate(package_dir, build_root, 2, Instrument::Plain)?;
+    run_scenario(package_dir, build_root, &built, scenario, traffic, None)
 }
 
 fn run_scenario(
@@ -112,12 +136,19 @@ fn run_scenario(
     built: &verilate::Verilated,
     scenario: &scenario::Scenario,
     traffic: driver::Traffic,
+    coverage: Option<&Path>,
 ) -> Result<driver::Report, CosimError> {
     let mut sim = sim::Sim::load(&built.library)?;
     match driver::run(&mut sim, &built.config, scenario, traffic, None) {
+        Ok(report) => {
+            if let Some(dat) = coverage {
+                sim.write_coverage(dat)?;
+            }
+            Ok(report)
+        }
         Err(CosimError::Mismatch(mut m)) => {
             drop(sim);
-            let traced = verilate::verilate(package_dir, build_root, 2, true)?;
+            let traced = verilate::verilate(package_dir, build_root, 2, Instrument::Trace)?;
             let path = traced
                 .dir
                 .join(format!("mismatch-seed{}.vcd", traffic.seed));

@@ -5,7 +5,7 @@ use crate::ir::{Dir, Module};
 use std::fmt::Write;
 
 /// Version of the shim's ABI; part of the build key.
-pub const SHIM_ABI: u32 = 3;
+pub const SHIM_ABI: u32 = 4;
 
 /// C++ source of the shim for `top`, verilated as class `Vcim_top`.
 pub fn shim_source(top: &Module) -> String {
@@ -19,6 +19,9 @@ pub fn shim_source(top: &Module) -> String {
 #include "verilated_vcd_c.h"
 #else
 struct VerilatedVcdC;  // tracing not built in (verilator without --trace)
+#endif
+#if VM_COVERAGE
+#include "verilated_cov.h"
 #endif
 
 struct CimSim {{
@@ -78,6 +81,16 @@ int cim_trace_open(void* p, const char* path) {{
     s->top->trace(s->trace, 99);
     s->trace->open(path);
     return s->trace->isOpen() ? 0 : -1;
+#else
+    (void)p; (void)path;
+    return -2;
+#endif
+}}
+// 0 on success, -2 if built without --coverage.
+int cim_coverage_write(void* p, const char* path) {{
+#if VM_COVERAGE
+    static_cast<CimSim*>(p)->ctx.coveragep()->write(path);
+    return 0;
 #else
     (void)p; (void)path;
     return -2;

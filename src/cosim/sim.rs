@@ -13,6 +13,7 @@ type HandleFn = unsafe extern "C" fn(*mut c_void);
 type SetFn = unsafe extern "C" fn(*mut c_void, u32, *const u32);
 type GetFn = unsafe extern "C" fn(*mut c_void, u32, *mut u32);
 type TraceOpenFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> i32;
+type CoverageFn = unsafe extern "C" fn(*mut c_void, *const c_char) -> i32;
 type ResetFn = unsafe extern "C" fn(*mut c_void, u32);
 type CountFn = unsafe extern "C" fn() -> u32;
 type NameFn = unsafe extern "C" fn(u32) -> *const c_char;
@@ -28,6 +29,7 @@ pub struct Sim {
     reset: ResetFn,
     trace_open: TraceOpenFn,
     trace_close: HandleFn,
+    coverage_write: CoverageFn,
     ports: HashMap<String, (u32, u32)>,
     tracing: bool,
     // Declared last: the library must outlive every function pointer above.
@@ -71,6 +73,7 @@ impl Sim {
             reset: sym(&lib, "cim_reset")?,
             trace_open: sym(&lib, "cim_trace_open")?,
             trace_close: sym(&lib, "cim_trace_close")?,
+            coverage_write: sym(&lib, "cim_coverage_write")?,
             ports,
             tracing: false,
             _lib: lib,
@@ -142,6 +145,20 @@ impl Sim {
             )));
         }
         self.tracing = true;
+        Ok(())
+    }
+
+    /// Writes the coverage counters gathered so far (Verilator's .dat
+    /// format) to `path`; the model must be built with `Instrument::Coverage`.
+    pub fn write_coverage(&mut self, path: &Path) -> Result<(), CosimError> {
+        let c = CString::new(path.to_string_lossy().as_bytes()).expect("path without NUL");
+        // SAFETY: handle is live; the string outlives the call.
+        let rc = unsafe { (self.coverage_write)(self.handle, c.as_ptr()) };
+        if rc != 0 {
+            return Err(CosimError::Tool(
+                "the verilated model was built without coverage counters".into(),
+            ));
+        }
         Ok(())
     }
 }

@@ -26,6 +26,27 @@ pub fn collect(dir: &Path) -> Result<Vec<Metrics>> {
     Ok(all)
 }
 
+/// Coverage of the points run with `sweep regress --coverage`, merged per
+/// module: every `<dir>/<hash>/coverage.dat` with the package it verilated.
+pub fn coverage(dir: &Path) -> Result<crate::cosim::coverage::Merged> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Error::Usage(format!("cannot read {}: {e}", dir.display())))?;
+    let mut runs: Vec<(std::path::PathBuf, std::path::PathBuf)> = entries
+        .flatten()
+        .map(|e| (e.path().join("coverage.dat"), e.path().join("rtl")))
+        .filter(|(dat, _)| dat.exists())
+        .collect();
+    runs.sort();
+    if runs.is_empty() {
+        return Err(Error::Usage(format!(
+            "no coverage.dat under {}: run the points of `cimpool sweep regress --coverage` \
+             there first (`make coverage`)",
+            dir.display()
+        )));
+    }
+    Ok(crate::cosim::coverage::Merged::read_runs(&runs)?)
+}
+
 /// One objective: a figure and whether smaller is better.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Objective {

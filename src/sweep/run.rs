@@ -238,7 +238,14 @@ fn verify(
         p_ready: 0.7,
         seed: job.seed,
     };
-    match crate::cosim::cosimulate(&rtl, &dir.join("verilator"), job.vectors, traffic) {
+    let build = dir.join("verilator");
+    let cosim = if job.coverage {
+        let dat = dir.join("coverage.dat");
+        crate::cosim::cosimulate_with_coverage(&rtl, &build, job.vectors, traffic, &dat)
+    } else {
+        crate::cosim::cosimulate(&rtl, &build, job.vectors, traffic)
+    };
+    match cosim {
         Ok(r) => {
             figures.insert("vectors".into(), r.vectors as f64);
             figures.insert("lane_values".into(), r.lanes_compared as f64);

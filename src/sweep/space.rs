@@ -71,11 +71,17 @@ pub struct VerifyJob {
     pub seed: u64,
     /// Random input vectors of the co-simulation (plus directed ones).
     pub vectors: usize,
+    /// Co-simulate a model with line and toggle coverage counters and keep
+    /// them in `<hash>/coverage.dat` (`sweep coverage` merges them). Part of
+    /// the hash, so covered and plain results never stand in for each other.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub coverage: bool,
 }
 
 /// `seeds` verification points: the first legal configuration of each seed
-/// from `first` on, co-simulated with `vectors` random vectors.
-pub fn regress_points(first: u64, seeds: u64, vectors: usize) -> Vec<Point> {
+/// from `first` on, co-simulated with `vectors` random vectors (on a model
+/// with coverage counters when `coverage`).
+pub fn regress_points(first: u64, seeds: u64, vectors: usize, coverage: bool) -> Vec<Point> {
     (0..seeds)
         .map(|i| {
             let seed = first + i;
@@ -97,7 +103,11 @@ pub fn regress_points(first: u64, seeds: u64, vectors: usize) -> Vec<Point> {
                 network: None,
                 model: None,
                 accuracy: None,
-                verify: Some(VerifyJob { seed, vectors }),
+                verify: Some(VerifyJob {
+                    seed,
+                    vectors,
+                    coverage,
+                }),
             };
             p.hash = hash(&p);
             p
@@ -170,8 +180,10 @@ fn option(swept: &BTreeMap<String, toml::Value>, key: &str, default: f64) -> Res
 pub fn expand(path: &Path) -> Result<Expansion> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-    let space: SpaceFile = toml::from_str(&text)
-        .map_err(|e| Error::Usage(format!("{}: {}", path.display(), e.message())))?;
+    let space: SpaceFile = toml::from_str(&text).map_err(|e| {
+        let why = crate::error::toml_error(&text, &e);
+        Error::Usage(format!("{}: {why}", path.display()))
+    })?;
     let dir = path
         .parent()
         .map(|p| p.canonicalize().unwrap_or(p.to_path_buf()))
