@@ -18,6 +18,7 @@ pub mod emit;
 pub mod error;
 pub mod estimate;
 pub mod flow;
+pub mod fuzzing;
 pub mod gen;
 pub mod golden;
 pub mod ir;

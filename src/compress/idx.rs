@@ -137,7 +137,10 @@ fn parse(bytes: &[u8], ndim: usize) -> Result<(Vec<usize>, Vec<u8>), String> {
     if let Some(zero) = dims.iter().position(|&d| d == 0) {
         return Err(format!("dimension {zero} is 0"));
     }
-    let expected = dims.iter().product::<usize>();
+    let expected = dims
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("dimensions {dims:?} describe more values than memory can hold"))?;
     let body = bytes.len() - header;
     if body != expected {
         return Err(format!(

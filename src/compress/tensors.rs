@@ -1,6 +1,7 @@
 //! Reading trained weights and labelled data: `.npy`, `.npz` (NumPy) and
 //! `.safetensors`, with every problem reported by file, tensor and rule.
 
+use crate::error::one_line;
 use crate::golden::{bits_from_fn, Bits};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpyExt};
@@ -58,7 +59,7 @@ fn open_npz(path: &Path) -> Result<(NpzReader<File>, Vec<String>), TensorError> 
     let format = |e: &dyn std::fmt::Display| TensorError::Format {
         path: path.display().to_string(),
         format: "npz",
-        reason: e.to_string(),
+        reason: one_line(&e.to_string()),
     };
     let mut npz = NpzReader::new(open(path)?).map_err(|e| format(&e))?;
     let names = npz.names().map_err(|e| format(&e))?;
@@ -137,7 +138,15 @@ fn npy_reason(e: ndarray_npy::ReadNpyError) -> String {
         E::MissingData => {
             "the file ends before the data its header describes (truncated?)".to_string()
         }
-        other => other.to_string(),
+        // The header parser quotes the header under its message.
+        other => one_line(other.to_string().lines().next().unwrap_or_default()),
+    }
+}
+
+fn npz_reason(e: ndarray_npy::ReadNpzError) -> String {
+    match e {
+        ndarray_npy::ReadNpzError::Npy(e) => npy_reason(e),
+        other => one_line(&other.to_string()),
     }
 }
 
@@ -147,12 +156,10 @@ fn npz_float(npz: &mut NpzReader<File>, name: &str) -> Result<Tensor, String> {
         Err(ndarray_npy::ReadNpzError::Npy(ndarray_npy::ReadNpyError::WrongDescriptor(_))) => {
             match npz.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(name) {
                 Ok(a) => Ok(from_array(a.mapv(|v| v as f32))),
-                Err(ndarray_npy::ReadNpzError::Npy(e)) => Err(npy_reason(e)),
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(npz_reason(e)),
             }
         }
-        Err(ndarray_npy::ReadNpzError::Npy(e)) => Err(npy_reason(e)),
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(npz_reason(e)),
     }
 }
 
@@ -167,7 +174,7 @@ fn read_safetensors(path: &Path) -> Result<BTreeMap<String, Tensor>, TensorError
     let st = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| TensorError::Format {
         path: p.clone(),
         format: "safetensors",
-        reason: e.to_string(),
+        reason: one_line(&e.to_string()),
     })?;
     let mut out = BTreeMap::new();
     for (name, view) in st.tensors() {
@@ -241,7 +248,12 @@ pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorErr
         Ok(a) => a.mapv(|v| v as i64),
         Err(_) => npz
             .by_name::<ndarray::OwnedRepr<i64>, IxDyn>(&xname)
-            .map_err(|e| bad("x", format!("{e}; expected uint8 or int64 values")))?,
+            .map_err(|e| {
+                bad(
+                    "x",
+                    format!("{}; expected uint8 or int64 values", npz_reason(e)),
+                )
+            })?,
     };
     if x.ndim() != 2 && x.ndim() != 4 {
         return Err(bad(
@@ -261,7 +273,7 @@ pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorErr
         Some(yname) => {
             let y = npz
                 .by_name::<ndarray::OwnedRepr<i64>, IxDyn>(&yname)
-                .map_err(|e| bad("y", format!("{e}; expected int64 labels")))?;
+                .map_err(|e| bad("y", format!("{}; expected int64 labels", npz_reason(e))))?;
             if y.shape() != [rows.len()] {
                 return Err(bad(
                     "y",

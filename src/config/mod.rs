@@ -5,6 +5,7 @@ mod derive;
 pub mod layout;
 pub mod random;
 
+use crate::error::{one_line, toml_error};
 pub use derive::{adc_read_out, adc_read_out_at, default_adc_shift, Derived, Range};
 
 use serde::{Deserialize, Serialize};
@@ -193,10 +194,6 @@ fn in_range<T: PartialOrd + fmt::Display>(
 }
 
 /// Folds a multi-line parser message into one line.
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 fn default_table() -> toml::Table {
     DEFAULT_TOML.parse().expect("embedded default.toml parses")
 }
@@ -205,7 +202,7 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
     text.parse()
         .map_err(|e: toml::de::Error| ConfigError::Parse {
             origin: origin.into(),
-            reason: one_line(&e.to_string()),
+            reason: toml_error(text, &e),
         })
 }
 
