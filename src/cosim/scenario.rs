@@ -304,43 +304,30 @@ pub fn random_scenario(c: &Config, seed: u64, vectors: usize) -> Scenario {
 /// or all-zeros (Y = -sum x) columns, full-scale inputs, `max_row_blocks`
 /// blocks, extreme scales, and a shift that keeps the result below
 /// saturation, so a too-narrow accumulator or product shows in the output.
+/// Then the requantizer's far ends, which random tiles never reach (the
+/// coverage regression showed the shift's and the bias's top bits never
+/// toggling): the largest shift, and biases at both ends of their field
+/// saturating the output both ways, with and without ReLU.
 fn extreme_tiles(b: &mut Builder<'_>) {
     let c = b.c;
     let (lo, hi) = activation_range(c);
     let smax = (1i64 << (c.scale_bits - 1)) - 1;
+    let bmax = (1i64 << (c.bias_bits - 1)) - 1;
+    let max_shift = (1u32 << c.shift_bits) - 1;
     let lanes = Derived::new(c).lanes as usize;
     let blocks = c.max_row_blocks.min(64);
-    for (ones, x, alpha, beta) in [
-        (true, hi, smax, -smax - 1),
-        (false, hi, -smax - 1, smax),
-        (true, lo, smax, smax),
-    ] {
+    let tile = |b: &mut Builder<'_>, ones: bool, x: i64, scales: Scales, bias: Vec<i64>| {
         let col = bits_from_fn(c.rows, |_| ones);
-        let mut w = Weights {
+        let w = Weights {
             pool: vec![col.clone(); c.pool as usize],
             error: vec![col; lanes],
             index: (0..lanes as u32).map(|l| l % c.pool).collect(),
             mask: vec![true; lanes],
-            bias: vec![0; lanes],
-            scales: Scales {
-                alpha,
-                beta,
-                shift: 0,
-                relu: false,
-                adc_shift: Derived::new(c).adc_shift,
-            },
+            bias,
+            scales,
             phase_valid: vec![],
             slot_codes: vec![],
         };
-        // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.
-        let top = (alpha + beta).unsigned_abs() as u128
-            * blocks as u128
-            * c.rows as u128
-            * x.unsigned_abs() as u128;
-        let bits = 128 - top.max(1).leading_zeros();
-        w.scales.shift = bits
-            .saturating_sub(c.out_bits - 1)
-            .min((1 << c.shift_bits) - 1);
         b.load_all(&w);
         for k in 0..blocks {
             b.commands.push(Command::Input {
@@ -349,6 +336,46 @@ fn extreme_tiles(b: &mut Builder<'_>) {
                 last: k == blocks - 1,
             });
         }
+    };
+    let scales = |alpha: i64, beta: i64, shift: u32, relu: bool| Scales {
+        alpha,
+        beta,
+        shift,
+        relu,
+        adc_shift: Derived::new(c).adc_shift,
+    };
+    for (ones, x, alpha, beta) in [
+        (true, hi, smax, -smax - 1),
+        (false, hi, -smax - 1, smax),
+        (true, lo, smax, smax),
+    ] {
+        // |v| <= |alpha + beta| * blocks * rows * |x|; shift that into range.
+        let top = (alpha + beta).unsigned_abs() as u128
+            * blocks as u128
+            * c.rows as u128
+            * x.unsigned_abs() as u128;
+        let bits = 128 - top.max(1).leading_zeros();
+        let shift = bits.saturating_sub(c.out_bits - 1).min(max_shift);
+        tile(
+            b,
+            ones,
+            x,
+            scales(alpha, beta, shift, false),
+            vec![0; lanes],
+        );
+    }
+    tile(
+        b,
+        true,
+        hi,
+        scales(smax, smax, max_shift, false),
+        vec![bmax; lanes],
+    );
+    let ends: Vec<i64> = (0..lanes)
+        .map(|l| if l % 2 == 0 { bmax } else { -bmax - 1 })
+        .collect();
+    for relu in [false, true] {
+        tile(b, false, lo, scales(1, 1, 0, relu), ends.clone());
     }
 }
 
