@@ -106,6 +106,7 @@ test: deps $(TRAIN_VENV)/.installed $(RAY_VENV)/.installed
 # instrumentation flags are cargo-fuzz's, without its nightly-only address
 # sanitizer; --target keeps them off build scripts.
 FUZZ_SECONDS ?= 10
+FUZZ_SEED    ?= 1
 FUZZ_TARGETS ?= config model npy npz safetensors onnx idx images space constants
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_TRIPLE  := $(shell rustc -vV | sed -n 's/^host: //p')
@@ -118,7 +119,7 @@ fuzz:
 	rm -rf $(FUZZ_DIR)/images
 	$(CIMPOOL) compress --weights $(DIGITS)/mlp.npz --model $(DIGITS)/model.toml --config $(DIGITS)/hw.toml \
 		--calib $(DIGITS)/calib.npz --out $(FUZZ_DIR)/images > /dev/null
-	tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_DIR)/images $(FUZZ_TARGETS)
+	FUZZ_SEED=$(FUZZ_SEED) tools/fuzz.sh $(FUZZ_BIN) $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_DIR)/images $(FUZZ_TARGETS)
 
 bench: deps
 	cargo bench --bench golden

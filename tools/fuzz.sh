@@ -4,6 +4,8 @@
 # SECONDS, prints executions per target, and fails on the first crash,
 # leaving the input under <dir>/crashes/ with the command to replay it.
 #   tools/fuzz.sh <fuzz binary> <work dir> <seconds per target> <image folder> [targets...]
+# FUZZ_SEED (default 1) seeds libFuzzer's mutations, so a CI run explores
+# the same inputs each time; FUZZ_SEED=0 draws a new seed.
 set -euo pipefail
 bin=$1 dir=$2 seconds=$3 images=$4
 shift 4
@@ -50,7 +52,7 @@ for t in $targets; do
     log=$dir/$t.log
     if ! CIMPOOL_FUZZ_TARGET=$t CIMPOOL_FUZZ_IMAGES=$images "$bin" "$dir/corpus/$t" \
         -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=131072 \
-        -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" > "$log" 2>&1; then
+        -seed="${FUZZ_SEED:-1}" -print_final_stats=1 -artifact_prefix="$dir/crashes/$t-" > "$log" 2>&1; then
         echo "cimpool-fuzz: target $t FAILED; the end of $log:" >&2
         tail -40 "$log" >&2
         crash=$(ls -t "$dir/crashes/$t-"* 2>/dev/null | head -1 || true)
