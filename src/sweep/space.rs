@@ -296,7 +296,7 @@ pub fn expand(path: &Path) -> Result<Expansion> {
 /// Content hash of what a point computes (not its index).
 fn hash(p: &Point) -> String {
     let mut h = crate::cosim::verilate::Fnv(0xcbf29ce484222325);
-    let key = serde_json::json!([
+    let mut key = serde_json::json!([
         p.config,
         p.keep,
         p.sparsity,
@@ -305,6 +305,13 @@ fn hash(p: &Point) -> String {
         p.accuracy,
         env!("CARGO_PKG_VERSION")
     ]);
+    // A verification point's seed, vectors and coverage change its result;
+    // estimate points keep the hashes they had before verification existed.
+    if let Some(v) = &p.verify {
+        key.as_array_mut()
+            .expect("an array")
+            .push(serde_json::json!(v));
+    }
     h.write(key.to_string().as_bytes());
     format!("{:016x}", h.finish())
 }
