@@ -80,8 +80,8 @@ thread_local! {
     static SCRATCH: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
 }
 
-/// A folder private to this thread, removed by nobody: fuzzing runs write
-/// the same few file names in it over and over.
+/// A folder private to this thread: fuzzing runs write the same few file
+/// names in it over and over.
 fn scratch() -> PathBuf {
     SCRATCH.with(|s| {
         s.borrow_mut()
@@ -96,6 +96,16 @@ fn scratch() -> PathBuf {
             })
             .clone()
     })
+}
+
+/// Removes this thread's scratch folder (the next run makes a new one).
+/// The libFuzzer binary never returns to call it; tests do.
+pub fn remove_scratch() {
+    SCRATCH.with(|s| {
+        if let Some(dir) = s.borrow_mut().take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    });
 }
 
 fn file_with(name: &str, data: &[u8]) -> PathBuf {

@@ -86,6 +86,7 @@ fn seeds_parse_and_crashes_found_by_fuzzing_stay_fixed() {
             "{name}"
         );
     }
+    cimpool::fuzzing::remove_scratch();
     assert!(
         replayed > 0,
         "fuzz/regressions holds the inputs fuzzing found"
@@ -131,4 +132,5 @@ fn rejections_are_one_line_and_name_the_file() {
             }
         }
     }
+    cimpool::fuzzing::remove_scratch();
 }

@@ -12,6 +12,10 @@ shift 4
 targets=${*:-config model npy npz safetensors onnx idx images space constants}
 root=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$dir/crashes"
+# Each fuzzing process writes its inputs into a scratch folder of its own
+# under the temporary directory: keep them in the work folder, not /tmp.
+export TMPDIR=$(cd "$dir" && pwd)/tmp
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 
 seed() {  # target files...
     local t=$1
