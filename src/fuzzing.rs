@@ -128,6 +128,16 @@ fn judge<T, E: std::fmt::Display>(r: Result<T, E>) -> Outcome {
     }
 }
 
+/// Accepted when a file of two possible kinds reads as either; both
+/// readers ran, so both were checked for panics and one-line rejections.
+fn either(first: Outcome, second: Outcome) -> Outcome {
+    if first == Outcome::Accepted {
+        first
+    } else {
+        second
+    }
+}
+
 /// Runs `data` through `target`'s parser. Panics (the fuzzer's finding) if
 /// the parser panics or rejects with anything but one line. `images` is a
 /// valid compressed image folder for `Target::Images` to mutate.
@@ -148,24 +158,18 @@ pub fn run(target: Target, data: &[u8], images: Option<&Path>) -> Outcome {
         Target::Npy => {
             // Weights (float) and a pool (int8, as `--pool` reads it).
             let path = file_with("w.npy", data);
-            let weights = judge(compress::tensors::read_tensors(&path));
-            let pool = judge(compress::tensors::read_pool(&path, 64, 64));
-            if weights == Outcome::Accepted {
-                weights
-            } else {
-                pool
-            }
+            either(
+                judge(compress::tensors::read_tensors(&path)),
+                judge(compress::tensors::read_pool(&path, 64, 64)),
+            )
         }
         Target::Npz => {
             // Weights (float) and a data set (`x`, `y`, as --calib reads it).
             let path = file_with("w.npz", data);
-            let weights = judge(compress::tensors::read_tensors(&path));
-            let dataset = judge(compress::tensors::read_dataset(&path, false));
-            if weights == Outcome::Accepted {
-                weights
-            } else {
-                dataset
-            }
+            either(
+                judge(compress::tensors::read_tensors(&path)),
+                judge(compress::tensors::read_dataset(&path, false)),
+            )
         }
         Target::Safetensors => judge(compress::tensors::read_tensors(&file_with(
             "w.safetensors",

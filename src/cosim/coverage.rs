@@ -247,18 +247,16 @@ impl Merged {
         out
     }
 
-    /// Totals over every module.
+    /// Totals over every module: lines, branches, toggle bits.
     pub fn totals(&self) -> (Count, Count, Count) {
         let mut t = (Count::default(), Count::default(), Count::default());
-        for m in self.modules().values() {
-            for (sum, part) in [
-                (&mut t.0, m.lines),
-                (&mut t.1, m.branches),
-                (&mut t.2, m.toggles),
-            ] {
-                sum.covered += part.covered;
-                sum.total += part.total;
-            }
+        for (key, &count) in &self.hits {
+            let sum = match key.kind {
+                Kind::Line => &mut t.0,
+                Kind::Branch => &mut t.1,
+                Kind::Toggle => &mut t.2,
+            };
+            sum.add(count > 0);
         }
         t
     }
