@@ -8,7 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
-#   make adc-train [MORPH=1] [NET=mlp|cnn] [WL=64] [ADC_BITS=4] [ATKEEP=1.0]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
+#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -251,10 +251,14 @@ AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
 MORPH    ?=
+# AT_SAMPLES=n: train on a seeded random n of the training samples.
+AT_SAMPLES ?=
 # NET=fmnist-mlp: the Fashion-MNIST MLP (float weights from make fmnist).
-ifeq ($(NET),fmnist-mlp)
-AT_W0    := $(FM)/mlp/float.npz
-AT_M0    := fixtures/fmnist/mlp.toml
+# NET=fmnist-resnet: the residual CNN (make fmnist FMNIST_NETS=resnet),
+# BatchNorm folded first, as the training tool takes it.
+ifneq ($(filter fmnist-mlp fmnist-resnet,$(NET)),)
+AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(FM)/resnet/folded/folded.npz)
+AT_M0    := $(if $(filter fmnist-mlp,$(NET)),fixtures/fmnist/mlp.toml,$(FM)/resnet/folded/folded.toml)
 AT_DIR   := fixtures/fmnist
 AT_TRAIN := $(FMNIST_DATA)/train-images-idx3-ubyte.gz
 AT_TEST  := $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz
@@ -274,7 +278,7 @@ AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph)
 AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
 AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
-adc-train: $(TRAIN_VENV)/.installed
+adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet,$(NET)),$(FM)/resnet/folded/folded.npz)
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(AT_TEST); \
 	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
@@ -285,9 +289,17 @@ adc-train: $(TRAIN_VENV)/.installed
 	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
 	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(AT_START) \
 		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(AT_TRAIN) --data $$T --epochs $(AT_EPOCHS) $(AT_OPTS) \
+		$(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) \
 		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
 	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
+
+$(FM)/resnet/folded/folded.npz: $(FM)/resnet/float.npz
+	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
+		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet/folded > /dev/null
+
+$(FM)/resnet/float.npz:
+	@echo "no $@: run make fmnist FMNIST_NETS=resnet first"; exit 1
 
 # The table of docs/COMPRESSION.md: make adc-train over networks, word lines
 # per phase and ADC bits (0 = exact read-out, trained through the pool only).

@@ -364,3 +364,13 @@ fn bad_adc_shift_files_are_refused_naming_the_field() {
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
 }
+
+/// The ADC step's LSQ gradient is written by hand (a custom VJP that sums
+/// it in the forward pass, for speed); it must equal automatic
+/// differentiation of the plain ADC in both modes and at several steps.
+#[test]
+fn hand_written_adc_step_gradient_matches_automatic_differentiation() {
+    let out = adc_train(&["gradcheck"]);
+    assert!(out.contains("gradcheck: 0 mismatches"), "{out}");
+    assert_eq!(out.matches("gradient ").count(), 8, "{out}");
+}

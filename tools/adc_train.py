@@ -34,6 +34,7 @@ steps (`--shifts`, JSON) go back through
   cimpool export --images DIR --out DIR/engine.npz
   cimpool run --images DIR --data test.npz --outputs golden.npy
   python3 adc_train.py check --images DIR --export DIR/engine.npz --data test.npz --golden golden.npy
+  python3 adc_train.py gradcheck   # the hand-written ADC step gradient vs automatic differentiation
   python3 adc_train.py train --images DIR --export DIR/engine.npz --weights float.npz \
       --pool DIR/pool.npy --keep 0.5 --train train.npz --data test.npz --out trained.npz --shifts shifts.json
 
@@ -93,17 +94,6 @@ class Hardware:
             sys.exit(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
 
 
-def adc(s, step, hw):
-    """The ADC of docs/SPEC.md section 2 on column sums s (constants) with
-    step 2^adc_shift (float, carrying the LSQ gradient)."""
-    if not hw.lossy:
-        return s
-    top = float((1 << hw.adc_bits) - 1)
-    z = s / step + (0.5 if hw.mode == "round_clamp" else 0.0)
-    q = z + sg(jnp.floor(z) - z)  # exact for a power-of-two step
-    return jnp.clip(q, 0.0, top) * step
-
-
 def requantize(v, shift, relu, out_bits):
     """Section 3's output step: exact forward, straight-through backward."""
     r = v / 2.0**shift
@@ -122,11 +112,61 @@ def im2col(x, g):
     return jnp.concatenate(cols, axis=-1)
 
 
-def column_sums(planes, cells, hw):
-    """S[m, t, h, o]: rows of phase h with input bit t and cell 1 (float32, exact)."""
-    m, t, width = planes.shape
+def bit_planes(xi, hw, width):
+    """(M, fan_in) integer inputs -> (phases, M * act_bits, W) float32 bit
+    planes, phase-major so that one batched product serves every phase."""
+    m, fan_in = xi.shape
     ph = width // hw.wl
-    return jnp.einsum("mthw,ohw->mtho", planes.reshape(m, t, ph, hw.wl), cells.reshape(cells.shape[0], ph, hw.wl)).astype(jnp.float64)
+    v = jnp.pad(xi.astype(jnp.int32), ((0, 0), (0, width - fan_in))).reshape(m, ph, hw.wl).transpose(1, 0, 2)
+    return jnp.stack([(v >> t) & 1 for t in range(hw.act_bits)], axis=2).astype(jnp.float32).reshape(ph, m * hw.act_bits, hw.wl)
+
+
+def column_sums(planes, cells, hw):
+    """Bit planes (H, M*T, W), cells (O, H*W) -> S (H, M*T, O): the rows of
+    each phase whose input bit and cell are 1 (float32, exact: at most W)."""
+    ph = planes.shape[0]
+    c = cells.reshape(cells.shape[0], ph, hw.wl).transpose(1, 2, 0)
+    return jax.lax.dot_general(planes, c, (((2,), (1,)), ((0,), (0,))))
+
+
+def plane_sums(a, m, hw):
+    """(H, M*T, O) per-plane values -> (H, M, O): sum over t of 2^t a (exact in float32,
+    at most 255 W), then float64 for the sums over phases."""
+    ph, _, o = a.shape
+    w = jnp.array([2.0**t for t in range(hw.act_bits)], dtype=jnp.float32)
+    return (a.reshape(ph, m, hw.act_bits, o) * w[:, None]).sum(2).astype(jnp.float64)
+
+
+def adc_sums(s, step, m, hw):
+    """The ADC of docs/SPEC.md section 2 on column sums s (H, M*T, O) with step
+    2^adc_shift, summed over the bit planes (plane_sums): (H, M, O).
+
+    The column sums are constants; the step gets LSQ's gradient (Esser et
+    al. 2020): d(ADC)/d(step) = round(S/step) - S/step inside the range, the
+    top code above it, 0 below. That derivative is summed over the planes in
+    the forward pass (a custom VJP), so the backward pass reads a tensor T
+    times smaller than the conversions instead of differentiating through
+    them. float32 is exact: every value is a multiple of the step up to W."""
+    if not hw.lossy:
+        return plane_sums(s, m, hw)
+    top = float((1 << hw.adc_bits) - 1)
+    half = 0.5 if hw.mode == "round_clamp" else 0.0
+
+    def both(s, step):
+        r = s / step
+        q = jnp.floor(r + half)
+        d = jnp.where(q < 0, 0.0, jnp.where(q > top, top, q - r))
+        return plane_sums(jnp.clip(q, 0.0, top) * step, m, hw), plane_sums(d, m, hw)
+
+    @jax.custom_vjp
+    def converted(s, step):
+        return both(s, step)[0]
+
+    def backward(d, g):
+        return None, jnp.sum(g * d).astype(jnp.float32)
+
+    converted.defvjp(both, backward)
+    return converted(s, jnp.asarray(step).astype(jnp.float32))
 
 
 def engine_layer(x, L, hw, step, train):
@@ -137,28 +177,28 @@ def engine_layer(x, L, hw, step, train):
     if L["host"]:
         v = L["alpha"] * (xi @ L["weight"].T) + L["bias"]
     else:
-        width = L["width"]
-        xp = jnp.pad(xi, ((0, 0), (0, width - fan_in)))
-        planes = jnp.stack([jnp.floor(xp / 2.0**t) % 2 for t in range(hw.act_bits)], axis=1).astype(jnp.float32)
-        plane_w = jnp.array([2.0**t for t in range(hw.act_bits)])
-        ph = width // hw.wl
+        planes = bit_planes(xi, hw, L["width"])
         if hw.dense:
-            acc = 0.0
-            for j in range(hw.w_bits):
-                a = adc(column_sums(planes, L["weight_bits"][j], hw), step, hw)  # (M, T, H, O)
-                y = jnp.einsum("mtho,t->mo", a, plane_w)
-                acc = acc + (-(2.0**j) if j == hw.w_bits - 1 else 2.0**j) * y
+            # Every weight bit's cells in one product: columns j * O + o.
+            wb = L["weight_bits"]
+            nb, o = wb.shape[0], wb.shape[1]
+            y = adc_sums(column_sums(planes, wb.reshape(nb * o, -1), hw), step, m, hw)
+            bit_w = jnp.array([-(2.0**j) if j == nb - 1 else 2.0**j for j in range(nb)])
+            acc = jnp.einsum("hmjo,j->mo", y.reshape(y.shape[0], m, nb, o), bit_w)
             v = L["alpha"] * acc + L["bias"]
         else:
-            np_ = planes.reshape(m, hw.act_bits, ph, hw.wl).sum(-1).astype(jnp.float64)[..., None]
-            tp = 2.0 * adc(column_sums(planes, L["pool_bits"], hw), step, hw) - np_
-            te = 2.0 * adc(column_sums(planes, L["error_bits"], hw), step, hw) - np_
-            acc_p = jnp.einsum("mtho,t->mo", tp, plane_w)
-            acc_e = jnp.einsum("mtho,t,ho->mo", te, plane_w, L["phase_mask"])
+            # Pool and error cells in one product: columns o, then O + o.
+            o = L["pool_bits"].shape[0]
+            cells = jnp.concatenate([jnp.asarray(L["pool_bits"]), jnp.asarray(L["error_bits"])], axis=0)
+            np_ = plane_sums(planes.sum(-1, keepdims=True), m, hw)
+            y = 2.0 * adc_sums(column_sums(planes, cells, hw), step, m, hw) - np_
+            acc_p = y[..., :o].sum(0)
+            acc_e = jnp.einsum("hmo,ho->mo", y[..., o:], L["phase_mask"])
             v = L["alpha"] * acc_p + L["beta"] * acc_e + L["bias"]
     if train and not L["host"]:
         # Straight-through for weights and inputs: the exact product's gradient.
-        prod = x @ (L["eff"] * L["k"]).T + L["bias_f"] * L["kb"]
+        # float32: it carries only gradients, and the maps are large.
+        prod = (x.astype(jnp.float32) @ (L["eff"] * L["k"]).T.astype(jnp.float32)).astype(jnp.float64) + L["bias_f"] * L["kb"]
         v = v + (prod - sg(prod))
     return requantize(v, L["shift"], L["relu"], hw.out_bits)
 
@@ -365,6 +405,14 @@ def train(args, manifest, hw):
     print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
 
     x_train, y_train = load_data(args.train)
+    if args.train_samples is not None:
+        if not 0 < args.train_samples <= len(y_train):
+            sys.exit(f"--train-samples {args.train_samples}: the training data has {len(y_train)} samples (allowed 1..{len(y_train)})")
+        keep = np.sort(np.random.default_rng(args.seed).permutation(len(y_train))[: args.train_samples])
+        x_train, y_train = x_train[keep], y_train[keep]
+        print(f"training on {len(y_train)} of the training samples (seed {args.seed})")
+    if not 0 < args.batch <= len(y_train):
+        sys.exit(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)
     out_scale = manifest["nodes"][-1]["scale"]
     initial_shift = {li: float(exported[li]["adc_shift"]) for li in engine}
@@ -423,6 +471,7 @@ def train(args, manifest, hw):
     rng = np.random.default_rng(args.seed)
     for epoch in range(args.epochs):
         t0, total = time.time(), 0.0
+        shown = t0
         order = rng.permutation(len(y_train))
         nb = len(y_train) // args.batch
         for i in range(nb):
@@ -432,6 +481,11 @@ def train(args, manifest, hw):
             shifts = tuple(L["shift"] for L in layers)
             state, opt_state, l = step(state, opt_state, static(layers), shifts, x_train[idx], y_train[idx])
             total += float(l)
+            if time.time() - shown >= args.progress and i + 1 < nb:
+                # Long epochs (the residual CNN's) say how far they are.
+                per = (time.time() - t0) / (i + 1)
+                print(f"  epoch {epoch + 1}: step {i + 1}/{nb}, loss {total / (i + 1):.4f}, {per:.2f} s/step, about {per * (nb - i - 1) / 60:.0f} min left", flush=True)
+                shown = time.time()
         learned = [int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine]
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned} ({time.time() - t0:.1f} s)", flush=True)
 
@@ -478,7 +532,46 @@ def table(build, nets, wls, bits):
                     print(f"| {net} | {w} | {b} | {acc(d / 'fixed.log'):.2f}% | {acc(d / 'pt.log'):.2f}% ({steps(d / 'pt')}) | **{acc(d / 'trained.log'):.2f}%** ({learned}) |")
 
 
+def gradcheck():
+    """adc_sums' hand-written step gradient against automatic
+    differentiation of the same ADC written plainly (LSQ: floor or round
+    inside the range with a straight-through rounding, the clamp passing
+    the top code or 0), on random column sums for both ADC modes and
+    several steps. Returns the number of mismatches."""
+    rng = np.random.default_rng(7)
+    bad = 0
+    for mode in ("floor_clamp", "round_clamp"):
+        for adc_bits, wl, shift in ((3, 64, 0), (3, 64, 2), (4, 128, 1), (5, 256, 3)):
+            hw = Hardware.__new__(Hardware)
+            hw.act_bits, hw.adc_bits, hw.mode, hw.wl, hw.lossy = 8, adc_bits, mode, wl, True
+            ph, m, o = 3, 40, 5
+            s = jnp.asarray(rng.integers(0, wl + 1, (ph, m * hw.act_bits, o)).astype(np.float32))
+            g = jnp.asarray(rng.normal(size=(ph, m, o)))
+            top = float((1 << adc_bits) - 1)
+
+            def plain(step):
+                r = s / step + (0.5 if mode == "round_clamp" else 0.0)
+                q = sg(jnp.floor(r))
+                inside = sg(((q >= 0) & (q <= top)).astype(r.dtype))
+                a = (r + sg(q - r)) * inside + sg(jnp.clip(q, 0.0, top)) * (1 - inside)
+                return jnp.sum(g * plane_sums(a * step, m, hw))
+
+            step = jnp.float32(2.0**shift)
+            want = float(jax.grad(plain)(step))
+            got = float(jax.grad(lambda st: jnp.sum(g * adc_sums(s, st, m, hw)))(step))
+            vw, vg = float(plain(step)), float(jnp.sum(g * adc_sums(s, step, m, hw)))
+            # float32 sums in either order: a formula error shows as far more than 1e-4.
+            ok = abs(got - want) <= 1e-4 * max(1.0, abs(want)) and vw == vg
+            bad += not ok
+            print(f"{mode} B={adc_bits} W={wl} step 2^{shift}: gradient {got:.6g} (automatic {want:.6g}){'' if ok else '  MISMATCH'}")
+    return bad
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "gradcheck":
+        bad = gradcheck()
+        print(f"gradcheck: {bad} mismatches")
+        sys.exit(1 if bad else 0)
     if len(sys.argv) > 1 and sys.argv[1] == "table":
         t = argparse.ArgumentParser()
         t.add_argument("command")
@@ -503,6 +596,8 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--train-samples", type=int, help="train on this many training samples (a seeded random subset) instead of all")
+    ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
     ap.add_argument("--shifts", help="train: learned ADC shifts per layer (JSON, for cimpool compress --adc-shifts)")
