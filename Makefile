@@ -8,7 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
-#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
+#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -253,6 +253,8 @@ AT_EPOCHS ?= 30
 MORPH    ?=
 # AT_SAMPLES=n: train on a seeded random n of the training samples.
 AT_SAMPLES ?=
+# AT_FLAGS: more options for adc_train.py train (e.g. --step-lr 0.01 --lr 1e-3).
+AT_FLAGS ?=
 # NET=fmnist-mlp: the Fashion-MNIST MLP (float weights from make fmnist).
 # NET=fmnist-resnet: the residual CNN (make fmnist FMNIST_NETS=resnet),
 # BatchNorm folded first, as the training tool takes it.
@@ -271,7 +273,9 @@ AT_TRAIN := $(abspath $(DIGITS))/train.npz
 AT_TEST  := $(abspath $(DIGITS))/test.npz
 AT_OPTS  :=
 endif
-AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)
+# AT_TAG: a suffix for the output folder, to keep runs with other AT_FLAGS apart.
+AT_TAG   ?=
+AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
 	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
 AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph)
@@ -289,7 +293,7 @@ adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet,$(NET)),$(FM)/re
 	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
 	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(AT_START) \
 		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(AT_TRAIN) --data $$T --epochs $(AT_EPOCHS) $(AT_OPTS) \
-		$(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) \
+		$(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) $(AT_FLAGS) \
 		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
 	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log

@@ -142,8 +142,9 @@ def adc_sums(s, step, m, hw):
     2^adc_shift, summed over the bit planes (plane_sums): (H, M, O).
 
     The column sums are constants; the step gets LSQ's gradient (Esser et
-    al. 2020): d(ADC)/d(step) = round(S/step) - S/step inside the range, the
-    top code above it, 0 below. That derivative is summed over the planes in
+    al. 2020): d(ADC)/d(step) = round(S/step) - S/step inside the range
+    (every code 0..top that needs no clamping), the top code above it, 0
+    below. That derivative is summed over the planes in
     the forward pass (a custom VJP), so the backward pass reads a tensor T
     times smaller than the conversions instead of differentiating through
     them. float32 is exact: every value is a multiple of the step up to W."""
