@@ -445,9 +445,13 @@ def train(args, manifest, hw):
         logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
-    sched = optax.cosine_decay_schedule(args.lr, args.epochs * (len(y_train) // args.batch))
+    total_steps = args.epochs * (len(y_train) // args.batch)
+    sched = optax.cosine_decay_schedule(args.lr, total_steps)
+    # A constant step learning rate lets the rounded shifts flip between
+    # neighbours up to the last step; decaying it lets them settle.
+    step_lr = optax.cosine_decay_schedule(args.step_lr, total_steps) if args.step_schedule == "cosine" else args.step_lr
     opt = optax.multi_transform(
-        {"w": optax.adam(sched), "s": optax.adam(args.step_lr if hw.lossy else 0.0)},
+        {"w": optax.adam(sched), "s": optax.adam(step_lr if hw.lossy else 0.0)},
         {"w": jax.tree_util.tree_map(lambda _: "w", params), "s": jax.tree_util.tree_map(lambda _: "s", log2)},
     )
     state = {"w": {k: jnp.asarray(v) for k, v in params.items()}, "s": log2}
@@ -596,6 +600,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
+    ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="constant", help="the ADC steps' learning rate: constant, or cosine decay like the weights'")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--train-samples", type=int, help="train on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
