@@ -144,10 +144,10 @@ def adc_sums(s, step, m, hw):
     The column sums are constants; the step gets LSQ's gradient (Esser et
     al. 2020): d(ADC)/d(step) = round(S/step) - S/step inside the range
     (every code 0..top that needs no clamping), the top code above it, 0
-    below. That derivative is summed over the planes in
-    the forward pass (a custom VJP), so the backward pass reads a tensor T
-    times smaller than the conversions instead of differentiating through
-    them. float32 is exact: every value is a multiple of the step up to W."""
+    below. That derivative is summed over the planes in the forward pass (a
+    custom VJP), so the backward pass reads a tensor T times smaller than
+    the conversions instead of differentiating through them. float32 is
+    exact: every value is a multiple of the step up to W."""
     if not hw.lossy:
         return plane_sums(s, m, hw)
     top = float((1 << hw.adc_bits) - 1)
@@ -173,7 +173,7 @@ def adc_sums(s, step, m, hw):
 def engine_layer(x, L, hw, step, train):
     """One engine layer on input vectors x (M, fan_in): its output integers
     (M, out) as float64, with the gradients described at the top."""
-    m, fan_in = x.shape
+    m = x.shape[0]
     xi = sg(x)
     if L["host"]:
         v = L["alpha"] * (xi @ L["weight"].T) + L["bias"]
