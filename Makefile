@@ -8,7 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
-#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
+#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -246,7 +246,8 @@ bench-pool: $(VENV)/.installed
 # steps) and their golden accuracy, which equals the training tool's.
 ADC_BITS ?= 4
 WL       ?= 64
-ATKEEP   ?= 1.0
+# NET=fmnist-resnet-ft starts from weights fine-tuned at keep 0.5.
+ATKEEP   ?= $(if $(filter fmnist-resnet-ft,$(NET)),0.5,1.0)
 AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
@@ -258,9 +259,13 @@ AT_FLAGS ?=
 # NET=fmnist-mlp: the Fashion-MNIST MLP (float weights from make fmnist).
 # NET=fmnist-resnet: the residual CNN (make fmnist FMNIST_NETS=resnet),
 # BatchNorm folded first, as the training tool takes it.
-ifneq ($(filter fmnist-mlp fmnist-resnet,$(NET)),)
-AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(FM)/resnet/folded/folded.npz)
-AT_M0    := $(if $(filter fmnist-mlp,$(NET)),fixtures/fmnist/mlp.toml,$(FM)/resnet/folded/folded.toml)
+# NET=fmnist-resnet-ft: the residual CNN already fine-tuned against its pool
+# at keep 0.5 (stage 1; fixtures/fmnist/resnet_finetuned.npz and pool.npy,
+# so W = 64), folded; stage 2 then trains for the ADC from there.
+AT_FOLDED := $(if $(filter fmnist-resnet-ft,$(NET)),$(FM)/resnet-ft-folded,$(FM)/resnet/folded)
+ifneq ($(filter fmnist-mlp fmnist-resnet fmnist-resnet-ft,$(NET)),)
+AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(AT_FOLDED)/folded.npz)
+AT_M0    := $(if $(filter fmnist-mlp,$(NET)),fixtures/fmnist/mlp.toml,$(AT_FOLDED)/folded.toml)
 AT_DIR   := fixtures/fmnist
 AT_TRAIN := $(FMNIST_DATA)/train-images-idx3-ubyte.gz
 AT_TEST  := $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz
@@ -278,11 +283,11 @@ AT_TAG   ?=
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
 	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
-AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph)
+AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph) $(if $(filter fmnist-resnet-ft,$(NET)),--pool fixtures/fmnist/pool.npy)
 AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
 AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
-adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet,$(NET)),$(FM)/resnet/folded/folded.npz)
+adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(AT_TEST); \
 	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
@@ -301,6 +306,11 @@ adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet,$(NET)),$(FM)/re
 $(FM)/resnet/folded/folded.npz: $(FM)/resnet/float.npz
 	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
 		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet/folded > /dev/null
+
+$(FM)/resnet-ft-folded/folded.npz: fixtures/fmnist/resnet_finetuned.npz
+	cargo build --release --quiet
+	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
+		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet-ft-folded > /dev/null
 
 $(FM)/resnet/float.npz:
 	@echo "no $@: run make fmnist FMNIST_NETS=resnet first"; exit 1

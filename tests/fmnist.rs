@@ -1,6 +1,7 @@
 //! Fashion-MNIST: the IDX files Debian ships (a 300-image subset of the test
 //! set in fixtures/fmnist/), corrupted IDX files refused with one line, and
-//! the residual CNN fine-tuned by tools/fmnist.py on the golden model.
+//! the residual CNN fine-tuned by tools/fmnist.py on the golden model, with
+//! exact read-out and with a calibrated 4-bit ADC.
 
 mod common;
 
@@ -111,15 +112,18 @@ fn corrupted_idx_files_are_refused_with_one_line() {
     );
 }
 
-/// The residual CNN (`cimpool model resnet-fmnist`) trained and fine-tuned
-/// against its post-training pool at keep 0.5 by `make fmnist`
-/// (fixtures: the fine-tuned weights and that pool), compressed again with
-/// the same pool, on the golden model's integer path from the memory images.
-#[test]
-fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
-    let config = Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap())
-        .unwrap()
-        .resolved();
+/// The residual CNN (`cimpool model resnet-fmnist`) fine-tuned against its
+/// post-training pool at keep 0.5 by `make fmnist` (fixtures: the
+/// fine-tuned weights and that pool), compressed again with the same pool
+/// for an ADC of `adc_bits` (0: exact read-out), its images written to `dir`.
+fn finetuned_residual_cnn(
+    adc_bits: u32,
+    dir: &Path,
+) -> (compress::model::Network, compress::Compressed) {
+    let mut config =
+        Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap()).unwrap();
+    config.adc_bits = adc_bits;
+    let config = config.resolved();
     config.validate().unwrap();
     let desc: ModelDesc = compress::builtin::network("resnet-fmnist").unwrap();
     let net = desc
@@ -141,8 +145,16 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
         scales: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
+    images::write(&c, dir).unwrap();
+    (net, c)
+}
+
+/// The fine-tuned residual CNN on the golden model's integer path from
+/// its memory images.
+#[test]
+fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
     let dir = tempfile::tempdir().unwrap();
-    images::write(&c, dir.path()).unwrap();
+    let (net, c) = finetuned_residual_cnn(0, dir.path());
     let test = tensors::read_dataset(&test_images(), true).unwrap();
     let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
     let integer = run::accuracy(&out, &test.y);
@@ -166,3 +178,37 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
 /// Golden integer accuracy of the fixture network on all 10,000 test images
 /// (docs/COMPRESSION.md, `make fmnist`).
 const FMNIST_FIXTURE_ACCURACY: f64 = 0.8615;
+
+/// Ten engine layers and two residual adds in a row: with the
+/// generation-time ADC step a 4-bit ADC turns the fine-tuned residual CNN
+/// into chance, and the steps calibrated per layer bring it back to within
+/// a few points of exact read-out (docs/COMPRESSION.md, ADC-aware
+/// training: the pool, not a 4-bit ADC, is what this network has to
+/// be trained for).
+#[test]
+fn calibrated_adc_steps_keep_the_finetuned_residual_cnn_near_exact_read_out() {
+    let test = tensors::read_dataset(&test_images(), true).unwrap();
+    let accuracy = |imgs: &images::Images| {
+        run::accuracy(&run::golden(imgs, &test.x, |_, _| {}).unwrap(), &test.y)
+    };
+    let exact_dir = tempfile::tempdir().unwrap();
+    finetuned_residual_cnn(0, exact_dir.path());
+    let exact = accuracy(&images::read(exact_dir.path()).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    finetuned_residual_cnn(4, dir.path());
+    let mut imgs = images::read(dir.path()).unwrap();
+    let fixed = accuracy(&imgs);
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
+    let calibrated = accuracy(&imgs);
+    eprintln!(
+        "fine-tuned residual CNN, 300 test images: exact read-out {exact:.4}; 4-bit ADC on W = 64: generation-time step {fixed:.4}, calibrated steps {calibrated:.4} {:?}",
+        cal.shifts
+    );
+    assert_eq!(cal.shifts.iter().flatten().count(), 10, "{:?}", cal.shifts);
+    assert!(fixed < 0.3, "generation-time step: {fixed}");
+    assert!(
+        calibrated >= exact - 0.03,
+        "calibrated {calibrated} vs exact {exact}"
+    );
+}
