@@ -287,7 +287,7 @@ AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph) $(if $(filter fmnis
 AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
 AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
-adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
+adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(AT_TEST); \
 	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
