@@ -288,6 +288,7 @@ AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
 AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
+	@[ "$(NET)" != fmnist-resnet-ft ] || [ "$(WL)" = 64 ] || { echo "NET=fmnist-resnet-ft: WL=$(WL), but its pool (fixtures/fmnist/pool.npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(AT_TEST); \
 	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
@@ -308,7 +309,6 @@ $(FM)/resnet/folded/folded.npz: $(FM)/resnet/float.npz
 		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet/folded > /dev/null
 
 $(FM)/resnet-ft-folded/folded.npz: fixtures/fmnist/resnet_finetuned.npz
-	cargo build --release --quiet
 	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
 		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet-ft-folded > /dev/null
 
