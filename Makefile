@@ -237,7 +237,7 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 bench-pool: $(VENV)/.installed
 	PYTHON=$(PY) cargo run --release --quiet --example pool_bench -- 10 128
 
-# ADC-aware training (Lin & Chang stage 2) of a digits network (NET) for a
+# ADC-aware training (Lin & Chang stage 2) of a network (NET) for a
 # lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL): the
 # post-training images (fixed and calibrated ADC steps), the check that
 # tools/adc_train.py's forward pass reproduces the golden model exactly,
