@@ -247,7 +247,8 @@ bench-pool: $(VENV)/.installed
 ADC_BITS ?= 4
 WL       ?= 64
 # NET=fmnist-resnet-ft starts from weights fine-tuned at keep 0.5.
-ATKEEP   ?= $(if $(filter fmnist-resnet-ft,$(NET)),0.5,1.0)
+AT_FT    := $(filter fmnist-resnet-ft,$(NET))
+ATKEEP   ?= $(if $(AT_FT),0.5,1.0)
 AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
@@ -262,7 +263,7 @@ AT_FLAGS ?=
 # NET=fmnist-resnet-ft: the residual CNN already fine-tuned against its pool
 # at keep 0.5 (stage 1; fixtures/fmnist/resnet_finetuned.npz and pool.npy,
 # so W = 64), folded; stage 2 then trains for the ADC from there.
-AT_FOLDED := $(if $(filter fmnist-resnet-ft,$(NET)),$(FM)/resnet-ft-folded,$(FM)/resnet/folded)
+AT_FOLDED := $(if $(AT_FT),$(FM)/resnet-ft-folded,$(FM)/resnet/folded)
 ifneq ($(filter fmnist-mlp fmnist-resnet fmnist-resnet-ft,$(NET)),)
 AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(AT_FOLDED)/folded.npz)
 AT_M0    := $(if $(filter fmnist-mlp,$(NET)),fixtures/fmnist/mlp.toml,$(AT_FOLDED)/folded.toml)
@@ -283,12 +284,12 @@ AT_TAG   ?=
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
 	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
-AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph) $(if $(filter fmnist-resnet-ft,$(NET)),--pool fixtures/fmnist/pool.npy)
+AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph) $(if $(AT_FT),--pool fixtures/fmnist/pool.npy)
 AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
 AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
-	@[ "$(NET)" != fmnist-resnet-ft ] || [ "$(WL)" = 64 ] || { echo "NET=fmnist-resnet-ft: WL=$(WL), but its pool (fixtures/fmnist/pool.npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
+	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=fmnist-resnet-ft: WL=$(WL), but its pool (fixtures/fmnist/pool.npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; T=$(AT_TEST); \
 	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
@@ -304,13 +305,13 @@ adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) 
 	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
 	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
 
+# The residual CNN's weights ($<) with BatchNorm folded, in the target's folder.
+FOLD_RESNET = $(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
+	--calib fixtures/fmnist/calib.npz --write-folded --out $(@D) > /dev/null
 $(FM)/resnet/folded/folded.npz: $(FM)/resnet/float.npz
-	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
-		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet/folded > /dev/null
-
+	$(FOLD_RESNET)
 $(FM)/resnet-ft-folded/folded.npz: fixtures/fmnist/resnet_finetuned.npz
-	$(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
-		--calib fixtures/fmnist/calib.npz --write-folded --out $(FM)/resnet-ft-folded > /dev/null
+	$(FOLD_RESNET)
 
 $(FM)/resnet/float.npz:
 	@echo "no $@: run make fmnist FMNIST_NETS=resnet first"; exit 1
