@@ -89,6 +89,8 @@ class Hardware:
         self.out_bits = c["out_bits"]
         self.w_bits = c["w_bits"]
         self.lossy = 0 < self.adc_bits < bits(self.wl)
+        # Training: give clamped ADC codes no gradient (--adc-grad clamp).
+        self.clamp_grad = False
         self.max_shift = bits(self.wl) - self.adc_bits if self.lossy else 0
         if c["act_signed"]:
             sys.exit(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
@@ -170,11 +172,35 @@ def adc_sums(s, step, m, hw):
     return converted(s, jnp.asarray(step).astype(jnp.float32))
 
 
+def in_range(s, step, m, hw):
+    """Column sums s (H, M*T, O) -> (H, M, O): the share of each value's
+    conversions, plane t weighted 2^t as in the recombination, whose ADC code
+    needs no clamping. A constant (no gradient)."""
+    top = float((1 << hw.adc_bits) - 1)
+    half = 0.5 if hw.mode == "round_clamp" else 0.0
+    q = jnp.floor(sg(s) / sg(jnp.asarray(step).astype(jnp.float32)) + half)
+    ok = ((q >= 0) & (q <= top)).astype(jnp.float32)
+    return sg(plane_sums(ok, m, hw) / float((1 << hw.act_bits) - 1))
+
+
+def clamp_aware_product(x, w, share, hw, width):
+    """x (M, fan_in) @ w (O, fan_in).T with each phase's part scaled by
+    share (H, M, O): LSQ's input gradient (1 inside the ADC's range, 0 for a
+    clamped code) carried to the weights and inputs of each phase of W word
+    lines. With share = 1 it is the exact product."""
+    ph = share.shape[0]
+    f = x.shape[1]
+    xh = jnp.pad(x, ((0, 0), (0, width - f))).reshape(x.shape[0], ph, hw.wl).transpose(1, 0, 2)
+    wh = jnp.pad(w, ((0, 0), (0, width - f))).reshape(w.shape[0], ph, hw.wl).transpose(1, 0, 2)
+    return (jnp.einsum("hmk,hok->hmo", xh, wh) * share).sum(0)
+
+
 def engine_layer(x, L, hw, step, train):
     """One engine layer on input vectors x (M, fan_in): its output integers
     (M, out) as float64, with the gradients described at the top."""
     m = x.shape[0]
     xi = sg(x)
+    share = None
     if L["host"]:
         v = L["alpha"] * (xi @ L["weight"].T) + L["bias"]
     else:
@@ -183,8 +209,12 @@ def engine_layer(x, L, hw, step, train):
             # Every weight bit's cells in one product: columns j * O + o.
             wb = L["weight_bits"]
             nb, o = wb.shape[0], wb.shape[1]
-            y = adc_sums(column_sums(planes, wb.reshape(nb * o, -1), hw), step, m, hw)
+            s = column_sums(planes, wb.reshape(nb * o, -1), hw)
+            y = adc_sums(s, step, m, hw)
             bit_w = jnp.array([-(2.0**j) if j == nb - 1 else 2.0**j for j in range(nb)])
+            if train and hw.clamp_grad and hw.lossy:
+                ins = in_range(s, step, m, hw).reshape(y.shape[0], m, nb, o)
+                share = jnp.einsum("hmjo,j->hmo", ins, jnp.abs(bit_w).astype(jnp.float32)) / float(jnp.abs(bit_w).sum())
             acc = jnp.einsum("hmjo,j->mo", y.reshape(y.shape[0], m, nb, o), bit_w)
             v = L["alpha"] * acc + L["bias"]
         else:
@@ -192,14 +222,23 @@ def engine_layer(x, L, hw, step, train):
             o = L["pool_bits"].shape[0]
             cells = jnp.concatenate([jnp.asarray(L["pool_bits"]), jnp.asarray(L["error_bits"])], axis=0)
             np_ = plane_sums(planes.sum(-1, keepdims=True), m, hw)
-            y = 2.0 * adc_sums(column_sums(planes, cells, hw), step, m, hw) - np_
+            s = column_sums(planes, cells, hw)
+            y = 2.0 * adc_sums(s, step, m, hw) - np_
             acc_p = y[..., :o].sum(0)
             acc_e = jnp.einsum("hmo,ho->mo", y[..., o:], L["phase_mask"])
             v = L["alpha"] * acc_p + L["beta"] * acc_e + L["bias"]
+            if train and hw.clamp_grad and hw.lossy:
+                # Pool and error parts weighted by their scales.
+                ins = in_range(s, step, m, hw)
+                a = jnp.abs(jnp.asarray(L["alpha"], jnp.float32))
+                b = jnp.abs(jnp.asarray(L["beta"], jnp.float32)) * jnp.asarray(L["phase_mask"], jnp.float32)[:, None, :]
+                den = a + b
+                share = jnp.where(den > 0, (a * ins[..., :o] + b * ins[..., o:]) / jnp.where(den > 0, den, 1.0), 1.0)
     if train and not L["host"]:
         # Straight-through for weights and inputs: the exact product's gradient.
         # float32: it carries only gradients, and the maps are large.
-        prod = (x.astype(jnp.float32) @ (L["eff"] * L["k"]).T.astype(jnp.float32)).astype(jnp.float64) + L["bias_f"] * L["kb"]
+        xf, wf = x.astype(jnp.float32), (L["eff"] * L["k"]).astype(jnp.float32)
+        prod = (xf @ wf.T if share is None else clamp_aware_product(xf, wf, share, hw, L["width"])).astype(jnp.float64) + L["bias_f"] * L["kb"]
         v = v + (prod - sg(prod))
     return requantize(v, L["shift"], L["relu"], hw.out_bits)
 
@@ -569,6 +608,42 @@ def gradcheck():
             ok = abs(got - want) <= 1e-4 * max(1.0, abs(want)) and vw == vg
             bad += not ok
             print(f"{mode} B={adc_bits} W={wl} step 2^{shift}: gradient {got:.6g} (automatic {want:.6g}){'' if ok else '  MISMATCH'}")
+    return bad + clampcheck(rng)
+
+
+def clampcheck(rng):
+    """--adc-grad clamp: in_range against the ADC's definition written as
+    loops, and clamp_aware_product's weight gradient against the per-phase
+    sum it stands for. Returns the number of mismatches."""
+    hw = Hardware.__new__(Hardware)
+    hw.act_bits, hw.adc_bits, hw.wl, hw.lossy = 8, 3, 16, True
+    ph, m, o = 3, 6, 4
+    bad = 0
+    for mode in ("floor_clamp", "round_clamp"):
+        hw.mode = mode
+        s = rng.integers(0, hw.wl + 1, (ph, m * hw.act_bits, o)).astype(np.float32)
+        step = 2.0
+        got = np.asarray(in_range(jnp.asarray(s), step, m, hw))
+        want = np.zeros((ph, m, o))
+        for h, i, t, c in np.ndindex(ph, m, hw.act_bits, o):
+            code = np.floor(s[h, i * hw.act_bits + t, c] / step + (0.5 if mode == "round_clamp" else 0.0))
+            want[h, i, c] += (2.0**t / 255.0) * (0 <= code <= 7)
+        ok = np.allclose(got, want, atol=1e-6)
+        bad += not ok
+        print(f"in_range {mode}: {'matches' if ok else 'MISMATCH'} the loops (share of in-range conversions {want.mean():.3f})")
+    x = rng.integers(0, 256, (m, 40)).astype(np.float32)
+    w = rng.normal(size=(o, 40)).astype(np.float32)
+    share = rng.uniform(size=(ph, m, o)).astype(np.float32)
+    g = rng.normal(size=(m, o)).astype(np.float32)
+    got = np.asarray(jax.grad(lambda w_: jnp.sum(g * clamp_aware_product(jnp.asarray(x), w_, jnp.asarray(share), hw, ph * hw.wl)))(jnp.asarray(w)))
+    xp = np.pad(x, ((0, 0), (0, ph * hw.wl - 40)))
+    want = np.zeros((o, ph * hw.wl))
+    for h in range(ph):
+        cols = slice(h * hw.wl, (h + 1) * hw.wl)
+        want[:, cols] = (g * share[h]).T @ xp[:, cols]
+    ok = np.allclose(got, want[:, :40], rtol=1e-4, atol=1e-3)
+    bad += not ok
+    print(f"clamp_aware_product: weight gradient {'matches' if ok else 'MISMATCH'} the per-phase sums")
     return bad
 
 
@@ -601,6 +676,12 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
     ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="constant", help="the ADC steps' learning rate: constant, or cosine decay like the weights'")
+    ap.add_argument(
+        "--adc-grad",
+        choices=("exact", "clamp"),
+        default="exact",
+        help="weights' and inputs' gradient through the ADC: the exact product's (straight through), or LSQ's (none through clamped codes)",
+    )
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--train-samples", type=int, help="train on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
@@ -610,6 +691,7 @@ def main():
     args = ap.parse_args()
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
+    hw.clamp_grad = args.adc_grad == "clamp"
     if args.command == "check":
         if not args.golden:
             sys.exit("check needs --golden")
