@@ -223,8 +223,8 @@ fn accuracy(text: &str) -> String {
 
 /// Trains for a few epochs from the post-training images of `hw` and checks
 /// that the recompressed images give the accuracy training reported, and a
-/// gain of at least `gain` points.
-fn round_trip(hw: &[&str], pool: bool, gain: f64) {
+/// gain of at least `gain` points; `train_flags` go to adc_train.py train.
+fn round_trip(hw: &[&str], pool: bool, gain: f64, train_flags: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let d = |n: &str| tmp.path().join(n).display().to_string();
     let pt = d("pt");
@@ -283,6 +283,7 @@ fn round_trip(hw: &[&str], pool: bool, gain: f64) {
         "--out",
         &trained,
     ];
+    args.extend(train_flags);
     if pool {
         args.extend(["--pool", &pool_file]);
         again.extend(["--pool", &pool_file]);
@@ -318,9 +319,16 @@ fn trained_weights_and_learned_steps_compress_to_what_training_computed() {
         &[&common[..], &["--keep", "1.0", "--set", "adc_bits=3"]].concat(),
         true,
         10.0,
+        &[],
     );
-    // The dense engine, 4-bit weights, half the phase blocks skipped, 3-bit ADC on 16.
-    round_trip(&[&common[..], DENSE_SKIP_3BIT].concat(), false, 20.0);
+    // The dense engine, 4-bit weights, half the phase blocks skipped, 3-bit ADC on 16,
+    // with LSQ's gradient through the ADC (no gradient through clamped codes).
+    round_trip(
+        &[&common[..], DENSE_SKIP_3BIT].concat(),
+        false,
+        20.0,
+        &["--adc-grad", "clamp"],
+    );
 }
 
 #[test]

@@ -214,7 +214,7 @@ def engine_layer(x, L, hw, step, train):
             bit_w = jnp.array([-(2.0**j) if j == nb - 1 else 2.0**j for j in range(nb)])
             if train and hw.clamp_grad and hw.lossy:
                 ins = in_range(s, step, m, hw).reshape(y.shape[0], m, nb, o)
-                share = jnp.einsum("hmjo,j->hmo", ins, jnp.abs(bit_w).astype(jnp.float32)) / float(jnp.abs(bit_w).sum())
+                share = jnp.einsum("hmjo,j->hmo", ins, jnp.abs(bit_w).astype(jnp.float32)) / float(2**nb - 1)
             acc = jnp.einsum("hmjo,j->mo", y.reshape(y.shape[0], m, nb, o), bit_w)
             v = L["alpha"] * acc + L["bias"]
         else:
