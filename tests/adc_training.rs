@@ -376,9 +376,13 @@ fn bad_adc_shift_files_are_refused_naming_the_field() {
 /// The ADC step's LSQ gradient is written by hand (a custom VJP that sums
 /// it in the forward pass, for speed); it must equal automatic
 /// differentiation of the plain ADC in both modes and at several steps.
+/// `--adc-grad clamp`'s in-range shares and per-phase weight gradient are
+/// checked against loops.
 #[test]
 fn hand_written_adc_step_gradient_matches_automatic_differentiation() {
     let out = adc_train(&["gradcheck"]);
     assert!(out.contains("gradcheck: 0 mismatches"), "{out}");
-    assert_eq!(out.matches("gradient ").count(), 8, "{out}");
+    assert_eq!(out.matches("(automatic ").count(), 8, "{out}");
+    assert_eq!(out.matches("matches the loops").count(), 2, "{out}");
+    assert!(out.contains("weight gradient matches"), "{out}");
 }

@@ -411,6 +411,64 @@ def check(args, manifest, hw):
     return bad == 0
 
 
+def refine_shifts(manifest, hw, layers, shifts, x, y):
+    """Each lossy engine layer's ADC shift, tried one step down and up in
+    turn (coordinate descent, at most two passes), kept where it lowers the
+    cross-entropy on (x, y). Why: the learned log2 step is rounded, and
+    where it sits near a half the rounding is arbitrary, yet at 3 bits one
+    step in one layer can move accuracy by 30 points (docs/COMPRESSION.md)."""
+    out_scale = manifest["nodes"][-1]["scale"]
+    f = jax.jit(lambda xb, st: forward(manifest, layers, hw, st, xb, False))
+
+    def score(sh):
+        st = [jnp.float32(2.0 ** sh.get(li, 0)) for li in range(len(layers))]
+        loss, hit = 0.0, 0
+        for i in range(0, len(x), 256):
+            lg = np.asarray(f(x[i : i + 256], st)) * out_scale
+            loss += float(optax.softmax_cross_entropy_with_integer_labels(lg, y[i : i + 256]).sum())
+            hit += int((lg.argmax(axis=1) == y[i : i + 256]).sum())
+        return loss / len(x), 100.0 * hit / len(x)
+
+    names = {li: manifest["layers"][li]["name"] for li in shifts}
+    best = dict(shifts)
+    cur = score(best)
+    print(f"refine: ADC shifts {[best[li] for li in shifts]} on {len(x)} training samples: loss {cur[0]:.4f}, accuracy {cur[1]:.2f}%", flush=True)
+    for _ in range(2):
+        moved = False
+        for li in shifts:
+            base = best[li]
+            for cand in (base - 1, base + 1):
+                if 0 <= cand <= hw.max_shift:
+                    trial = {**best, li: cand}
+                    s = score(trial)
+                    if s[0] < cur[0]:
+                        print(f"refine: {names[li]} {best[li]} -> {cand}: loss {s[0]:.4f}, accuracy {s[1]:.2f}%", flush=True)
+                        best, cur, moved = trial, s, True
+        if not moved:
+            break
+    return best
+
+
+def refine_subset(args, x, y):
+    """The training samples refinement scores on: a seeded subset of --refine-shifts."""
+    if not 0 < args.refine_shifts:
+        sys.exit(f"--refine-shifts {args.refine_shifts}: allowed 1..{len(y)} (training samples), or 0 to keep the rounded learned steps")
+    keep = np.sort(np.random.default_rng(args.seed).permutation(len(y))[: args.refine_shifts])
+    return x[keep], y[keep]
+
+
+def refine(args, manifest, hw):
+    """refine: the ADC shifts of any images (post-training or trained), chosen on labelled training data."""
+    if not hw.lossy:
+        sys.exit(f"{args.images}: adc_bits = {hw.adc_bits} reads out exactly: no ADC shifts to refine")
+    layers = exported_layers(manifest, args.export, hw)
+    engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
+    x, y = refine_subset(args, *load_data(args.train))
+    best = refine_shifts(manifest, hw, layers, {li: int(layers[li]["adc_shift"]) for li in engine}, x, y)
+    Path(args.shifts).write_text(json.dumps({manifest["layers"][li]["name"]: s for li, s in best.items()}, indent=2) + "\n")
+    print(f"wrote {args.shifts}")
+
+
 def train(args, manifest, hw):
     exported = exported_layers(manifest, args.export, hw)
     proj = Projector(manifest, hw, args.images, args.pool, args.keep)
@@ -535,9 +593,12 @@ def train(args, manifest, hw):
 
     w = {k: np.asarray(v) for k, v in state["w"].items()}
     layers = integers(w)
-    final = accuracy(layers, state["s"], x_test, y_test)
+    learned = {li: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine}
+    if hw.lossy and args.refine_shifts:
+        learned = refine_shifts(manifest, hw, layers, learned, *refine_subset(args, x_train, y_train))
+    final = accuracy(layers, {str(li): jnp.asarray(float(s)) for li, s in learned.items()}, x_test, y_test)
     # Exact read-out has no step to learn: an empty map.
-    shifts = {manifest["layers"][li]["name"]: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine if hw.lossy}
+    shifts = {manifest["layers"][li]["name"]: learned[li] for li in engine if hw.lossy}
     print(f"after {args.epochs} epochs: test accuracy {100 * final:.2f}% (golden integer path), learned ADC shifts {shifts}")
     out = dict(tensors)
     for li in engine:
@@ -663,10 +724,10 @@ def main():
         table(a.build, a.nets, a.wls, a.bits)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=("check", "train"))
+    ap.add_argument("command", choices=("check", "train", "refine"))
     ap.add_argument("--images", required=True, help="folder of a cimpool compress run")
     ap.add_argument("--export", required=True, help="its integers: the .npz of `cimpool export`")
-    ap.add_argument("--data", required=True, help="labelled test data (.npz with x, y, or IDX images)")
+    ap.add_argument("--data", help="check, train: labelled test data (.npz with x, y, or IDX images)")
     ap.add_argument("--golden", help="check: the golden model's outputs (`cimpool run --outputs`)")
     ap.add_argument("--weights", help="train: the float weights the images were made from")
     ap.add_argument("--pool", help="train, pool engine: the pool.npy the images were made with")
@@ -682,6 +743,13 @@ def main():
         default="exact",
         help="weights' and inputs' gradient through the ADC: the exact product's (straight through), or LSQ's (none through clamped codes)",
     )
+    ap.add_argument(
+        "--refine-shifts",
+        type=int,
+        default=1024,
+        metavar="N",
+        help="after training (and in refine): each layer's ADC shift tried one step down and up, kept where the loss on N training samples falls; 0 keeps the rounded learned steps",
+    )
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--train-samples", type=int, help="train on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
@@ -692,10 +760,18 @@ def main():
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
+    if args.command in ("check", "train") and not args.data:
+        sys.exit(f"{args.command} needs --data")
     if args.command == "check":
         if not args.golden:
             sys.exit("check needs --golden")
         sys.exit(0 if check(args, manifest, hw) else 1)
+    if args.command == "refine":
+        for need in ("train", "shifts"):
+            if getattr(args, need) is None:
+                sys.exit(f"refine needs --{need}")
+        refine(args, manifest, hw)
+        return
     for need in ("weights", "train", "out", "shifts"):
         if getattr(args, need) is None:
             sys.exit(f"train needs --{need}")
