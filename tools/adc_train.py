@@ -736,7 +736,7 @@ def main():
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
-    ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="constant", help="the ADC steps' learning rate: constant, or cosine decay like the weights'")
+    ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="cosine", help="the ADC steps' learning rate: cosine decay like the weights' (default), or constant")
     ap.add_argument(
         "--adc-grad",
         choices=("exact", "clamp"),
