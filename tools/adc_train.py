@@ -450,9 +450,12 @@ def refine_shifts(manifest, hw, layers, shifts, x, y):
 
 
 def refine_subset(args, x, y):
-    """The training samples refinement scores on: a seeded subset of --refine-shifts."""
-    if not 0 < args.refine_shifts:
-        sys.exit(f"--refine-shifts {args.refine_shifts}: allowed 1..{len(y)} (training samples), or 0 to keep the rounded learned steps")
+    """The training samples refinement scores on: a seeded subset of
+    --refine-shifts of them (all of them if there are fewer; the refine
+    line says how many)."""
+    if args.refine_shifts < (1 if args.command == "refine" else 0):
+        zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
+        sys.exit(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
     keep = np.sort(np.random.default_rng(args.seed).permutation(len(y))[: args.refine_shifts])
     return x[keep], y[keep]
 
@@ -760,6 +763,9 @@ def main():
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
+    if args.refine_shifts < 0:
+        # Before training, not after it.
+        refine_subset(args, None, None)
     if args.command in ("check", "train") and not args.data:
         sys.exit(f"{args.command} needs --data")
     if args.command == "check":
