@@ -139,6 +139,11 @@ def plane_sums(a, m, hw):
     return (a.reshape(ph, m, hw.act_bits, o) * w[:, None]).sum(2).astype(jnp.float64)
 
 
+def adc_levels(hw):
+    """The ADC's top code and the offset its rounding adds (docs/SPEC.md section 2)."""
+    return float((1 << hw.adc_bits) - 1), 0.5 if hw.mode == "round_clamp" else 0.0
+
+
 def adc_sums(s, step, m, hw):
     """The ADC of docs/SPEC.md section 2 on column sums s (H, M*T, O) with step
     2^adc_shift, summed over the bit planes (plane_sums): (H, M, O).
@@ -152,8 +157,7 @@ def adc_sums(s, step, m, hw):
     exact: every value is a multiple of the step up to W."""
     if not hw.lossy:
         return plane_sums(s, m, hw)
-    top = float((1 << hw.adc_bits) - 1)
-    half = 0.5 if hw.mode == "round_clamp" else 0.0
+    top, half = adc_levels(hw)
 
     def both(s, step):
         r = s / step
@@ -176,8 +180,7 @@ def in_range(s, step, m, hw):
     """Column sums s (H, M*T, O) -> (H, M, O): the share of each value's
     conversions, plane t weighted 2^t as in the recombination, whose ADC code
     needs no clamping. A constant (no gradient)."""
-    top = float((1 << hw.adc_bits) - 1)
-    half = 0.5 if hw.mode == "round_clamp" else 0.0
+    top, half = adc_levels(hw)
     q = jnp.floor(sg(s) / sg(jnp.asarray(step).astype(jnp.float32)) + half)
     ok = ((q >= 0) & (q <= top)).astype(jnp.float32)
     return sg(plane_sums(ok, m, hw) / float((1 << hw.act_bits) - 1))
@@ -420,7 +423,15 @@ def refine_shifts(manifest, hw, layers, shifts, x, y):
     out_scale = manifest["nodes"][-1]["scale"]
     f = jax.jit(lambda xb, st: forward(manifest, layers, hw, st, xb, False))
 
+    scored = {}
+
     def score(sh):
+        key = tuple(sorted(sh.items()))
+        if key not in scored:
+            scored[key] = run(sh)
+        return scored[key]
+
+    def run(sh):
         st = [jnp.float32(2.0 ** sh.get(li, 0)) for li in range(len(layers))]
         loss, hit = 0.0, 0
         for i in range(0, len(x), 256):
@@ -453,9 +464,6 @@ def refine_subset(args, x, y):
     """The training samples refinement scores on: a seeded subset of
     --refine-shifts of them (all of them if there are fewer; the refine
     line says how many)."""
-    if args.refine_shifts < (1 if args.command == "refine" else 0):
-        zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
-        sys.exit(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
     keep = np.sort(np.random.default_rng(args.seed).permutation(len(y))[: args.refine_shifts])
     return x[keep], y[keep]
 
@@ -763,9 +771,9 @@ def main():
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
-    if args.refine_shifts < 0:
-        # Before training, not after it.
-        refine_subset(args, None, None)
+    if args.refine_shifts < (1 if args.command == "refine" else 0):
+        zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
+        sys.exit(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
     if args.command in ("check", "train") and not args.data:
         sys.exit(f"{args.command} needs --data")
     if args.command == "check":
