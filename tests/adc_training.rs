@@ -386,3 +386,18 @@ fn hand_written_adc_step_gradient_matches_automatic_differentiation() {
     assert_eq!(out.matches("matches the loops").count(), 2, "{out}");
     assert!(out.contains("weight gradient matches"), "{out}");
 }
+
+/// Refinement moves by the loss but keeps the most accurate configuration
+/// it scored: on made-up scores where a lower loss comes with lower
+/// accuracy it keeps the start, and where a move that costs accuracy opens
+/// a better one it keeps the better one.
+#[test]
+fn shift_refinement_keeps_the_most_accurate_configuration_it_scored() {
+    let out = adc_train(&["refinecheck"]);
+    assert!(out.contains("refinecheck: 0 wrong"), "{out}");
+    assert_eq!(out.matches("refinecheck: kept").count(), 3, "{out}");
+    assert!(
+        out.contains("kept ADC shifts [0, 0], the most accurate"),
+        "{out}"
+    );
+}
