@@ -511,13 +511,27 @@ def refine_subset(args, x, y):
     return x[keep], y[keep]
 
 
+def training_data(args):
+    """--train, or the seeded subset of --train-samples of it (refine given
+    the same --train-samples and --seed scores on the samples train's
+    refinement did)."""
+    x, y = load_data(args.train)
+    if args.train_samples is not None:
+        if not 0 < args.train_samples <= len(y):
+            sys.exit(f"--train-samples {args.train_samples}: the training data has {len(y)} samples (allowed 1..{len(y)})")
+        keep = np.sort(np.random.default_rng(args.seed).permutation(len(y))[: args.train_samples])
+        x, y = x[keep], y[keep]
+        print(f"{args.command}: on {len(y)} of the training samples (seed {args.seed})")
+    return x, y
+
+
 def refine(args, manifest, hw):
     """refine: the ADC shifts of any images (post-training or trained), chosen on labelled training data."""
     if not hw.lossy:
         sys.exit(f"{args.images}: adc_bits = {hw.adc_bits} reads out exactly: no ADC shifts to refine")
     layers = exported_layers(manifest, args.export, hw)
     engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
-    x, y = refine_subset(args, *load_data(args.train))
+    x, y = refine_subset(args, *training_data(args))
     best = refine_shifts(manifest, hw, layers, {li: int(layers[li]["adc_shift"]) for li in engine}, x, y)
     Path(args.shifts).write_text(json.dumps({manifest["layers"][li]["name"]: s for li, s in best.items()}, indent=2) + "\n")
     print(f"wrote {args.shifts}")
@@ -556,13 +570,7 @@ def train(args, manifest, hw):
             sys.exit(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
     print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
 
-    x_train, y_train = load_data(args.train)
-    if args.train_samples is not None:
-        if not 0 < args.train_samples <= len(y_train):
-            sys.exit(f"--train-samples {args.train_samples}: the training data has {len(y_train)} samples (allowed 1..{len(y_train)})")
-        keep = np.sort(np.random.default_rng(args.seed).permutation(len(y_train))[: args.train_samples])
-        x_train, y_train = x_train[keep], y_train[keep]
-        print(f"training on {len(y_train)} of the training samples (seed {args.seed})")
+    x_train, y_train = training_data(args)
     if not 0 < args.batch <= len(y_train):
         sys.exit(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)
@@ -790,7 +798,7 @@ def main():
     ap.add_argument("--weights", help="train: the float weights the images were made from")
     ap.add_argument("--pool", help="train, pool engine: the pool.npy the images were made with")
     ap.add_argument("--keep", type=float, default=0.5, help="train, pool engine: the keep ratio the images were made with")
-    ap.add_argument("--train", help="train: labelled training data")
+    ap.add_argument("--train", help="train, refine: labelled training data")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
@@ -806,10 +814,10 @@ def main():
         type=int,
         default=1024,
         metavar="N",
-        help="after training (and in refine): each layer's ADC shift tried one step down and up, kept where the loss on N training samples falls; 0 keeps the rounded learned steps",
+        help="after training (and in refine): each layer's ADC shift tried one step down and up, moved where the loss on N training samples falls; the most accurate configuration scored is kept; 0 keeps the rounded learned steps",
     )
     ap.add_argument("--batch", type=int, default=32)
-    ap.add_argument("--train-samples", type=int, help="train on this many training samples (a seeded random subset) instead of all")
+    ap.add_argument("--train-samples", type=int, help="train (and refine) on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
