@@ -238,6 +238,18 @@ impl<'a> Importer<'a> {
     }
 
     fn node(&mut self, n: &Node) -> Result<(), OnnxError> {
+        // Every supported operator reads its first input and names its
+        // first output; a node without them is malformed, not a panic.
+        if n.input.is_empty() || n.output.is_empty() {
+            return Err(self.err(
+                n,
+                format!(
+                    "a node needs at least one input and one output (it has {} and {})",
+                    n.input.len(),
+                    n.output.len()
+                ),
+            ));
+        }
         match n.op_type {
             OpType::Conv => self.conv(n),
             OpType::Gemm | OpType::MatMul => self.fc(n),
