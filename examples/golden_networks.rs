@@ -4,8 +4,10 @@
 //! Run: `cargo run --release --example golden_networks -- [NETWORK] [IMAGES] [CONFIG.toml]`
 //! (default: resnet18-cifar, 8 images, the embedded default configuration).
 
-use cimpool::compress::{self, builtin, images, run};
+use cimpool::compress;
 use cimpool::config::Config;
+use cimpool::network::builtin;
+use cimpool::{images, run};
 use rand::{Rng, SeedableRng};
 use std::time::Instant;
 

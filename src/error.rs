@@ -2,36 +2,17 @@
 //! exit code the command line gives it (2 for bad input, 1 for a failure).
 
 use crate::benes::GroupNotAPermutation;
-use crate::compress::images::ImagesError;
-use crate::compress::model::ModelError;
 use crate::compress::morph::MorphError;
-use crate::compress::onnx::OnnxError;
-use crate::compress::run::RunError;
-use crate::compress::tensors::TensorError;
 use crate::compress::CompressError;
 use crate::config::ConfigError;
 use crate::cosim::CosimError;
 use crate::flow::FlowError;
+use crate::images::{DecodeError, ImagesError};
+use crate::network::model::ModelError;
+use crate::network::onnx::OnnxError;
+use crate::network::tensors::TensorError;
 use crate::package::PackageError;
-
-/// A third-party parser's message on one line: errors that quote the
-/// offending source (toml, pest) span several lines with carets, and a
-/// rejection here is always one line.
-pub fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A TOML error as `line L, column C: message`, on one line (the crate's
-/// own rendering quotes the source over several lines).
-pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = one_line(e.message());
-    let Some(before) = e.span().and_then(|s| text.get(..s.start)) else {
-        return message;
-    };
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-    format!("line {line}, column {column}: {message}")
-}
+use crate::run::RunError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -51,6 +32,8 @@ pub enum Error {
     Morph(#[from] MorphError),
     #[error(transparent)]
     Images(#[from] ImagesError),
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
@@ -81,6 +64,7 @@ impl Error {
             | Error::Onnx(_)
             | Error::Compress(_)
             | Error::Morph(_)
+            | Error::Decode(_)
             | Error::Run(_)
             | Error::Route(_)
             | Error::Usage(_) => true,

@@ -142,7 +142,7 @@ fn either(first: Outcome, second: Outcome) -> Outcome {
 /// the parser panics or rejects with anything but one line. `images` is a
 /// valid compressed image folder for `Target::Images` to mutate.
 pub fn run(target: Target, data: &[u8], images: Option<&Path>) -> Outcome {
-    use crate::compress;
+    use crate::network;
     let text = || String::from_utf8_lossy(data).into_owned();
     match target {
         Target::Config => judge(
@@ -151,7 +151,7 @@ pub fn run(target: Target, data: &[u8], images: Option<&Path>) -> Outcome {
                 c.validate().map(|_| c.design_name())
             }),
         ),
-        Target::Model => judge(compress::model::ModelDesc::from_file(&file_with(
+        Target::Model => judge(network::model::ModelDesc::from_file(&file_with(
             "model.toml",
             data,
         ))),
@@ -159,27 +159,27 @@ pub fn run(target: Target, data: &[u8], images: Option<&Path>) -> Outcome {
             // Weights (float) and a pool (int8, as `--pool` reads it).
             let path = file_with("w.npy", data);
             either(
-                judge(compress::tensors::read_tensors(&path)),
-                judge(compress::tensors::read_pool(&path, 64, 64)),
+                judge(network::tensors::read_tensors(&path)),
+                judge(network::tensors::read_pool(&path, 64, 64)),
             )
         }
         Target::Npz => {
             // Weights (float) and a data set (`x`, `y`, as --calib reads it).
             let path = file_with("w.npz", data);
             either(
-                judge(compress::tensors::read_tensors(&path)),
-                judge(compress::tensors::read_dataset(&path, false)),
+                judge(network::tensors::read_tensors(&path)),
+                judge(network::tensors::read_dataset(&path, false)),
             )
         }
-        Target::Safetensors => judge(compress::tensors::read_tensors(&file_with(
+        Target::Safetensors => judge(network::tensors::read_tensors(&file_with(
             "w.safetensors",
             data,
         ))),
-        Target::Onnx => judge(compress::onnx::import(
+        Target::Onnx => judge(network::onnx::import(
             &file_with("m.onnx", data),
             1.0 / 255.0,
         )),
-        Target::Idx => judge(compress::idx::read_idx_dataset(
+        Target::Idx => judge(network::idx::read_idx_dataset(
             &file_with("x-images-idx3-ubyte", data),
             false,
         )),

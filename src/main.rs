@@ -2,10 +2,12 @@
 //! configuration key is also a flag (`--wl-parallel 16`), derived from the
 //! embedded default configuration; `--set key=value` reaches the same keys.
 
-use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::compress;
 use cimpool::config::{Config, Crossbar, DEFAULT_TOML};
 use cimpool::error::{Error, Result};
+use cimpool::network::{self, model::ModelDesc, tensors};
 use cimpool::{cosim, flow, package};
+use cimpool::{images, run};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -618,7 +620,7 @@ fn calibrate_adc(
     }
     let samples = &calib[..calib.len().min(64)];
     let mut imgs = images::read(out)?;
-    let cal = compress::adc_calib::calibrate(&mut imgs, samples, correct_bias)?;
+    let cal = cimpool::pipeline::adc_calib::calibrate(&mut imgs, samples, correct_bias)?;
     let mut chosen = Vec::new();
     let mut corrected = Vec::new();
     for (li, (l, shift)) in c.layers.iter_mut().zip(&cal.shifts).enumerate() {
@@ -661,11 +663,11 @@ fn calibrate_adc(
 /// The morphed network (docs/COMPRESSION.md, macro-size-aware morphing);
 /// its description and weights written into the output folder.
 fn morph(
-    net: &compress::model::Network,
+    net: &network::model::Network,
     desc: &ModelDesc,
     config: &Config,
     args: &CompressArgs,
-) -> Result<compress::model::Network> {
+) -> Result<network::model::Network> {
     use compress::morph;
     let (plan, channels) = morph::plan(net, config, args.morph_budget)?;
     let (morphed, tensors) = morph::apply(net, desc, &channels, args.seed);
@@ -708,7 +710,7 @@ fn write_network(
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
     let toml_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&toml_path, compress::builtin::describe(header, desc))
+    std::fs::write(&toml_path, network::builtin::describe(header, desc))
         .map_err(|e| Error::Usage(format!("cannot write {}: {e}", toml_path.display())))?;
     let npz_path = dir.join(format!("{name}.npz"));
     let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", npz_path.display()));
@@ -728,7 +730,7 @@ fn write_network(
 /// read-out of the same loads.
 fn adc_accuracies(dir: &std::path::Path, data: &tensors::Dataset) -> Result<(f64, f64)> {
     let imgs = images::read(dir)?;
-    let exact = compress::adc_calib::exact_readout(&imgs);
+    let exact = cimpool::pipeline::adc_calib::exact_readout(&imgs);
     let bar = progress_bar(2 * data.x.len() as u64);
     bar.set_message("golden model, through the ADC and with exact read-out");
     let adc = run::golden(&imgs, &data.x, |i, _| bar.set_position(i as u64))?;
@@ -740,7 +742,7 @@ fn adc_accuracies(dir: &std::path::Path, data: &tensors::Dataset) -> Result<(f64
 
 /// The activation scale of every node of `net` from an images folder's
 /// manifest, whose nodes must be the same.
-fn scales_from(dir: &std::path::Path, net: &compress::model::Network) -> Result<Vec<f64>> {
+fn scales_from(dir: &std::path::Path, net: &network::model::Network) -> Result<Vec<f64>> {
     let imgs = images::read(dir)?;
     let names: Vec<&str> = net.graph.nodes.iter().map(|n| n.name.as_str()).collect();
     let theirs: Vec<&str> = imgs
@@ -837,7 +839,7 @@ fn shapes_only(
 )> {
     let (desc, tensors) = match (model, network, onnx) {
         (_, _, Some(p)) => {
-            let (d, t) = compress::onnx::import(p, 1.0)?;
+            let (d, t) = network::onnx::import(p, 1.0)?;
             (d, Some(t))
         }
         (Some(p), _, None) => (ModelDesc::from_file(p)?, None),
@@ -848,10 +850,10 @@ fn shapes_only(
         (Some(t), _) => t,
         (None, Some(p)) => tensors::read_tensors(p)?,
         (None, None) => {
-            let weighted = |n: &&compress::model::NodeDesc| {
+            let weighted = |n: &&network::model::NodeDesc| {
                 matches!(
                     n.op,
-                    compress::model::OpKind::Conv | compress::model::OpKind::Fc
+                    network::model::OpKind::Conv | network::model::OpKind::Fc
                 )
             };
             if let Some(n) = desc
@@ -865,7 +867,7 @@ fn shapes_only(
                     n.name
                 )));
             }
-            compress::builtin::random_weights(&desc, 1)
+            network::builtin::random_weights(&desc, 1)
         }
     };
     Ok((desc, tensors))
@@ -1279,7 +1281,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
         ));
     }
     let mut onnx = match &args.onnx {
-        Some(p) => Some(compress::onnx::import(p, args.input_scale)?),
+        Some(p) => Some(network::onnx::import(p, args.input_scale)?),
         None => None,
     };
     let desc = match (&args.model, &args.network, &onnx) {
@@ -1291,7 +1293,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
     let tensors = match (&args.weights, args.random_weights, onnx.take()) {
         (_, _, Some((_, t))) => t,
         (Some(path), _, None) => tensors::read_tensors(path)?,
-        (None, Some(seed), None) => compress::builtin::random_weights(
+        (None, Some(seed), None) => network::builtin::random_weights(
             desc.as_ref().ok_or_else(|| {
                 Error::Usage(
                     "--random-weights needs the network's shape: give --model or --network".into(),
@@ -1466,9 +1468,9 @@ fn write_outputs(path: &std::path::Path, outputs: &[Vec<i64>]) -> Result<()> {
 }
 
 fn export(args: &ExportArgs) -> Result<()> {
-    use compress::export::Exported;
+    use images::export::Exported;
     let images = images::read(&args.images)?;
-    let arrays = compress::export::arrays(&images)?;
+    let arrays = images::export::arrays(&images)?;
     let cannot = |e: String| Error::Usage(format!("cannot write {}: {e}", args.out.display()));
     let file = std::fs::File::create(&args.out).map_err(|e| cannot(e.to_string()))?;
     let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
@@ -1492,11 +1494,8 @@ fn export(args: &ExportArgs) -> Result<()> {
 }
 
 fn builtin_network(name: &str) -> Result<ModelDesc> {
-    compress::builtin::network(name).ok_or_else(|| {
-        let names: Vec<&str> = compress::builtin::NETWORKS
-            .iter()
-            .map(|(n, _)| *n)
-            .collect();
+    network::builtin::network(name).ok_or_else(|| {
+        let names: Vec<&str> = network::builtin::NETWORKS.iter().map(|(n, _)| *n).collect();
         Error::Usage(format!(
             "no built-in network `{name}`; the built-in networks are {}",
             names.join(", ")
@@ -1505,7 +1504,7 @@ fn builtin_network(name: &str) -> Result<ModelDesc> {
 }
 
 /// `n` seeded random network inputs over the unsigned activation range.
-fn random_inputs(net: &compress::model::Network, act_bits: u32, n: usize) -> Vec<Vec<i64>> {
+fn random_inputs(net: &network::model::Network, act_bits: u32, n: usize) -> Vec<Vec<i64>> {
     use rand::{Rng, SeedableRng};
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
     (0..n)
@@ -1521,12 +1520,12 @@ fn model(args: &ModelArgs) -> Result<()> {
     match &args.name {
         Some(name) => print!(
             "{}",
-            compress::builtin::to_toml(name, &builtin_network(name)?)
+            network::builtin::to_toml(name, &builtin_network(name)?)
         ),
         None => {
-            for (name, what) in compress::builtin::NETWORKS {
-                let (all, weights) = compress::builtin::parameter_counts(
-                    &compress::builtin::network(name).expect("listed"),
+            for (name, what) in network::builtin::NETWORKS {
+                let (all, weights) = network::builtin::parameter_counts(
+                    &network::builtin::network(name).expect("listed"),
                 );
                 println!("{name:16} {what} ({all} parameters, {weights} in conv/fc weights)");
             }

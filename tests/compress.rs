@@ -5,9 +5,11 @@
 
 mod common;
 
-use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::compress;
 use cimpool::config::Config;
 use cimpool::cosim::scenario::{Command, Scenario};
+use cimpool::network::{self, model::ModelDesc, tensors};
+use cimpool::{images, run};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -16,7 +18,7 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-type Network = (Config, compress::Compressed, compress::model::Network);
+type Network = (Config, compress::Compressed, network::model::Network);
 
 fn compressed(keep: f64, extra: &str) -> Network {
     compressed_with("mlp.npz", "model.toml", None, keep, extra)
@@ -69,7 +71,7 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
     images::write(&c, dir.path()).unwrap();
     let imgs = images::read(dir.path()).unwrap();
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
-    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test);
+    let (fa, ca) = compress::report::float_accuracies(&layers, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}; {}",
@@ -104,7 +106,8 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
 fn finetuned_network_under_one_bit_per_weight_stays_within_two_points_of_float() {
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
     let (_, original, layers) = compressed(0.5, "");
-    let (float, post_training) = run::float_accuracies(&layers, &original.layers, &test);
+    let (float, post_training) =
+        compress::report::float_accuracies(&layers, &original.layers, &test);
     let (_, c, _) = compressed_with("mlp_finetuned.npz", "model.toml", Some("pool.npy"), 0.5, "");
     // The fixture pool is the one post-training compression builds.
     assert_eq!(c.pool, original.pool);
@@ -196,14 +199,14 @@ fn cosim_layer(net: &Network, li: usize, samples: usize) -> cimpool::cosim::driv
         .graph
         .nodes
         .iter()
-        .position(|n| n.op == cimpool::compress::graph::Op::Layer(li))
+        .position(|n| n.op == cimpool::network::graph::Op::Layer(li))
         .unwrap();
     let maps: Vec<Vec<i64>> = match imgs.graph.nodes[node].inputs[0] {
-        cimpool::compress::graph::Source::Input => test.x[..samples]
+        cimpool::network::graph::Source::Input => test.x[..samples]
             .iter()
-            .map(|x| cimpool::compress::graph::from_chw(imgs.graph.input, x))
+            .map(|x| cimpool::network::graph::from_chw(imgs.graph.input, x))
             .collect(),
-        cimpool::compress::graph::Source::Node(j) => {
+        cimpool::network::graph::Source::Node(j) => {
             run::golden_at(&imgs, &test.x[..samples], j, |_, _| {}).unwrap()
         }
     };
@@ -287,7 +290,7 @@ fn cnn_runs_on_the_golden_model_with_im2col_and_pooling() {
     let dir = tempfile::tempdir().unwrap();
     images::write(&c, dir.path()).unwrap();
     let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
-    let (fa, ca) = run::float_accuracies(&layers, &c.layers, &test);
+    let (fa, ca) = compress::report::float_accuracies(&layers, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "digits CNN, keep 1.0: float {fa:.4}, compressed float {ca:.4}, golden integer {ga:.4}"
@@ -330,7 +333,7 @@ fn conv_layer_on_the_golden_model_equals_a_direct_integer_convolution() {
         .collect();
     let maps: Vec<Vec<i64>> = inputs
         .iter()
-        .map(|x| cimpool::compress::graph::from_chw(g.in_map(), x))
+        .map(|x| cimpool::network::graph::from_chw(g.in_map(), x))
         .collect();
     let golden = run::layer(&imgs, 1, &maps).unwrap();
     let rows = config.rows as usize;
@@ -426,7 +429,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
     assert!(imgs.host[0].is_some() && imgs.manifest.layers[0].host);
     let test = tensors::read_dataset(&fixture("test.npz"), true).unwrap();
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
-    let (_, ca) = run::float_accuracies(&net, &c.layers, &test);
+    let (_, ca) = compress::report::float_accuracies(&net, &c.layers, &test);
     let ga = run::accuracy(&out, &test.y);
     eprintln!(
         "CNN, conv1 uncompressed, keep 1.0: compressed float {ca:.4}, golden integer {ga:.4}; {}",
@@ -595,7 +598,7 @@ fn adc_calibration_recovers_a_lossy_adc() {
     };
     let before = accuracy(&imgs);
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
-    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
+    let cal = cimpool::pipeline::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
     let after = accuracy(&imgs);
     eprintln!(
         "digits MLP, 4-bit floor ADC on W = 64: {:.2}% with the generation-time step, {:.2}% with the calibrated steps {:?}",
@@ -621,9 +624,9 @@ fn adc_bias_correction_lowers_the_error_it_targets() {
     images::write(&net.1, dir.path()).unwrap();
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
     let mut plain = images::read(dir.path()).unwrap();
-    let base = compress::adc_calib::calibrate(&mut plain, &calib.x[..64], false).unwrap();
+    let base = cimpool::pipeline::adc_calib::calibrate(&mut plain, &calib.x[..64], false).unwrap();
     let mut imgs = images::read(dir.path()).unwrap();
-    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], true).unwrap();
+    let cal = cimpool::pipeline::adc_calib::calibrate(&mut imgs, &calib.x[..64], true).unwrap();
     assert_eq!(
         cal.shifts[0], base.shifts[0],
         "the first layer sees the same inputs"

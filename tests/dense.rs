@@ -6,10 +6,12 @@
 
 mod common;
 
-use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::compress;
 use cimpool::config::Config;
 use cimpool::cosim::scenario::{Command, Scenario};
 use cimpool::golden::bit;
+use cimpool::network::{model::ModelDesc, tensors};
+use cimpool::{images, run};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {

@@ -5,8 +5,10 @@
 
 mod common;
 
-use cimpool::compress::{self, images, model::ModelDesc, run, tensors};
+use cimpool::compress;
 use cimpool::config::Config;
+use cimpool::network::{self, model::ModelDesc, tensors};
+use cimpool::{images, run};
 use std::path::{Path, PathBuf};
 
 fn fixture(name: &str) -> PathBuf {
@@ -119,13 +121,13 @@ fn corrupted_idx_files_are_refused_with_one_line() {
 fn finetuned_residual_cnn(
     adc_bits: u32,
     dir: &Path,
-) -> (compress::model::Network, compress::Compressed) {
+) -> (network::model::Network, compress::Compressed) {
     let mut config =
         Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap()).unwrap();
     config.adc_bits = adc_bits;
     let config = config.resolved();
     config.validate().unwrap();
-    let desc: ModelDesc = compress::builtin::network("resnet-fmnist").unwrap();
+    let desc: ModelDesc = network::builtin::network("resnet-fmnist").unwrap();
     let net = desc
         .network(&tensors::read_tensors(&fixture("resnet_finetuned.npz")).unwrap())
         .unwrap();
@@ -158,7 +160,7 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
     let test = tensors::read_dataset(&test_images(), true).unwrap();
     let out = run::golden(&images::read(dir.path()).unwrap(), &test.x, |_, _| {}).unwrap();
     let integer = run::accuracy(&out, &test.y);
-    let (_, compressed_float) = run::float_accuracies(&net, &c.layers, &test);
+    let (_, compressed_float) = compress::report::float_accuracies(&net, &c.layers, &test);
     let bits = c.budget().total;
     eprintln!(
         "resnet-fmnist keep 0.5, {bits:.3} bit/weight, 300 test images: compressed float {compressed_float:.4}, golden integer {integer:.4}"
@@ -199,7 +201,7 @@ fn calibrated_adc_steps_keep_the_finetuned_residual_cnn_near_exact_read_out() {
     let mut imgs = images::read(dir.path()).unwrap();
     let fixed = accuracy(&imgs);
     let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
-    let cal = compress::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
+    let cal = cimpool::pipeline::adc_calib::calibrate(&mut imgs, &calib.x[..64], false).unwrap();
     let calibrated = accuracy(&imgs);
     eprintln!(
         "fine-tuned residual CNN, 300 test images: exact read-out {exact:.4}; 4-bit ADC on W = 64: generation-time step {fixed:.4}, calibrated steps {calibrated:.4} {:?}",

@@ -4,10 +4,11 @@
 //! computes what the original did; `compress --morph` writes a network that
 //! compresses like any other; a budget that cannot hold the network exits 2.
 
-use cimpool::compress::graph::FloatLayer;
-use cimpool::compress::model::{ModelDesc, Network};
-use cimpool::compress::{builtin, morph, tensors};
+use cimpool::compress::morph;
 use cimpool::config::Config;
+use cimpool::network::graph::FloatLayer;
+use cimpool::network::model::{ModelDesc, Network};
+use cimpool::network::{builtin, tensors};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -6,10 +6,12 @@
 
 mod common;
 
-use cimpool::compress::graph::{Op, Source};
-use cimpool::compress::{self, images, model::ModelDesc, onnx, run, tensors};
+use cimpool::compress;
 use cimpool::config::Config;
 use cimpool::cosim::scenario::{Command, Scenario};
+use cimpool::network::graph::{Op, Source};
+use cimpool::network::{self, model::ModelDesc, onnx, tensors};
+use cimpool::{images, run};
 use std::path::{Path, PathBuf};
 
 fn fixture(path: &str) -> PathBuf {
@@ -18,7 +20,7 @@ fn fixture(path: &str) -> PathBuf {
         .join(path)
 }
 
-fn float_outputs(net: &compress::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>> {
+fn float_outputs(net: &network::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>> {
     x.iter()
         .map(|x| {
             let x: Vec<f32> = x
@@ -27,7 +29,7 @@ fn float_outputs(net: &compress::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>
                 .collect();
             let layer = |li: usize| {
                 let l = &net.layers[li];
-                compress::graph::FloatLayer {
+                network::graph::FloatLayer {
                     weights: &l.weights,
                     bias: &l.bias,
                     geometry: &l.geometry,
@@ -39,7 +41,7 @@ fn float_outputs(net: &compress::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>
         .collect()
 }
 
-fn resblock() -> compress::model::Network {
+fn resblock() -> network::model::Network {
     let (desc, ts) = onnx::import(&fixture("onnx/resblock.onnx"), 1.0 / 16.0).unwrap();
     desc.network(&ts).unwrap()
 }
@@ -296,7 +298,7 @@ fn residual_network_on_the_golden_model_equals_a_plain_integer_reference() {
         .collect();
     let input: Vec<Vec<i64>> = x
         .iter()
-        .map(|s| compress::graph::from_chw(g.input, s))
+        .map(|s| network::graph::from_chw(g.input, s))
         .collect();
     let mut signed_seen = false;
     for (i, n) in g.nodes.iter().enumerate() {

@@ -4,10 +4,10 @@
 //! takes the maximum-similarity perfect matching (Kuhn-Munkres).
 
 use super::block_of;
-use super::model::Layer;
 use super::pool::dot;
 use crate::benes::check_permutation;
 use crate::config::{Config, Crossbar};
+use crate::network::model::Layer;
 
 /// The pool index of every vector of a layer.
 pub struct Assignment {

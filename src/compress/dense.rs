@@ -5,11 +5,11 @@
 //! across every lane of the pass. The tiles hold the weight columns and the
 //! tile's phase valid bits (`skip`) or slot codes (`compact`).
 
-use super::model::Layer;
 use super::report::{sqnr_db, LayerStats};
 use super::{LayerWeights, Tile};
 use crate::config::{Config, Derived, Sparsity};
 use crate::golden::{bits_from_fn, Bits};
+use crate::network::model::Layer;
 
 /// One pruning unit: phase `h` of row block `block` of output pass `pass`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -1,37 +1,26 @@
-//! Weight-pool compression of a trained network (SPEC sections 4-5), the
-//! memory images the hardware loads, and running the compressed network on
-//! the golden model.
+//! Compressing a network (SPEC sections 4-5): weight pools for the pool
+//! engine, quantization and block pruning for the dense engine, integer
+//! scales, and channel morphing. Reads `network`, feeds `images`.
 //!
-//! Pipeline: BN folding (`model`) -> row-block vectors -> pool by k-means on
+//! Pool engine: BN folding (`network::model`) -> row-block vectors -> pool by k-means on
 //! normalised vectors, then sign (`pool`) -> assignment (highest cosine; with
 //! `benes` a min-cost matching per lane group and row block) -> alpha, error
 //! bits, beta, structured error pruning -> integer alpha / beta / shift /
-//! bias from calibrated activation ranges -> tiles (`images`).
+//! bias from calibrated activation ranges -> tiles (written by `images`).
 
-pub mod adc_calib;
 pub mod assign;
-pub mod builtin;
 pub mod dense;
-pub mod export;
-pub mod geometry;
-pub mod graph;
-pub mod idx;
-pub mod images;
-pub mod model;
 pub mod morph;
-pub mod onnx;
 pub mod pool;
 pub mod report;
 pub mod residual;
-pub mod run;
 pub mod scales;
-pub mod tensors;
 pub mod utilization;
 
 use crate::config::{Config, Derived};
 use crate::golden::{bit, bits_from_fn, Bits};
-use model::{Layer, Network};
-use pool::dot;
+use crate::network::model::{self, Layer, Network};
+use crate::network::{geometry, graph};
 pub use report::{Budget, LayerStats};
 pub use scales::LayerScales;
 
@@ -404,30 +393,6 @@ fn calibrate(
         scales.push(s);
     }
     Ok(scales)
-}
-
-/// A layer on one sample's (y, x, c) map in float: `relu(W x + b)` at
-/// every output position, before pooling.
-pub fn float_map(w: &[f32], b: &[f32], g: &geometry::Geometry, x: &[f32], relu: bool) -> Vec<f32> {
-    g.im2col(x, 0.0)
-        .iter()
-        .flat_map(|row| float_layer(w, b, g.fan_in(), row, relu))
-        .collect()
-}
-
-/// `relu(W x + b)` in float for one input vector.
-pub fn float_layer(w: &[f32], b: &[f32], fan_in: usize, x: &[f32], relu: bool) -> Vec<f32> {
-    w.chunks_exact(fan_in)
-        .zip(b)
-        .map(|(row, &bias)| {
-            let v = dot(row, x) + bias;
-            if relu {
-                v.max(0.0)
-            } else {
-                v
-            }
-        })
-        .collect()
 }
 
 /// Step 2 of docs/SPEC.md section 5: the given pool, or k-means on the

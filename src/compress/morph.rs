@@ -22,10 +22,10 @@
 //! (tools/adc_train.py) trains the new ones. The result is a plain network
 //! (BatchNorm folded) that compress, run and the RTL take like any other.
 
-use super::graph::{Op, Source};
-use super::model::{LayerKind, ModelDesc, Network};
-use super::tensors::Tensor;
 use crate::config::Config;
+use crate::network::graph::{Op, Source};
+use crate::network::model::{LayerKind, ModelDesc, Network};
+use crate::network::tensors::Tensor;
 use std::collections::BTreeMap;
 
 /// Why a network cannot be morphed as asked.

@@ -1,7 +1,11 @@
 //! Step 7 of docs/SPEC.md section 5: what a compression costs and keeps,
 //! per layer and for the network, as a terminal table and as report.json.
 
-use super::{Compressed, Options};
+use super::{Compressed, CompressedLayer, Options};
+use crate::network::float::accuracy;
+use crate::network::model::Network;
+use crate::network::tensors::Dataset;
+use rayon::prelude::*;
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -223,7 +227,7 @@ impl Compressed {
     }
 
     /// The report.json of a compression run (`accuracy` from
-    /// `run::float_accuracies` when labelled data was given).
+    /// `float_accuracies` when labelled data was given).
     pub fn report(&self, options: &Options, accuracy: Option<&Accuracy>) -> Report {
         Report {
             keep_ratio: options.keep_ratio,
@@ -260,17 +264,16 @@ pub struct Accuracy {
 }
 
 impl Accuracy {
-    /// Both accuracies on `data` (read from `origin`), as `run::float_accuracies`
+    /// Both accuracies on `data` (read from `origin`), as `float_accuracies`
     /// measures them.
     pub fn measure(
-        net: &super::model::Network,
+        net: &crate::network::model::Network,
         compressed: &[super::CompressedLayer],
-        data: &super::tensors::Dataset,
+        data: &crate::network::tensors::Dataset,
         origin: &std::path::Path,
         tick: &(dyn Fn() + Sync),
     ) -> Accuracy {
-        let (float, compressed_float) =
-            super::run::float_accuracies_with_progress(net, compressed, data, tick);
+        let (float, compressed_float) = float_accuracies_with_progress(net, compressed, data, tick);
         Accuracy {
             data: origin.display().to_string(),
             samples: data.y.len(),
@@ -310,4 +313,55 @@ impl Report {
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes") + "\n"
     }
+}
+
+/// Accuracy on `data` of the float network and of its compressed weights
+/// in float arithmetic (integer inputs times `input_scale`).
+pub fn float_accuracies(
+    net: &Network,
+    compressed: &[CompressedLayer],
+    data: &Dataset,
+) -> (f64, f64) {
+    float_accuracies_with_progress(net, compressed, data, &|| {})
+}
+
+/// [`float_accuracies`], calling `tick` after each of the 2 x samples
+/// forward passes (from any thread).
+pub fn float_accuracies_with_progress(
+    net: &Network,
+    compressed: &[CompressedLayer],
+    data: &Dataset,
+    tick: &(dyn Fn() + Sync),
+) -> (f64, f64) {
+    let run = |effective: bool| -> Vec<Vec<f32>> {
+        data.x
+            .par_iter()
+            .map(|x| {
+                let x: Vec<f32> = x
+                    .iter()
+                    .map(|&v| v as f32 * net.input_scale as f32)
+                    .collect();
+                let layer = |li: usize| {
+                    let l = &net.layers[li];
+                    crate::network::graph::FloatLayer {
+                        weights: if effective {
+                            &compressed[li].effective
+                        } else {
+                            &l.weights
+                        },
+                        bias: &l.bias,
+                        geometry: &l.geometry,
+                        relu: l.relu,
+                    }
+                };
+                let out = net.graph.forward_float(&layer, &x, &mut |_, _| {});
+                tick();
+                out
+            })
+            .collect()
+    };
+    (
+        accuracy(&run(false), &data.y),
+        accuracy(&run(true), &data.y),
+    )
 }

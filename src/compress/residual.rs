@@ -3,12 +3,12 @@
 //! tiles the engine loads.
 
 use super::assign::Assignment;
-use super::model::Layer;
 use super::pool::dot;
 use super::report::{sqnr_db, LayerStats};
 use super::{block_of, pm, LayerWeights, Tile};
 use crate::config::{Config, Derived};
 use crate::golden::bits_from_fn;
+use crate::network::model::Layer;
 
 /// A pooled layer from its assignment: alpha is the mean projection onto
 /// the assigned pool vectors, the error bits are the signs of the residual,

@@ -4,8 +4,8 @@
 //! padding and the lanes left empty in the last pass are waste), and how
 //! often tiles are loaded per inference. Shapes only: no weights needed.
 
-use super::model::{Layer, Network};
 use crate::config::{Config, Derived};
+use crate::network::model::{Layer, Network};
 use serde::Serialize;
 use std::fmt::Write;
 
@@ -126,7 +126,7 @@ pub fn table(config: &Config, layers: &[LayerUtilization]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compress::builtin;
+    use crate::network::builtin;
 
     /// The digits MLP on 2 macros of 64x64 (128 lanes): fc1 64 -> 128 fills
     /// one tile exactly; fc3 (10 x 128) uses 10 of 128 lanes in 2 blocks.
@@ -135,7 +135,7 @@ mod tests {
         let c = Config::from_toml("macros = 2\nrows = 64\ncols = 64\npool = 64")
             .unwrap()
             .resolved();
-        let desc = crate::compress::model::ModelDesc::from_toml(
+        let desc = crate::network::model::ModelDesc::from_toml(
             "input_scale = 1.0\n[[layer]]\nname = 'fc1'\nkind = 'fc'\nrelu = true\nshape = [128, 64]\n\
              [[layer]]\nname = 'fc3'\nkind = 'fc'\nshape = [10, 128]\n",
         )

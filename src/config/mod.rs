@@ -5,7 +5,7 @@ mod derive;
 pub mod layout;
 pub mod random;
 
-use crate::error::{one_line, toml_error};
+use crate::diagnostics::{one_line, toml_error};
 pub use derive::{adc_read_out, adc_read_out_at, default_adc_shift, Derived, Range};
 
 use serde::{Deserialize, Serialize};

@@ -43,7 +43,7 @@ impl Constants {
         let mut table: toml::Table = DEFAULT_CONSTANTS.parse().expect("embedded TOML parses");
         let user: toml::Table = overrides
             .parse()
-            .map_err(|e: toml::de::Error| crate::error::toml_error(overrides, &e))?;
+            .map_err(|e: toml::de::Error| crate::diagnostics::toml_error(overrides, &e))?;
         for (k, v) in user {
             if !table.contains_key(&k) {
                 let keys: Vec<&str> = table.keys().map(String::as_str).collect();
@@ -56,7 +56,7 @@ impl Constants {
         }
         let c: Constants = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| crate::error::one_line(e.message()))?;
+            .map_err(|e: toml::de::Error| crate::diagnostics::one_line(e.message()))?;
         c.validate()?;
         Ok(c)
     }

@@ -428,8 +428,8 @@ pub fn streamed(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::compress::builtin;
     use crate::estimate::workload::from_shapes;
+    use crate::network::builtin;
 
     fn resnet18_macros(w_bits: u32) -> u64 {
         let config = Config::from_toml(&format!(

@@ -4,8 +4,8 @@
 //! uniform) or read from an actually compressed image folder (its
 //! report.json, written by `compress`), so both paths feed one model.
 
-use crate::compress::model::Network;
 use crate::config::{Config, Derived, Sparsity};
+use crate::network::model::Network;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -210,7 +210,7 @@ struct ReportLayer {
 /// error vectors and issue steps.
 pub fn from_images(dir: &Path) -> Result<(Config, Workload), crate::error::Error> {
     use crate::error::Error;
-    let images = crate::compress::images::read(dir)?;
+    let images = crate::images::read(dir)?;
     let path = dir.join("report.json");
     let text = std::fs::read_to_string(&path).map_err(|e| {
         Error::Usage(format!(

@@ -4,10 +4,11 @@
 //! `<out>/<hash>/metrics.json`, and a point whose result exists is skipped.
 
 use super::space::Point;
-use crate::compress::{builtin, images, model::ModelDesc, run, tensors};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::estimate::{self, constants::Constants, workload};
+use crate::network::{builtin, model::ModelDesc, tensors};
+use crate::{images, run};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

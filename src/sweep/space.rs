@@ -181,7 +181,7 @@ pub fn expand(path: &Path) -> Result<Expansion> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
     let space: SpaceFile = toml::from_str(&text).map_err(|e| {
-        let why = crate::error::toml_error(&text, &e);
+        let why = crate::diagnostics::toml_error(&text, &e);
         Error::Usage(format!("{}: {why}", path.display()))
     })?;
     let dir = path

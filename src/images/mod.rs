@@ -4,13 +4,20 @@
 //!
 //! A line is the hex value of the word `{load_sel, load_addr, load_data}`
 //! (data in the low bits); the manifest gives each field's bit range.
+//! `decode` turns a layer's loads back into the weights the tiles hold;
+//! `export` writes the images' integers as arrays for outside models.
 
-use super::geometry::Geometry;
-use super::graph::{AddScales, Graph, Map, Node, Op, Source, Window};
-use super::{Compressed, CompressedLayer, Tile};
+pub mod decode;
+pub mod export;
+
+pub use decode::{decode_layer, DecodeError};
+
+use crate::compress::{Compressed, CompressedLayer, Tile};
 use crate::config::layout::LoadLayout;
 use crate::config::{Config, ConfigError, Derived};
 use crate::loadport::{get, put, words_for, Load, LoadError, LoadPort};
+use crate::network::geometry::Geometry;
+use crate::network::graph::{AddScales, Graph, Map, Node, Op, Source, Window};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -529,7 +536,10 @@ impl Manifest {
 }
 
 /// Writes `report.json` next to the images.
-pub fn write_report(dir: &Path, report: &super::report::Report) -> Result<(), ImagesError> {
+pub fn write_report(
+    dir: &Path,
+    report: &crate::compress::report::Report,
+) -> Result<(), ImagesError> {
     let path = dir.join("report.json");
     std::fs::write(&path, report.to_json()).map_err(|e| ImagesError::Write {
         path,

@@ -4,11 +4,11 @@
 //! taken in network order, each fed by the golden model's outputs of the
 //! layers before it with their chosen steps, as the hardware will run.
 
-use super::graph::{from_chw, Op, Source};
-use super::images::Images;
-use super::run::{self, RunError};
 use crate::config::{default_adc_shift, Config};
+use crate::images::Images;
 use crate::loadport::LoadPort;
+use crate::network::graph::{from_chw, Op, Source};
+use crate::run::{self, RunError};
 
 /// The chosen step of every layer (`None`: a host layer, or exact read-out)
 /// and, per layer, the mean squared output error of each candidate step;
@@ -130,7 +130,7 @@ fn mean_error(images: &Images, li: usize, got: &[Vec<i64>], want: &[Vec<i64>]) -
 /// Adds `delta` to the integer bias of every output channel of layer `li`
 /// in its tiles' loads.
 fn add_bias(images: &mut Images, li: usize, delta: &[i64]) -> Result<(), RunError> {
-    let tiles = run::decode_layer(images, li)?;
+    let tiles = crate::images::decode_layer(images, li)?;
     let lanes = images.config.lanes() as usize;
     let port = LoadPort::new(&images.config);
     let layer = images.manifest.layers[li].clone();
@@ -139,7 +139,7 @@ fn add_bias(images: &mut Images, li: usize, delta: &[i64]) -> Result<(), RunErro
         for (l, d) in delta[lo..hi].iter().enumerate() {
             w.bias[lo - tile.pass * lanes + l] += d;
         }
-        images.tiles[li][ti] = port.all(&w).map_err(|source| RunError::Load {
+        images.tiles[li][ti] = port.all(&w).map_err(|source| crate::images::DecodeError {
             layer: layer.name.clone(),
             source,
         })?;

@@ -1,7 +1,7 @@
 //! Reading trained weights and labelled data: `.npy`, `.npz` (NumPy) and
 //! `.safetensors`, with every problem reported by file, tensor and rule.
 
-use crate::error::one_line;
+use crate::diagnostics::one_line;
 use crate::golden::{bits_from_fn, Bits};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpyExt};

@@ -196,8 +196,8 @@ mod tests {
 
     #[test]
     fn max_pool_takes_the_window_maximum_per_channel_and_floors() {
-        let m = crate::compress::graph::Map { h: 5, w: 5, c: 2 };
-        let w = crate::compress::graph::Window {
+        let m = crate::network::graph::Map { h: 5, w: 5, c: 2 };
+        let w = crate::network::graph::Window {
             kernel_h: 2,
             kernel_w: 2,
             stride: 2,

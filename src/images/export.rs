@@ -17,8 +17,8 @@
 //! The graph (host operations, activation scales) is the images'
 //! manifest.json; the configuration is their cim_config.toml.
 
-use super::images::Images;
-use super::run::{decode_layer, RunError};
+use super::Images;
+use super::{decode_layer, DecodeError};
 use crate::golden::{bit, Engine, Scales};
 use ndarray::{Array1, Array2};
 
@@ -29,7 +29,7 @@ pub enum Exported {
     Vector(Array1<i64>),
 }
 
-pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, RunError> {
+pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, DecodeError> {
     let c = &images.config;
     let rows = c.rows as usize;
     let lanes = c.lanes() as usize;

@@ -144,7 +144,7 @@ impl ModelDesc {
 
     pub fn from_toml(text: &str) -> Result<ModelDesc, ModelError> {
         let d: ModelDesc = toml::from_str(text)
-            .map_err(|e| ModelError::Parse(crate::error::toml_error(text, &e)))?;
+            .map_err(|e| ModelError::Parse(crate::diagnostics::toml_error(text, &e)))?;
         if !(d.input_scale > 0.0 && d.input_scale.is_finite()) {
             return Err(ModelError::Parse(format!(
                 "input_scale = {} is invalid: it must be a positive number",

@@ -1,13 +1,10 @@
-//! Running a compressed network: on the golden model from its memory images
-//! (the integer path the hardware computes), and in float for reference.
+//! Running a compressed network on the golden model from its memory images:
+//! the integer path the hardware computes.
 
-use super::graph::{flatten, from_chw, FloatLayer, Op, Source};
-use super::images::Images;
-use super::model::Network;
-use super::tensors::Dataset;
-use super::CompressedLayer;
 use crate::golden::{fast, requantize, Engine, Weights};
-use crate::loadport::{LoadError, LoadPort};
+use crate::images::{decode_layer, DecodeError, Images};
+pub use crate::network::float::{accuracy, argmax};
+use crate::network::graph::{flatten, from_chw, Op, Source};
 use rayon::prelude::*;
 
 /// Inputs the images cannot run on, or images whose loads do not decode.
@@ -31,8 +28,8 @@ pub enum RunError {
         max: i64,
         bits: u32,
     },
-    #[error("layer `{layer}`: {source}")]
-    Load { layer: String, source: LoadError },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 /// Samples run through the graph together: maps of a chunk stay in memory,
@@ -84,32 +81,6 @@ pub fn golden_at(
     for (k, chunk) in inputs.chunks(CHUNK).enumerate() {
         out.extend(run_chunk(images, &tiles, chunk, stop)?);
         progress((k * CHUNK + chunk.len()).min(inputs.len()), inputs.len());
-    }
-    Ok(out)
-}
-
-/// The weights every tile of layer `li` loads (decoded as the hardware
-/// would), with its manifest entry; empty for a host layer.
-pub(crate) fn decode_layer(images: &Images, li: usize) -> Result<Vec<Weights>, RunError> {
-    let layer = &images.manifest.layers[li];
-    if images.host[li].is_some() {
-        return Ok(vec![]);
-    }
-    let load_err = |source| RunError::Load {
-        layer: layer.name.clone(),
-        source,
-    };
-    let mut port = LoadPort::new(&images.config);
-    let mut weights = port.empty_weights();
-    for load in &images.pool {
-        port.apply(&mut weights, load).map_err(load_err)?;
-    }
-    let mut out = Vec::with_capacity(layer.tiles.len());
-    for ti in 0..layer.tiles.len() {
-        for load in &images.tiles[li][ti] {
-            port.apply(&mut weights, load).map_err(load_err)?;
-        }
-        out.push(weights.clone());
     }
     Ok(out)
 }
@@ -230,7 +201,7 @@ fn host_layer(images: &Images, li: usize, w: &[i8], vectors: &[Vec<i64>]) -> Vec
 /// The im2col rows of a layer over a chunk of maps, gathered on demand.
 struct Im2col<'a> {
     maps: &'a [Vec<i64>],
-    geo: &'a super::geometry::Geometry,
+    geo: &'a crate::network::geometry::Geometry,
 }
 
 impl fast::Vectors for Im2col<'_> {
@@ -302,69 +273,4 @@ fn run_layer<V: fast::Vectors + ?Sized>(
         }
     }
     outputs
-}
-
-/// Accuracy on `data` of the float network and of its compressed weights
-/// in float arithmetic (integer inputs times `input_scale`).
-pub fn float_accuracies(
-    net: &Network,
-    compressed: &[CompressedLayer],
-    data: &Dataset,
-) -> (f64, f64) {
-    float_accuracies_with_progress(net, compressed, data, &|| {})
-}
-
-/// [`float_accuracies`], calling `tick` after each of the 2 x samples
-/// forward passes (from any thread).
-pub fn float_accuracies_with_progress(
-    net: &Network,
-    compressed: &[CompressedLayer],
-    data: &Dataset,
-    tick: &(dyn Fn() + Sync),
-) -> (f64, f64) {
-    let run = |effective: bool| -> Vec<Vec<f32>> {
-        data.x
-            .par_iter()
-            .map(|x| {
-                let x: Vec<f32> = x
-                    .iter()
-                    .map(|&v| v as f32 * net.input_scale as f32)
-                    .collect();
-                let layer = |li: usize| {
-                    let l = &net.layers[li];
-                    FloatLayer {
-                        weights: if effective {
-                            &compressed[li].effective
-                        } else {
-                            &l.weights
-                        },
-                        bias: &l.bias,
-                        geometry: &l.geometry,
-                        relu: l.relu,
-                    }
-                };
-                let out = net.graph.forward_float(&layer, &x, &mut |_, _| {});
-                tick();
-                out
-            })
-            .collect()
-    };
-    (
-        accuracy(&run(false), &data.y),
-        accuracy(&run(true), &data.y),
-    )
-}
-
-pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
-    (0..v.len()).fold(0, |best, i| if v[i] > v[best] { i } else { best })
-}
-
-/// Share of samples whose largest output is the label.
-pub fn accuracy<T: PartialOrd + Copy>(outputs: &[Vec<T>], labels: &[i64]) -> f64 {
-    let right = outputs
-        .iter()
-        .zip(labels)
-        .filter(|(o, &y)| argmax(o) as i64 == y)
-        .count();
-    right as f64 / labels.len().max(1) as f64
 }

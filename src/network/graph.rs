@@ -214,7 +214,7 @@ impl Graph {
             let y = match &n.op {
                 Op::Layer(li) => {
                     let l = layer(*li);
-                    super::float_map(l.weights, l.bias, l.geometry, a, l.relu)
+                    super::float::float_map(l.weights, l.bias, l.geometry, a, l.relu)
                 }
                 Op::Add { relu } => a
                     .iter()
