@@ -1,13 +1,13 @@
 //! The library's one error type: every failure a user can meet, and the
 //! exit code the command line gives it (2 for bad input, 1 for a failure).
 
-use crate::benes::GroupNotAPermutation;
 use crate::compress::morph::MorphError;
 use crate::compress::CompressError;
 use crate::config::ConfigError;
 use crate::cosim::CosimError;
 use crate::flow::FlowError;
 use crate::images::{DecodeError, ImagesError};
+use crate::loadport::RouteError;
 use crate::network::model::ModelError;
 use crate::network::onnx::OnnxError;
 use crate::network::tensors::TensorError;
@@ -41,7 +41,7 @@ pub enum Error {
     #[error(transparent)]
     Flow(#[from] FlowError),
     #[error(transparent)]
-    Route(#[from] GroupNotAPermutation),
+    Route(#[from] RouteError),
     /// A command-line argument outside what the command accepts.
     #[error("{0}")]
     Usage(String),

@@ -489,32 +489,107 @@ impl LoadPort {
 
 /// What `cimpool route` prints: the `select` field of each lane slot of a
 /// group whose lane slot o reads pool vector `indices[o]`.
-pub fn route_table(config: &Config, indices: &[u32]) -> Result<String, GroupNotAPermutation> {
-    use std::fmt::Write;
+/// Indices `cimpool route` cannot turn into select fields.
+#[derive(Debug, thiserror::Error)]
+pub enum RouteError {
+    #[error("route sets the pool engine's lane select fields: engine = \"dense\" has no pool or crossbar")]
+    Dense,
+    #[error("--indices has {got} values; a lane group has pool = {pool} lanes")]
+    Length { got: usize, pool: u32 },
+    #[error("--indices: pool index {index} at slot {slot} is outside 0..{pool} (pool = {pool})")]
+    Range { slot: usize, index: u32, pool: u32 },
+    #[error(transparent)]
+    Permutation(#[from] GroupNotAPermutation),
+}
+
+/// One lane slot's select field.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct RouteSlot {
+    pub slot: usize,
+    pub pool_index: u32,
+    pub select: u64,
+}
+
+/// The select fields of one lane group's lane words (`cimpool route`).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Route {
+    pub crossbar: Crossbar,
+    pub pool: u32,
+    pub select_bits: u32,
+    /// Benes switch settings in the group (0 for the mux crossbar).
+    pub switch_bits: u32,
+    pub slots: Vec<RouteSlot>,
+}
+
+/// The select fields of one lane group whose slots read `indices`.
+pub fn route(config: &Config, indices: &[u32]) -> Result<Route, RouteError> {
+    if config.is_dense() {
+        return Err(RouteError::Dense);
+    }
+    if indices.len() != config.pool as usize {
+        return Err(RouteError::Length {
+            got: indices.len(),
+            pool: config.pool,
+        });
+    }
+    if let Some((slot, &index)) = indices.iter().enumerate().find(|(_, &i)| i >= config.pool) {
+        return Err(RouteError::Range {
+            slot,
+            index,
+            pool: config.pool,
+        });
+    }
     let port = LoadPort::new(config);
     let fields = port.select_fields(indices)?;
-    let width = port.d.load.target(LANE).data.get("select").width;
-    let mut s = match config.crossbar {
-        Crossbar::Mux => format!(
-            "crossbar = \"mux\": the select field of lane slot o is its pool index ({width} bits)\n"
-        ),
-        Crossbar::Benes => {
-            let net = port.benes.as_ref().expect("benes crossbar");
-            format!(
+    Ok(Route {
+        crossbar: config.crossbar,
+        pool: config.pool,
+        select_bits: port.d.load.target(LANE).data.get("select").width,
+        switch_bits: port.benes.as_ref().map_or(0, |n| n.switch_bits() as u32),
+        slots: indices
+            .iter()
+            .zip(fields)
+            .enumerate()
+            .map(|(slot, (&pool_index, select))| RouteSlot {
+                slot,
+                pool_index,
+                select,
+            })
+            .collect(),
+    })
+}
+
+impl Route {
+    /// The table `cimpool route` prints.
+    pub fn table(&self) -> String {
+        use std::fmt::Write;
+        let width = self.select_bits;
+        let mut s = match self.crossbar {
+            Crossbar::Mux => format!(
+                "crossbar = \"mux\": the select field of lane slot o is its pool index ({width} bits)\n"
+            ),
+            Crossbar::Benes => format!(
                 "crossbar = \"benes\", pool = {}: {} switch settings over the slots' {width}-bit select fields\n",
-                config.pool,
-                net.switch_bits()
-            )
+                self.pool, self.switch_bits
+            ),
+        };
+        let _ = writeln!(
+            s,
+            "| slot | pool index | select (binary, msb first) | select (hex) |\n|---:|---:|---|---|"
+        );
+        for r in &self.slots {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:0w$b} | 0x{:x} |",
+                r.slot,
+                r.pool_index,
+                r.select,
+                r.select,
+                w = width as usize
+            );
         }
-    };
-    let _ = writeln!(
-        s,
-        "| slot | pool index | select (binary, msb first) | select (hex) |\n|---:|---:|---|---|"
-    );
-    for (o, (&i, &f)) in indices.iter().zip(&fields).enumerate() {
-        let _ = writeln!(s, "| {o} | {i} | {f:0w$b} | 0x{f:x} |", w = width as usize);
+        s
     }
-    Ok(s)
 }
 
 fn mask_of(bits: u32) -> u64 {

@@ -228,7 +228,16 @@ pub fn compress(
                 }
             })
             .collect();
-        return finish(config, net, weights, calibration, options, vec![], None);
+        return finish(
+            config,
+            net,
+            weights,
+            calibration,
+            options,
+            vec![],
+            None,
+            &mut progress,
+        );
     }
     let mut vectors = Vec::new();
     for l in layers.iter().filter(|l| !l.uncompressed) {
@@ -269,12 +278,14 @@ pub fn compress(
         options,
         pool,
         pool_kmeans,
+        &mut progress,
     )
 }
 
 /// Step 6 for either engine: every node's output scale from the compressed
 /// network's float outputs on the calibration data, then the integer
 /// scales.
+#[allow(clippy::too_many_arguments)]
 fn finish(
     config: &Config,
     net: &Network,
@@ -283,8 +294,16 @@ fn finish(
     options: &Options,
     pool: Vec<Bits>,
     pool_kmeans: Option<(f64, usize)>,
+    progress: &mut impl FnMut(&str, usize, usize),
 ) -> Result<Compressed, CompressError> {
     let layers = &net.layers;
+    // The float forward passes over the calibration inputs: seconds on a
+    // ResNet-18, so they get a stage of their own.
+    progress(
+        "activation scales (float passes over the calibration inputs)",
+        0,
+        1,
+    );
     let scales = match &options.scales {
         Some(s) if s.len() == net.graph.nodes.len() => s.clone(),
         Some(s) => {
@@ -296,6 +315,11 @@ fn finish(
         }
         None => calibrate(config, net, &weights, calibration)?,
     };
+    progress(
+        "activation scales (float passes over the calibration inputs)",
+        1,
+        1,
+    );
     let scale_of = |s: graph::Source| match s {
         graph::Source::Input => net.input_scale,
         graph::Source::Node(j) => scales[j],

@@ -49,6 +49,31 @@ pub struct MorphPlan {
     pub utilization_after: f64,
 }
 
+impl MorphPlan {
+    /// `T tiles -> T' (budget B), utilization U% -> U'%; output channels ...`.
+    pub fn summary(&self) -> String {
+        let changes: Vec<String> = self
+            .layers
+            .iter()
+            .filter(|(_, a, b)| a != b)
+            .map(|(n, a, b)| format!("{n} {a} -> {b}"))
+            .collect();
+        format!(
+            "{} tiles -> {} (budget {}), utilization {:.1}% -> {:.1}%; output channels {}",
+            self.tiles_before,
+            self.tiles_after,
+            self.budget,
+            100.0 * self.utilization_before,
+            100.0 * self.utilization_after,
+            if changes.is_empty() {
+                "unchanged".to_string()
+            } else {
+                changes.join(", ")
+            }
+        )
+    }
+}
+
 /// Channel groups of a network: the group of each layer's outputs and of
 /// each layer's input, and which groups may change.
 struct Groups {

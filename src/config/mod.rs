@@ -457,6 +457,13 @@ impl Config {
             return Ok(());
         }
         in_range("w_bits", self.w_bits, 2, 8)?;
+        if self.crossbar != Crossbar::Mux {
+            return Err(invalid(
+                "crossbar",
+                self.crossbar,
+                "the dense engine has no pool and no crossbar: crossbar = \"benes\" is a pool-engine option (set crossbar = \"mux\", the default, or engine = \"pool\")",
+            ));
+        }
         if self.slots > phases {
             return Err(invalid(
                 "slots",
@@ -473,6 +480,17 @@ impl Config {
                 format!(
                     "w_bits must divide cols ({}): a weight spans w_bits adjacent columns",
                     self.cols
+                ),
+            ));
+        }
+        if self.macros * self.cols / self.w_bits < 2 {
+            // One lane would need a zero-width lane address.
+            return Err(invalid(
+                "cols",
+                self.cols,
+                format!(
+                    "the dense engine needs at least 2 lanes, but macros x cols / w_bits = {} x {} / {} = 1: add macros or columns",
+                    self.macros, self.cols, self.w_bits
                 ),
             ));
         }

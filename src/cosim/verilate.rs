@@ -119,6 +119,12 @@ pub fn verilate(
             ))
         })?
         .resolved();
+    if config.storage == crate::config::Storage::Blackbox {
+        return Err(CosimError::Package(format!(
+            "{} was generated with storage = \"blackbox\": its macros are body-less stubs for a hard macro, so there is nothing to simulate; generate it with storage = \"flops\" to co-simulate",
+            package_dir.display()
+        )));
+    }
     let list = std::fs::read_to_string(package_dir.join("files.f"))
         .map_err(|e| CosimError::Package(format!("{}/files.f: {e}", package_dir.display())))?;
     let mut sources = Vec::new();

@@ -56,7 +56,7 @@ pub struct ModuleStat {
     pub flop_area: f64,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AreaReport {
     /// Per block: (cells, area in um^2).
     pub blocks: Vec<(String, u64, f64)>,

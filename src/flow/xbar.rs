@@ -20,7 +20,7 @@ use std::fmt::Write;
 use std::path::Path;
 
 /// Synthesis figures of one module.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct Synthesized {
     pub cells: u64,
     pub area: f64,
@@ -29,7 +29,7 @@ pub struct Synthesized {
     pub depth: Option<u64>,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct XbarRow {
     pub pool: u32,
     pub crossbar: Crossbar,

@@ -112,3 +112,45 @@ pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, DecodeError> {
     }
     Ok(out)
 }
+
+/// Writes [`arrays`] of `images` as an .npz file; returns the array count.
+pub fn write_npz(images: &Images, path: &std::path::Path) -> Result<usize, super::ImagesError> {
+    let cannot = |reason: String| super::ImagesError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let arrays = arrays(images).map_err(|e| super::ImagesError::Invalid {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let file = std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
+    let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
+    for (name, array) in &arrays {
+        match array {
+            Exported::Int(a) => npz.add_array(name.as_str(), a),
+            Exported::Bits(a) => npz.add_array(name.as_str(), a),
+            Exported::Vector(a) => npz.add_array(name.as_str(), a),
+        }
+        .map_err(|e| cannot(e.to_string()))?;
+    }
+    npz.finish().map_err(|e| cannot(e.to_string()))?;
+    Ok(arrays.len())
+}
+
+/// Every sample's integer outputs (samples x outputs) as an int64 .npy file.
+pub fn write_outputs(
+    path: &std::path::Path,
+    outputs: &[Vec<i64>],
+) -> Result<(), super::ImagesError> {
+    use ndarray_npy::WriteNpyExt;
+    let cannot = |reason: String| super::ImagesError::Write {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let width = outputs.first().map_or(0, Vec::len);
+    let array = ndarray::Array2::from_shape_fn((outputs.len(), width), |(s, o)| outputs[s][o]);
+    let file = std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
+    array
+        .write_npy(std::io::BufWriter::new(file))
+        .map_err(|e| cannot(e.to_string()))
+}

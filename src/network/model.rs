@@ -248,6 +248,27 @@ impl ModelDesc {
         }
     }
 
+    /// Tensors no node of the description reads: neither a conv / fc
+    /// node's `<name>.*` nor a BatchNorm's `<bn>.*`. A description that
+    /// leaves out a layer compresses the rest silently otherwise.
+    pub fn unused_tensors(&self, tensors: &BTreeMap<String, Tensor>) -> Vec<String> {
+        let read: std::collections::BTreeSet<&str> = self
+            .nodes()
+            .iter()
+            .filter(|n| matches!(n.op, OpKind::Conv | OpKind::Fc))
+            .map(|n| n.name.as_str())
+            .chain(self.nodes().iter().filter_map(|n| n.bn.as_deref()))
+            .collect();
+        tensors
+            .keys()
+            .filter(|name| {
+                let prefix = name.rsplit_once('.').map_or(name.as_str(), |(p, _)| p);
+                !read.contains(prefix)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// The network: every node checked against its inputs' maps and the
     /// weight tensors, BatchNorm folded.
     pub fn network(&self, tensors: &BTreeMap<String, Tensor>) -> Result<Network, ModelError> {
@@ -726,6 +747,9 @@ mod tests {
         let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4);
         assert!(close(&l.weights, &[1.0, 2.0, 3.0, 4.0]), "{:?}", l.weights);
         assert!(close(&l.bias, &[0.0, 0.0]), "{:?}", l.bias);
+        assert!(d.unused_tensors(&ts).is_empty());
+        ts.insert("fc2.weight".into(), t(&[2, 2], vec![0.0; 4]));
+        assert_eq!(d.unused_tensors(&ts), vec!["fc2.weight".to_string()]);
     }
 
     #[test]

@@ -176,10 +176,14 @@ fn dense_addressing(s: &mut String, c: &Config, d: &Derived) {
     let _ = writeln!(
         s,
         "\nWeight column (macro n, col c) holds bit c % {wb} of the weights of lane n * {per} + c / {wb}\n\
-         (bit {top} is the sign bit, weighing -2^{top}); row d of a column is the weight's element d of\n\
-         the row block. The lane word's address is the lane (`CIM_LANE_ADDR(l)`), the weight column's\n\
+         (bit {top} is the sign bit, weighing -2^{top}); {rows}. The lane word's address is the lane (`CIM_LANE_ADDR(l)`), the weight column's\n\
          {{macro, col}} (`CIM_WEIGHT_COLUMN_ADDR(n, c)`).",
-        top = wb - 1
+        top = wb - 1,
+        rows = if c.sparsity == Sparsity::Compact {
+            "row r of a column is row r % wl_parallel of the phase block its slot r / wl_parallel names\n(the slot codes, below)"
+        } else {
+            "row d of a column is the weight's element d of\nthe row block"
+        }
     );
     let steps = match c.sparsity {
         Sparsity::None => None,
@@ -305,14 +309,14 @@ fn stream_sections(s: &mut String, c: &Config, d: &Derived) {
 One handshake carries one input vector: element d in `in_data[d*{bx} +: {bx}]`, {sign}.
 `in_first` clears the lane accumulators before this vector is added (the first row block
 of an output); `in_last` makes the engine requantize and emit the lanes after this vector
-(the last row block). A vector may be both. Vectors are accepted every {cpv} cycles at best.
+(the last row block). A vector may be both. Vectors are accepted every {cpv} cycles{pace}.
 
 ## Output stream (`out_valid` / `out_ready`)
 
 After a vector marked `in_last`, {beats} beat(s) of {ol} lanes: beat k carries lanes
 k*{ol} .. k*{ol}+{olm}, lane k*{ol}+i in `out_data[i*{ob} +: {ob}]`, {out_sign}.
 `out_last` marks the final beat. Without back-pressure the first beat is valid {lat} cycles
-after the `in_last` vector was accepted (when the engine was otherwise idle), and one beat
+after the `in_last` vector was accepted (when the engine was otherwise idle{lat_note}), and one beat
 follows per cycle.
 
 Back-pressure: a beat stays on `out_data` until it is taken. One output vector is
@@ -328,14 +332,24 @@ until the beats are taken. No output is ever dropped or overwritten.
             "unsigned"
         },
         cpv = d.cycles_per_vector,
+        pace = if c.is_dense() && c.sparsity != Sparsity::None {
+            " when every phase block of the tile is computed; a tile with\nphase blocks skipped (invalid, or named by no slot) takes fewer"
+        } else {
+            " at best"
+        },
+        lat_note = if c.is_dense() && c.sparsity != Sparsity::None {
+            " and every phase block of\nthe tile computed; fewer on a sparse tile"
+        } else {
+            ""
+        },
         beats = d.out_beats,
         ol = d.out_lanes,
         olm = d.out_lanes - 1,
         ob = c.out_bits,
         out_sign = if c.relu {
-            "unsigned (ReLU)"
+            "unsigned while the scale word's `relu` field is 1 (ReLU, its value after\nreset), two's complement while it is 0"
         } else {
-            "two's complement"
+            "two's complement while the scale word's `relu` field is 0 (its value after\nreset), unsigned (ReLU) while it is 1"
         },
         lat = d.first_beat_latency,
     );

@@ -204,3 +204,153 @@ pub fn plot(
     root.present()?;
     Ok(())
 }
+
+/// Runs the points of a `sweep expand` file (one with `only`, else all on
+/// every core); a point whose result exists is skipped. Returns how many
+/// points were chosen and how many were computed.
+pub fn run_points(
+    points: &Path,
+    only: Option<usize>,
+    out: &Path,
+    progress: &dyn crate::pipeline::Progress,
+) -> Result<(usize, usize)> {
+    use rayon::prelude::*;
+    let all = space::read_points(points)?;
+    let chosen: Vec<&space::Point> = match only {
+        Some(n) => vec![all.get(n).ok_or_else(|| {
+            Error::Usage(format!(
+                "--point {n} is out of range: {} has {} points (0..{})",
+                points.display(),
+                all.len(),
+                all.len()
+            ))
+        })?],
+        None => all.iter().collect(),
+    };
+    progress.stage("points", chosen.len() as u64);
+    let results: Vec<Result<(Metrics, bool)>> = chosen
+        .par_iter()
+        .map(|p| {
+            let r = run::run_point(p, out);
+            progress.inc();
+            r
+        })
+        .collect();
+    progress.finish();
+    let mut computed = 0;
+    for r in results {
+        computed += r?.1 as usize;
+    }
+    Ok((chosen.len(), computed))
+}
+
+/// What `sweep collect` found: the CSV table, and the lines that sum it up
+/// (for stderr).
+pub struct Collected {
+    pub csv: String,
+    pub notes: Vec<String>,
+    /// Verification points that failed (the run fails with this).
+    pub failed: Option<String>,
+}
+
+/// Collects the results in `dir` into a table. Verification results (`sweep
+/// regress`) with no objectives give a pass/fail table; otherwise the
+/// Pareto front of the objectives (defaults: area_mm2 and accuracy, or
+/// energy_nj without accuracy) is marked, and `front` / `plot` written.
+pub fn collect_table(
+    dir: &Path,
+    minimize: &[String],
+    maximize: &[String],
+    front: Option<&Path>,
+    plot_file: Option<&Path>,
+) -> Result<Collected> {
+    let metrics = collect(dir)?;
+    if metrics.is_empty() {
+        return Err(Error::Usage(format!(
+            "no results in {}: run `cimpool sweep run` first",
+            dir.display()
+        )));
+    }
+    let verification = metrics
+        .iter()
+        .all(|m| m.figures.contains_key("lint_warnings") || m.failure.is_some());
+    if verification && minimize.is_empty() && maximize.is_empty() {
+        let total = |f: &str| -> f64 { metrics.iter().filter_map(|m| m.figures.get(f)).sum() };
+        let passed = metrics.iter().filter(|m| m.failure.is_none()).count();
+        let mut notes = vec![format!(
+            "cimpool: {passed} of {} configurations passed lint, synthesis and co-simulation: {:.0} vectors, {:.0} lane values, {:.0} cycles, 0 mismatches in the passing ones",
+            metrics.len(),
+            total("vectors"),
+            total("lane_values"),
+            total("cycles")
+        )];
+        let failed: Vec<_> = metrics.iter().filter(|m| m.failure.is_some()).collect();
+        for m in &failed {
+            notes.push(format!(
+                "point {} ({}, {}): {}",
+                m.index,
+                m.label,
+                m.hash,
+                m.failure.as_deref().unwrap_or_default()
+            ));
+        }
+        return Ok(Collected {
+            csv: csv(&metrics, &[]),
+            notes,
+            failed: (!failed.is_empty()).then(|| {
+                format!(
+                    "{} of {} points failed (above, each with the command that reproduces it)",
+                    failed.len(),
+                    metrics.len()
+                )
+            }),
+        });
+    }
+    let objective = |figure: &String, minimize: bool| Objective {
+        figure: figure.clone(),
+        minimize,
+    };
+    let mut objectives: Vec<Objective> = minimize
+        .iter()
+        .map(|f| objective(f, true))
+        .chain(maximize.iter().map(|f| objective(f, false)))
+        .collect();
+    if objectives.is_empty() {
+        objectives.push(objective(&"area_mm2".into(), true));
+        objectives.push(if metrics[0].figures.contains_key("accuracy") {
+            objective(&"accuracy".into(), false)
+        } else {
+            objective(&"energy_nj".into(), true)
+        });
+    }
+    let on = pareto(&metrics, &objectives)?;
+    let cannot = |path: &Path, e: &dyn std::fmt::Display| {
+        Error::Usage(format!("cannot write {}: {e}", path.display()))
+    };
+    if let Some(path) = front {
+        let only: Vec<_> = on.iter().map(|&i| metrics[i].clone()).collect();
+        let all: Vec<usize> = (0..only.len()).collect();
+        std::fs::write(path, csv(&only, &all)).map_err(|e| cannot(path, &e))?;
+    }
+    if let Some(path) = plot_file {
+        if objectives.len() < 2 {
+            return Err(Error::Usage("--plot needs two objectives".into()));
+        }
+        plot(&metrics, &on, &objectives[0], &objectives[1], path).map_err(|e| cannot(path, &e))?;
+    }
+    let notes = vec![format!(
+        "cimpool: {} results, {} on the Pareto front of {}",
+        metrics.len(),
+        on.len(),
+        objectives
+            .iter()
+            .map(|o| format!("{} ({})", o.figure, if o.minimize { "min" } else { "max" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    Ok(Collected {
+        csv: csv(&metrics, &on),
+        notes,
+        failed: None,
+    })
+}

@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::estimate::{self, constants::Constants, workload};
 use crate::network::{builtin, model::ModelDesc, tensors};
-use crate::{images, run};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -126,36 +125,47 @@ fn estimate_point(
     ]);
     if let Some(job) = &point.accuracy {
         let images_dir = dir.join("images");
-        let config_file = dir.join("config.toml");
-        std::fs::write(&config_file, &point.config).map_err(|e| io(&config_file, e))?;
-        let (flag, value) = if config.is_dense() {
-            ("--sparsity", point.sparsity.to_string())
-        } else {
-            ("--keep", point.keep.to_string())
+        // The same pipeline `cimpool compress` runs (activation scales and,
+        // with a lossy ADC, the steps calibrated on --calib).
+        use crate::pipeline::{self, source};
+        let loaded = source::load(&source::Source::Weights {
+            weights: source::Weights::File(job.weights.clone()),
+            description: Some(source::Description::File(job.model.clone())),
+            input_scale: 1.0,
+        })?;
+        let compress_job = pipeline::CompressJob {
+            config: config.clone(),
+            options: crate::compress::Options {
+                keep_ratio: if config.is_dense() { 0.5 } else { point.keep },
+                iterations: 25,
+                seed: 1,
+                pool: None,
+                sparsity: if config.is_dense() {
+                    point.sparsity
+                } else {
+                    0.0
+                },
+                scales: None,
+            },
+            calibration: Some(tensors::read_dataset(&job.calib, false)?.x),
+            morph: None,
+            write_folded: false,
+            adc: pipeline::AdcSteps::Calibrate {
+                bias_correction: false,
+            },
+            eval: None,
+            out: images_dir.clone(),
+            force: false,
+            pool_file: None,
         };
-        let exe = std::env::current_exe().map_err(|e| io(Path::new("cimpool"), e))?;
-        let output = Command::new(exe)
-            .arg("compress")
-            .args(["--weights".as_ref(), job.weights.as_os_str()])
-            .args(["--model".as_ref(), job.model.as_os_str()])
-            .args(["--calib".as_ref(), job.calib.as_os_str()])
-            .args(["--config".as_ref(), config_file.as_os_str()])
-            .args([flag, &value])
-            .args(["--out".as_ref(), images_dir.as_os_str()])
-            .output()
-            .map_err(|e| io(Path::new("cimpool compress"), e))?;
-        if !output.status.success() {
-            return Err(Error::Usage(format!(
-                "point {} ({}): compress failed: {}",
-                point.index,
-                point.hash,
-                String::from_utf8_lossy(&output.stderr).trim()
-            )));
-        }
-        let images = images::read(&images_dir)?;
-        let data = tensors::read_dataset(&job.data, true)?;
-        let outputs = run::golden(&images, &data.x, |_, _| {})?;
-        figures.insert("accuracy".into(), run::accuracy(&outputs, &data.y));
+        compress_job.run(&loaded, &pipeline::Quiet).map_err(|e| {
+            Error::Usage(format!(
+                "point {} ({}): compress failed: {e}",
+                point.index, point.hash
+            ))
+        })?;
+        let eval = pipeline::evaluate(&images_dir, &job.data, &pipeline::Quiet)?;
+        figures.insert("accuracy".into(), eval.accuracy);
         // The accuracy's images are large next to the figures; the figures
         // are the result.
         let _ = std::fs::remove_dir_all(&images_dir);

@@ -1,0 +1,77 @@
+//! `cimpool sweep`: arguments to `cimpool::sweep`, and the printing.
+
+use super::args::SweepCommand;
+use super::progress::Bar;
+use cimpool::error::{Error, Result};
+use cimpool::sweep::{self, space};
+use std::time::Instant;
+
+pub fn sweep(cmd: SweepCommand) -> Result<()> {
+    match cmd {
+        SweepCommand::Expand { space: path } => {
+            let e = space::expand(&path)?;
+            for p in &e.points {
+                println!("{}", serde_json::to_string(p).expect("serializes"));
+            }
+            eprintln!(
+                "cimpool: {} points{}",
+                e.points.len(),
+                match &e.first_invalid {
+                    Some(why) => format!(
+                        "; {} invalid combinations dropped (the first: {why})",
+                        e.invalid
+                    ),
+                    None => String::new(),
+                }
+            );
+        }
+        SweepCommand::Regress {
+            seeds,
+            first_seed,
+            vectors,
+            coverage,
+        } => {
+            for p in space::regress_points(first_seed, seeds, vectors, coverage) {
+                println!("{}", serde_json::to_string(&p).expect("serializes"));
+            }
+        }
+        SweepCommand::Run { points, point, out } => {
+            let start = Instant::now();
+            let (chosen, computed) = sweep::run_points(&points, point, &out, &Bar::new())?;
+            println!(
+                "cimpool: {} points in {} ({} computed, {} already there) in {:.1} s",
+                chosen,
+                out.display(),
+                computed,
+                chosen - computed,
+                start.elapsed().as_secs_f64()
+            );
+        }
+        SweepCommand::Coverage { results } => {
+            print!("{}", sweep::coverage(&results)?.table());
+        }
+        SweepCommand::Collect {
+            results,
+            minimize,
+            maximize,
+            plot,
+            front,
+        } => {
+            let c = sweep::collect_table(
+                &results,
+                &minimize,
+                &maximize,
+                front.as_deref(),
+                plot.as_deref(),
+            )?;
+            print!("{}", c.csv);
+            for line in &c.notes {
+                eprintln!("{line}");
+            }
+            if let Some(why) = c.failed {
+                return Err(Error::Failed(why));
+            }
+        }
+    }
+    Ok(())
+}
