@@ -108,7 +108,7 @@ fn gen_is_byte_identical_on_a_second_run() {
 }
 
 #[test]
-fn regenerating_removes_stale_verilog_only() {
+fn a_regenerated_folder_holds_exactly_the_new_package() {
     let tmp = tempfile::tempdir().unwrap();
     assert!(cimpool(
         &["gen", "--rows", "16", "--cols", "16", "--macros", "1"],
@@ -116,25 +116,31 @@ fn regenerating_removes_stale_verilog_only() {
     )
     .status
     .success());
-    std::fs::write(tmp.path().join("hdl/user_notes.v"), "// mine\n").unwrap();
+    std::fs::write(tmp.path().join("hdl/left_over.v"), "// earlier\n").unwrap();
     assert!(cimpool(
-        &["gen", "--rows", "32", "--cols", "32", "--macros", "1"],
+        &["gen", "--rows", "32", "--cols", "32", "--macros", "1", "--out", "hdl"],
         tmp.path()
     )
     .status
     .success());
-    let names: Vec<String> = read_all(&tmp.path().join("hdl"))
-        .into_iter()
-        .map(|(n, _)| n)
-        .collect();
+    assert!(cimpool(
+        &["gen", "--rows", "32", "--cols", "32", "--macros", "1", "--out", "fresh"],
+        tmp.path()
+    )
+    .status
+    .success());
+    let names = |d: &str| -> Vec<String> {
+        read_all(&tmp.path().join(d))
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect()
+    };
     assert!(
-        !names.iter().any(|n| n.contains("16x16")),
-        "stale module left: {names:?}"
+        !names("hdl").iter().any(|n| n.contains("16x16") || n == "left_over.v"),
+        "stale file left: {:?}",
+        names("hdl")
     );
-    assert!(
-        names.iter().any(|n| n == "user_notes.v"),
-        "a file cimpool did not write was removed"
-    );
+    assert_eq!(names("hdl"), names("fresh"));
 }
 
 #[test]
