@@ -136,7 +136,9 @@ fn a_regenerated_folder_holds_exactly_the_new_package() {
             .collect()
     };
     assert!(
-        !names("hdl").iter().any(|n| n.contains("16x16") || n == "left_over.v"),
+        !names("hdl")
+            .iter()
+            .any(|n| n.contains("16x16") || n == "left_over.v"),
         "stale file left: {:?}",
         names("hdl")
     );
