@@ -7,7 +7,7 @@ mod cli;
 
 use cimpool::config::{Config, Crossbar, DEFAULT_TOML};
 use cimpool::error::{Error, Result};
-use cimpool::pipeline::{self, source, AdcSteps, CompressJob};
+use cimpool::pipeline::{self, source, AdcSteps, CompressJob, Progress};
 use cimpool::{compress, cosim, flow, images, network};
 use clap::Parser;
 use cli::args::*;
@@ -104,12 +104,12 @@ fn xbar(args: &XbarArgs) -> Result<()> {
         }
     }
     let bar = Bar::new();
-    bar.start("synthesizing", 2 * args.pools.len() as u64);
+    bar.stage("synthesizing", 2 * args.pools.len() as u64);
     let rows = xbar::report(&base, &args.pools, |what| {
         bar.message(format!("synthesizing {what}"));
-        bar.tick();
+        bar.inc();
     })?;
-    bar.done();
+    bar.finish();
     if let Some(path) = &args.json {
         if write_json(path, &to_json(&rows))? {
             return Ok(());
@@ -123,7 +123,8 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
     use compress::utilization;
     let config = args.config.resolve()?.resolved();
     config.validate()?;
-    let description = description_of(args.model.as_deref(), args.network.as_deref());
+    let description =
+        source::Description::from_flags(args.model.as_deref(), args.network.as_deref());
     let loaded = source::shapes_only(
         args.onnx.as_deref(),
         description.as_ref(),
@@ -194,15 +195,6 @@ fn cosim(args: &CosimArgs) -> Result<()> {
     Ok(())
 }
 
-/// The model description the flags name: a file or a built-in network.
-fn description_of(model: Option<&Path>, network: Option<&str>) -> Option<source::Description> {
-    match (model, network) {
-        (Some(p), _) => Some(source::Description::File(p.to_path_buf())),
-        (None, Some(n)) => Some(source::Description::Builtin(n.to_string())),
-        (None, None) => None,
-    }
-}
-
 fn compress(args: &CompressArgs) -> Result<()> {
     let mut overrides = cli::parse_sets(&args.set)?;
     if let Some(engine) = args.engine {
@@ -224,7 +216,10 @@ fn compress(args: &CompressArgs) -> Result<()> {
                 (None, Some(seed)) => source::Weights::Random(seed),
                 (None, None) => unreachable!("clap requires one"),
             },
-            description: description_of(args.model.as_deref(), args.network.as_deref()),
+            description: source::Description::from_flags(
+                args.model.as_deref(),
+                args.network.as_deref(),
+            ),
             input_scale: args.input_scale,
         },
     };

@@ -2,23 +2,28 @@
 //! README): refusals in one line with exit 2 and no panic, output folders
 //! that hold exactly one run, JSON for scripts.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-fn cimpool(args: &[&str], cwd: &Path) -> Output {
+/// `cimpool` with a command line split at spaces, run in `cwd`; `$D/` in it
+/// stands for the digits fixtures folder.
+fn cimpool(cwd: &Path, line: &str) -> Output {
+    let digits = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/digits/");
     Command::new(env!("CARGO_BIN_EXE_cimpool"))
-        .args(args)
+        .args(line.replace("$D/", digits).split_whitespace())
         .current_dir(cwd)
         .output()
         .expect("run cimpool")
 }
 
-fn digits(file: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/digits")
-        .join(file)
-        .display()
-        .to_string()
+fn succeeds(cwd: &Path, line: &str) -> Output {
+    let out = cimpool(cwd, line);
+    assert!(
+        out.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// A refusal: exit 2, one line on stderr naming `words`, no panic.
@@ -31,66 +36,46 @@ fn refused(out: &Output, words: &[&str]) {
     }
 }
 
+const SMALL: &str = "--macros 1 --rows 8 --cols 8 --pool 4";
+const DIGITS_MLP: &str =
+    "compress --weights $D/mlp.npz --model $D/model.toml --config $D/hw.toml --keep 1";
+
 #[test]
 fn dense_with_benes_and_single_lane_dense_are_refused_by_validation() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let dense = ["gen", "--engine", "dense", "--w-bits", "4", "--out", "d"];
-    assert!(cimpool(&dense, dir).status.success());
+    succeeds(dir, "gen --engine dense --w-bits 4 --out d");
     // The README's order: a dense package in the folder, then benes on it.
     let out = cimpool(
-        &[
-            "gen",
-            "--config",
-            "d/cim_config.toml",
-            "--set",
-            "crossbar=benes",
-            "--out",
-            "b",
-        ],
         dir,
+        "gen --config d/cim_config.toml --set crossbar=benes --out b",
     );
     refused(&out, &["crossbar", "dense"]);
     let out = cimpool(
-        &[
-            "gen", "--engine", "dense", "--macros", "1", "--rows", "2", "--cols", "2", "--w-bits",
-            "2", "--out", "one",
-        ],
         dir,
+        "gen --engine dense --macros 1 --rows 2 --cols 2 --w-bits 2 --out one",
     );
     refused(&out, &["cols", "2 lanes"]);
-    let out = cimpool(
-        &["route", "--config", "d/cim_config.toml", "--indices", "0,1"],
-        dir,
-    );
+    let out = cimpool(dir, "route --config d/cim_config.toml --indices 0,1");
     refused(&out, &["dense"]);
 }
 
 #[test]
 fn route_checks_its_indices_and_writes_json() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = cimpool(&["route", "--pool", "8", "--indices", "0,1,2"], tmp.path());
-    refused(&out, &["3 values", "pool = 8"]);
-    let out = cimpool(
-        &["route", "--pool", "8", "--indices", "0,1,2,3,4,5,6,9"],
-        tmp.path(),
+    let dir = tmp.path();
+    refused(
+        &cimpool(dir, "route --pool 8 --indices 0,1,2"),
+        &["3 values", "pool = 8"],
     );
-    refused(&out, &["9", "slot 7"]);
-    let out = cimpool(
-        &[
-            "route",
-            "--pool",
-            "8",
-            "--crossbar",
-            "benes",
-            "--indices",
-            "3,1,0,2,7,5,4,6",
-            "--json",
-            "-",
-        ],
-        tmp.path(),
+    refused(
+        &cimpool(dir, "route --pool 8 --indices 0,1,2,3,4,5,6,9"),
+        &["9", "slot 7"],
     );
-    assert!(out.status.success());
+    let out = succeeds(
+        dir,
+        "route --pool 8 --crossbar benes --indices 3,1,0,2,7,5,4,6 --json -",
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["slots"].as_array().unwrap().len(), 8);
     assert_eq!(v["switch_bits"], 20);
@@ -100,23 +85,8 @@ fn route_checks_its_indices_and_writes_json() {
 fn cosim_refuses_a_blackbox_package() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let gen = [
-        "gen",
-        "--macros",
-        "1",
-        "--rows",
-        "8",
-        "--cols",
-        "8",
-        "--pool",
-        "4",
-        "--storage",
-        "blackbox",
-        "--out",
-        "bb",
-    ];
-    assert!(cimpool(&gen, dir).status.success());
-    let out = cimpool(&["cosim", "--rtl", "bb", "--build", "build"], dir);
+    succeeds(dir, &format!("gen {SMALL} --storage blackbox --out bb"));
+    let out = cimpool(dir, "cosim --rtl bb --build build");
     refused(&out, &["blackbox", "flops"]);
 }
 
@@ -124,19 +94,9 @@ fn cosim_refuses_a_blackbox_package() {
 fn a_regenerated_package_leaves_no_file_of_the_one_before() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let small = ["--macros", "1", "--rows", "8", "--cols", "8", "--pool", "4"];
-    let args = |extra: &[&'static str]| -> Vec<&str> {
-        let mut a = vec!["gen"];
-        a.extend_from_slice(&small);
-        a.extend_from_slice(extra);
-        a
-    };
-    assert!(cimpool(&args(&["--storage", "blackbox"]), dir)
-        .status
-        .success());
+    succeeds(dir, &format!("gen {SMALL} --storage blackbox"));
     assert!(dir.join("hdl/macros").is_dir());
-    let out = cimpool(&args(&[]), dir);
-    assert!(out.status.success());
+    let out = succeeds(dir, &format!("gen {SMALL}"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("replaced the package"));
     assert!(
         !dir.join("hdl/macros").exists(),
@@ -146,17 +106,18 @@ fn a_regenerated_package_leaves_no_file_of_the_one_before() {
     std::fs::create_dir(dir.join("notes")).unwrap();
     std::fs::write(dir.join("notes/todo.txt"), "mine").unwrap();
     refused(
-        &cimpool(&args(&["--out", "notes"]), dir),
+        &cimpool(dir, &format!("gen {SMALL} --out notes")),
         &["notes", "--force"],
     );
     assert!(dir.join("notes/todo.txt").exists());
-    assert!(cimpool(&args(&["--out", "notes", "--force"]), dir)
-        .status
-        .success());
+    succeeds(dir, &format!("gen {SMALL} --out notes --force"));
     assert!(dir.join("notes/files.f").exists() && !dir.join("notes/todo.txt").exists());
     // --out naming a file is bad input.
     std::fs::write(dir.join("file"), "x").unwrap();
-    refused(&cimpool(&args(&["--out", "file"]), dir), &["is a file"]);
+    refused(
+        &cimpool(dir, &format!("gen {SMALL} --out file")),
+        &["is a file"],
+    );
     // No staging folder is left behind.
     let left: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -170,76 +131,44 @@ fn a_regenerated_package_leaves_no_file_of_the_one_before() {
 fn compress_replaces_its_images_warns_about_unused_tensors_and_needs_calib_only_when_used() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (w, m, hw, calib) = (
-        digits("mlp.npz"),
-        digits("model.toml"),
-        digits("hw.toml"),
-        digits("calib.npz"),
-    );
-    let base = [
-        "compress",
-        "--weights",
-        &w,
-        "--model",
-        &m,
-        "--config",
-        &hw,
-        "--keep",
-        "1",
-    ];
-    let with = |extra: &[&str]| -> Output {
-        let mut a: Vec<&str> = base.to_vec();
-        a.extend_from_slice(extra);
-        cimpool(&a, dir)
-    };
-    let out = with(&["--calib", &calib, "--out", "img"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(dir, &format!("{DIGITS_MLP} --calib $D/calib.npz --out img"));
     std::fs::write(dir.join("img/stale.hex"), "0").unwrap();
-    let out = with(&["--calib", &calib, "--out", "img"]);
-    assert!(out.status.success());
+    let out = succeeds(dir, &format!("{DIGITS_MLP} --calib $D/calib.npz --out img"));
     assert!(
         !dir.join("img/stale.hex").exists(),
         "a file of the earlier run stayed"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("replacing the images there"));
     // Nothing sets the scales: one line naming --calib.
-    refused(&with(&["--out", "img2"]), &["--calib"]);
+    refused(
+        &cimpool(dir, &format!("{DIGITS_MLP} --out img2")),
+        &["--calib"],
+    );
     assert!(!dir.join("img2").exists(), "a refused run leaves no folder");
     // --scales-from sets them, and exact read-out uses nothing else.
-    let out = with(&["--scales-from", "img", "--out", "img3"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(dir, &format!("{DIGITS_MLP} --scales-from img --out img3"));
     assert!(dir.join("img3/manifest.json").exists());
     // --out naming a file: bad input.
     std::fs::write(dir.join("file"), "x").unwrap();
-    refused(&with(&["--calib", &calib, "--out", "file"]), &["is a file"]);
+    refused(
+        &cimpool(
+            dir,
+            &format!("{DIGITS_MLP} --calib $D/calib.npz --out file"),
+        ),
+        &["is a file"],
+    );
     // A description that leaves out a layer: the rest compresses, with a warning.
-    let one_layer = dir.join("one.toml");
-    let text = std::fs::read_to_string(&m).unwrap();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/digits/model.toml");
+    let text = std::fs::read_to_string(model).unwrap();
     let first: Vec<&str> = text.split("[[layer]]").collect();
-    std::fs::write(&one_layer, format!("{}[[layer]]{}", first[0], first[1])).unwrap();
-    let out = cimpool(
-        &[
-            "compress",
-            "--weights",
-            &w,
-            "--model",
-            one_layer.to_str().unwrap(),
-            "--config",
-            &hw,
-            "--calib",
-            &calib,
-            "--out",
-            "img4",
-        ],
+    std::fs::write(
+        dir.join("one.toml"),
+        format!("{}[[layer]]{}", first[0], first[1]),
+    )
+    .unwrap();
+    let out = succeeds(
         dir,
+        "compress --weights $D/mlp.npz --model one.toml --config $D/hw.toml --calib $D/calib.npz --out img4",
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -252,41 +181,8 @@ fn compress_replaces_its_images_warns_about_unused_tensors_and_needs_calib_only_
 fn run_writes_json_for_scripts() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let (w, m, hw, calib, test) = (
-        digits("mlp.npz"),
-        digits("model.toml"),
-        digits("hw.toml"),
-        digits("calib.npz"),
-        digits("test.npz"),
-    );
-    let out = cimpool(
-        &[
-            "compress",
-            "--weights",
-            &w,
-            "--model",
-            &m,
-            "--config",
-            &hw,
-            "--calib",
-            &calib,
-            "--keep",
-            "1",
-            "--out",
-            "img",
-        ],
-        dir,
-    );
-    assert!(out.status.success());
-    let out = cimpool(
-        &["run", "--images", "img", "--data", &test, "--json", "-"],
-        dir,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeds(dir, &format!("{DIGITS_MLP} --calib $D/calib.npz --out img"));
+    let out = succeeds(dir, "run --images img --data $D/test.npz --json -");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let acc = v["accuracy"].as_f64().unwrap();
     assert!(acc > 0.8 && acc <= 1.0, "{v}");
@@ -297,28 +193,10 @@ fn run_writes_json_for_scripts() {
 fn the_port_document_states_sparse_timing_compact_rows_and_output_sign() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let gen = [
-        "gen",
-        "--engine",
-        "dense",
-        "--w-bits",
-        "4",
-        "--macros",
-        "2",
-        "--rows",
-        "64",
-        "--cols",
-        "16",
-        "--wl-parallel",
-        "16",
-        "--sparsity",
-        "compact",
-        "--slots",
-        "2",
-        "--out",
-        "d",
-    ];
-    assert!(cimpool(&gen, dir).status.success());
+    succeeds(
+        dir,
+        "gen --engine dense --w-bits 4 --macros 2 --rows 64 --cols 16 --wl-parallel 16 --sparsity compact --slots 2 --out d",
+    );
     let doc = std::fs::read_to_string(dir.join("d/cim_top.md")).unwrap();
     assert!(
         !doc.contains("row d of a column is the weight's element d"),
@@ -328,7 +206,7 @@ fn the_port_document_states_sparse_timing_compact_rows_and_output_sign() {
     assert!(!doc.contains("cycles at best"));
     assert!(doc.contains("fewer on a sparse tile"));
     assert!(doc.contains("two's complement while it is 0"));
-    assert!(cimpool(&["gen", "--out", "p"], dir).status.success());
+    succeeds(dir, "gen --out p");
     let doc = std::fs::read_to_string(dir.join("p/cim_top.md")).unwrap();
     assert!(doc.contains("cycles at best"));
 }

@@ -368,13 +368,13 @@ pub struct CompressArgs {
     #[arg(long, value_name = "FILE")]
     pub calib: Option<PathBuf>,
     /// Share of (channel, row block) error tiles kept (structured pruning).
-    #[arg(long, default_value_t = 0.5)]
+    #[arg(long, default_value_t = cimpool::compress::Options::default().keep_ratio)]
     pub keep: f64,
     /// k-means iterations of the pool construction.
-    #[arg(long, default_value_t = 25)]
+    #[arg(long, default_value_t = cimpool::compress::Options::default().iterations)]
     pub iterations: usize,
     /// Seed of the pool construction.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = cimpool::compress::Options::default().seed)]
     pub seed: u64,
     /// Use this pool (shape (pool, rows), +-1, e.g. the pool.npy an earlier
     /// run wrote) instead of building one: for weights fine-tuned against it.

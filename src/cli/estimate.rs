@@ -22,11 +22,10 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
     } else {
         Workloads::Shapes {
             onnx: args.onnx.clone(),
-            description: match (&args.model, &args.network) {
-                (Some(p), _) => Some(source::Description::File(p.clone())),
-                (None, Some(n)) => Some(source::Description::Builtin(n.clone())),
-                (None, None) => None,
-            },
+            description: source::Description::from_flags(
+                args.model.as_deref(),
+                args.network.as_deref(),
+            ),
             weights: args.weights.clone(),
             configs: args.config.clone(),
             overrides: super::parse_sets(&args.set)?,

@@ -17,33 +17,21 @@ impl Bar {
         Bar(bar)
     }
 
-    pub fn start(&self, what: &str, len: u64) {
-        self.stage(what, len);
-    }
-
+    /// A new message within the stage (the item being worked on).
     pub fn message(&self, what: String) {
         self.0.set_message(what);
-    }
-
-    pub fn tick(&self) {
-        self.0.inc(1);
-    }
-
-    pub fn done(&self) {
-        self.0.finish_and_clear();
     }
 }
 
 impl Progress for Bar {
+    /// A stage called again under the same name (a callback reporting
+    /// its position) keeps its bar; a new name starts afresh.
     fn stage(&self, what: &str, len: u64) {
-        if self.0.length() != Some(len) {
-            self.0.set_length(len);
-        }
         if self.0.message() != what {
             self.0.reset();
-            self.0.set_length(len);
             self.0.set_message(what.to_string());
         }
+        self.0.set_length(len);
     }
     fn set(&self, done: u64) {
         self.0.set_position(done);

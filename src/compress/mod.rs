@@ -40,6 +40,21 @@ pub struct Options {
     pub scales: Option<Vec<f64>>,
 }
 
+/// The defaults `cimpool compress` uses: half the error tiles kept, 25
+/// k-means iterations, seed 1, a pool built, no pruning, scales calibrated.
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            keep_ratio: 0.5,
+            iterations: 25,
+            seed: 1,
+            pool: None,
+            sparsity: 0.0,
+            scales: None,
+        }
+    }
+}
+
 /// One (output-channel pass, row block) of a layer: what the engine holds
 /// while that block's input vectors stream through (as `golden::Weights`).
 #[derive(Clone, Debug, PartialEq)]

@@ -119,10 +119,7 @@ pub fn write_npz(images: &Images, path: &std::path::Path) -> Result<usize, super
         path: path.to_path_buf(),
         reason,
     };
-    let arrays = arrays(images).map_err(|e| super::ImagesError::Invalid {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let arrays = arrays(images)?;
     let file = std::fs::File::create(path).map_err(|e| cannot(e.to_string()))?;
     let mut npz = ndarray_npy::NpzWriter::new(std::io::BufWriter::new(file));
     for (name, array) in &arrays {

@@ -30,6 +30,8 @@ pub enum ImagesError {
     Write { path: PathBuf, reason: String },
     #[error("{path}: {reason}")]
     Invalid { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
     #[error("{path}: {source}")]
     Config {
         path: PathBuf,

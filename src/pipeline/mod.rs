@@ -19,6 +19,7 @@ use crate::compress::{self, report::Accuracy, Compressed};
 use crate::config::{default_adc_shift, Config};
 use crate::error::{Error, Result};
 use crate::images;
+use crate::network::model::{ModelDesc, Network};
 use crate::network::tensors::{self, Dataset};
 use crate::package::Package;
 use crate::run;
@@ -133,24 +134,16 @@ impl CompressJob {
     pub fn run(&self, loaded: &Loaded, progress: &dyn Progress) -> Result<CompressOutcome> {
         let start = Instant::now();
         self.check()?;
+        // Read before anything is written: a bad data set costs no work.
         let eval = match &self.eval {
-            Some(p) => Some(tensors::read_dataset(p, true)?),
+            Some(p) => Some((tensors::read_dataset(p, true)?, p.as_path())),
             None => None,
         };
         let staged = output::stage(&self.out, output::Kind::Images, self.force)?;
         let dir = staged.path();
         let mut net = loaded.network.clone();
         if let Some(budget) = self.morph {
-            net = morph_into(
-                &net,
-                &loaded.description,
-                &self.config,
-                budget,
-                self.options.seed,
-                &self.out,
-                dir,
-                progress,
-            )?;
+            net = self.morph(&net, &loaded.description, budget, dir, progress)?;
         }
         if self.write_folded {
             let (folded, tensors) = compress::morph::apply(
@@ -173,7 +166,6 @@ impl CompressJob {
             ));
         }
         let calibration = self.calibration.as_deref().unwrap_or(&[]);
-        progress.stage("compress", self.options.iterations as u64);
         let c = compress::compress(
             &self.config,
             &net,
@@ -197,9 +189,9 @@ impl CompressJob {
         for line in &adc_lines {
             progress.note(line);
         }
-        let accuracy = match (&eval, &self.eval) {
-            (Some(data), Some(path)) => Some(self.accuracy(&net, &c, data, path, dir, progress)?),
-            _ => None,
+        let accuracy = match &eval {
+            Some((data, path)) => Some(self.accuracy(&net, &c, data, path, dir, progress)?),
+            None => None,
         };
         images::write_report(dir, &c.report(&self.options, accuracy.as_ref()))?;
         let replaced = staged.replaces();
@@ -212,9 +204,40 @@ impl CompressJob {
         })
     }
 
+    /// The morphed network (docs/COMPRESSION.md, macro-size-aware
+    /// morphing) within `budget` tiles; its description and weights written
+    /// into `dir` (which becomes `out`).
+    fn morph(
+        &self,
+        net: &Network,
+        desc: &ModelDesc,
+        budget: Option<usize>,
+        dir: &Path,
+        progress: &dyn Progress,
+    ) -> Result<Network> {
+        use compress::morph;
+        let config = &self.config;
+        let (plan, channels) = morph::plan(net, config, budget)?;
+        let (morphed, tensors) = morph::apply(net, desc, &channels, self.options.seed);
+        let header = format!(
+            "# Morphed by cimpool compress --morph for {} lanes x {} rows (budget {} tiles); BatchNorm folded.\n",
+            config.lanes(),
+            config.rows,
+            plan.budget
+        );
+        let (t, w) = network_file::write(dir, "morphed", &header, &morphed, &tensors)?;
+        progress.note(&format!(
+            "morph: {}; wrote {} and {}",
+            plan.summary(),
+            self.out.join(t).display(),
+            self.out.join(w).display()
+        ));
+        Ok(morphed.network(&tensors)?)
+    }
+
     fn accuracy(
         &self,
-        net: &crate::network::model::Network,
+        net: &Network,
         c: &Compressed,
         data: &Dataset,
         path: &Path,
@@ -304,42 +327,10 @@ impl CompressOutcome {
     }
 }
 
-/// The morphed network (docs/COMPRESSION.md, macro-size-aware morphing);
-/// its description and weights written into `dir` (which becomes `out`).
-#[allow(clippy::too_many_arguments)]
-fn morph_into(
-    net: &crate::network::model::Network,
-    desc: &crate::network::model::ModelDesc,
-    config: &Config,
-    budget: Option<usize>,
-    seed: u64,
-    out: &Path,
-    dir: &Path,
-    progress: &dyn Progress,
-) -> Result<crate::network::model::Network> {
-    use compress::morph;
-    let (plan, channels) = morph::plan(net, config, budget)?;
-    let (morphed, tensors) = morph::apply(net, desc, &channels, seed);
-    let header = format!(
-        "# Morphed by cimpool compress --morph for {} lanes x {} rows (budget {} tiles); BatchNorm folded.\n",
-        config.lanes(),
-        config.rows,
-        plan.budget
-    );
-    let (t, w) = network_file::write(dir, "morphed", &header, &morphed, &tensors)?;
-    progress.note(&format!(
-        "morph: {}; wrote {} and {}",
-        plan.summary(),
-        out.join(t).display(),
-        out.join(w).display()
-    ));
-    Ok(morphed.network(&tensors)?)
-}
-
 /// The activation scale of every node of `net` from an images folder's
 /// manifest, whose nodes must be the same (for weights trained against
 /// those scales, as tools/adc_train.py does).
-pub fn scales_from(dir: &Path, net: &crate::network::model::Network) -> Result<Vec<f64>> {
+pub fn scales_from(dir: &Path, net: &Network) -> Result<Vec<f64>> {
     let imgs = images::read(dir)?;
     let names: Vec<&str> = net.graph.nodes.iter().map(|n| n.name.as_str()).collect();
     let theirs: Vec<&str> = imgs

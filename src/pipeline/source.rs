@@ -17,6 +17,18 @@ pub enum Description {
     Builtin(String),
 }
 
+impl Description {
+    /// The description `--model FILE` or `--network NAME` names (the file
+    /// first), if either.
+    pub fn from_flags(model: Option<&Path>, network: Option<&str>) -> Option<Description> {
+        match (model, network) {
+            (Some(p), _) => Some(Description::File(p.to_path_buf())),
+            (None, Some(n)) => Some(Description::Builtin(n.to_string())),
+            (None, None) => None,
+        }
+    }
+}
+
 /// The weights: a file (.npz, .npy, .safetensors) or seeded random values.
 #[derive(Clone, Debug)]
 pub enum Weights {

@@ -136,16 +136,13 @@ fn estimate_point(
         let compress_job = pipeline::CompressJob {
             config: config.clone(),
             options: crate::compress::Options {
-                keep_ratio: if config.is_dense() { 0.5 } else { point.keep },
-                iterations: 25,
-                seed: 1,
-                pool: None,
+                keep_ratio: point.keep,
                 sparsity: if config.is_dense() {
                     point.sparsity
                 } else {
                     0.0
                 },
-                scales: None,
+                ..Default::default()
             },
             calibration: Some(tensors::read_dataset(&job.calib, false)?.x),
             morph: None,
