@@ -14,6 +14,7 @@
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
 #   make onnx-fixtures        rewrite the ONNX test files (tools/make_onnx.py)
+#   make onnx-exporter-fixtures   rewrite the PyTorch / skl2onnx ONNX fixtures (tools/make_onnx_exporters.py; ~6 GB of wheels)
 #   make bench                golden-model and co-simulation throughput figures
 #   make synth-full | lint-full | cosim-full   full default size (minutes, GBs): opt-in
 
@@ -26,7 +27,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures estimate-tables
+.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -54,6 +55,16 @@ $(TRAIN_VENV)/.installed: tools/requirements-train.txt
 
 onnx-fixtures: $(VENV)/.installed
 	$(PY) tools/make_onnx.py
+
+# PyTorch (both exporters) and skl2onnx fixtures: about 6 GB of wheels, so
+# only this target installs them; make test reads the committed files.
+FIXTURES_VENV := $(BUILD)/venv-fixtures
+$(FIXTURES_VENV)/.installed: tools/requirements-fixtures.txt
+	python3 -m venv $(FIXTURES_VENV)
+	$(FIXTURES_VENV)/bin/pip install -q -r tools/requirements-fixtures.txt
+	touch $@
+onnx-exporter-fixtures: $(FIXTURES_VENV)/.installed
+	$(FIXTURES_VENV)/bin/python tools/make_onnx_exporters.py
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -96,7 +107,8 @@ cosim: deps $(OUT)/files.f
 	$(CIMPOOL) cosim --rtl $(OUT) --build $(BUILD)/verilator --vectors $(VECTORS) --seed $(SEED)
 endif
 
-test: deps $(TRAIN_VENV)/.installed $(RAY_VENV)/.installed
+# build/venv carries the onnx wheel's model zoo graphs (tests/onnx_exporters.rs).
+test: deps $(VENV)/.installed $(TRAIN_VENV)/.installed $(RAY_VENV)/.installed
 	cargo test -- --nocapture
 	$(MAKE) --no-print-directory fuzz
 

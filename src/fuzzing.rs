@@ -177,7 +177,10 @@ pub fn run(target: Target, data: &[u8], images: Option<&Path>) -> Outcome {
         ))),
         Target::Onnx => judge(network::onnx::import(
             &file_with("m.onnx", data),
-            1.0 / 255.0,
+            &network::onnx::Options {
+                input_scale: 1.0 / 255.0,
+                output: None,
+            },
         )),
         Target::Idx => judge(network::idx::read_idx_dataset(
             &file_with("x-images-idx3-ubyte", data),

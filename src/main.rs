@@ -12,7 +12,6 @@ use cimpool::{compress, cosim, flow, images, network};
 use clap::Parser;
 use cli::args::*;
 use cli::progress::Bar;
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -46,18 +45,6 @@ fn main() -> ExitCode {
     }
 }
 
-/// Writes `json` to `path` (`-`: stdout). Returns whether it went to stdout,
-/// where it replaces the text output.
-fn write_json(path: &Path, json: &str) -> Result<bool> {
-    if path == Path::new("-") {
-        print!("{json}");
-        return Ok(true);
-    }
-    std::fs::write(path, json)
-        .map_err(|e| Error::Usage(format!("cannot write {}: {e}", path.display())))?;
-    Ok(false)
-}
-
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string_pretty(value).expect("serializes") + "\n"
 }
@@ -79,7 +66,7 @@ fn area(args: &AreaArgs) -> Result<()> {
     let start = Instant::now();
     let r = flow::area::report(&args.rtl, args.liberty.as_deref())?;
     if let Some(path) = &args.json {
-        if write_json(path, &to_json(&r))? {
+        if cli::write_json(path, &to_json(&r))? {
             return Ok(());
         }
     }
@@ -111,7 +98,7 @@ fn xbar(args: &XbarArgs) -> Result<()> {
     })?;
     bar.finish();
     if let Some(path) = &args.json {
-        if write_json(path, &to_json(&rows))? {
+        if cli::write_json(path, &to_json(&rows))? {
             return Ok(());
         }
     }
@@ -140,7 +127,7 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
     }
     let layers = utilization::utilization(&config, &net);
     if let Some(path) = &args.json {
-        if write_json(path, &to_json(&layers))? {
+        if cli::write_json(path, &to_json(&layers))? {
             return Ok(());
         }
     }
@@ -209,6 +196,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
         (Some(path), _, _) => source::Source::Onnx {
             path: path.clone(),
             input_scale: args.input_scale,
+            output: args.onnx_output.clone(),
         },
         (None, weights, seed) => source::Source::Weights {
             weights: match (weights, seed) {
@@ -226,6 +214,9 @@ fn compress(args: &CompressArgs) -> Result<()> {
     let loaded = source::load(&src)?;
     if let Some(warning) = loaded.unused_warning() {
         eprintln!("{warning}");
+    }
+    for note in &loaded.notes {
+        eprintln!("{note}");
     }
     let calibration = match (&args.calib, args.random_weights) {
         (Some(p), _) => Some(network::tensors::read_dataset(p, false)?.x),
@@ -280,7 +271,7 @@ fn run(args: &RunArgs) -> Result<()> {
         images::export::write_outputs(path, &e.outputs)?;
     }
     if let Some(path) = &args.json {
-        if write_json(path, &to_json(&e))? {
+        if cli::write_json(path, &to_json(&e))? {
             return Ok(());
         }
     }
@@ -324,7 +315,7 @@ fn route(args: &RouteArgs) -> Result<()> {
     config.validate()?;
     let r = cimpool::loadport::route(&config, &args.indices)?;
     if let Some(path) = &args.json {
-        if write_json(path, &to_json(&r))? {
+        if cli::write_json(path, &to_json(&r))? {
             return Ok(());
         }
     }

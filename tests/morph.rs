@@ -34,6 +34,7 @@ fn outputs(net: &Network, x: &[f32]) -> Vec<f32> {
             bias: &l.bias,
             geometry: &l.geometry,
             relu: l.relu,
+            clip: l.clip,
         }
     };
     net.graph.forward_float(&layer, x, &mut |_, _| {})

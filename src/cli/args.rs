@@ -175,7 +175,7 @@ pub struct EstimateArgs {
     /// Print the regression anchors (the model against published macros).
     #[arg(long)]
     pub anchors: bool,
-    /// Write the whole estimate as JSON.
+    /// Write the whole estimate as JSON (`-`: on stdout, instead of the tables).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
     /// Write the area and energy breakdowns as an SVG plot.
@@ -295,8 +295,14 @@ pub struct CompressArgs {
     )]
     pub weights: Option<PathBuf>,
     /// An ONNX model (graph and weights): no description or weights file.
+    /// External data files are read from the model's folder.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["model", "network", "random_weights"])]
     pub onnx: Option<PathBuf>,
+    /// The ONNX graph value to import as the network's output (default: the
+    /// graph's one score output; class labels and a trailing softmax are
+    /// set aside).
+    #[arg(long, value_name = "NAME", requires = "onnx")]
+    pub onnx_output: Option<String>,
     /// Seeded random weights for the description (no training needed: for
     /// exercising compress and run on a network's shape).
     #[arg(long, value_name = "SEED")]

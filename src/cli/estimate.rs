@@ -39,18 +39,21 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
         args.synth.then_some(args.cache.as_path()),
         &Bar::new(),
     )?;
-    if args.layers {
-        for e in &report.entries {
-            println!("{}", estimate::Report::layer_table(e));
+    let on_stdout = match &args.json {
+        Some(path) => super::write_json(path, &report.to_json())?,
+        None => false,
+    };
+    if !on_stdout {
+        if args.layers {
+            for e in &report.entries {
+                println!("{}", estimate::Report::layer_table(e));
+            }
         }
+        print!("{}", report.summary());
     }
-    print!("{}", report.summary());
     let cannot = |path: &std::path::Path, e: &dyn std::fmt::Display| {
         Error::Usage(format!("cannot write {}: {e}", path.display()))
     };
-    if let Some(path) = &args.json {
-        std::fs::write(path, report.to_json()).map_err(|e| cannot(path, &e))?;
-    }
     if let Some(path) = &args.plot {
         estimate::plot::write_svg(&report.entries, path).map_err(|e| cannot(path, &e))?;
     }

@@ -19,3 +19,16 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>> {
         })
         .collect()
 }
+
+/// Writes `json` to `path` (`-`: stdout). Returns whether it went to stdout,
+/// where it replaces the text output.
+pub fn write_json(path: &std::path::Path, json: &str) -> cimpool::error::Result<bool> {
+    if path == std::path::Path::new("-") {
+        print!("{json}");
+        return Ok(true);
+    }
+    std::fs::write(path, json).map_err(|e| {
+        cimpool::error::Error::Usage(format!("cannot write {}: {e}", path.display()))
+    })?;
+    Ok(false)
+}

@@ -408,6 +408,7 @@ fn calibrate(
             bias: &net.layers[li].bias,
             geometry: &net.layers[li].geometry,
             relu: net.layers[li].relu,
+            clip: net.layers[li].clip,
         };
         g.forward_float(&layer, &x, &mut |i, y| {
             peaks[i] = y.iter().fold(peaks[i], |m, v| m.max(v.abs()));
@@ -422,8 +423,27 @@ fn calibrate(
     };
     let mut scales = Vec::with_capacity(g.nodes.len());
     for (i, n) in g.nodes.iter().enumerate() {
+        let of = |s: graph::Source| match s {
+            graph::Source::Input => (net.input_scale, false),
+            graph::Source::Node(j) => (scales[j], g.nodes[j].signed),
+        };
         let s = match n.op {
+            // A clipped ReLU's top is the largest output value.
+            graph::Op::Layer(li) if net.layers[li].clip.is_some() => {
+                net.layers[li].clip.expect("checked") as f64 / levels(false)
+            }
             graph::Op::Layer(_) | graph::Op::Add { .. } => peaks[i] as f64 / levels(n.signed),
+            // The widest input's range: no input saturates.
+            graph::Op::Concat => {
+                n.inputs
+                    .iter()
+                    .map(|&s| {
+                        let (sc, signed) = of(s);
+                        sc * levels(signed)
+                    })
+                    .fold(0.0, f64::max)
+                    / levels(n.signed)
+            }
             _ => match n.inputs[0] {
                 graph::Source::Input => net.input_scale,
                 graph::Source::Node(j) => scales[j],

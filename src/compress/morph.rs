@@ -35,6 +35,8 @@ pub enum MorphError {
         "morph budget: {budget} tiles cannot hold the network (its smallest morph needs {needed}); give --morph-budget >= {needed}"
     )]
     Budget { budget: usize, needed: usize },
+    #[error("morphing does not take concat nodes (`{0}` joins channel groups of several layers); compress without --morph")]
+    Concat(String),
 }
 
 /// The channel count chosen for each group, and what it does to the tiles.
@@ -119,6 +121,11 @@ fn groups(net: &Network) -> Groups {
                 parent[rb] = ra;
                 ra
             }
+            // `plan` refuses graphs with a concat.
+            Op::Concat => {
+                fixed[a] = true;
+                a
+            }
             Op::MaxPool(_) | Op::AvgPool(_) => a,
             Op::Flatten => {
                 // A flatten of a map larger than 1x1 interleaves channels
@@ -185,6 +192,9 @@ pub fn plan(
     c: &Config,
     budget: Option<usize>,
 ) -> Result<(MorphPlan, Vec<usize>), MorphError> {
+    if let Some(n) = net.graph.nodes.iter().find(|n| n.op == Op::Concat) {
+        return Err(MorphError::Concat(n.name.clone()));
+    }
     let gr = groups(net);
     let (tiles_before, real_before) = cost(net, &gr, &gr.original, c);
     let budget = budget.unwrap_or(tiles_before);

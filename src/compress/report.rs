@@ -352,6 +352,7 @@ pub fn float_accuracies_with_progress(
                         bias: &l.bias,
                         geometry: &l.geometry,
                         relu: l.relu,
+                        clip: l.clip,
                     }
                 };
                 let out = net.graph.forward_float(&layer, &x, &mut |_, _| {});

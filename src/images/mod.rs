@@ -17,7 +17,7 @@ use crate::config::layout::LoadLayout;
 use crate::config::{Config, ConfigError, Derived};
 use crate::loadport::{get, put, words_for, Load, LoadError, LoadPort};
 use crate::network::geometry::Geometry;
-use crate::network::graph::{AddScales, Graph, Map, Node, Op, Source, Window};
+use crate::network::graph::{AddScales, ConcatScales, Graph, Map, Node, Op, Source, Window};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -185,6 +185,9 @@ pub struct NodeEntry {
     pub relu: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub add: Option<AddScales>,
+    /// `concat`: each input's multiplier to the output scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concat: Option<ConcatScales>,
     /// `max_pool`, `avg_pool`: the window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
@@ -415,6 +418,7 @@ fn node_entries(c: &Compressed) -> Vec<NodeEntry> {
                 layer: None,
                 relu: None,
                 add: None,
+                concat: None,
                 window: None,
             };
             match &n.op {
@@ -424,6 +428,18 @@ fn node_entries(c: &Compressed) -> Vec<NodeEntry> {
                 }
                 Op::MaxPool(w) => (e.op, e.window) = ("max_pool".into(), Some(*w)),
                 Op::AvgPool(w) => (e.op, e.window) = ("avg_pool".into(), Some(*w)),
+                Op::Concat => {
+                    let scales: Vec<f64> = n
+                        .inputs
+                        .iter()
+                        .map(|s| match s {
+                            Source::Input => c.input_scale,
+                            Source::Node(j) => c.scales[*j],
+                        })
+                        .collect();
+                    e.op = "concat".into();
+                    e.concat = Some(ConcatScales::new(&scales, c.scales[i]));
+                }
                 Op::Flatten => e.op = "flatten".into(),
             }
             e
@@ -457,7 +473,11 @@ impl Manifest {
                         .ok_or_else(|| err(format!("input `{n}` is not an earlier node")))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let want = if e.op == "add" { 2 } else { 1 };
+            let want = match e.op.as_str() {
+                "add" => 2,
+                "concat" => inputs.len().max(2),
+                _ => 1,
+            };
             if inputs.len() != want {
                 return Err(err(format!("a `{}` node reads {want} input(s)", e.op)));
             }
@@ -509,6 +529,18 @@ impl Manifest {
                         },
                         out,
                     )
+                }
+                "concat" => {
+                    let maps: Vec<Map> = inputs.iter().map(|&s| g.map_of(s)).collect();
+                    let fits = maps.iter().all(|m| (m.h, m.w) == (in_map.h, in_map.w));
+                    if !fits || e.concat.as_ref().map(|c| c.m.len()) != Some(inputs.len()) {
+                        return Err(err(
+                            "a concat needs maps of one height and width and a multiplier per input"
+                                .into(),
+                        ));
+                    }
+                    let c = maps.iter().map(|m| m.c).sum();
+                    (Op::Concat, Map { c, ..in_map })
                 }
                 "flatten" => (Op::Flatten, Map::flat(in_map.len())),
                 other => return Err(err(format!("unknown node op `{other}`"))),

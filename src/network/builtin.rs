@@ -56,19 +56,7 @@ enum Stem {
 }
 
 fn node(name: &str, op: OpKind) -> NodeDesc {
-    NodeDesc {
-        name: name.into(),
-        op,
-        inputs: None,
-        relu: false,
-        bn: None,
-        shape: None,
-        stride: None,
-        padding: 0,
-        kernel: None,
-        max_pool: None,
-        uncompressed: false,
-    }
+    NodeDesc::new(name, op)
 }
 
 fn conv(

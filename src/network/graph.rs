@@ -123,6 +123,9 @@ pub enum Op {
     Add {
         relu: bool,
     },
+    /// Maps of one height and width joined along channels, each input
+    /// brought to the output scale (`ConcatScales`).
+    Concat,
     MaxPool(Window),
     AvgPool(Window),
     /// (y, x, c) map to a flat vector in PyTorch `Flatten` order (c, y, x).
@@ -187,6 +190,8 @@ pub struct FloatLayer<'a> {
     pub bias: &'a [f32],
     pub geometry: &'a super::geometry::Geometry,
     pub relu: bool,
+    /// The top of a clipped ReLU.
+    pub clip: Option<f32>,
 }
 
 impl Graph {
@@ -214,13 +219,25 @@ impl Graph {
             let y = match &n.op {
                 Op::Layer(li) => {
                     let l = layer(*li);
-                    super::float::float_map(l.weights, l.bias, l.geometry, a, l.relu)
+                    let mut y = super::float::float_map(l.weights, l.bias, l.geometry, a, l.relu);
+                    if let Some(c) = l.clip {
+                        y.iter_mut().for_each(|v| *v = v.min(c));
+                    }
+                    y
                 }
                 Op::Add { relu } => a
                     .iter()
                     .zip(get(n.inputs[1]))
                     .map(|(p, q)| if *relu { (p + q).max(0.0) } else { p + q })
                     .collect(),
+                Op::Concat => {
+                    let parts: Vec<(&[f32], usize)> = n
+                        .inputs
+                        .iter()
+                        .map(|&s| (get(s), self.map_of(s).c))
+                        .collect();
+                    concat(&parts)
+                }
                 Op::MaxPool(w) => w.max_pool(m, a),
                 Op::AvgPool(w) => w.avg_pool_f32(m, a),
                 Op::Flatten => flatten(m, a),
@@ -264,6 +281,54 @@ pub fn flatten<T: Copy>(m: Map, x: &[T]) -> Vec<T> {
         }
     }
     out
+}
+
+/// Maps of one height and width, (y, x, c) order, each given with its
+/// channel count, joined along channels: at every position the channels of
+/// the first map, then the second's, and so on.
+pub fn concat<T: Copy>(parts: &[(&[T], usize)]) -> Vec<T> {
+    let total: usize = parts.iter().map(|p| p.0.len()).sum();
+    let positions = parts.first().map_or(0, |(x, c)| x.len() / (*c).max(1));
+    let mut out = Vec::with_capacity(total);
+    for p in 0..positions {
+        for (x, c) in parts {
+            out.extend_from_slice(&x[p * c..(p + 1) * c]);
+        }
+    }
+    out
+}
+
+/// The integer concat (docs/SPEC.md section 4): input i at its scale is
+/// brought to the output scale by `y = (m_i a + 2^(k-1)) >> k` (round half
+/// up), saturated to `out_bits` (unsigned when the output is), so a concat
+/// of maps at one scale moves values unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConcatScales {
+    pub m: Vec<i64>,
+    pub k: u32,
+}
+
+impl ConcatScales {
+    /// Multipliers for inputs at `scales` and an output at `sy`.
+    pub fn new(scales: &[f64], sy: f64) -> ConcatScales {
+        let k = ADD_FRACTION_BITS;
+        ConcatScales {
+            m: scales
+                .iter()
+                .map(|s| (s / sy * (1u64 << k) as f64).round() as i64)
+                .collect(),
+            k,
+        }
+    }
+
+    /// Input `i`'s values at the output scale.
+    pub fn rescale(&self, i: usize, x: &[i64], signed: bool, out_bits: u32) -> Vec<i64> {
+        x.iter()
+            .map(|&v| {
+                crate::golden::requantize(self.m[i] as i128 * v as i128, self.k, !signed, out_bits)
+            })
+            .collect()
+    }
 }
 
 /// The integer residual add (docs/SPEC.md section 4): the two inputs at

@@ -24,6 +24,8 @@ pub enum OpKind {
     Conv,
     Fc,
     Add,
+    /// Feature maps of one size joined along channels (docs/SPEC.md section 4).
+    Concat,
     MaxPool,
     AvgPool,
     GlobalAvgPool,
@@ -46,6 +48,11 @@ pub struct NodeDesc {
     pub inputs: Option<Vec<String>>,
     #[serde(default)]
     pub relu: bool,
+    /// With `relu` on a conv / fc: the top of the activation (6 for ReLU6,
+    /// PyTorch's `Clip(0, 6)`). The layer's output scale puts it at the top
+    /// of the output range, so the requantizer's saturation is the clip.
+    #[serde(default)]
+    pub clip: Option<f64>,
     /// Prefix of a BatchNorm after this layer (`<bn>.weight`, `.bias`,
     /// `.running_mean`, `.running_var`), folded into weights and bias.
     #[serde(default)]
@@ -103,6 +110,9 @@ pub struct Layer {
     pub name: String,
     pub kind: LayerKind,
     pub relu: bool,
+    /// The top of a clipped ReLU (ReLU6): the output scale is fixed so
+    /// that it is the largest output value.
+    pub clip: Option<f32>,
     /// Runs on the host with 8-bit weights instead of the engine.
     pub uncompressed: bool,
     pub out_channels: usize,
@@ -128,6 +138,26 @@ fn layer_err(layer: &str, reason: impl Into<String>) -> ModelError {
     ModelError::Layer {
         layer: layer.to_string(),
         reason: reason.into(),
+    }
+}
+
+impl NodeDesc {
+    /// A node reading the node before, with every option at its default.
+    pub fn new(name: &str, op: OpKind) -> NodeDesc {
+        NodeDesc {
+            name: name.into(),
+            op,
+            inputs: None,
+            relu: false,
+            clip: None,
+            bn: None,
+            shape: None,
+            stride: None,
+            padding: 0,
+            kernel: None,
+            max_pool: None,
+            uncompressed: false,
+        }
     }
 }
 
@@ -222,17 +252,8 @@ impl ModelDesc {
                 .iter()
                 .enumerate()
                 .map(|(i, (n, _))| NodeDesc {
-                    name: n.trim_end_matches(".weight").to_string(),
-                    op: OpKind::Fc,
-                    inputs: None,
                     relu: i < last,
-                    bn: None,
-                    shape: None,
-                    stride: None,
-                    padding: 0,
-                    kernel: None,
-                    max_pool: None,
-                    uncompressed: false,
+                    ..NodeDesc::new(n.trim_end_matches(".weight"), OpKind::Fc)
                 })
                 .collect(),
             node: vec![],
@@ -339,13 +360,20 @@ struct Builder<'a> {
 
 impl Builder<'_> {
     fn inputs_of(&self, d: &NodeDesc, prev: Source) -> Result<Vec<Source>, ModelError> {
-        let want = if d.op == OpKind::Add { 2 } else { 1 };
+        let want = match d.op {
+            OpKind::Add => 2,
+            OpKind::Concat => d.inputs.as_ref().map_or(2, |i| i.len().max(2)),
+            _ => 1,
+        };
         let inputs = match &d.inputs {
             None if want == 1 => vec![prev],
             None => {
                 return Err(layer_err(
                     &d.name,
-                    "an add reads two nodes: give inputs = [\"a\", \"b\"]",
+                    format!(
+                        "a {:?} node reads {want} or more nodes: give inputs = [\"a\", \"b\"]",
+                        d.op
+                    ),
                 ))
             }
             Some(names) => names
@@ -399,11 +427,22 @@ impl Builder<'_> {
             out,
             signed,
         };
-        if d.op != OpKind::Conv && d.op != OpKind::Fc && (d.bn.is_some() || d.uncompressed) {
+        if d.op != OpKind::Conv
+            && d.op != OpKind::Fc
+            && (d.bn.is_some() || d.uncompressed || d.clip.is_some())
+        {
             return Err(layer_err(
                 &d.name,
-                "bn and uncompressed apply to conv and fc nodes only",
+                "bn, clip and uncompressed apply to conv and fc nodes only",
             ));
+        }
+        if let Some(c) = d.clip {
+            if !(d.relu && c > 0.0 && c.is_finite()) {
+                return Err(layer_err(
+                    &d.name,
+                    format!("clip = {c} is invalid: it needs relu = true and a positive top"),
+                ));
+            }
         }
         Ok(match d.op {
             OpKind::Conv | OpKind::Fc => {
@@ -431,6 +470,27 @@ impl Builder<'_> {
                 }
                 let signed = !d.relu && (self.signed(inputs[0]) || self.signed(inputs[1]));
                 node(Op::Add { relu: d.relu }, map, signed)
+            }
+            OpKind::Concat => {
+                if d.relu {
+                    return Err(layer_err(&d.name, "relu applies to conv, fc and add nodes"));
+                }
+                let maps: Vec<Map> = inputs.iter().map(|&s| self.graph.map_of(s)).collect();
+                if let Some(m) = maps.iter().find(|m| (m.h, m.w) != (map.h, map.w)) {
+                    return Err(layer_err(
+                        &d.name,
+                        format!(
+                            "joins a {}x{} map to a {}x{} one; a concat needs maps of one height and width",
+                            map.h, map.w, m.h, m.w
+                        ),
+                    ));
+                }
+                let out = Map {
+                    c: maps.iter().map(|m| m.c).sum(),
+                    ..map
+                };
+                let signed = inputs.iter().any(|&s| self.signed(s));
+                node(Op::Concat, out, signed)
             }
             OpKind::MaxPool | OpKind::AvgPool => {
                 let k = d
@@ -564,6 +624,7 @@ impl Builder<'_> {
             name: d.name.clone(),
             kind,
             relu: d.relu,
+            clip: d.clip.map(|c| c as f32),
             uncompressed: d.uncompressed,
             out_channels: cout,
             fan_in,

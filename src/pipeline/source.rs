@@ -40,8 +40,13 @@ pub enum Weights {
 #[derive(Clone, Debug)]
 pub enum Source {
     /// An ONNX model (graph and weights); `input_scale` is the float value of
-    /// one unit of the integer input.
-    Onnx { path: PathBuf, input_scale: f64 },
+    /// one unit of the integer input, `output` the graph value to import as
+    /// the network's output (default: its one score output).
+    Onnx {
+        path: PathBuf,
+        input_scale: f64,
+        output: Option<String>,
+    },
     /// Weights with a description, or alone (the layer order inferred).
     Weights {
         weights: Weights,
@@ -57,6 +62,8 @@ pub struct Loaded {
     pub network: Network,
     /// Tensors of the weights file no node of the description reads.
     pub unused_tensors: Vec<String>,
+    /// What the ONNX import left out or changed (one line each).
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -102,10 +109,22 @@ fn description(d: &Description) -> Result<ModelDesc> {
 
 /// Reads the network: description, tensors and the BatchNorm-folded graph.
 pub fn load(source: &Source) -> Result<Loaded> {
+    let mut notes = vec![];
     let (description, tensors, explicit) = match source {
-        Source::Onnx { path, input_scale } => {
-            let (d, t) = onnx::import(path, *input_scale)?;
-            (d, t, false)
+        Source::Onnx {
+            path,
+            input_scale,
+            output,
+        } => {
+            let imported = onnx::import(
+                path,
+                &onnx::Options {
+                    input_scale: *input_scale,
+                    output: output.clone(),
+                },
+            )?;
+            notes = imported.notes;
+            (imported.description, imported.tensors, false)
         }
         Source::Weights {
             weights,
@@ -141,6 +160,7 @@ pub fn load(source: &Source) -> Result<Loaded> {
         tensors,
         network,
         unused_tensors,
+        notes,
     })
 }
 
@@ -157,6 +177,7 @@ pub fn shapes_only(
         return load(&Source::Onnx {
             path: path.to_path_buf(),
             input_scale: 1.0,
+            output: None,
         });
     }
     let Some(d) = description else {
@@ -192,6 +213,7 @@ pub fn shapes_only(
         tensors,
         network,
         unused_tensors: vec![],
+        notes: vec![],
     })
 }
 

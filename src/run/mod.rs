@@ -4,7 +4,7 @@
 use crate::golden::{fast, requantize, Engine, Weights};
 use crate::images::{decode_layer, DecodeError, Images};
 pub use crate::network::float::{accuracy, argmax};
-use crate::network::graph::{flatten, from_chw, Op, Source};
+use crate::network::graph::{concat, flatten, from_chw, Op, Source};
 use rayon::prelude::*;
 
 /// Inputs the images cannot run on, or images whose loads do not decode.
@@ -117,6 +117,33 @@ fn run_chunk(
             }
             Op::MaxPool(w) => a.iter().map(|x| w.max_pool(m, x)).collect(),
             Op::AvgPool(w) => a.iter().map(|x| w.avg_pool_int(m, x)).collect(),
+            Op::Concat => {
+                let scales = entry
+                    .concat
+                    .as_ref()
+                    .expect("checked when the manifest was read");
+                (0..a.len())
+                    .map(|s| {
+                        let parts: Vec<(Vec<i64>, usize)> = n
+                            .inputs
+                            .iter()
+                            .enumerate()
+                            .map(|(k, &src)| {
+                                let x = scales.rescale(
+                                    k,
+                                    &get(src)[s],
+                                    n.signed,
+                                    images.config.out_bits,
+                                );
+                                (x, g.map_of(src).c)
+                            })
+                            .collect();
+                        let views: Vec<(&[i64], usize)> =
+                            parts.iter().map(|(x, c)| (x.as_slice(), *c)).collect();
+                        concat(&views)
+                    })
+                    .collect()
+            }
             Op::Flatten => a.iter().map(|x| flatten(m, x)).collect(),
         };
         if i == stop {
