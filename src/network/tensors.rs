@@ -249,9 +249,15 @@ pub fn read_dataset(path: &Path, need_labels: bool) -> Result<Dataset, TensorErr
         Err(_) => npz
             .by_name::<ndarray::OwnedRepr<i64>, IxDyn>(&xname)
             .map_err(|e| {
+                use ndarray_npy::{ReadNpyError, ReadNpzError};
                 bad(
                     "x",
-                    format!("{}; expected uint8 or int64 values", npz_reason(e)),
+                    match e {
+                        ReadNpzError::Npy(ReadNpyError::WrongDescriptor(d)) => format!(
+                            "dtype {d:?} is not supported; store the integer network inputs as uint8 or int64"
+                        ),
+                        e => format!("{}; expected uint8 or int64 values", npz_reason(e)),
+                    },
                 )
             })?,
     };
