@@ -8,6 +8,7 @@
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
+#   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
 #   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
@@ -27,7 +28,7 @@ CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 
-.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables
+.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -65,6 +66,13 @@ $(FIXTURES_VENV)/.installed: tools/requirements-fixtures.txt
 	touch $@
 onnx-exporter-fixtures: $(FIXTURES_VENV)/.installed
 	$(FIXTURES_VENV)/bin/python tools/make_onnx_exporters.py
+
+# README "Your own network": a residual CNN trained in PyTorch on
+# Fashion-MNIST and exported with the default exporter (about 4 minutes
+# on 2 cores; PyTorch's environment, about 6 GB).
+TORCH_EPOCHS ?= 4
+torch-fmnist: fmnist-data $(FIXTURES_VENV)/.installed
+	$(FIXTURES_VENV)/bin/python examples/pytorch/fmnist_resnet.py --data $(FMNIST_DATA) --epochs $(TORCH_EPOCHS) --out $(BUILD)/torch-fmnist/model.onnx
 
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
@@ -248,6 +256,56 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
 bench-pool: $(VENV)/.installed
 	PYTHON=$(PY) cargo run --release --quiet --example pool_bench -- 10 128
+
+# Training any network compress accepts against the hardware (README "Your
+# own network"): ONNX=model.onnx, or WEIGHTS=w.npz with MODEL=desc.toml or
+# NETWORK=name; labelled TRAIN and TEST data (.npz with x, y, or IDX
+# images); HW: compress's hardware flags (--config, --set, --engine dense
+# --w-bits 4 --sparsity 0.5, ...); KEEP: the pool engine's keep ratio.
+# Steps, each checked: post-training images (BatchNorm folded, written
+# too), the training forward pass against the golden model on TEST, training
+# (tools/adc_train.py: straight-through against the fixed pool or the dense
+# quantization and block pruning, learned ADC steps for a lossy ADC), the
+# trained images from the weights, pool indices, kept tiles, activation
+# scales and ADC steps training used, and their golden accuracy, which
+# must equal training's. Everything lands in $(TR_OUT).
+ONNX        ?=
+WEIGHTS     ?=
+MODEL       ?=
+NETWORK     ?=
+TRAIN       ?=
+TEST        ?=
+CALIB       ?= $(TRAIN)
+INPUT_SCALE ?= 1
+HW          ?=
+EPOCHS      ?= 10
+BATCH       ?= 64
+TRAIN_FLAGS ?=
+TR_NAME     := $(basename $(notdir $(or $(ONNX),$(WEIGHTS),none)))
+TR_OUT      ?= $(abspath $(BUILD))/train-$(TR_NAME)$(if $(MORPH),-morph)
+TR_SRC      := $(if $(ONNX),--onnx $(ONNX),--weights $(WEIGHTS) $(if $(MODEL),--model $(MODEL)) $(if $(NETWORK),--network $(NETWORK))) --input-scale $(INPUT_SCALE)
+TR_HW       := --calib $(CALIB) $(HW)
+train: SHELL := /bin/bash
+train: $(TRAIN_VENV)/.installed
+	@[ -n "$(ONNX)$(WEIGHTS)" ] || { echo "make train: give ONNX=model.onnx, or WEIGHTS=w.npz with MODEL=desc.toml or NETWORK=name"; exit 2; }
+	@[ -n "$(TRAIN)" ] && [ -n "$(TEST)" ] || { echo "make train: give TRAIN=train.npz and TEST=test.npz (labelled: x, y)"; exit 2; }
+	cargo build --release --quiet
+	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
+	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph) --write-folded --eval $(TEST) --out $$O/pt --force \
+		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
+	$(CIMPOOL) run --images $$O/pt --data $(TEST) --outputs $$O/pt/golden.npy | tee $$O/pt.log; \
+	$(CIMPOOL) export --images $$O/pt --out $$O/pt/engine.npz > /dev/null; \
+	DENSE=$$(grep -c '^engine = "dense"' $$O/pt/cim_config.toml || true); \
+	POOL=$$([ "$$DENSE" = 1 ] || echo "--pool $$O/pt/pool.npy"); \
+	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
+	$(TRAIN_PY) tools/adc_train.py check --images $$O/pt --export $$O/pt/engine.npz --data $(TEST) --golden $$O/pt/golden.npy; \
+	$(TRAIN_PY) tools/adc_train.py train --images $$O/pt --export $$O/pt/engine.npz --weights $$O/pt/folded.npz $$POOL \
+		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) $(TRAIN_FLAGS) \
+		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
+	$(CIMPOOL) compress --weights $$O/trained.npz --model $$O/pt/folded.toml $(TR_HW) $$POOL $$CHOICES \
+		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$O/pt --adc-shifts $$O/shifts.json --out $$O/images --force > /dev/null; \
+	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
+	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
 
 # ADC-aware training (Lin & Chang stage 2) of a network (NET) for a
 # lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL): the

@@ -41,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         pool: None,
         sparsity: 0.0,
         scales: None,
+        choices: None,
     };
     let start = Instant::now();
     let c = compress::compress(&config, &net, &calib, &options, |_, _, _| {})?;

@@ -1,6 +1,7 @@
 //! The library's one error type: every failure a user can meet, and the
 //! exit code the command line gives it (2 for bad input, 1 for a failure).
 
+use crate::compress::choices::ChoicesError;
 use crate::compress::morph::MorphError;
 use crate::compress::CompressError;
 use crate::config::ConfigError;
@@ -30,6 +31,8 @@ pub enum Error {
     Compress(#[from] CompressError),
     #[error(transparent)]
     Morph(#[from] MorphError),
+    #[error(transparent)]
+    Choices(#[from] ChoicesError),
     #[error(transparent)]
     Images(#[from] ImagesError),
     #[error(transparent)]
@@ -64,6 +67,7 @@ impl Error {
             | Error::Onnx(_)
             | Error::Compress(_)
             | Error::Morph(_)
+            | Error::Choices(_)
             | Error::Decode(_)
             | Error::Run(_)
             | Error::Route(_)

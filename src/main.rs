@@ -244,6 +244,10 @@ fn compress(args: &CompressArgs) -> Result<()> {
             pool,
             sparsity: args.sparsity,
             scales,
+            choices: match &args.choices {
+                Some(p) => Some(compress::choices::Choices::read(p)?),
+                None => None,
+            },
         },
         calibration,
         morph: args.morph.then_some(args.morph_budget),

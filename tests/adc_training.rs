@@ -401,3 +401,247 @@ fn shift_refinement_keeps_the_most_accurate_configuration_it_scored() {
         "{out}"
     );
 }
+
+/// The chain `make train` runs, from any source compress takes: post-training
+/// images with the network written BatchNorm folded, the training tool's
+/// forward pass against the golden model, `epochs` of training that writes
+/// its weights, ADC steps, pool indices and kept tiles (`--choices`, pool
+/// engine) and its test accuracy, the images recompressed from exactly
+/// those, and their golden accuracy: the same number of correct test
+/// samples as training reported. Returns the training log.
+fn chain(source: &[&str], hw: &[&str], keep: &str, train_flags: &[&str]) -> String {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let (pt, test, train) = (d("pt"), digits("test.npz"), digits("train.npz"));
+    let calib = digits("calib.npz");
+    let common: Vec<&str> = [&["--calib", calib.as_str()][..], hw].concat();
+    let mut first = vec!["compress"];
+    first.extend(source);
+    first.extend(&common);
+    first.extend(["--keep", keep, "--write-folded", "--out", &pt]);
+    ok(cimpool(&first), "compress");
+    let (export, golden) = (d("engine.npz"), d("golden.npy"));
+    ok(
+        cimpool(&["export", "--images", &pt, "--out", &export]),
+        "export",
+    );
+    ok(
+        cimpool(&[
+            "run",
+            "--images",
+            &pt,
+            "--data",
+            &test,
+            "--outputs",
+            &golden,
+        ]),
+        "run",
+    );
+    let check = adc_train(&[
+        "check", "--images", &pt, "--export", &export, "--data", &test, "--golden", &golden,
+    ]);
+    assert!(
+        check.contains(", 0 differ from the golden model"),
+        "{check}"
+    );
+    let dense = std::fs::read_to_string(format!("{pt}/cim_config.toml"))
+        .unwrap()
+        .contains("engine = \"dense\"");
+    let (folded, pool) = (format!("{pt}/folded.npz"), format!("{pt}/pool.npy"));
+    let (weights, shifts, choices, report) = (
+        d("trained.npz"),
+        d("shifts.json"),
+        d("choices.npz"),
+        d("train.json"),
+    );
+    let mut args = vec![
+        "train",
+        "--images",
+        &pt,
+        "--export",
+        &export,
+        "--weights",
+        &folded,
+        "--keep",
+        keep,
+        "--train",
+        &train,
+        "--data",
+        &test,
+        "--out",
+        &weights,
+        "--shifts",
+        &shifts,
+        "--report",
+        &report,
+        "--batch",
+        "64",
+    ];
+    args.extend(train_flags);
+    let model = format!("{pt}/folded.toml");
+    let images = d("images");
+    let mut again = vec![
+        "compress",
+        "--weights",
+        &weights,
+        "--model",
+        &model,
+        "--adc-shifts",
+        &shifts,
+        "--scales-from",
+        &pt,
+        "--out",
+        &images,
+    ];
+    again.extend(&common);
+    if dense {
+        again.extend(["--keep", keep]);
+    } else {
+        args.extend(["--pool", &pool, "--choices", &choices]);
+        again.extend(["--pool", &pool, "--choices", &choices]);
+    }
+    let log = adc_train(&args);
+    assert!(
+        log.contains("rebuild the images' integers exactly"),
+        "{log}"
+    );
+    ok(cimpool(&again), "compress trained");
+    let golden_json = d("golden.json");
+    ok(
+        cimpool(&[
+            "run",
+            "--images",
+            &images,
+            "--data",
+            &test,
+            "--json",
+            &golden_json,
+        ]),
+        "run trained",
+    );
+    let same = adc_train(&[
+        "same",
+        "--report",
+        &report,
+        "--golden",
+        &golden_json,
+        "--images",
+        &images,
+    ]);
+    assert!(same.contains("as training reported"), "{same}");
+    log
+}
+
+fn sklearn_mlp() -> String {
+    root()
+        .join("fixtures/onnx/sklearn/scaled_mlp.onnx")
+        .display()
+        .to_string()
+}
+
+/// scikit-learn's MLP from its ONNX file (Scaler folded, label branch cut):
+/// the pool engine with a 3-bit ADC (learned steps), and the dense engine
+/// with 4-bit weights, half its phase blocks pruned and a 3-bit ADC.
+#[test]
+fn an_onnx_network_trains_and_compresses_to_what_training_computed() {
+    let onnx = sklearn_mlp();
+    let source = ["--onnx", onnx.as_str()];
+    let hw = digits("hw.toml");
+    let pool_hw = ["--config", &hw, "--set", "pool=16", "--set", "adc_bits=3"];
+    let log = chain(&source, &pool_hw, "0.5", &["--epochs", "2", "--lr", "3e-3"]);
+    assert!(log.contains("after 2 epochs"), "{log}");
+    let dense_hw: Vec<&str> = [&["--config", hw.as_str()][..], DENSE_SKIP_3BIT].concat();
+    chain(
+        &source,
+        &dense_hw,
+        "1.0",
+        &["--epochs", "2", "--lr", "3e-3"],
+    );
+}
+
+/// A network built to tie: every weight of the digits MLP set to +-c, so
+/// a row block's score against a +-1 pool vector is c times an integer and
+/// many pool vectors score exactly alike. Training with a zero learning rate
+/// keeps the ties to the end; compress takes the pool indices and kept
+/// tiles training chose (`--choices`) and reproduces its accuracy.
+#[test]
+fn tied_scores_fall_the_way_training_chose() {
+    use ndarray_npy::{NpzReader, NpzWriter};
+    let tmp = tempfile::tempdir().unwrap();
+    let tied = tmp.path().join("tied.npz");
+    {
+        let mut r = NpzReader::new(std::fs::File::open(digits("mlp.npz")).unwrap()).unwrap();
+        let mut w = NpzWriter::new(std::fs::File::create(&tied).unwrap());
+        for name in r.names().unwrap() {
+            let a: ndarray::ArrayD<f32> = r.by_name(&name).unwrap();
+            let key = name.trim_end_matches(".npy");
+            let a = if key.ends_with(".weight") {
+                a.mapv(|v| if v >= 0.0 { 0.0625 } else { -0.0625 })
+            } else {
+                a
+            };
+            w.add_array(key, &a).unwrap();
+        }
+        w.finish().unwrap();
+    }
+    let model = digits("model.toml");
+    let tied_s = tied.display().to_string();
+    let source = ["--weights", tied_s.as_str(), "--model", model.as_str()];
+    let hw = digits("hw.toml");
+    // Ties: with every weight +-c, some row block's best score is shared.
+    let out = tmp.path().join("pt");
+    ok(
+        cimpool(&[
+            "compress",
+            "--weights",
+            &tied_s,
+            "--model",
+            &model,
+            "--config",
+            &hw,
+            "--calib",
+            &digits("calib.npz"),
+            "--out",
+            &out.display().to_string(),
+        ]),
+        "compress",
+    );
+    let pool: ndarray::Array2<i8> = ndarray_npy::read_npy(out.join("pool.npy")).unwrap();
+    let mut r = NpzReader::new(std::fs::File::open(&tied).unwrap()).unwrap();
+    let fc1: ndarray::Array2<f32> = r
+        .by_name("fc1.weight.npy")
+        .or_else(|_| r.by_name("fc1.weight"))
+        .unwrap();
+    let rows = pool.ncols();
+    let mut tied_blocks = 0;
+    for row in fc1.rows() {
+        for b in 0..row.len().div_ceil(rows) {
+            let scores: Vec<i64> = pool
+                .rows()
+                .into_iter()
+                .map(|q| {
+                    (0..rows)
+                        .filter(|&i| b * rows + i < row.len())
+                        .map(|i| {
+                            let s = (row[b * rows + i] > 0.0) == (q[i] > 0);
+                            if s {
+                                1
+                            } else {
+                                -1
+                            }
+                        })
+                        .sum()
+                })
+                .collect();
+            let best = *scores.iter().max().unwrap();
+            tied_blocks += (scores.iter().filter(|&&s| s == best).count() > 1) as usize;
+        }
+    }
+    assert!(tied_blocks > 0, "the built network has tied best scores");
+    chain(
+        &source,
+        &["--config", &hw],
+        "0.5",
+        &["--epochs", "1", "--lr", "0"],
+    );
+}

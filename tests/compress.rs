@@ -50,6 +50,7 @@ fn compressed_with(
         pool,
         sparsity: 0.0,
         scales: None,
+        choices: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     (config, c, net)
@@ -409,6 +410,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
         pool: None,
         sparsity: 0.0,
         scales: None,
+        choices: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let conv1 = &c.layers[0];

@@ -40,6 +40,7 @@ fn dense_images(extra: &str, sparsity: f64) -> (tempfile::TempDir, images::Image
         pool: None,
         sparsity,
         scales: None,
+        choices: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -112,6 +113,7 @@ fn dense_golden_from_images_equals_integer_matmul() {
             pool: None,
             sparsity: 0.5,
             scales: None,
+            choices: None,
         },
         |_, _, _| {},
     )

@@ -145,6 +145,7 @@ fn finetuned_residual_cnn(
         pool: Some(pool),
         sparsity: 0.0,
         scales: None,
+        choices: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     images::write(&c, dir).unwrap();

@@ -166,6 +166,7 @@ fn compressed(
         pool: None,
         sparsity: 0.0,
         scales: None,
+        choices: None,
     };
     // A small pool: the network has few row-block vectors.
     let mut config = hw();

@@ -94,7 +94,7 @@ class Hardware:
         self.clamp_grad = False
         self.max_shift = bits(self.wl) - self.adc_bits if self.lossy else 0
         if c["act_signed"]:
-            sys.exit(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
+            fail(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
 
 
 def requantize(v, shift, relu, out_bits):
@@ -279,6 +279,12 @@ def forward(manifest, layers, hw, steps, x, train):
             out = requantize(ad["ma"] * a + ad["mb"] * b, ad["k"], node["relu"], hw.out_bits)
         elif op == "flatten":
             out = a.transpose(0, 3, 1, 2).reshape(a.shape[0], 1, 1, -1)
+        elif op == "concat":
+            # docs/SPEC.md 4.1: each input at the output scale, channel blocks in order.
+            cc = node["concat"]
+            signed = node["signed"]
+            parts = [requantize(m * maps[src], cc["k"], not signed, hw.out_bits) for m, src in zip(cc["m"], node["inputs"])]
+            out = jnp.concatenate(parts, axis=-1)
         else:
             sys.exit(f"unknown node op {op!r} in the manifest")
         maps[node["name"]] = out
@@ -304,6 +310,8 @@ def exported_layers(manifest, export, hw):
             L["pool_bits"] = z[f"{n}.pool_bits"].astype(np.float32)
             L["error_bits"] = z[f"{n}.error_bits"].astype(np.float32)
             L["phase_mask"] = phase_mask(z[f"{n}.mask"], hw)
+            L["mask_tiles"] = z[f"{n}.mask"].astype(bool)
+            L["index"] = z[f"{n}.index"].astype(np.int64)
         L["width"] = l["row_blocks"] * hw.rows
         layers.append(L)
     return layers
@@ -343,7 +351,9 @@ class Projector:
         if not hw.dense and self.pool is None:
             sys.exit("the pool engine needs --pool (the pool.npy the images were made with)")
 
-    def layer(self, li, w, b, base):
+    def layer(self, li, w, b, base, choices=None):
+        """choices: (index, mask) to pin, as the images hold them (the check
+        at the start of training) or as `compress --choices` reads them."""
         l, hw = self.m["layers"][li], self.hw  # an engine layer: host layers stay as exported
         L = dict(base)
         out, fan_in = w.shape
@@ -356,7 +366,8 @@ class Projector:
             alpha, beta = step, 0.0
             eff = (q * step).astype(np.float32)
         else:
-            p, e, mask, alpha, beta = pool_parts(w, self.pool, self.keep)
+            p, e, mask, alpha, beta, idx = pool_parts(w, self.pool, self.keep, choices)
+            L["index"], L["mask"] = idx, mask
             L["pool_bits"] = (p.reshape(out, -1) > 0).astype(np.float32)
             # A pruned tile's error cells are never read; the images hold 0.
             L["error_bits"] = ((e > 0) & mask[:, :, None]).reshape(out, -1).astype(np.float32)
@@ -379,6 +390,29 @@ def torch_to_engine(t, l):
 def engine_to_torch(w, l, shape):
     g = l["geometry"]
     return w.reshape(l["out_channels"], g["kernel_h"], g["kernel_w"], -1).transpose(0, 3, 1, 2).reshape(shape)
+
+
+def fail(message):
+    """Bad input: one line on stderr, exit code 2 (as cimpool's own refusals)."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+def check_data(path, x, y, manifest):
+    """Refuses a data set that does not fit the network before any work:
+    its sample length against the network input, its labels against the
+    network's outputs."""
+    i = manifest["input"]
+    want = i["c"] * i["h"] * i["w"]
+    if x.ndim != 2 or x.shape[1] != want:
+        fail(f"{path}: samples of {x.shape[1] if x.ndim == 2 else x.shape} values; the network takes {want} ({i['c']}x{i['h']}x{i['w']})")
+    outputs = manifest["nodes"][-1]["out"]
+    classes = outputs["c"] * outputs["h"] * outputs["w"]
+    if len(y) != len(x):
+        fail(f"{path}: {len(x)} samples but {len(y)} labels")
+    bad = y[(y < 0) | (y >= classes)]
+    if bad.size:
+        fail(f"{path}: label {int(bad[0])} is out of range: the network has {classes} outputs (labels 0..{classes - 1})")
 
 
 def load_data(path):
@@ -518,7 +552,7 @@ def training_data(args):
     x, y = load_data(args.train)
     if args.train_samples is not None:
         if not 0 < args.train_samples <= len(y):
-            sys.exit(f"--train-samples {args.train_samples}: the training data has {len(y)} samples (allowed 1..{len(y)})")
+            fail(f"--train-samples {args.train_samples}: the training data has {len(y)} samples (allowed 1..{len(y)})")
         keep = np.sort(np.random.default_rng(args.seed).permutation(len(y))[: args.train_samples])
         x, y = x[keep], y[keep]
         print(f"{args.command}: on {len(y)} of the training samples (seed {args.seed})")
@@ -528,7 +562,7 @@ def training_data(args):
 def refine(args, manifest, hw):
     """refine: the ADC shifts of any images (post-training or trained), chosen on labelled training data."""
     if not hw.lossy:
-        sys.exit(f"{args.images}: adc_bits = {hw.adc_bits} reads out exactly: no ADC shifts to refine")
+        fail(f"{args.images}: adc_bits = {hw.adc_bits} reads out exactly: no ADC shifts to refine")
     layers = exported_layers(manifest, args.export, hw)
     engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
     x, y = refine_subset(args, *training_data(args))
@@ -547,33 +581,38 @@ def train(args, manifest, hw):
         l = manifest["layers"][li]
         n = l["name"]
         if f"{n}.weight" not in tensors or f"{n}.bias" not in tensors:
-            sys.exit(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm: write the folded network with `cimpool compress --write-folded`")
+            fail(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm: write the folded network with `cimpool compress --write-folded`")
         params[f"{n}.weight"] = torch_to_engine(tensors[f"{n}.weight"].astype(np.float32), l)
         params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
 
-    def integers(params):
+    def integers(params, pinned=False):
         layers = list(exported)
         for li in engine:
             n = manifest["layers"][li]["name"]
-            layers[li] = proj.layer(li, params[f"{n}.weight"], params[f"{n}.bias"], exported[li])
+            ch = (exported[li]["index"], exported[li]["mask_tiles"]) if pinned and not hw.dense else None
+            layers[li] = proj.layer(li, params[f"{n}.weight"], params[f"{n}.bias"], exported[li], ch)
         return layers
 
     # The projection must rebuild the images' integers: otherwise training
-    # would optimise another network than the one compress makes.
-    start = integers(params)
+    # would optimise another network than the one compress makes. The
+    # images' own pool indices and kept tiles are pinned for this check: a
+    # near tie compress resolved one way is not a difference of method.
+    start = integers(params, pinned=True)
     for li in engine:
         a, b = start[li], exported[li]
         keys = ["weight_bits"] if hw.dense else ["pool_bits", "error_bits", "phase_mask"]
         diff = sum(int((np.asarray(a[k]) != np.asarray(b[k])).sum()) for k in keys)
         diff += sum(int(a[k] != b[k]) for k in ("alpha", "beta", "shift")) + int((a["bias"] != b["bias"]).sum())
         if diff:
-            sys.exit(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
+            fail(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
     print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
 
     x_train, y_train = training_data(args)
+    check_data(args.train, x_train, y_train, manifest)
     if not 0 < args.batch <= len(y_train):
-        sys.exit(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
+        fail(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)
+    check_data(args.data, x_test, y_test, manifest)
     out_scale = manifest["nodes"][-1]["scale"]
     initial_shift = {li: float(exported[li]["adc_shift"]) for li in engine}
 
@@ -618,7 +657,7 @@ def train(args, manifest, hw):
 
     def static(layers):
         # Shapes are fixed, so one compiled step serves every batch.
-        return [{k: (v if isinstance(v, (bool, int)) else jnp.asarray(v)) for k, v in L.items() if k not in ("shift", "relu", "host", "adc_shift", "width")} for L in layers]
+        return [{k: (v if isinstance(v, (bool, int)) else jnp.asarray(v)) for k, v in L.items() if k not in ("shift", "relu", "host", "adc_shift", "width", "index", "mask", "mask_tiles")} for L in layers]
 
     meta = [{k: L[k] for k in ("shift", "relu", "host", "adc_shift", "width") if k in L} for L in exported]
 
@@ -670,7 +709,22 @@ def train(args, manifest, hw):
         out[f"{n}.bias"] = w[f"{n}.bias"].astype(np.float32)
     np.savez(args.out, **out)
     Path(args.shifts).write_text(json.dumps(shifts, indent=2) + "\n")
-    print(f"wrote {args.out} and {args.shifts}")
+    written = [args.out, args.shifts]
+    if args.choices and not hw.dense:
+        # The pool indices and kept tiles training evaluated, for
+        # `cimpool compress --choices`: no near tie can fall another way.
+        ch = {}
+        for li in engine:
+            n = manifest["layers"][li]["name"]
+            ch[f"{n}.index"] = np.asarray(layers[li]["index"], dtype=np.int64)
+            ch[f"{n}.mask"] = np.asarray(layers[li]["mask"], dtype=np.uint8)
+        np.savez(args.choices, **ch)
+        written.append(args.choices)
+    if args.report:
+        correct = int(round(final * len(y_test)))
+        Path(args.report).write_text(json.dumps({"accuracy": 100 * final, "correct": correct, "samples": len(y_test), "epochs": args.epochs, "adc_shifts": shifts}, indent=2) + "\n")
+        written.append(args.report)
+    print(f"wrote {', '.join(written)}")
 
 
 def table(build, nets, wls, bits):
@@ -770,7 +824,29 @@ def clampcheck(rng):
     return bad
 
 
+def same(report, golden, images):
+    """Training's test accuracy (--report of train) against the golden
+    model's on the recompressed images (`cimpool run --json`): the same
+    number of correct samples, or exit 1."""
+    t = json.loads(Path(report).read_text())
+    g = json.loads(Path(golden).read_text())
+    g_correct = int(round(g["accuracy"] * g["samples"]))
+    if (t["correct"], t["samples"]) != (g_correct, g["samples"]):
+        print(f"train: the golden model of {images} gets {g_correct} of {g['samples']} right, training reported {t['correct']} of {t['samples']}: they must agree")
+        sys.exit(1)
+    print(f"train: the golden model of {images} gets {g_correct} of {g['samples']} test samples right ({100 * g['accuracy']:.2f}%), as training reported")
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "same":
+        t = argparse.ArgumentParser()
+        t.add_argument("command")
+        t.add_argument("--report", required=True)
+        t.add_argument("--golden", required=True)
+        t.add_argument("--images", required=True)
+        a = t.parse_args()
+        same(a.report, a.golden, a.images)
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "gradcheck":
         bad = gradcheck()
         print(f"gradcheck: {bad} mismatches")
@@ -822,15 +898,17 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
     ap.add_argument("--shifts", help="train: learned ADC shifts per layer (JSON, for cimpool compress --adc-shifts)")
+    ap.add_argument("--choices", help="train, pool engine: the pool indices and kept error tiles of the trained weights (.npz, for cimpool compress --choices)")
+    ap.add_argument("--report", help="train: the final test accuracy and learned steps (JSON)")
     args = ap.parse_args()
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
     if args.refine_shifts < (1 if args.command == "refine" else 0):
         zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
-        sys.exit(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
+        fail(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
     if args.command in ("check", "train") and not args.data:
-        sys.exit(f"{args.command} needs --data")
+        fail(f"{args.command} needs --data")
     if args.command == "check":
         if not args.golden:
             sys.exit("check needs --golden")
@@ -838,12 +916,12 @@ def main():
     if args.command == "refine":
         for need in ("train", "shifts"):
             if getattr(args, need) is None:
-                sys.exit(f"refine needs --{need}")
+                fail(f"refine needs --{need}")
         refine(args, manifest, hw)
         return
     for need in ("weights", "train", "out", "shifts"):
         if getattr(args, need) is None:
-            sys.exit(f"train needs --{need}")
+            fail(f"train needs --{need}")
     train(args, manifest, hw)
 
 

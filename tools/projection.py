@@ -31,11 +31,14 @@ def sequential_sum(x):
     return np.cumsum(np.asarray(x, dtype=np.float64).ravel())[-1] if np.size(x) else 0.0
 
 
-def pool_parts(w, pool, keep):
+def pool_parts(w, pool, keep, choices=None):
     """A pool-engine layer from its float weights w (out, fan-in, columns in
     the engine's (ky, kx, c) order) against pool (P, R) of +-1: the pool
     vector of every (channel, row block) (out, blocks, R), the error signs
-    (same shape, +-1), the kept error tiles (out, blocks), alpha and beta.
+    (same shape, +-1), the kept error tiles (out, blocks), alpha, beta and
+    the pool index of every (channel, row block) (out, blocks). `choices`
+    (index, mask) pins the indices and kept tiles instead, as
+    `cimpool compress --choices` does.
     Every sum is taken in src/compress/residual.rs's order and precision, so
     near ties (assignment, error signs, tile energies) fall the same way."""
     out, fan_in = w.shape
@@ -48,7 +51,7 @@ def pool_parts(w, pool, keep):
     real[:fan_in] = True
     real = real.reshape(blocks, rows)
     scores = rust_dot(v[:, :, None, :], pool[None, None, :, :])  # (out, blocks, P)
-    idx = np.argmax(scores, axis=2)  # first of equal scores, as cimpool
+    idx = np.argmax(scores, axis=2) if choices is None else choices[0]  # first of equal scores, as cimpool
     p = pool[idx]
     count = out * fan_in
     alpha = np.float32(sequential_sum(np.take_along_axis(scores, idx[:, :, None], axis=2)) / count)
@@ -62,15 +65,16 @@ def pool_parts(w, pool, keep):
     order = np.lexsort((bs.ravel(), cs.ravel(), -energy.ravel()))
     mask = np.zeros(tiles, dtype=bool)
     mask[order[:kept]] = True
+    mask = mask.reshape(out, blocks) if choices is None else choices[1].astype(bool)
     e = np.where(r >= 0, 1.0, -1.0).astype(np.float32)
-    return p, e, mask.reshape(out, blocks), alpha, beta
+    return p, e, mask, alpha, beta, idx
 
 
 def project(w, pool, keep):
     """cimpool's effective weights for one layer (out, fan-in, columns in
     the engine's (ky, kx, c) order) against pool (P, R)."""
     out, fan_in = w.shape
-    p, e, mask, alpha, beta = pool_parts(w, pool, keep)
+    p, e, mask, alpha, beta, _ = pool_parts(w, pool, keep)
     eff = alpha * p + beta * mask[:, :, None] * e
     return eff.reshape(out, -1)[:, :fan_in]
 

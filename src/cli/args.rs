@@ -358,6 +358,12 @@ pub struct CompressArgs {
     /// Tiles the morphed network may occupy (default: the network's own).
     #[arg(long, value_name = "TILES", requires = "morph")]
     pub morph_budget: Option<usize>,
+    /// Pool engine: every layer's pool indices and kept error tiles as the
+    /// training tool chose them (`adc_train.py train --choices`), so the
+    /// images are exactly the network it trained (.npz of `<layer>.index`,
+    /// `<layer>.mask`).
+    #[arg(long, value_name = "FILE", conflicts_with = "keep")]
+    pub choices: Option<PathBuf>,
     /// Also write the network as compressed, BatchNorm folded, as folded.toml
     /// and folded.npz next to the images (for tools that train the engine's
     /// weights, such as tools/adc_train.py).

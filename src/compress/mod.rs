@@ -9,6 +9,7 @@
 //! bias from calibrated activation ranges -> tiles (written by `images`).
 
 pub mod assign;
+pub mod choices;
 pub mod dense;
 pub mod morph;
 pub mod pool;
@@ -38,6 +39,9 @@ pub struct Options {
     /// Every node's output scale as given (e.g. the ones an earlier set of
     /// images held, which training assumed), instead of calibrating them.
     pub scales: Option<Vec<f64>>,
+    /// Pool engine: every pooled layer's assignment and kept error tiles as
+    /// given (the training tool's), instead of choosing them.
+    pub choices: Option<choices::Choices>,
 }
 
 /// The defaults `cimpool compress` uses: half the error tiles kept, 25
@@ -51,6 +55,7 @@ impl Default for Options {
             pool: None,
             sparsity: 0.0,
             scales: None,
+            choices: None,
         }
     }
 }
@@ -176,6 +181,8 @@ pub enum CompressError {
     },
     #[error("calibration data: {0}")]
     Calibration(String),
+    #[error("layer `{layer}`: {reason}")]
+    Choices { layer: String, reason: String },
 }
 
 fn pm(b: bool) -> f32 {
@@ -280,9 +287,26 @@ pub fn compress(
         progress("assign", li + 1, layers.len());
         weights.push(if l.uncompressed {
             residual::host_layer(config, l)
+        } else if let Some(given) = &options.choices {
+            let err = |reason: String| CompressError::Choices {
+                layer: l.name.clone(),
+                reason,
+            };
+            let c = given
+                .layer(&l.name, l.out_channels, l.fan_in.div_ceil(rows), p)
+                .map_err(err)?;
+            let a = assign::pinned(config, d.lanes as usize, l, &c.index).map_err(err)?;
+            residual::pooled_layer(config, &d, l, &a, &pool_pm, residual::Keep::Mask(&c.mask))
         } else {
             let a = assign::assign(config, d.lanes as usize, l, &pool_pm);
-            residual::pooled_layer(config, &d, l, &a, &pool_pm, options.keep_ratio)
+            residual::pooled_layer(
+                config,
+                &d,
+                l,
+                &a,
+                &pool_pm,
+                residual::Keep::Ratio(options.keep_ratio),
+            )
         });
     }
     finish(

@@ -10,17 +10,25 @@ use crate::config::{Config, Derived};
 use crate::golden::bits_from_fn;
 use crate::network::model::Layer;
 
+/// Which error tiles a pooled layer keeps.
+pub enum Keep<'a> {
+    /// The share with the largest residual energy.
+    Ratio(f64),
+    /// `mask[c][b]`, as given (`compress --choices`).
+    Mask(&'a [Vec<bool>]),
+}
+
 /// A pooled layer from its assignment: alpha is the mean projection onto
 /// the assigned pool vectors, the error bits are the signs of the residual,
 /// beta its mean magnitude; the (channel, row block) error tiles with the
-/// largest residual energy are kept up to `keep_ratio`.
+/// largest residual energy are kept up to the keep ratio (or as given).
 pub fn pooled_layer(
     config: &Config,
     d: &Derived,
     l: &Layer,
     a: &Assignment,
     pool_pm: &[Vec<f32>],
-    keep_ratio: f64,
+    keep_tiles: Keep,
 ) -> LayerWeights {
     let (rows, lanes) = (config.rows as usize, d.lanes as usize);
     let blocks = l.fan_in.div_ceil(rows);
@@ -50,12 +58,21 @@ pub fn pooled_layer(
     }
     let beta = (abs_sum / count) as f32;
     let tiles_total = energy.len();
-    let keep = ((keep_ratio * tiles_total as f64).round() as usize).min(tiles_total);
-    energy.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
     let mut mask = vec![vec![false; blocks]; l.out_channels];
-    for &(_, c, b) in energy.iter().take(keep) {
-        mask[c][b] = true;
-    }
+    let keep = match keep_tiles {
+        Keep::Ratio(ratio) => {
+            let keep = ((ratio * tiles_total as f64).round() as usize).min(tiles_total);
+            energy.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+            for &(_, c, b) in energy.iter().take(keep) {
+                mask[c][b] = true;
+            }
+            keep
+        }
+        Keep::Mask(given) => {
+            mask = given.to_vec();
+            mask.iter().flatten().filter(|&&k| k).count()
+        }
+    };
     let mut effective = vec![0f32; l.out_channels * l.fan_in];
     for c in 0..l.out_channels {
         for k in 0..l.fan_in {

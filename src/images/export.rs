@@ -8,6 +8,7 @@
 //! - pool engine: `n.pool_bits` and `n.error_bits` (out, blocks * R), the
 //!   cells of the pool vector each channel selects and of its error column
 //!   (1 = +1); `n.mask` (out, blocks), the error mask of each tile;
+//!   `n.index` (out, blocks), the pool index each channel's tile selects;
 //! - dense engine: `n.weight` (out, blocks * R), the `w_bits` weights as the
 //!   engine reads them (0 in phase blocks it skips);
 //! - host layer: `n.weight` (out, fan_in), its 8-bit weights;
@@ -87,6 +88,7 @@ pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, DecodeError> {
             let mut pool_bits = Array2::zeros((outs, width));
             let mut error_bits = Array2::zeros((outs, width));
             let mut mask = Array2::zeros((outs, layer.row_blocks));
+            let mut index = Array2::zeros((outs, layer.row_blocks));
             for (tile, w) in layer.tiles.iter().zip(&tiles) {
                 for ch in tile.channels[0]..tile.channels[1] {
                     let l = ch - tile.pass * lanes;
@@ -96,6 +98,7 @@ pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, DecodeError> {
                         error_bits[[ch, tile.block * rows + r]] = bit(&w.error[l], r as u32) as u8;
                     }
                     mask[[ch, tile.block]] = w.mask[l] as u8;
+                    index[[ch, tile.block]] = w.index[l] as i64;
                     bias[ch] = w.bias[l];
                 }
                 scales.get_or_insert_with(|| scales_of(&w.scales));
@@ -103,6 +106,7 @@ pub fn arrays(images: &Images) -> Result<Vec<(String, Exported)>, DecodeError> {
             out.push((format!("{n}.pool_bits"), Exported::Bits(pool_bits)));
             out.push((format!("{n}.error_bits"), Exported::Bits(error_bits)));
             out.push((format!("{n}.mask"), Exported::Bits(mask)));
+            out.push((format!("{n}.index"), Exported::Int(index)));
         }
         out.push((format!("{n}.bias"), Exported::Vector(bias)));
         out.push((

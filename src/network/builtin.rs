@@ -265,6 +265,9 @@ pub fn describe(header: &str, desc: &ModelDesc) -> String {
         if n.relu {
             s.push_str("relu = true\n");
         }
+        if let Some(c) = n.clip {
+            let _ = writeln!(s, "clip = {c:?}");
+        }
         if let Some(bn) = &n.bn {
             let _ = writeln!(s, "bn = \"{bn}\"");
         }

@@ -635,6 +635,55 @@ impl Builder<'_> {
     }
 }
 
+impl Network {
+    /// The network as a description without BatchNorm and its tensors
+    /// (PyTorch layout: conv (out, in, kh, kw), fc (out, in) with a map's
+    /// inputs in (c, y, x) order): what `compress --write-folded` writes for
+    /// tools that train the engine's weights. `desc` is the description the
+    /// network was built from (its nodes, names and options are kept).
+    pub fn folded(&self, desc: &ModelDesc) -> (ModelDesc, BTreeMap<String, Tensor>) {
+        let mut tensors = BTreeMap::new();
+        let mut shapes = BTreeMap::new();
+        for l in &self.layers {
+            let g = &l.geometry;
+            let (kh, kw, cin) = (g.kernel_h, g.kernel_w, g.in_c);
+            let mut data = Vec::with_capacity(l.weights.len());
+            for o in 0..l.out_channels {
+                for i in 0..cin {
+                    for y in 0..kh {
+                        for x in 0..kw {
+                            data.push(l.weights[o * l.fan_in + (y * kw + x) * cin + i]);
+                        }
+                    }
+                }
+            }
+            let shape = match l.kind {
+                LayerKind::Conv => vec![l.out_channels, cin, kh, kw],
+                LayerKind::Fc => vec![l.out_channels, l.fan_in],
+            };
+            shapes.insert(l.name.clone(), shape.clone());
+            tensors.insert(format!("{}.weight", l.name), Tensor { shape, data });
+            tensors.insert(
+                format!("{}.bias", l.name),
+                Tensor {
+                    shape: vec![l.out_channels],
+                    data: l.bias.clone(),
+                },
+            );
+        }
+        let mut folded = desc.clone();
+        for nodes in [&mut folded.layer, &mut folded.node] {
+            for n in nodes.iter_mut() {
+                if let Some(shape) = shapes.get(&n.name) {
+                    n.bn = None;
+                    n.shape = Some(shape.clone());
+                }
+            }
+        }
+        (folded, tensors)
+    }
+}
+
 /// Input map, kernel and output map of layer `d` (weights (cout, cin, kh,
 /// kw)) on the map `map` its input leaves.
 fn geometry_of(

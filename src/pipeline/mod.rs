@@ -105,6 +105,12 @@ impl CompressJob {
                 "--pool gives the pool engine's weight pool; the dense engine (--engine dense) has none".into(),
             ));
         }
+        if self.options.choices.is_some() && (self.config.is_dense() || self.options.pool.is_none())
+        {
+            return Err(Error::Usage(
+                "--choices pins the pool engine's indices into a given pool: it needs --pool (the pool the choices index) and the pool engine".into(),
+            ));
+        }
         if self.options.sparsity != 0.0 && !self.config.is_dense() {
             return Err(Error::Usage(
                 "--sparsity prunes the dense engine's phase blocks: add --engine dense (the pool engine prunes error tiles with --keep)".into(),
@@ -142,16 +148,13 @@ impl CompressJob {
         let staged = output::stage(&self.out, output::Kind::Images, self.force)?;
         let dir = staged.path();
         let mut net = loaded.network.clone();
+        let mut desc = loaded.description.clone();
         if let Some(budget) = self.morph {
-            net = self.morph(&net, &loaded.description, budget, dir, progress)?;
+            (net, desc) = self.morph(&net, &loaded.description, budget, dir, progress)?;
         }
+        let mut written = vec![];
         if self.write_folded {
-            let (folded, tensors) = compress::morph::apply(
-                &net,
-                &loaded.description,
-                &compress::morph::counts(&net),
-                0,
-            );
+            let (folded, tensors) = net.folded(&desc);
             let (t, w) = network_file::write(
                 dir,
                 "folded",
@@ -159,7 +162,7 @@ impl CompressJob {
                 &folded,
                 &tensors,
             )?;
-            progress.note(&format!(
+            written.push(format!(
                 "wrote {} and {}",
                 self.out.join(t).display(),
                 self.out.join(w).display()
@@ -196,6 +199,9 @@ impl CompressJob {
         images::write_report(dir, &c.report(&self.options, accuracy.as_ref()))?;
         let replaced = staged.replaces();
         staged.commit()?;
+        for line in &written {
+            progress.note(line);
+        }
         Ok(CompressOutcome {
             compressed: c,
             accuracy,
@@ -214,7 +220,7 @@ impl CompressJob {
         budget: Option<usize>,
         dir: &Path,
         progress: &dyn Progress,
-    ) -> Result<Network> {
+    ) -> Result<(Network, ModelDesc)> {
         use compress::morph;
         let config = &self.config;
         let (plan, channels) = morph::plan(net, config, budget)?;
@@ -232,7 +238,7 @@ impl CompressJob {
             self.out.join(t).display(),
             self.out.join(w).display()
         ));
-        Ok(morphed.network(&tensors)?)
+        Ok((morphed.network(&tensors)?, morphed))
     }
 
     fn accuracy(
