@@ -279,6 +279,11 @@ CALIB       ?= $(TRAIN)
 INPUT_SCALE ?= 1
 HW          ?=
 EPOCHS      ?= 10
+# FLOAT_EPOCHS: a first stage in float arithmetic against the pool or the
+# dense quantization (no activation quantization), then the activation
+# scales calibrated on its weights, before the integer path's EPOCHS.
+FLOAT_EPOCHS ?= 0
+FLOAT_LR    ?= 1e-3
 BATCH       ?= 64
 TRAIN_FLAGS ?=
 TR_NAME     := $(basename $(notdir $(or $(ONNX),$(WEIGHTS),none)))
@@ -293,17 +298,29 @@ train: $(TRAIN_VENV)/.installed
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
 	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph) --write-folded --eval $(TEST) --out $$O/pt --force \
 		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
-	$(CIMPOOL) run --images $$O/pt --data $(TEST) --outputs $$O/pt/golden.npy | tee $$O/pt.log; \
-	$(CIMPOOL) export --images $$O/pt --out $$O/pt/engine.npz > /dev/null; \
+	$(CIMPOOL) run --images $$O/pt --data $(TEST) | tee $$O/pt.log; \
 	DENSE=$$(grep -c '^engine = "dense"' $$O/pt/cim_config.toml || true); \
 	POOL=$$([ "$$DENSE" = 1 ] || echo "--pool $$O/pt/pool.npy"); \
+	CPOOL=$$([ -n "$(findstring --pool,$(HW))" ] || echo "$$POOL"); \
 	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
-	$(TRAIN_PY) tools/adc_train.py check --images $$O/pt --export $$O/pt/engine.npz --data $(TEST) --golden $$O/pt/golden.npy; \
-	$(TRAIN_PY) tools/adc_train.py train --images $$O/pt --export $$O/pt/engine.npz --weights $$O/pt/folded.npz $$POOL \
+	S=$$O/pt; \
+	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
+		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
+		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/folded.npz $$POOL \
+			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --refine-shifts 0 \
+			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json | tee $$O/stage1.log; \
+		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/folded.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
+			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
+		S=$$O/pt2; \
+	fi; \
+	$(CIMPOOL) run --images $$S --data $(TEST) --outputs $$S/golden.npy | tee $$S.log; \
+	$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
+	$(TRAIN_PY) tools/adc_train.py check --images $$S --export $$S/engine.npz --data $(TEST) --golden $$S/golden.npy; \
+	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/folded.npz $$POOL \
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) $(TRAIN_FLAGS) \
 		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
-	$(CIMPOOL) compress --weights $$O/trained.npz --model $$O/pt/folded.toml $(TR_HW) $$POOL $$CHOICES \
-		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$O/pt --adc-shifts $$O/shifts.json --out $$O/images --force > /dev/null; \
+	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/folded.toml $(TR_HW) $$CPOOL $$CHOICES \
+		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force > /dev/null; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
 	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
 

@@ -291,6 +291,54 @@ def forward(manifest, layers, hw, steps, x, train):
     return out.reshape(out.shape[0], -1)
 
 
+def forward_float(manifest, layers, x):
+    """The network in float arithmetic on integer inputs x: the effective
+    weights cimpool would make of the current float weights (straight
+    through), no activation quantization, no ADC. Stage 1 of `make train`
+    (--arith float): the weights settle against the pool or the dense
+    quantization before the integer path's fixed activation scales are
+    calibrated on them."""
+    i = manifest["input"]
+    a0 = x.reshape(-1, i["c"], i["h"], i["w"]).transpose(0, 2, 3, 1) * manifest["input_scale"]
+    maps = {"input": a0}
+    for node in manifest["nodes"]:
+        a = maps[node["inputs"][0]]
+        op = node["op"]
+        if op == "layer":
+            li = node["layer"]
+            L, l = layers[li], manifest["layers"][li]
+            cols = im2col(a, l["geometry"])
+            n, oh, ow, f = cols.shape
+            c = cols.reshape(-1, f)
+            if L["host"]:
+                # The host's 8-bit weights as they are: their integers in
+                # the output's units, then the output scale.
+                v = (L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]
+            else:
+                v = c @ L["eff"].T + L["bias_f"]
+            out = (jnp.maximum(v, 0.0) if L["relu"] else v).reshape(n, oh, ow, -1)
+        elif op == "max_pool":
+            w = node["window"]
+            p = w["padding"]
+            a = jnp.pad(a, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=-jnp.inf)
+            out = jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, (1, w["kernel_h"], w["kernel_w"], 1), (1, w["stride"], w["stride"], 1), "VALID")
+        elif op == "avg_pool":
+            w = node["window"]
+            s = jax.lax.reduce_window(a, 0.0, jax.lax.add, (1, w["kernel_h"], w["kernel_w"], 1), (1, w["stride"], w["stride"], 1), "VALID")
+            out = s / (w["kernel_h"] * w["kernel_w"])
+        elif op == "add":
+            out = a + maps[node["inputs"][1]]
+            out = jnp.maximum(out, 0.0) if node["relu"] else out
+        elif op == "concat":
+            out = jnp.concatenate([maps[src] for src in node["inputs"]], axis=-1)
+        elif op == "flatten":
+            out = a.transpose(0, 3, 1, 2).reshape(a.shape[0], 1, 1, -1)
+        else:
+            sys.exit(f"unknown node op {op!r} in the manifest")
+        maps[node["name"]] = out
+    return out.reshape(out.shape[0], -1)
+
+
 # ---------------------------------------------------------------- integers
 
 
@@ -640,7 +688,10 @@ def train(args, manifest, hw):
             L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"])
             L["bias_f"] = p[f"{n}.bias"]
             lay[li] = L
-        logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
+        if args.arith == "float":
+            logits = forward_float(manifest, lay, xb)
+        else:
+            logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
     total_steps = args.epochs * (len(y_train) // args.batch)
@@ -879,6 +930,12 @@ def main():
     ap.add_argument("--lr", type=float, default=3e-4)
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
     ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="cosine", help="the ADC steps' learning rate: cosine decay like the weights' (default), or constant")
+    ap.add_argument(
+        "--arith",
+        choices=("integer", "float"),
+        default="integer",
+        help="train: through the engine's exact integer path (default), or in float arithmetic with the effective weights (no activation quantization, no ADC: a first stage before the scales are calibrated; the accuracy reported is still the integer path's)",
+    )
     ap.add_argument(
         "--adc-grad",
         choices=("exact", "clamp"),

@@ -18,10 +18,11 @@ pull CUDA libraries).
   scale 1/16), PyTorch's scores before the softmax `logits`, labels `y` (the
   predicted class).
 - fixtures/onnx/sklearn/mlp.onnx and scaled_mlp.onnx: scikit-learn
-  MLPClassifier (32 hidden) on the digits data, alone and after a
-  StandardScaler, converted by skl2onnx with its defaults (Cast, Softmax,
-  ArgMax, ArrayFeatureExtractor, ZipMap; Scaler). io.npz: test inputs `x`
-  (integers 0..16), `proba` from predict_proba, labels `y` = predict.
+  MLPClassifier (32 hidden) trained on fixtures/digits/train.npz, alone and
+  after a StandardScaler, converted by skl2onnx with its defaults (Cast,
+  Softmax, ArgMax, ArrayFeatureExtractor, ZipMap; Scaler). io.npz: the
+  inputs `x` of fixtures/digits/test.npz (integers 0..16), `<name>_proba`
+  from predict_proba, `<name>_y` = predict.
 
 Run: make onnx-exporter-fixtures
 """
@@ -116,14 +117,13 @@ def torch_fixtures():
 def sklearn_fixtures():
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
-    from sklearn.datasets import load_digits
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    d = load_digits()
-    x, y = d.data.astype(np.float32), d.target
-    xtr, ytr, xte = x[:1500], y[:1500], x[1500:]
+    digits = ROOT / "fixtures" / "digits"
+    tr, te = np.load(digits / "train.npz"), np.load(digits / "test.npz")
+    xtr, ytr, xte = tr["x"].astype(np.float32), tr["y"], te["x"].astype(np.float32)
     SKL.mkdir(parents=True, exist_ok=True)
     out = {"x": xte.astype(np.uint8)}
     for name, model in [
@@ -140,8 +140,13 @@ def sklearn_fixtures():
 
 
 if __name__ == "__main__":
-    torch_fixtures()
-    sklearn_fixtures()
+    import sys
+
+    # `sklearn` or `torch` alone: the other's files stay as committed.
+    if "sklearn" not in sys.argv[1:]:
+        torch_fixtures()
+    if "torch" not in sys.argv[1:]:
+        sklearn_fixtures()
     for f in sorted((ROOT / "fixtures" / "onnx").rglob("*")):
         if f.is_file() and ("torch" in f.parts or "sklearn" in f.parts):
             print(f"{f.relative_to(ROOT)}: {f.stat().st_size} bytes")
