@@ -645,3 +645,30 @@ fn tied_scores_fall_the_way_training_chose() {
         &["--epochs", "1", "--lr", "0"],
     );
 }
+
+/// The projection's rounding (tools/projection.py `round_half_away`, which
+/// the dense quantization and the integer scales use) is Rust's `f32::round`
+/// on values next to a half, where `floor(|x| + 0.5)` is not: 0.49999997 +
+/// 0.5 rounds to 1.0 in float32, and a trained weight at that many steps
+/// became 1 in training and 0 in compress.
+#[test]
+fn the_projections_rounding_is_rusts() {
+    let mut values: Vec<f32> = vec![0.49999997, 0.5, -0.5, 1.5, -2.5, 2.4999998, 1e7 + 0.5];
+    for k in 0..200 {
+        let half = k as f32 + 0.5;
+        values.extend([half, f32::from_bits(half.to_bits() - 1), -f32::from_bits(half.to_bits() + 1)]);
+    }
+    let list: Vec<String> = values.iter().map(|v| format!("{:?}", v)).collect();
+    let code = format!(
+        "import numpy as np\nfrom projection import round_half_away as r\nprint(' '.join(str(int(v)) for v in r(np.array([{}], dtype=np.float32))))",
+        list.join(",")
+    );
+    let out = Command::new(python())
+        .args(["-c", &code])
+        .current_dir(root().join("tools"))
+        .output()
+        .expect("python runs");
+    let got = ok(out, "round_half_away");
+    let want: Vec<String> = values.iter().map(|v| (v.round() as i64).to_string()).collect();
+    assert_eq!(got.trim(), want.join(" "));
+}

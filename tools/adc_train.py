@@ -71,7 +71,10 @@ def bits(n):
 
 
 def round_half_away(x):
-    return np.sign(x) * np.floor(np.abs(x) + 0.5)
+    """Rust's f64::round: half away from zero, exactly (see projection.py)."""
+    a = np.abs(x)
+    f = np.floor(a)
+    return np.sign(x) * (f + (a - f >= 0.5))
 
 
 # ---------------------------------------------------------------- hardware

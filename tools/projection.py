@@ -80,8 +80,13 @@ def project(w, pool, keep):
 
 
 def round_half_away(x):
-    """Rust's f32::round (numpy's np.round rounds half to even)."""
-    return np.sign(x) * np.floor(np.abs(x) + np.float32(0.5))
+    """Rust's f32::round (numpy's np.round rounds half to even). Not
+    floor(|x| + 0.5): that sum rounds, and 0.49999997 + 0.5 is 1.0 in
+    float32 (a trained weight at 0.49999997 steps became 1 here and 0 in
+    compress). |x| - floor(|x|) is exact."""
+    a = np.abs(x)
+    f = np.floor(a)
+    return np.sign(x) * (f + (a - f >= 0.5))
 
 
 class DenseProjection:
