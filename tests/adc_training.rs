@@ -656,7 +656,11 @@ fn the_projections_rounding_is_rusts() {
     let mut values: Vec<f32> = vec![0.49999997, 0.5, -0.5, 1.5, -2.5, 2.4999998, 1e7 + 0.5];
     for k in 0..200 {
         let half = k as f32 + 0.5;
-        values.extend([half, f32::from_bits(half.to_bits() - 1), -f32::from_bits(half.to_bits() + 1)]);
+        values.extend([
+            half,
+            f32::from_bits(half.to_bits() - 1),
+            -f32::from_bits(half.to_bits() + 1),
+        ]);
     }
     let list: Vec<String> = values.iter().map(|v| format!("{:?}", v)).collect();
     let code = format!(
@@ -669,6 +673,9 @@ fn the_projections_rounding_is_rusts() {
         .output()
         .expect("python runs");
     let got = ok(out, "round_half_away");
-    let want: Vec<String> = values.iter().map(|v| (v.round() as i64).to_string()).collect();
+    let want: Vec<String> = values
+        .iter()
+        .map(|v| (v.round() as i64).to_string())
+        .collect();
     assert_eq!(got.trim(), want.join(" "));
 }

@@ -22,6 +22,14 @@ const NOT_RUN: &[(&str, &str)] = &[
     ),
     ("make adc-table", "dozens of trainings: its own make target"),
     (
+        "make train",
+        "training through the hardware, seconds to an hour: its own make target",
+    ),
+    (
+        "make torch-fmnist",
+        "PyTorch (about 6 GB of wheels) and minutes of training: its own make target",
+    ),
+    (
         "make estimate-tables",
         "the docs' tables: its own make target",
     ),

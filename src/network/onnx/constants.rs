@@ -78,6 +78,20 @@ impl Const {
 /// Why a tensor could not be read.
 pub type Reason = String;
 
+/// The most values one constant may hold: VGG-19's largest weight matrix
+/// (102,760,448) fits; a corrupt shape is refused instead of allocated.
+pub const MAX_VALUES: usize = 1 << 27;
+
+/// The number of values of `shape`, refused past [`MAX_VALUES`] (no
+/// overflow on a corrupt shape).
+pub fn count(shape: &[usize]) -> Result<usize, Reason> {
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .filter(|&n| n <= MAX_VALUES)
+        .ok_or_else(|| format!("shape {shape:?} holds more than {MAX_VALUES} values"))
+}
+
 /// Reads an initializer (or a `Constant`'s tensor). External data is read
 /// from the file named by `location`, relative to `dir` (the model's folder),
 /// at `offset` for `length` bytes.
@@ -87,7 +101,7 @@ pub fn read(t: &TensorProto, dir: &Path) -> Result<Const, Reason> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| format!("dimension {d} is negative")))
         .collect::<Result<_, _>>()?;
-    let n: usize = shape.iter().product();
+    let n = count(&shape)?;
     let dt = t.data_type();
     let external;
     let raw: Option<&[u8]> =
@@ -295,10 +309,7 @@ pub fn constant_node(attrs: &[Attribute], dir: &Path) -> Result<Const, Reason> {
 /// `ConstantOfShape`: a tensor of `shape` filled with `value` (default 0.0).
 pub fn constant_of_shape(shape: &Const, value: Option<&Const>) -> Result<Const, Reason> {
     let dims = dims_of(shape)?;
-    let n: usize = dims.iter().product();
-    if n > 1 << 31 {
-        return Err(format!("shape {dims:?} is too large"));
-    }
+    let n = count(&dims)?;
     Ok(match value.map(|v| &v.data) {
         Some(Data::I(v)) => Const::ints(dims, vec![*v.first().unwrap_or(&0); n]),
         Some(Data::F(v)) => Const::floats(dims, vec![*v.first().unwrap_or(&0.0); n]),
@@ -358,7 +369,7 @@ pub fn binary(a: &Const, b: &Const, op: &str) -> Result<Const, Reason> {
         });
     }
     let (ta, tb, to) = (strides(&sa), strides(&sb), strides(&out));
-    let n: usize = out.iter().product();
+    let n = count(&out)?;
     let index = |k: usize, s: &[usize], t: &[usize]| -> usize {
         (0..rank)
             .map(|d| {
@@ -504,13 +515,13 @@ pub fn slice(
             let (mut i, e) = (norm(s).clamp(0, n), norm(e).clamp(0, n));
             while i < e {
                 idx.push(i as usize);
-                i += step;
+                i = i.saturating_add(step);
             }
         } else {
             let (mut i, e) = (norm(s).clamp(-1, n - 1), norm(e).clamp(-1, n - 1));
             while i > e {
                 idx.push(i as usize);
-                i += step;
+                i = i.saturating_add(step);
             }
         }
         ranges[ax] = idx;
@@ -563,7 +574,7 @@ pub fn reshape_target(
     target: &[i64],
     allowzero: bool,
 ) -> Result<Vec<usize>, Reason> {
-    let total: usize = from.iter().product();
+    let total = count(from)?;
     let mut dims = vec![];
     let mut infer = None;
     for (i, &t) in target.iter().enumerate() {
@@ -581,7 +592,7 @@ pub fn reshape_target(
             _ => return Err(format!("Reshape target {target:?} is invalid")),
         }
     }
-    let known: usize = dims.iter().product();
+    let known = count(&dims)?;
     if let Some(i) = infer {
         if known == 0 || total % known != 0 {
             return Err(format!("cannot reshape {from:?} to {target:?}"));

@@ -12,6 +12,10 @@ use onnx_rs::ast::{Attribute, Dimension, Graph, Node, TensorProto, TypeValue};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+/// The largest padding, stride or window taken (far past any real network;
+/// it keeps map arithmetic on corrupt attributes from overflowing).
+const MAX_PAD: i64 = 1 << 16;
+
 /// Operators folded when all their inputs are constants.
 const FOLDABLE: &[&str] = &[
     "Identity",
@@ -162,6 +166,7 @@ pub(super) fn lower(
                 input.name
             ))
         })?;
+    k::count(&shape).map_err(|r| imp.graph_err(&format!("input `{}`: {r}", input.name)))?;
     let input_shape = if shape.len() == 4 {
         shape[1..].to_vec()
     } else {
@@ -572,7 +577,10 @@ impl<'a> Importer<'a> {
             }
         }
         let pads = ints(n, "pads", &[0, 0, 0, 0]);
-        if pads.iter().any(|&p| p != pads[0] || p < 0) {
+        if pads
+            .iter()
+            .any(|&p| p != pads[0] || !(0..=MAX_PAD).contains(&p))
+        {
             return Err(self.err(
                 n,
                 format!("pads {pads:?}: cimpool takes equal padding on every side"),
@@ -583,7 +591,7 @@ impl<'a> Importer<'a> {
 
     fn stride(&self, n: &Node) -> Result<usize, OnnxError> {
         let s = ints(n, "strides", &[1, 1]);
-        if s.len() != 2 || s[0] != s[1] || s[0] < 1 {
+        if s.len() != 2 || s[0] != s[1] || !(1..=MAX_PAD).contains(&s[0]) {
             return Err(self.err(n, format!("strides {s:?}: cimpool takes equal strides")));
         }
         Ok(s[0] as usize)
@@ -617,9 +625,10 @@ impl<'a> Importer<'a> {
         let groups = int(n, "group", 1);
         let (out_ch, kk) = (w.shape[0], w.shape[2]);
         if groups < 1
+            || groups as usize > channels
             || channels % groups as usize != 0
             || out_ch % groups as usize != 0
-            || w.shape[1] * groups as usize != channels
+            || w.shape[1].checked_mul(groups as usize) != Some(channels)
         {
             return Err(self.err(
                 n,
@@ -969,7 +978,7 @@ impl<'a> Importer<'a> {
     fn pool(&mut self, n: &Node) -> Result<(), OnnxError> {
         let m = self.plain_map(n, n.input[0])?;
         let kernel = ints(n, "kernel_shape", &[]);
-        if kernel.len() != 2 || kernel[0] != kernel[1] || kernel[0] < 1 {
+        if kernel.len() != 2 || kernel[0] != kernel[1] || !(1..=MAX_PAD).contains(&kernel[0]) {
             return Err(self.err(
                 n,
                 format!("kernel_shape {kernel:?}: cimpool takes square 2-D windows"),
