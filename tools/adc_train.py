@@ -744,7 +744,10 @@ def train(args, manifest, hw):
                 print(f"  epoch {epoch + 1}: step {i + 1}/{nb}, loss {total / (i + 1):.4f}, {per:.2f} s/step, about {per * (nb - i - 1) / 60:.0f} min left", flush=True)
                 shown = time.time()
         learned = [int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine]
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned} ({time.time() - t0:.1f} s)", flush=True)
+        took = time.time() - t0
+        left = (args.epochs - epoch - 1) * took
+        eta = f"; about {left / 60:.0f} min left" if left >= 60 else ""
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned} ({took:.1f} s, {nb * args.batch / took:.0f} samples/s{eta})", flush=True)
 
     w = {k: np.asarray(v) for k, v in state["w"].items()}
     layers = integers(w)
