@@ -113,7 +113,9 @@ fn utilization(args: &UtilizationArgs) -> Result<()> {
     let description =
         source::Description::from_flags(args.model.as_deref(), args.network.as_deref());
     let loaded = source::shapes_only(
-        args.onnx.as_deref(),
+        args.onnx
+            .as_deref()
+            .map(|p| (p, args.onnx_output.as_deref())),
         description.as_ref(),
         args.weights.as_deref(),
     )?;

@@ -118,7 +118,11 @@ fn pytorch_exports_import_and_compute_what_pytorch_did() {
         assert_eq!(concat.out.c, 24, "{file}");
         assert_close(&float_outputs(&net, &data.x), &logits, 1e-4, file);
         let est = common::cimpool(&["estimate", "--onnx", &fixture(file).display().to_string()]);
-        assert!(est.status.success(), "estimate {file}: {}", common::text(&est));
+        assert!(
+            est.status.success(),
+            "estimate {file}: {}",
+            common::text(&est)
+        );
         layer_counts.push(
             net.layers
                 .iter()
@@ -193,9 +197,15 @@ fn sklearn_exports_import_and_compute_predict_proba() {
         );
         let net = imported.description.network(&imported.tensors).unwrap();
         assert_eq!(net.layers.len(), 2, "{name}");
-        let file = fixture(&format!("onnx/sklearn/{name}.onnx")).display().to_string();
+        let file = fixture(&format!("onnx/sklearn/{name}.onnx"))
+            .display()
+            .to_string();
         let est = common::cimpool(&["estimate", "--onnx", &file, "--set", "pool=8"]);
-        assert!(est.status.success(), "estimate {name}: {}", common::text(&est));
+        assert!(
+            est.status.success(),
+            "estimate {name}: {}",
+            common::text(&est)
+        );
         let probs: Vec<Vec<f32>> = float_outputs(&net, &data.x)
             .into_iter()
             .map(|z| {
@@ -226,6 +236,21 @@ fn sklearn_exports_import_and_compute_predict_proba() {
     )
     .unwrap();
     assert_eq!(chosen.description.nodes().len(), 2);
+    let s = scaled.display().to_string();
+    let est = common::cimpool(&[
+        "estimate",
+        "--onnx",
+        &s,
+        "--onnx-output",
+        "output_probability",
+        "--set",
+        "pool=8",
+    ]);
+    assert!(est.status.success(), "{}", common::text(&est));
+    common::assert_refused(
+        &["estimate", "--onnx", &s, "--onnx-output", "nope"],
+        "--onnx-output `nope` is not a value of the graph",
+    );
     common::assert_refused(
         &[
             "compress",

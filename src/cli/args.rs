@@ -136,6 +136,10 @@ pub struct EstimateArgs {
     /// An ONNX model.
     #[arg(long, value_name = "FILE", conflicts_with = "images")]
     pub onnx: Option<PathBuf>,
+    /// The ONNX graph value to import as the network's output (default:
+    /// the graph's one score output).
+    #[arg(long, value_name = "NAME", requires = "onnx")]
+    pub onnx_output: Option<String>,
     /// Weights giving the layer shapes a description leaves out.
     #[arg(long, value_name = "FILE", requires = "model")]
     pub weights: Option<PathBuf>,
@@ -473,6 +477,10 @@ pub struct UtilizationArgs {
     /// An ONNX model.
     #[arg(long, value_name = "FILE")]
     pub onnx: Option<PathBuf>,
+    /// The ONNX graph value to import as the network's output (default:
+    /// the graph's one score output).
+    #[arg(long, value_name = "NAME", requires = "onnx")]
+    pub onnx_output: Option<String>,
     /// Weights giving the layer shapes a description leaves out (.npz, .npy,
     /// .safetensors); by default every layer needs a `shape`.
     #[arg(long, value_name = "FILE", conflicts_with = "onnx")]

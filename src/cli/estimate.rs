@@ -22,6 +22,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
     } else {
         Workloads::Shapes {
             onnx: args.onnx.clone(),
+            onnx_output: args.onnx_output.clone(),
             description: source::Description::from_flags(
                 args.model.as_deref(),
                 args.network.as_deref(),

@@ -37,6 +37,8 @@ pub enum Workloads {
     /// each with `overrides` applied.
     Shapes {
         onnx: Option<PathBuf>,
+        /// The ONNX graph value to import as the output.
+        onnx_output: Option<String>,
         description: Option<source::Description>,
         weights: Option<PathBuf>,
         configs: Vec<PathBuf>,
@@ -64,6 +66,7 @@ pub fn run(
         }
         Workloads::Shapes {
             onnx,
+            onnx_output,
             description,
             weights,
             configs,
@@ -81,8 +84,11 @@ pub fn run(
                     "--sparsity {sparsity} is invalid: it must be in [0, 1)"
                 )));
             }
-            let loaded =
-                source::shapes_only(onnx.as_deref(), description.as_ref(), weights.as_deref())?;
+            let loaded = source::shapes_only(
+                onnx.as_deref().map(|p| (p, onnx_output.as_deref())),
+                description.as_ref(),
+                weights.as_deref(),
+            )?;
             let name = match (description, onnx) {
                 (Some(source::Description::Builtin(n)), _) => n.clone(),
                 (Some(source::Description::File(p)), _) | (None, Some(p)) => {

@@ -167,17 +167,18 @@ pub fn load(source: &Source) -> Result<Loaded> {
 /// The description and its tensors when only the shapes matter (reports,
 /// estimates): an ONNX file, a description with `weights` giving the
 /// shapes, or a description (built-in or a file) whose layers all have a
-/// `shape`, given seeded weights.
+/// `shape`, given seeded weights. `onnx` is the file and the graph value
+/// to import as the output (`--onnx-output`), if any.
 pub fn shapes_only(
-    onnx: Option<&Path>,
+    onnx: Option<(&Path, Option<&str>)>,
     description: Option<&Description>,
     weights: Option<&Path>,
 ) -> Result<Loaded> {
-    if let Some(path) = onnx {
+    if let Some((path, output)) = onnx {
         return load(&Source::Onnx {
             path: path.to_path_buf(),
             input_scale: 1.0,
-            output: None,
+            output: output.map(str::to_string),
         });
     }
     let Some(d) = description else {
