@@ -545,7 +545,7 @@ pub fn route(config: &Config, indices: &[u32]) -> Result<Route, RouteError> {
         crossbar: config.crossbar,
         pool: config.pool,
         select_bits: port.d.load.target(LANE).data.get("select").width,
-        switch_bits: port.benes.as_ref().map_or(0, |n| n.switch_bits() as u32),
+        switch_bits: port.benes.as_ref().map_or(0, |n| n.switch_bits()),
         slots: indices
             .iter()
             .zip(fields)
