@@ -42,7 +42,7 @@ fn estimate_json(args: &[&str], json: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
-/// CIMPool's count: ResNet-18 (ImageNet) at 4 bits needs 2,864 macros of
+/// Our own count of ResNet-18 (ImageNet) at 4 bits: 2,864 macros of
 /// 128x128; at 8 bits every channel takes twice the columns.
 #[test]
 fn resnet18_macro_counts_at_4_and_8_bits() {

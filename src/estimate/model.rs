@@ -444,7 +444,7 @@ mod tests {
         layers(&k, &config, &w).iter().map(|l| l.macros).sum()
     }
 
-    /// CIMPool's count of 128x128 macros holding ResNet-18 (ImageNet) at
+    /// Our own count of 128x128 macros holding ResNet-18 (ImageNet) at
     /// 4 bits: 2,864; at 8 bits twice the columns per channel.
     #[test]
     fn resnet18_macro_counts() {
