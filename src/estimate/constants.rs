@@ -21,6 +21,7 @@ pub struct Constants {
     pub adc_energy_linear_ff: f64,
     pub adc_energy_exponential_ff: f64,
     pub flop_nand2_eq: f64,
+    pub flop_fj: f64,
     pub mux2_nand2_eq: f64,
     pub bitcell_f2: f64,
     pub columns_per_adc: u32,
@@ -70,6 +71,7 @@ impl Constants {
             ("full_adder_um2", self.full_adder_um2),
             ("full_adder_fj", self.full_adder_fj),
             ("flop_nand2_eq", self.flop_nand2_eq),
+            ("flop_fj", self.flop_fj),
             ("mux2_nand2_eq", self.mux2_nand2_eq),
             ("bitcell_f2", self.bitcell_f2),
             ("dram_pj_per_bit", self.dram_pj_per_bit),
@@ -167,7 +169,7 @@ impl Constants {
         self.full_adder_fj * self.nand2_um2 / self.full_adder_um2
     }
     pub fn flop_energy(&self) -> f64 {
-        self.flop_nand2_eq * self.gate_energy()
+        self.flop_fj
     }
     pub fn mux2_energy(&self) -> f64 {
         self.mux2_nand2_eq * self.gate_energy()
