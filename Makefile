@@ -262,7 +262,8 @@ bench-pool: $(VENV)/.installed
 # NETWORK=name; labelled TRAIN and TEST data (.npz with x, y, or IDX
 # images); HW: compress's hardware flags (--config, --set, --engine dense
 # --w-bits 4 --sparsity 0.5, ...); KEEP: the pool engine's keep ratio.
-# Steps, each checked: post-training images (BatchNorm folded, written
+# MORPH=1 morphs the network first (compress --morph) and trains the
+# morphed one. Steps, each checked: post-training images (BatchNorm folded, written
 # too), the training forward pass against the golden model on TEST, training
 # (tools/adc_train.py: straight-through against the fixed pool or the dense
 # quantization and block pruning, learned ADC steps for a lossy ADC), the
@@ -284,6 +285,8 @@ EPOCHS      ?= 10
 # scales calibrated on its weights, before the integer path's EPOCHS.
 FLOAT_EPOCHS ?= 0
 FLOAT_LR    ?= 1e-3
+# FLOAT_SCHEDULE: the float stage's learning rate, cosine (decays to 0) or constant.
+FLOAT_SCHEDULE ?= cosine
 BATCH       ?= 64
 TRAIN_FLAGS ?=
 TR_NAME     := $(basename $(notdir $(or $(ONNX),$(WEIGHTS),none)))
@@ -296,41 +299,43 @@ train: $(TRAIN_VENV)/.installed
 	@[ -n "$(TRAIN)" ] && [ -n "$(TEST)" ] || { echo "make train: give TRAIN=train.npz and TEST=test.npz (labelled: x, y)"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
-	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph) --write-folded --eval $(TEST) --out $$O/pt --force \
+	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) --eval $(TEST) --out $$O/pt --force \
 		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
 	$(CIMPOOL) run --images $$O/pt --data $(TEST) | tee $$O/pt.log; \
 	DENSE=$$(grep -c '^engine = "dense"' $$O/pt/cim_config.toml || true); \
 	POOL=$$([ "$$DENSE" = 1 ] || echo "--pool $$O/pt/pool.npy"); \
 	CPOOL=$$([ -n "$(findstring --pool,$(HW))" ] || echo "$$POOL"); \
 	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
-	S=$$O/pt; \
+	S=$$O/pt; F=$(if $(MORPH),morphed,folded); \
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
 		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
-		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/folded.npz $$POOL \
-			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --refine-shifts 0 \
+		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
+			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --refine-shifts 0 \
 			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json | tee $$O/stage1.log; \
-		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/folded.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
+		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
-		S=$$O/pt2; \
+		S=$$O/pt2; F=folded; \
 	fi; \
 	$(CIMPOOL) run --images $$S --data $(TEST) --outputs $$S/golden.npy | tee $$S.log; \
 	$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 	$(TRAIN_PY) tools/adc_train.py check --images $$S --export $$S/engine.npz --data $(TEST) --golden $$S/golden.npy; \
-	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/folded.npz $$POOL \
+	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) $(TRAIN_FLAGS) \
 		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
-	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/folded.toml $(TR_HW) $$CPOOL $$CHOICES \
+	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force > /dev/null; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
 	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
 
 # ADC-aware training (Lin & Chang stage 2) of a network (NET) for a
-# lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL): the
-# post-training images (fixed and calibrated ADC steps), the check that
-# tools/adc_train.py's forward pass reproduces the golden model exactly,
-# training through the exact partial sums with learned power-of-two ADC
-# steps, the trained images (same pool, same activation scales, the learned
-# steps) and their golden accuracy, which equals the training tool's.
+# lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL), a
+# preset of `make train`: the images with fixed ADC steps (fixed.log, for
+# comparison), then `make train`: the post-training images (calibrated ADC
+# steps), the check that tools/adc_train.py's forward pass reproduces the
+# golden model exactly, training through the exact partial sums with
+# learned power-of-two ADC steps, the trained images (same pool, same
+# activation scales, the learned steps and training's pool choices) and
+# their golden accuracy (golden.log), which equals the training tool's.
 ADC_BITS ?= 4
 WL       ?= 64
 # NET=fmnist-resnet-ft starts from weights fine-tuned at keep 0.5.
@@ -353,44 +358,36 @@ AT_FLAGS ?=
 AT_FOLDED := $(if $(AT_FT),$(FM)/resnet-ft-folded,$(FM)/resnet/folded)
 ifneq ($(filter fmnist-mlp fmnist-resnet fmnist-resnet-ft,$(NET)),)
 AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(AT_FOLDED)/folded.npz)
-AT_M0    := $(if $(filter fmnist-mlp,$(NET)),fixtures/fmnist/mlp.toml,$(AT_FOLDED)/folded.toml)
-AT_DIR   := fixtures/fmnist
+AT_M0    := $(if $(filter fmnist-mlp,$(NET)),$(abspath fixtures/fmnist/mlp.toml),$(AT_FOLDED)/folded.toml)
+AT_DIR   := $(abspath fixtures/fmnist)
 AT_TRAIN := $(FMNIST_DATA)/train-images-idx3-ubyte.gz
 AT_TEST  := $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz
-AT_OPTS  := --batch 128
+AT_BATCH := 128
 else
-AT_W0    := $(abspath $(DIGITS))/$(NET).npz
+AT_W0    := $(DIGITS)/$(NET).npz
 AT_M0    := $(DIGITS)/$(MODEL_$(NET))
 AT_DIR   := $(DIGITS)
-AT_TRAIN := $(abspath $(DIGITS))/train.npz
-AT_TEST  := $(abspath $(DIGITS))/test.npz
-AT_OPTS  :=
+AT_TRAIN := $(DIGITS)/train.npz
+AT_TEST  := $(DIGITS)/test.npz
+AT_BATCH := 32
 endif
 # AT_TAG: a suffix for the output folder, to keep runs with other AT_FLAGS apart.
 AT_TAG   ?=
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
-AT_HW    := --config $(AT_DIR)/hw.toml --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
-	--set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS)
-AT_ARGS  := --model $(AT_M0) $(AT_HW) $(if $(MORPH),--morph) $(if $(AT_FT),--pool fixtures/fmnist/pool.npy)
-AT_START := $(if $(MORPH),$(AT)/pt/morphed.npz,$(AT_W0))
-AT_MODEL := $(if $(MORPH),$(AT)/pt/morphed.toml,$(AT_M0))
+AT_HW    := --config $(AT_DIR)/hw.toml --set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS) \
+	$(if $(AT_FT),--pool $(abspath fixtures/fmnist/pool.npy))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
 	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=fmnist-resnet-ft: WL=$(WL), but its pool (fixtures/fmnist/pool.npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
 	cargo build --release --quiet
-	@set -eo pipefail; T=$(AT_TEST); \
-	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --fixed-adc-step --out $(AT)/fixed > /dev/null; \
-	$(CIMPOOL) run --images $(AT)/fixed --data $$T | tee $(AT)/fixed.log; \
-	$(CIMPOOL) compress --weights $(AT_W0) $(AT_ARGS) --out $(AT)/pt | { grep "ADC steps\|morph:" || true; }; \
-	$(CIMPOOL) run --images $(AT)/pt --data $$T --outputs $(AT)/pt/golden.npy | tee $(AT)/pt.log; \
-	$(CIMPOOL) export --images $(AT)/pt --out $(AT)/pt/engine.npz; \
-	cd tools && $(TRAIN_PY) adc_train.py check --images $(AT)/pt --export $(AT)/pt/engine.npz --data $$T --golden $(AT)/pt/golden.npy; \
-	$(TRAIN_PY) adc_train.py train --images $(AT)/pt --export $(AT)/pt/engine.npz --weights $(AT_START) \
-		--pool $(AT)/pt/pool.npy --keep $(ATKEEP) --train $(AT_TRAIN) --data $$T --epochs $(AT_EPOCHS) $(AT_OPTS) \
-		$(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) $(AT_FLAGS) \
-		--out $(AT)/trained.npz --shifts $(AT)/shifts.json | tee $(AT)/train.log; cd ..; \
-	$(CIMPOOL) compress --weights $(AT)/trained.npz --model $(AT_MODEL) --pool $(AT)/pt/pool.npy $(AT_HW) --adc-shifts $(AT)/shifts.json --scales-from $(AT)/pt --out $(AT)/trained > /dev/null; \
-	$(CIMPOOL) run --images $(AT)/trained --data $$T | tee $(AT)/trained.log
+	@set -eo pipefail; mkdir -p $(AT); \
+	$(CIMPOOL) compress --weights $(AT_W0) --model $(AT_M0) $(AT_HW) --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
+		$(if $(MORPH),--morph) --fixed-adc-step --out $(AT)/fixed --force > /dev/null; \
+	$(CIMPOOL) run --images $(AT)/fixed --data $(AT_TEST) | tee $(AT)/fixed.log
+	@$(MAKE) --no-print-directory train WEIGHTS=$(AT_W0) MODEL=$(AT_M0) TRAIN=$(AT_TRAIN) TEST=$(AT_TEST) \
+		CALIB=$(AT_DIR)/calib.npz HW="$(strip $(AT_HW))" KEEP=$(ATKEEP) EPOCHS=$(AT_EPOCHS) BATCH=$(AT_BATCH) \
+		FLOAT_EPOCHS=0 TRAIN_FLAGS="$(strip $(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) $(AT_FLAGS))" \
+		MORPH=$(MORPH) TR_OUT=$(AT)
 
 # The residual CNN's weights ($<) with BatchNorm folded, in the target's folder.
 FOLD_RESNET = $(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
@@ -411,7 +408,7 @@ ADC_BITSET ?= 0 3 4 5
 adc-table: $(TRAIN_VENV)/.installed
 	@for net in $(ADC_NETS); do for wl in $(ADC_WLS); do for b in $(ADC_BITSET); do \
 		[ "$$net/$$wl" = cnn/256 ] && continue; \
-		[ -f $(BUILD)/adc-$$net-w$$wl-b$$b-k1.0/trained.log ] || $(MAKE) --no-print-directory adc-train NET=$$net WL=$$wl ADC_BITS=$$b > /dev/null || exit 1; \
+		[ -f $(BUILD)/adc-$$net-w$$wl-b$$b-k1.0/golden.log ] || $(MAKE) --no-print-directory adc-train NET=$$net WL=$$wl ADC_BITS=$$b > /dev/null || exit 1; \
 	done; done; done
 	cd tools && $(TRAIN_PY) adc_train.py table --build $(abspath $(BUILD)) --nets $(ADC_NETS) --wls $(ADC_WLS) --bits $(ADC_BITSET)
 

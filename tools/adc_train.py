@@ -660,6 +660,8 @@ def train(args, manifest, hw):
 
     x_train, y_train = training_data(args)
     check_data(args.train, x_train, y_train, manifest)
+    if args.epochs < 0:
+        fail(f"--epochs {args.epochs}: allowed 0 (project only) or more")
     if not 0 < args.batch <= len(y_train):
         fail(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)
@@ -697,8 +699,9 @@ def train(args, manifest, hw):
             logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
         return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
 
-    total_steps = args.epochs * (len(y_train) // args.batch)
-    sched = optax.cosine_decay_schedule(args.lr, total_steps)
+    # At least one step: with --epochs 0 the weights are only projected.
+    total_steps = max(1, args.epochs * (len(y_train) // args.batch))
+    sched = optax.cosine_decay_schedule(args.lr, total_steps) if args.lr_schedule == "cosine" else args.lr
     # A constant step learning rate lets the rounded shifts flip between
     # neighbours up to the last step; decaying it lets them settle.
     step_lr = optax.cosine_decay_schedule(args.step_lr, total_steps) if args.step_schedule == "cosine" else args.step_lr
@@ -801,13 +804,13 @@ def table(build, nets, wls, bits):
         for w in wls:
             for b in bits:
                 d = Path(build) / f"adc-{net}-w{w}-b{b}-k1.0"
-                if not (d / "trained.log").exists():
+                if not (d / "golden.log").exists():
                     continue
                 learned = ", ".join(str(v) for v in json.loads((d / "shifts.json").read_text()).values())
                 if b == "0":
-                    print(f"| {net} | {w} | exact | {acc(d / 'pt.log'):.2f}% | - | **{acc(d / 'trained.log'):.2f}%** |")
+                    print(f"| {net} | {w} | exact | {acc(d / 'pt.log'):.2f}% | - | **{acc(d / 'golden.log'):.2f}%** |")
                 else:
-                    print(f"| {net} | {w} | {b} | {acc(d / 'fixed.log'):.2f}% | {acc(d / 'pt.log'):.2f}% ({steps(d / 'pt')}) | **{acc(d / 'trained.log'):.2f}%** ({learned}) |")
+                    print(f"| {net} | {w} | {b} | {acc(d / 'fixed.log'):.2f}% | {acc(d / 'pt.log'):.2f}% ({steps(d / 'pt')}) | **{acc(d / 'golden.log'):.2f}%** ({learned}) |")
 
 
 def gradcheck():
@@ -934,6 +937,7 @@ def main():
     ap.add_argument("--train", help="train, refine: labelled training data")
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--lr-schedule", choices=("cosine", "constant"), default="cosine", help="the weights' learning rate: cosine decay to 0 over the run (default), or constant")
     ap.add_argument("--step-lr", type=float, default=0.05, help="learning rate of the log2 ADC steps")
     ap.add_argument("--step-schedule", choices=("constant", "cosine"), default="cosine", help="the ADC steps' learning rate: cosine decay like the weights' (default), or constant")
     ap.add_argument(
