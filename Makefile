@@ -159,42 +159,43 @@ cosim-full:
 clean:
 	rm -rf $(BUILD) $(OUT)/*.v $(OUT)/files.f $(OUT)/cim_*
 
-# A digits network (NET = mlp or cnn) at keep ratio KEEP: the post-training
-# pool, weights fine-tuned against it (tools/finetune_digits.py), the images
-# made with that same pool, and their accuracy on the golden model.
-# fixtures/digits/pool.npy and mlp_finetuned.npz are the pool.npy and
-# weights of NET=mlp KEEP=0.5.
+# A digits network (NET = mlp or cnn) at keep ratio KEEP, a preset of
+# `make train`: the post-training images; training against that pool in
+# float arithmetic (EPOCHS_<NET> epochs, Adam at a constant 1e-3, batch
+# 32, seed TRAIN_SEED: the recipe of the earlier tools/finetune_digits.py); the
+# activation scales calibrated on those weights (DIGITS_INT_EPOCHS more
+# epochs on the integer path, default 0: 5 cost the CNN at keep 0.5 five
+# test images on this small data set); the images made from the weights
+# and their golden accuracy, which must equal training's. Outputs in
+# build/digits-<NET>-keep<KEEP>. fixtures/digits/pool.npy and
+# mlp_finetuned.npz are its pool and trained weights for NET=mlp KEEP=0.5.
 KEEP    ?= 0.5
 NET     ?= mlp
 EPOCHS_mlp := 60
 EPOCHS_cnn := 40
 MODEL_mlp  := model.toml
 MODEL_cnn  := cnn.toml
+DIGITS_INT_EPOCHS ?= 0
 DIGITS  := fixtures/digits
-FT      := $(BUILD)/digits-$(NET)-keep$(KEEP)
-DIGITS_ARGS := --model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz --keep $(KEEP)
-finetune: $(VENV)/.installed
-	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DIGITS_ARGS) --out $(FT)/post-training
-	$(CIMPOOL) run --images $(FT)/post-training --data $(DIGITS)/test.npz
-	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --pool $(abspath $(FT))/post-training/pool.npy --keep $(KEEP) --out $(abspath $(FT))/$(NET)_finetuned.npz
-	$(CIMPOOL) compress --weights $(FT)/$(NET)_finetuned.npz --pool $(FT)/post-training/pool.npy $(DIGITS_ARGS) --out $(FT)/finetuned
-	$(CIMPOOL) run --images $(FT)/finetuned --data $(DIGITS)/test.npz
+FT      := $(abspath $(BUILD))/digits-$(NET)-keep$(KEEP)$(if $(filter-out 0,$(TRAIN_SEED)),-seed$(TRAIN_SEED))
+# What every digits preset gives `make train`: weights, description, data, recipe.
+DIGITS_TRAIN = WEIGHTS=$(DIGITS)/$(NET).npz MODEL=$(DIGITS)/$(MODEL_$(NET)) TRAIN=$(DIGITS)/train.npz \
+	TEST=$(DIGITS)/test.npz CALIB=$(DIGITS)/calib.npz FLOAT_EPOCHS=$(EPOCHS_$(NET)) FLOAT_LR=1e-3 \
+	FLOAT_SCHEDULE=constant EPOCHS=$(DIGITS_INT_EPOCHS) BATCH=32 TRAIN_FLAGS= TRAIN_SEED=$(TRAIN_SEED) MORPH=
+finetune: $(TRAIN_VENV)/.installed
+	@$(MAKE) --no-print-directory train $(DIGITS_TRAIN) HW="--config $(DIGITS)/hw.toml" KEEP=$(KEEP) TR_OUT=$(FT)
 
-# The dense engine (MARS flow) on a digits network: WBITS-bit weights,
-# SPARSITY of the phase blocks (W = 16 rows) pruned and skipped; the
-# post-training images, fine-tuning through the same projection
-# (tools/finetune_digits.py --images), the fine-tuned images, accuracies.
+# The dense engine (MARS flow) on a digits network, a preset of `make
+# train` with the same recipe: WBITS-bit weights, SPARSITY of the phase
+# blocks (W = 16 rows) pruned and skipped; post-training images,
+# quantization-aware training through the same projection, the trained
+# images, golden accuracy. Outputs in build/digits-dense-<NET>-w<WBITS>-s<SPARSITY>.
 WBITS    ?= 4
 SPARSITY ?= 0.5
-DFT      := $(BUILD)/digits-dense-$(NET)-w$(WBITS)-s$(SPARSITY)
-DENSE_ARGS := --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip \
-	--model $(DIGITS)/$(MODEL_$(NET)) --config $(DIGITS)/hw.toml --calib $(DIGITS)/calib.npz --eval $(DIGITS)/test.npz
-finetune-dense: $(VENV)/.installed
-	$(CIMPOOL) compress --weights $(DIGITS)/$(NET).npz $(DENSE_ARGS) --out $(DFT)/post-training
-	$(CIMPOOL) run --images $(DFT)/post-training --data $(DIGITS)/test.npz
-	cd tools && $(PY) finetune_digits.py --net $(NET) --epochs $(EPOCHS_$(NET)) --images $(abspath $(DFT))/post-training --out $(abspath $(DFT))/$(NET)_finetuned.npz
-	$(CIMPOOL) compress --weights $(DFT)/$(NET)_finetuned.npz $(DENSE_ARGS) --out $(DFT)/finetuned
-	$(CIMPOOL) run --images $(DFT)/finetuned --data $(DIGITS)/test.npz
+DFT      := $(abspath $(BUILD))/digits-dense-$(NET)-w$(WBITS)-s$(SPARSITY)$(if $(filter-out 0,$(TRAIN_SEED)),-seed$(TRAIN_SEED))
+DENSE_HW := --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip
+finetune-dense: $(TRAIN_VENV)/.installed
+	@$(MAKE) --no-print-directory train $(DIGITS_TRAIN) HW="--config $(DIGITS)/hw.toml $(DENSE_HW)" TR_OUT=$(DFT)
 
 # Fashion-MNIST (docs/COMPRESSION.md): for each network, float training
 # (tools/fmnist.py, JAX), then for each keep ratio the post-training images
@@ -288,6 +289,8 @@ FLOAT_LR    ?= 1e-3
 # FLOAT_SCHEDULE: the float stage's learning rate, cosine (decays to 0) or constant.
 FLOAT_SCHEDULE ?= cosine
 BATCH       ?= 64
+# TRAIN_SEED: the training order's seed (both stages).
+TRAIN_SEED  ?= 0
 TRAIN_FLAGS ?=
 TR_NAME     := $(basename $(notdir $(or $(ONNX),$(WEIGHTS),none)))
 TR_OUT      ?= $(abspath $(BUILD))/train-$(TR_NAME)$(if $(MORPH),-morph)
@@ -310,7 +313,7 @@ train: $(TRAIN_VENV)/.installed
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
 		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
-			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --refine-shifts 0 \
+			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
 			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json | tee $$O/stage1.log; \
 		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
@@ -320,10 +323,11 @@ train: $(TRAIN_VENV)/.installed
 	$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 	$(TRAIN_PY) tools/adc_train.py check --images $$S --export $$S/engine.npz --data $(TEST) --golden $$S/golden.npy; \
 	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
-		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) $(TRAIN_FLAGS) \
+		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) \
 		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
 	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES \
-		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force > /dev/null; \
+		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \
+		| grep -v "^|" | grep -v "^$$" > $$O/images-compress.log; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
 	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
 

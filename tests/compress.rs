@@ -100,7 +100,7 @@ fn golden_run_from_images_tracks_the_compressed_float_network() {
 }
 
 /// The accuracy target: fine-tuned against the fixed pool
-/// (tools/finetune_digits.py, keep 0.5), the network compressed to under
+/// (`make finetune`, keep 0.5), the network compressed to under
 /// 1 bit per weight stays within 2 points of the float network, measured on
 /// the golden model's integer path from the memory images.
 #[test]

@@ -1,6 +1,6 @@
 """cimpool's projections of float weights onto what its engines hold, in numpy.
 
-Shared by the training tools (finetune_digits.py, adc_train.py); each
+Used by the training tool (adc_train.py; earlier also finetune_digits.py); each
 mirrors the Rust code it names, so weights trained through it compress to
 the same effective weights:
   project / pool_parts   src/compress/residual.rs (pool engine, crossbar = "mux")

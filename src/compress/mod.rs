@@ -32,7 +32,7 @@ pub struct Options {
     pub iterations: usize,
     pub seed: u64,
     /// A pool to use as it is (fine-tuning trains the weights against a
-    /// fixed pool, see `tools/finetune_digits.py`); `None` builds one.
+    /// fixed pool, see `make train`); `None` builds one.
     pub pool: Option<Vec<Bits>>,
     /// Dense engine: share of phase blocks pruned, 0..1.
     pub sparsity: f64,

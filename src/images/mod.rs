@@ -582,7 +582,7 @@ pub fn write_report(
 }
 
 /// The pool as (pool, rows) int8 of +-1, for training against it
-/// (`tools/finetune_digits.py`) and for `cimpool compress --pool`.
+/// (`tools/adc_train.py`, `make train`) and for `cimpool compress --pool`.
 fn write_pool_npy(c: &Compressed, path: &Path) -> std::io::Result<()> {
     let rows = c.config.rows as usize;
     let signs = ndarray::Array2::from_shape_fn((c.pool.len(), rows), |(k, r)| {
