@@ -301,3 +301,37 @@ fn bad_input_is_refused_in_one_line() {
     );
     assert_refused(&["estimate", "--model", &m], "layer `fc` has no `shape`");
 }
+
+/// With the weights in DRAM, every stored bit is fetched, the 8-bit
+/// weights of a layer the host computes (`uncompressed = true`) included.
+#[test]
+fn host_layer_weights_are_fetched_from_dram_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model = std::fs::read_to_string(digits("cnn.toml"))
+        .unwrap()
+        .replacen(
+            "name = \"conv1\"",
+            "name = \"conv1\"\nuncompressed = true",
+            1,
+        );
+    let m = write(tmp.path(), "cnn_host.toml", &model);
+    let w = digits("cnn.npz");
+    let json = tmp.path().join("e.json");
+    let v = estimate_json(&["--model", &m, "--weights", &w], &json);
+    let e = &v["entries"][0];
+    let stored = &e["stored_bits"];
+    let host = stored["host"].as_f64().unwrap();
+    assert_eq!(host, 8.0 * 16.0 * 9.0, "conv1's 8-bit weights: {stored}");
+    let total: f64 = stored
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|b| b.as_f64().unwrap())
+        .sum();
+    let dram_fj = e["streamed"]["energy_fj"][6].as_f64().unwrap();
+    // constants.toml: dram_pj_per_bit = 20.
+    assert!(
+        (dram_fj - total * 20e3).abs() < 1e-6 * dram_fj,
+        "DRAM {dram_fj} fJ for {total} stored bits"
+    );
+}

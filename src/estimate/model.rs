@@ -400,7 +400,9 @@ pub fn on_chip(
 
 /// One engine of the configuration; the stored weights stream from DRAM
 /// once per inference (a host buffer keeps a tile's reloads on chip) and
-/// are written into the macros at every tile load.
+/// are written into the macros at every tile load. The 8-bit weights of
+/// layers the host computes come from DRAM too (their compute is not
+/// modelled: docs/ESTIMATE.md).
 pub fn streamed(
     k: &Constants,
     config: &Config,
@@ -415,7 +417,7 @@ pub fn streamed(
         .map(|l| (l.tile_loads * l.load_words_per_tile) as f64 * d.load_data_bits as f64)
         .sum();
     energy[5] = written * k.write_energy_per_bit();
-    energy[6] = (stored.total() - stored.host) as f64 * k.dram_energy_per_bit();
+    energy[6] = stored.total() as f64 * k.dram_energy_per_bit();
     ChipEstimate {
         macros: config.macros as u64,
         engines: 1,
