@@ -623,6 +623,8 @@ def refine(args, manifest, hw):
 
 
 def train(args, manifest, hw):
+    if args.epochs < 0:
+        fail(f"--epochs {args.epochs}: allowed 0 (project only) or more")
     exported = exported_layers(manifest, args.export, hw)
     proj = Projector(manifest, hw, args.images, args.pool, args.keep)
     tensors = dict(np.load(args.weights))
@@ -660,8 +662,6 @@ def train(args, manifest, hw):
 
     x_train, y_train = training_data(args)
     check_data(args.train, x_train, y_train, manifest)
-    if args.epochs < 0:
-        fail(f"--epochs {args.epochs}: allowed 0 (project only) or more")
     if not 0 < args.batch <= len(y_train):
         fail(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)

@@ -1,9 +1,9 @@
 """cimpool's projections of float weights onto what its engines hold, in numpy.
 
-Used by the training tool (adc_train.py; earlier also finetune_digits.py); each
-mirrors the Rust code it names, so weights trained through it compress to
-the same effective weights:
-  project / pool_parts   src/compress/residual.rs (pool engine, crossbar = "mux")
+Used by the training tool (adc_train.py); each mirrors the Rust code it
+names, so weights trained through it compress to the same effective
+weights:
+  pool_parts             src/compress/residual.rs (pool engine, crossbar = "mux")
   DenseProjection        src/compress/dense.rs (dense engine)
 """
 import json
@@ -70,15 +70,6 @@ def pool_parts(w, pool, keep, choices=None):
     return p, e, mask, alpha, beta, idx
 
 
-def project(w, pool, keep):
-    """cimpool's effective weights for one layer (out, fan-in, columns in
-    the engine's (ky, kx, c) order) against pool (P, R)."""
-    out, fan_in = w.shape
-    p, e, mask, alpha, beta, _ = pool_parts(w, pool, keep)
-    eff = alpha * p + beta * mask[:, :, None] * e
-    return eff.reshape(out, -1)[:, :fan_in]
-
-
 def round_half_away(x):
     """Rust's f32::round (numpy's np.round rounds half to even). Not
     floor(|x| + 0.5): that sum rounds, and 0.49999997 + 0.5 is 1.0 in
@@ -105,10 +96,6 @@ class DenseProjection:
         self.lanes = c["macros"] * (c["cols"] // self.w_bits)
         phases = self.rows // self.wl
         self.slots = (c["slots"] or phases) if c["sparsity"] == "compact" else phases
-
-    def __call__(self, w):
-        q, step = self.parts(w)
-        return (q * step).astype(np.float32)
 
     def parts(self, w):
         """The kept integer weights (0 in pruned units) and the step."""
