@@ -138,6 +138,10 @@ pub struct Config {
     pub macro_bit_area_um2: f64,
     pub macro_readout_bit_area_um2: f64,
     pub macro_pin_pitch_um: f64,
+    pub macro_clk_to_q_ns: f64,
+    pub macro_wl_setup_ns: f64,
+    pub macro_setup_ns: f64,
+    pub macro_hold_ns: f64,
     pub prefix: String,
 }
 
@@ -511,6 +515,27 @@ impl Config {
             1000.0,
         )?;
         in_range("macro_pin_pitch_um", self.macro_pin_pitch_um, 0.01, 100.0)?;
+        // The macro arcs must leave room in the period, or every path into
+        // or out of a black-box macro fails by construction.
+        if self.storage == Storage::Blackbox {
+            let period = self.clock_period_ns;
+            for (field, v) in [
+                ("macro_clk_to_q_ns", self.macro_clk_to_q_ns),
+                ("macro_wl_setup_ns", self.macro_wl_setup_ns),
+                ("macro_setup_ns", self.macro_setup_ns),
+                ("macro_hold_ns", self.macro_hold_ns),
+            ] {
+                if !(v >= 0.0 && v < period) {
+                    return Err(invalid(
+                        field,
+                        v,
+                        format!(
+                            "{field} must be at least 0 and below clock_period_ns ({period}): set the black-box macro's own timing for this clock"
+                        ),
+                    ));
+                }
+            }
+        }
         let platform_ok = !self.orfs_platform.is_empty()
             && self
                 .orfs_platform

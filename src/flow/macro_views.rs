@@ -185,10 +185,10 @@ pub fn macro_lef(config: &Config, m: &Module, g: &MacroGeometry) -> String {
 }
 
 /// Liberty view: area, pins and buses, setup/hold on inputs and clock-to-out
-/// on the registered read-out. The word-line inputs see the column adder
-/// trees before the read-out register, so they get most of the period.
+/// on the registered read-out, from the `macro_*_ns` keys. The word-line
+/// inputs see the column adder trees before the read-out register, so their
+/// setup is the long one.
 pub fn macro_liberty(config: &Config, m: &Module, g: &MacroGeometry) -> String {
-    let period = config.clock_period_ns;
     let mut s = crate::emit::verilog::banner_in("/*", " */");
     let _ = writeln!(
         s,
@@ -246,11 +246,14 @@ pub fn macro_liberty(config: &Config, m: &Module, g: &MacroGeometry) -> String {
                 s.push_str("      clock : true;\n");
             } else {
                 let setup = if matches!(p.name.as_str(), "wl" | "phase" | "en") {
-                    0.6
+                    config.macro_wl_setup_ns
                 } else {
-                    0.1
-                } * period;
-                for (kind, v) in [("setup_rising", setup), ("hold_rising", 0.02 * period)] {
+                    config.macro_setup_ns
+                };
+                for (kind, v) in [
+                    ("setup_rising", setup),
+                    ("hold_rising", config.macro_hold_ns),
+                ] {
                     let _ = writeln!(
                         s,
                         "      timing () {{\n        related_pin : \"clk\";\n        timing_type : {kind};\n        rise_constraint {}\n        fall_constraint {}\n      }}",
@@ -261,7 +264,7 @@ pub fn macro_liberty(config: &Config, m: &Module, g: &MacroGeometry) -> String {
             }
         } else {
             s.push_str("      direction : output;\n      max_capacitance : 0.5;\n");
-            let q = 0.1 * period;
+            let q = config.macro_clk_to_q_ns;
             let _ = writeln!(
                 s,
                 "      timing () {{\n        related_pin : \"clk\";\n        timing_type : rising_edge;\n        cell_rise {}\n        cell_fall {}\n        rise_transition {}\n        fall_transition {}\n      }}",
