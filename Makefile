@@ -3,6 +3,7 @@
 #   make gen [GEN_ARGS=...]   generate the package into $(OUT) (default: the embedded config)
 #   make lint                 Verilator -Wall lint of $(OUT)
 #   make synth [LIBERTY=f]    Yosys synth + check -assert of $(OUT), cell area by block
+#   make timing [TIMING_GEN='gen flags'] [LIBERTY=f] [JSON=f]   Fmax, critical path per block, power (osu018 Liberty, OpenSTA)
 #   make xbar-report [POOLS=16,32,64,128]   mux vs Benes crossbars vs macros of $(OUT)'s config
 #   make verilate             build $(OUT) into a shared library for co-simulation
 #   make cosim [CONFIG=f.toml] [VECTORS=n]   co-simulate a config (default: $(OUT) as generated)
@@ -27,8 +28,10 @@ GEN_ARGS ?=
 CIMPOOL  := cargo run --release --quiet --
 # command:Debian package
 TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
+# file:Debian package (data the tools read)
+DATA     := /usr/share/qflow/tech/osu018/osu018_stdcells.lib:qflow-tech-osu018
 
-.PHONY: fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
+.PHONY: timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -77,6 +80,7 @@ torch-fmnist: fmnist-data $(FIXTURES_VENV)/.installed
 # Debian packages: verilator 5.006, yosys 0.23, iverilog 11, opensta 2019 (see README).
 deps:
 	@missing=""; for tp in $(TOOLS); do command -v $${tp%%:*} >/dev/null 2>&1 || missing="$$missing $${tp##*:}"; done; \
+	for fp in $(DATA); do [ -f $${fp%%:*} ] || missing="$$missing $${fp##*:}"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -84,6 +88,7 @@ deps:
 		{ echo "could not install$$missing: install the Debian packages by hand"; exit 1; }; \
 	fi; \
 	for tp in $(TOOLS); do command -v $${tp%%:*} >/dev/null || { echo "$${tp%%:*} still missing"; exit 1; }; done
+	@for fp in $(DATA); do [ -f $${fp%%:*} ] || { echo "$${fp%%:*} still missing"; exit 1; }; done
 
 gen:
 	$(CIMPOOL) gen --out $(OUT) $(GEN_ARGS)
@@ -97,6 +102,16 @@ lint: deps $(OUT)/files.f
 # Yosys synth + check -assert, mapped onto the area-only sky130 Liberty, area by block.
 synth: deps $(OUT)/files.f
 	$(CIMPOOL) report area --rtl $(OUT) $(if $(LIBERTY),--liberty $(LIBERTY))
+
+# Timing (docs/FLOW.md): the package of TIMING_GEN mapped onto the osu018
+# timing Liberty (or LIBERTY=f), fanout buffered, OpenSTA with its own SDC.
+# The flat flow takes about 6 minutes and 2 GB for this 2 x 32x32 package;
+# the default 8 x 128x128 package is out of its reach.
+TIMING_OUT ?= $(BUILD)/timing
+TIMING_GEN ?= --macros 2 --rows 32 --cols 32 --pool 16 --wl-parallel 8 --storage blackbox
+timing: deps
+	$(CIMPOOL) gen --out $(TIMING_OUT) $(TIMING_GEN)
+	$(CIMPOOL) report timing --rtl $(TIMING_OUT) $(if $(LIBERTY),--liberty $(LIBERTY)) $(if $(JSON),--json $(JSON))
 
 # Both crossbars per pool size, synthesized next to the pool and error macros.
 POOLS ?= 16,32,64,128

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
         Command::Model(args) => model(&args),
         Command::Report(ReportCommand::Area(args)) => area(&args),
         Command::Report(ReportCommand::Xbar(args)) => xbar(&args),
+        Command::Report(ReportCommand::Timing(args)) => timing(&args),
         Command::Report(ReportCommand::Utilization(args)) => utilization(&args),
         Command::Estimate(args) => cli::estimate::estimate(&args),
         Command::Sweep(cmd) => cli::sweep::sweep(cmd),
@@ -75,6 +76,36 @@ fn area(args: &AreaArgs) -> Result<()> {
         args.rtl.display(),
         r.liberty,
         start.elapsed().as_secs_f64()
+    );
+    print!("{}", r.table());
+    Ok(())
+}
+
+fn timing(args: &TimingArgs) -> Result<()> {
+    let options = flow::timing::TimingOptions {
+        liberty: args.liberty.clone(),
+        max_fanout: args.max_fanout,
+        netlist_out: args.netlist.clone(),
+    };
+    let bar = Bar::new();
+    let steps = 5;
+    bar.stage("timing", steps);
+    let r = flow::timing::report(&args.rtl, &options, |what| {
+        bar.message(what.to_string());
+        bar.inc();
+    })?;
+    bar.finish();
+    if let Some(path) = &args.json {
+        if cli::write_json(path, &to_json(&r))? {
+            return Ok(());
+        }
+    }
+    println!(
+        "Timing of {} ({}), synthesis {:.0} s, OpenSTA {:.0} s:\n",
+        args.rtl.display(),
+        r.liberty,
+        r.synthesis_s,
+        r.sta_s
     );
     print!("{}", r.table());
     Ok(())

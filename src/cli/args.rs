@@ -456,6 +456,10 @@ pub struct RouteArgs {
 pub enum ReportCommand {
     /// Synthesize with Yosys and print the cell area of each block.
     Area(AreaArgs),
+    /// Map onto a timing Liberty (default: Debian's osu018), buffer
+    /// high-fanout nets and run OpenSTA with the package's SDC: worst slack,
+    /// Fmax, the critical path of every block, power, area by block.
+    Timing(TimingArgs),
     /// Synthesize the mux and Benes crossbars for several pool sizes next to
     /// the pool and error macros: cells, transistors, depth, share of the engine.
     Xbar(XbarArgs),
@@ -506,6 +510,27 @@ pub struct XbarArgs {
     #[arg(long, value_delimiter = ',', default_value = "16,32,64,128")]
     pub pools: Vec<u32>,
     /// Also write the rows as JSON (`-`: on stdout, instead of the table).
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct TimingArgs {
+    /// Package folder written by `cimpool gen`.
+    #[arg(long, value_name = "DIR", default_value = "hdl")]
+    pub rtl: PathBuf,
+    /// Timing Liberty (default: /usr/share/qflow/tech/osu018/osu018_stdcells.lib,
+    /// Debian package qflow-tech-osu018).
+    #[arg(long, value_name = "FILE")]
+    pub liberty: Option<PathBuf>,
+    /// Loads per driver after buffering (2..=64).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_fanout: usize,
+    /// Also write the timed gate-level netlist (flat Verilog of the Liberty's
+    /// cells) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub netlist: Option<PathBuf>,
+    /// Also write the report as JSON (`-`: on stdout, instead of the table).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }

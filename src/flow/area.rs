@@ -30,13 +30,13 @@ pub const BLOCKS: [&str; 8] = [
 // Indices into BLOCKS.
 const STORAGE: usize = 0;
 const COLUMN_COMPUTE: usize = 1;
-const CONTROL: usize = 6;
+pub(crate) const CONTROL: usize = 6;
 const HARD_MACROS: usize = 7;
 
 /// The block a module's own cells belong to, from its role; `None` for
 /// shared leaves (popcount, ADC), which take the block of the module
 /// instantiating them. A macro's flops move to storage in `attribute`.
-fn block_of(role: Option<Role>) -> Option<usize> {
+pub(crate) fn block_of(role: Option<Role>) -> Option<usize> {
     Some(match role? {
         Role::Macro => COLUMN_COMPUTE,
         Role::ShiftAccumulate => 2,
@@ -270,7 +270,7 @@ pub fn report(package_dir: &Path, liberty: Option<&Path>) -> Result<AreaReport, 
     result
 }
 
-fn report_in(
+pub(crate) fn report_in(
     work: &Path,
     package_dir: &Path,
     config: &Config,

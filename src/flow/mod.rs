@@ -4,6 +4,7 @@
 
 pub mod area;
 mod macro_views;
+pub mod timing;
 pub mod xbar;
 
 pub use macro_views::{macro_lef, macro_liberty, MacroGeometry};
@@ -31,6 +32,10 @@ pub enum FlowError {
     Yosys { context: String, log: String },
     #[error("{path}: {reason}")]
     Io { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Tool(String),
+    #[error("{0}")]
+    Usage(String),
     #[error("no {what} in the Yosys output for {module}")]
     Missing { what: String, module: String },
 }
@@ -55,7 +60,10 @@ impl FlowError {
 
     /// Bad input (a package or configuration) rather than a tool failure.
     pub fn is_usage(&self) -> bool {
-        matches!(self, FlowError::Config { .. } | FlowError::Invalid(_))
+        matches!(
+            self,
+            FlowError::Config { .. } | FlowError::Invalid(_) | FlowError::Usage(_)
+        )
     }
 }
 

@@ -1,0 +1,401 @@
+//! Edits of the flat mapped netlist (Yosys JSON) between synthesis and
+//! timing: buffer trees on high-fanout nets and register names that carry
+//! their block.
+//!
+//! Why here and not in ABC: Yosys hands ABC the logic between flip-flops, so
+//! a flop's output is an ABC input, and Berkeley ABC's `buffer` left such
+//! inputs driving 100+ pins (1.9 pF on a control counter of a 1 x 8x8
+//! package, 3 ns of clock-to-Q). OpenROAD's `repair_design` is what a full
+//! flow would use; it is not installable here.
+
+use super::liberty::Library;
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// One load of a net: a cell input pin bit or a top-level output port bit.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Sink {
+    Cell {
+        cell: String,
+        pin: String,
+        bit: usize,
+    },
+    Port {
+        port: String,
+        bit: usize,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct BufferStats {
+    pub max_fanout: usize,
+    pub nets_buffered: usize,
+    pub buffers_added: usize,
+    /// Largest fanout before and after buffering (the clock excluded).
+    pub worst_fanout_before: usize,
+    pub worst_fanout_after: usize,
+    /// Nets whose pin load (no wire model) is above their driver's
+    /// `max_capacitance` after buffering.
+    pub max_capacitance_violations: usize,
+}
+
+fn bits_of(v: &Value) -> impl Iterator<Item = (usize, Option<u64>)> + '_ {
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, b)| (i, b.as_u64()))
+}
+
+fn top_module<'a>(json: &'a mut Value, top: &str) -> Result<&'a mut Map<String, Value>, String> {
+    json.get_mut("modules")
+        .and_then(|m| m.get_mut(top))
+        .and_then(Value::as_object_mut)
+        .ok_or_else(|| format!("no module {top} in the netlist"))
+}
+
+fn is_input(cell: &Value, pin: &str) -> bool {
+    cell.pointer(&format!("/port_directions/{pin}"))
+        .and_then(Value::as_str)
+        .map(|d| d == "input")
+        .unwrap_or(false)
+}
+
+/// Loads of every net bit (constants and `skip` bits left out), in a fixed
+/// order (the maps are sorted).
+fn sinks(m: &Map<String, Value>) -> BTreeMap<u64, Vec<Sink>> {
+    let mut out: BTreeMap<u64, Vec<Sink>> = BTreeMap::new();
+    if let Some(cells) = m.get("cells").and_then(Value::as_object) {
+        for (name, cell) in cells {
+            let Some(conns) = cell.get("connections").and_then(Value::as_object) else {
+                continue;
+            };
+            for (pin, bits) in conns {
+                if !is_input(cell, pin) {
+                    continue;
+                }
+                for (i, b) in bits_of(bits) {
+                    if let Some(b) = b {
+                        out.entry(b).or_default().push(Sink::Cell {
+                            cell: name.clone(),
+                            pin: pin.clone(),
+                            bit: i,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some(ports) = m.get("ports").and_then(Value::as_object) {
+        for (name, port) in ports {
+            if port.get("direction").and_then(Value::as_str) != Some("output") {
+                continue;
+            }
+            for (i, b) in bits_of(&port["bits"]) {
+                if let Some(b) = b {
+                    out.entry(b).or_default().push(Sink::Port {
+                        port: name.clone(),
+                        bit: i,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Driver of every net bit: (cell type or "" for a top input port, pin).
+fn drivers(m: &Map<String, Value>) -> BTreeMap<u64, (String, String)> {
+    let mut out = BTreeMap::new();
+    if let Some(cells) = m.get("cells").and_then(Value::as_object) {
+        for cell in cells.values() {
+            let ty = cell["type"].as_str().unwrap_or_default().to_string();
+            for (pin, bits) in cell["connections"].as_object().into_iter().flatten() {
+                if is_input(cell, pin) {
+                    continue;
+                }
+                for (_, b) in bits_of(bits) {
+                    if let Some(b) = b {
+                        out.insert(b, (ty.clone(), pin.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+fn sink_cap(m: &Map<String, Value>, lib: &Library, s: &Sink) -> f64 {
+    match s {
+        Sink::Cell { cell, pin, .. } => m["cells"][cell]["type"]
+            .as_str()
+            .and_then(|ty| lib.pin(ty, pin))
+            .map(|p| p.capacitance)
+            .unwrap_or(0.0),
+        Sink::Port { .. } => 0.0,
+    }
+}
+
+fn rewire(m: &mut Map<String, Value>, s: &Sink, bit: u64) {
+    let slot = match s {
+        Sink::Cell { cell, pin, bit: i } => m["cells"][cell]["connections"][pin]
+            .as_array_mut()
+            .and_then(|a| a.get_mut(*i)),
+        Sink::Port { port, bit: i } => m["ports"][port]["bits"]
+            .as_array_mut()
+            .and_then(|a| a.get_mut(*i)),
+    };
+    if let Some(slot) = slot {
+        *slot = json!(bit);
+    }
+}
+
+/// Splits every net with more than `max_fanout` loads (except the `skip`
+/// bits: the clock) into a tree of `lib`'s strongest buffer, `max_fanout`
+/// loads per driver.
+pub fn buffer_fanout(
+    json: &mut Value,
+    top: &str,
+    lib: &Library,
+    max_fanout: usize,
+    skip: &[u64],
+) -> Result<BufferStats, String> {
+    let (buf, buf_in, buf_out) = lib
+        .buffer()
+        .ok_or("the Liberty has no non-inverting buffer cell")?;
+    let m = top_module(json, top)?;
+    let all = sinks(m);
+    let mut next_bit = all.keys().max().copied().unwrap_or(1) + 1;
+    for cell in m["cells"].as_object().into_iter().flatten() {
+        for bits in cell.1["connections"].as_object().into_iter().flatten() {
+            for (_, b) in bits_of(bits.1) {
+                next_bit = next_bit.max(b.unwrap_or(0) + 1);
+            }
+        }
+    }
+    let mut stats = BufferStats {
+        max_fanout,
+        ..Default::default()
+    };
+    let mut new_cells = Map::new();
+    let mut new_nets = Map::new();
+    for (bit, loads) in &all {
+        if skip.contains(bit) {
+            continue;
+        }
+        stats.worst_fanout_before = stats.worst_fanout_before.max(loads.len());
+        if loads.len() <= max_fanout {
+            continue;
+        }
+        stats.nets_buffered += 1;
+        let mut level: Vec<Sink> = loads.clone();
+        while level.len() > max_fanout {
+            let mut inputs = Vec::new();
+            for group in level.chunks(max_fanout) {
+                let name = format!("fanout_buf_{}", stats.buffers_added);
+                stats.buffers_added += 1;
+                let out = next_bit;
+                next_bit += 1;
+                for s in group {
+                    rewire(m, s, out);
+                }
+                new_cells.insert(
+                    name.clone(),
+                    json!({
+                        "hide_name": 0,
+                        "type": buf,
+                        "parameters": {},
+                        "attributes": {},
+                        "port_directions": {buf_in.clone(): "input", buf_out.clone(): "output"},
+                        "connections": {buf_in.clone(): [*bit], buf_out.clone(): [out]},
+                    }),
+                );
+                new_nets.insert(
+                    format!("{name}_y"),
+                    json!({"hide_name": 0, "bits": [out], "attributes": {}}),
+                );
+                inputs.push(Sink::Cell {
+                    cell: name,
+                    pin: buf_in.clone(),
+                    bit: 0,
+                });
+            }
+            // The new buffers are cells of `m` from here on, so the next
+            // level can rewire their inputs.
+            let cells = m["cells"].as_object_mut().expect("cells");
+            cells.extend(std::mem::take(&mut new_cells));
+            level = inputs;
+        }
+    }
+    m["netnames"]
+        .as_object_mut()
+        .ok_or("netlist without netnames")?
+        .extend(new_nets);
+    let after = sinks(m);
+    let driven = drivers(m);
+    for (bit, loads) in &after {
+        if skip.contains(bit) {
+            continue;
+        }
+        stats.worst_fanout_after = stats.worst_fanout_after.max(loads.len());
+        let limit = driven
+            .get(bit)
+            .and_then(|(ty, pin)| lib.pin(ty, pin))
+            .and_then(|p| p.max_capacitance);
+        let load: f64 = loads.iter().map(|s| sink_cap(m, lib, s)).sum();
+        if limit.is_some_and(|l| load > l) {
+            stats.max_capacitance_violations += 1;
+        }
+    }
+    Ok(stats)
+}
+
+/// Bits of a top-level port (the clock, to leave it unbuffered).
+pub fn port_bits(json: &mut Value, top: &str, port: &str) -> Vec<u64> {
+    top_module(json, top)
+        .ok()
+        .and_then(|m| m.get("ports")?.get(port)?.get("bits")?.as_array().cloned())
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b.as_u64())
+        .collect()
+}
+
+/// Renames every state-holding cell after the register it implements (the
+/// deepest public net name on its output, `error_tile_0.shift_acc.acc_3[5]`
+/// becomes `error_tile_0.shift_acc.acc_3_reg_5`), so timing endpoints name
+/// their block. Names stay unique.
+pub fn name_registers(json: &mut Value, top: &str, lib: &Library) -> Result<usize, String> {
+    let m = top_module(json, top)?;
+    let mut names: BTreeMap<u64, String> = BTreeMap::new();
+    for (name, net) in m["netnames"].as_object().into_iter().flatten() {
+        if net["hide_name"].as_u64() == Some(1) || name.starts_with('$') {
+            continue;
+        }
+        let bits: Vec<_> = bits_of(&net["bits"]).collect();
+        let wide = bits.len() > 1;
+        for (i, b) in bits {
+            let Some(b) = b else { continue };
+            let candidate = if wide {
+                format!("{name}_reg_{i}")
+            } else {
+                format!("{name}_reg")
+            };
+            let depth = |n: &str| n.matches('.').count();
+            let better = names
+                .get(&b)
+                .map(|old| (depth(&candidate), old.as_str()) > (depth(old), candidate.as_str()))
+                .unwrap_or(true);
+            if better {
+                names.insert(b, candidate);
+            }
+        }
+    }
+    let cells = m["cells"].as_object_mut().ok_or("netlist without cells")?;
+    let mut renamed = Map::new();
+    let mut taken: std::collections::BTreeSet<String> = cells.keys().cloned().collect();
+    let mut count = 0;
+    for (name, cell) in std::mem::take(cells) {
+        let ty = cell["type"].as_str().unwrap_or_default();
+        let q = lib.cells.get(ty).filter(|c| c.sequential).and_then(|c| {
+            let (pin, _) = c.pins.iter().find(|(_, p)| p.output)?;
+            cell["connections"][pin].get(0)?.as_u64()
+        });
+        let new = q.and_then(|q| names.get(&q)).map(|base| {
+            let mut n = base.clone();
+            let mut k = 1;
+            while taken.contains(&n) {
+                n = format!("{base}_{k}");
+                k += 1;
+            }
+            n
+        });
+        match new {
+            Some(n) => {
+                taken.insert(n.clone());
+                count += 1;
+                renamed.insert(n, cell);
+            }
+            None => {
+                renamed.insert(name, cell);
+            }
+        }
+    }
+    *cells = renamed;
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIB: &str = r#"library(x) {
+  cell(BUFX4) { area : 32;
+    pin(A) { direction : input; capacitance : 0.014; }
+    pin(Y) { direction : output; function : "A"; max_capacitance : 1.9; } }
+  cell(DFFPOSX1) { area : 96; ff(P,N) { next_state : "D"; }
+    pin(CLK) { direction : input; capacitance : 0.009; }
+    pin(D) { direction : input; capacitance : 0.01; }
+    pin(Q) { direction : output; function : "P"; max_capacitance : 0.05; } }
+}"#;
+
+    /// One flop driving `n` flops; the clock (bit 2) reaches all of them.
+    fn star(n: usize) -> Value {
+        let mut cells = Map::new();
+        let flop = |d: u64, q: u64| {
+            json!({"hide_name": 1, "type": "DFFPOSX1", "parameters": {}, "attributes": {},
+                "port_directions": {"CLK": "input", "D": "input", "Q": "output"},
+                "connections": {"CLK": [2], "D": [d], "Q": [q]}})
+        };
+        cells.insert("$src".into(), flop(3, 10));
+        for i in 0..n {
+            cells.insert(format!("$dst{i}"), flop(10, 100 + i as u64));
+        }
+        json!({"modules": {"top": {
+            "ports": {"clk": {"direction": "input", "bits": [2]},
+                      "d": {"direction": "input", "bits": [3]}},
+            "cells": cells,
+            "netnames": {"ctl.count": {"hide_name": 0, "bits": [10]},
+                         "lanes_0.acc": {"hide_name": 0, "bits": [100, 101]}}
+        }}})
+    }
+
+    #[test]
+    fn a_net_of_30_loads_becomes_a_tree_of_at_most_8_per_driver() {
+        let lib = Library::parse(LIB);
+        let mut net = star(30);
+        let clk = port_bits(&mut net, "top", "clk");
+        let st = buffer_fanout(&mut net, "top", &lib, 8, &clk).unwrap();
+        assert_eq!(st.worst_fanout_before, 30);
+        assert!(st.worst_fanout_after <= 8, "{st:?}");
+        // 30 loads -> 4 buffers, which the flop drives directly.
+        assert_eq!((st.nets_buffered, st.buffers_added), (1, 4));
+        // 8 flop D pins are 0.08 pF > the flop's 0.05 limit before; after,
+        // the flop drives 4 buffer inputs (0.056 pF): still one violation,
+        // which the stats must show, not hide.
+        assert_eq!(st.max_capacitance_violations, 1);
+        // The clock is left alone: 31 CLK pins on bit 2.
+        let after = sinks(top_module(&mut net, "top").unwrap());
+        assert_eq!(after[&2].len(), 31);
+    }
+
+    #[test]
+    fn small_nets_are_untouched_and_registers_take_their_net_names() {
+        let lib = Library::parse(LIB);
+        let mut net = star(3);
+        let before = net.clone();
+        let st = buffer_fanout(&mut net, "top", &lib, 8, &[2]).unwrap();
+        assert_eq!(st.buffers_added, 0);
+        assert_eq!(net, before);
+        assert_eq!(name_registers(&mut net, "top", &lib).unwrap(), 3);
+        let cells = net["modules"]["top"]["cells"].as_object().unwrap();
+        for n in [
+            "ctl.count_reg",
+            "lanes_0.acc_reg_0",
+            "lanes_0.acc_reg_1",
+            "$dst2",
+        ] {
+            assert!(cells.contains_key(n), "{n} in {:?}", cells.keys());
+        }
+    }
+}
