@@ -85,6 +85,7 @@ fn timing(args: &TimingArgs) -> Result<()> {
     let options = flow::timing::TimingOptions {
         liberty: args.liberty.clone(),
         max_fanout: args.max_fanout,
+        hierarchical: args.hierarchical,
         netlist_out: args.netlist.clone(),
     };
     let bar = Bar::new();

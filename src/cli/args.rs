@@ -526,6 +526,10 @@ pub struct TimingArgs {
     /// Loads per driver after buffering (2..=64).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub max_fanout: usize,
+    /// Map each unique module once and keep the hierarchy (for large
+    /// packages: minutes instead of hours; no optimization across modules).
+    #[arg(long)]
+    pub hierarchical: bool,
     /// Also write the timed gate-level netlist (flat Verilog of the Liberty's
     /// cells) to this file.
     #[arg(long, value_name = "FILE")]

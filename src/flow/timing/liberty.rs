@@ -51,6 +51,14 @@ fn value<'a>(t: &'a str, attr: &str) -> Option<&'a str> {
     Some(rest.trim().trim_end_matches(';').trim().trim_matches('"'))
 }
 
+impl Cell {
+    /// A cimpool black-box macro view (its Liberty has the `interface_timing`
+    /// cell; standard cells have a `function` on every output).
+    pub fn is_macro(&self) -> bool {
+        self.pins.values().any(|p| p.output && p.function.is_none()) && !self.sequential
+    }
+}
+
 impl Library {
     pub fn add(&mut self, text: &str) {
         // One statement per line, whatever the file's layout.

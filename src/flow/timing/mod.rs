@@ -46,6 +46,10 @@ pub struct TimingOptions {
     pub liberty: Option<PathBuf>,
     /// Loads per driver after buffering.
     pub max_fanout: usize,
+    /// Keep the module hierarchy: each unique module is mapped and buffered
+    /// once (minutes instead of hours on the default package), paths still
+    /// cross the modules in OpenSTA, but no logic is optimized across them.
+    pub hierarchical: bool,
     /// Where to keep the timed gate-level netlist (flat Verilog of the
     /// Liberty's cells), e.g. to simulate it.
     pub netlist_out: Option<PathBuf>,
@@ -56,6 +60,7 @@ impl Default for TimingOptions {
         TimingOptions {
             liberty: None,
             max_fanout: 8,
+            hierarchical: false,
             netlist_out: None,
         }
     }
@@ -181,6 +186,96 @@ fn instance_blocks(design: &Design) -> BTreeMap<String, usize> {
     out
 }
 
+/// `modules` ordered so every module comes after the modules it
+/// instantiates (the pins behind a port are known before its parent is
+/// buffered).
+fn children_first(json: &serde_json::Value, modules: &[String]) -> Vec<String> {
+    fn visit(json: &serde_json::Value, m: &str, modules: &[String], out: &mut Vec<String>) {
+        if out.iter().any(|o| o == m) {
+            return;
+        }
+        for (_, cell) in json["modules"][m]["cells"]
+            .as_object()
+            .into_iter()
+            .flatten()
+        {
+            let ty = cell["type"].as_str().unwrap_or_default();
+            if ty != m && modules.iter().any(|x| x == ty) {
+                visit(json, ty, modules, out);
+            }
+        }
+        out.push(m.to_string());
+    }
+    let mut out = Vec::new();
+    for m in modules {
+        visit(json, m, modules, &mut out);
+    }
+    out
+}
+
+/// Instance path -> module name.
+fn instance_modules(design: &Design) -> BTreeMap<String, String> {
+    fn walk(design: &Design, module: &str, path: String, out: &mut BTreeMap<String, String>) {
+        let Some(m) = design.module(module) else {
+            return;
+        };
+        for inst in &m.instances {
+            let p = match path.is_empty() {
+                true => inst.name.clone(),
+                false => format!("{path}.{}", inst.name),
+            };
+            walk(design, &inst.module, p, out);
+        }
+        out.insert(path, module.to_string());
+    }
+    let mut out = BTreeMap::new();
+    walk(design, &design.top, String::new(), &mut out);
+    out
+}
+
+/// Which of a flop's net names is its register. In a flat netlist one net
+/// carries the names of every module it passes through (a buffer's output
+/// register is also the crossbar's input), so the deepest name can be the
+/// wrong module's. Yosys' `src` attribute lists the flop's source sites, one
+/// per module from the top down to the one holding the `always`: that
+/// module (the one that instantiates none of the others) is the register's,
+/// and the name whose instance path is that module wins.
+fn register_name(
+    design: &Design,
+    modules_at: &BTreeMap<String, String>,
+    cell: &serde_json::Value,
+    names: &[String],
+) -> Option<usize> {
+    let src = cell["attributes"]["src"].as_str().unwrap_or_default();
+    let sites: Vec<String> = src
+        .split('|')
+        .filter_map(|site| {
+            let file = site.split(':').next()?;
+            let stem = Path::new(file).file_stem()?.to_str()?;
+            design.module(stem).map(|_| stem.to_string())
+        })
+        .collect();
+    let leaf = sites.iter().find(|m| {
+        let module = design.module(m).expect("filtered");
+        !sites
+            .iter()
+            .any(|other| module.instances.iter().any(|i| &i.module == other))
+    });
+    let module_of = |name: &str| {
+        let path = name.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+        modules_at.get(path)
+    };
+    let matching: Vec<String> = names
+        .iter()
+        .filter(|n| leaf.is_some_and(|l| module_of(n) == Some(l)))
+        .cloned()
+        .collect();
+    match netlist::deepest(&matching) {
+        Some(i) => names.iter().position(|n| *n == matching[i]),
+        None => netlist::deepest(names),
+    }
+}
+
 /// The block of a timing endpoint.
 fn endpoint_block(e: &sta::Endpoint, blocks: &BTreeMap<String, usize>, design: &Design) -> String {
     if e.kind == "output" {
@@ -190,12 +285,19 @@ fn endpoint_block(e: &sta::Endpoint, blocks: &BTreeMap<String, usize>, design: &
         return MACRO_INPUTS.to_string();
     }
     let cell = e.pin.rsplit_once('/').map(|(c, _)| c).unwrap_or(&e.pin);
-    if !cell.contains("_reg") {
+    // Hierarchical netlists name `inst/inst/reg`, flat ones `inst.inst.reg`.
+    let (path, register) = match cell.rsplit_once('/') {
+        Some((p, r)) => (p.replace('/', "."), r),
+        None => cell
+            .rsplit_once('.')
+            .map(|(p, r)| (p.to_string(), r))
+            .unwrap_or((String::new(), cell)),
+    };
+    if !register.contains("_reg") {
         return UNATTRIBUTED.to_string();
     }
-    // The register's instance path: everything before its own name; walk
-    // up until a known instance.
-    let mut path = cell.rsplit_once('.').map(|(p, _)| p).unwrap_or("");
+    // Walk up until a known instance.
+    let mut path = path.as_str();
     loop {
         if let Some(&b) = blocks.get(path) {
             return BLOCKS[b].to_string();
@@ -310,11 +412,15 @@ fn report_in(
     let delay_ps = (config.clock_period_ns * 1000.0).round() as u64;
     let synth_start = Instant::now();
 
-    progress("synthesizing (flat, onto the timing Liberty)");
+    let (flatten, how) = match options.hierarchical {
+        true => ("", "hierarchical"),
+        false => ("-flatten ", "flat"),
+    };
+    progress(&format!("synthesizing ({how}, onto the timing Liberty)"));
     let script = format!(
-        "{read_libs}read_verilog {files}; hierarchy -check -top {top}; synth -flatten -top {top}; \
+        "{read_libs}read_verilog {files}; hierarchy -check -top {top}; synth {flatten}-top {top}; \
          dfflibmap -liberty {lib}; abc -D {delay_ps} -liberty {lib} -script {abc}; \
-         opt_clean; setundef -zero; opt_clean -purge; check -assert; write_json mapped.json",
+         opt_clean; setundef -zero; opt_clean; check -assert; write_json mapped.json",
         files = files.join(" "),
         lib = lib_path.display(),
         abc = abc.display(),
@@ -332,19 +438,48 @@ fn report_in(
         path: mapped.clone(),
         reason,
     };
-    let clk = netlist::port_bits(&mut json, top, "clk");
-    let buffering =
-        netlist::buffer_fanout(&mut json, top, &lib, options.max_fanout, &clk).map_err(bad)?;
-    netlist::name_registers(&mut json, top, &lib).map_err(bad)?;
-    let (cells, cell_area_um2) = flat_cells(&json, top, &lib);
-    let cell_types: Vec<String> = json["modules"][top]["cells"]
+    // Every synthesized module (not the Liberty cells, which are black boxes).
+    let modules: Vec<String> = json["modules"]
         .as_object()
         .into_iter()
         .flatten()
-        .filter_map(|(_, c)| c["type"].as_str())
+        .filter(|(_, m)| m["attributes"].get("blackbox").is_none())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut buffering = BufferStats::default();
+    let modules_at = instance_modules(design);
+    let mut behind = netlist::PortLoads::new();
+    for module in &children_first(&json, &modules) {
+        let clk = netlist::port_bits(&mut json, module, "clk");
+        let b = netlist::buffer_fanout(
+            &mut json,
+            module,
+            &lib,
+            options.max_fanout,
+            &clk,
+            &mut behind,
+        )
+        .map_err(bad)?;
+        buffering.merge(&b);
+        netlist::name_registers(&mut json, module, &lib, &|cell, names| {
+            register_name(design, &modules_at, cell, names)
+        })
+        .map_err(bad)?;
+    }
+    let (cells, cell_area_um2) = instance_cells(&json, top, &lib);
+    let cell_types: Vec<String> = modules
+        .iter()
+        .flat_map(|m| {
+            json["modules"][m]["cells"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(_, c)| c["type"].as_str())
+        })
         .filter(|t| {
-            lib.cells.get(*t).is_some_and(|c| !c.pins.is_empty())
-                && !design.module(t).is_some_and(|m| m.blackbox)
+            lib.cells
+                .get(*t)
+                .is_some_and(|c| !c.pins.is_empty() && !c.is_macro())
         })
         .map(str::to_string)
         .collect::<std::collections::BTreeSet<_>>()
@@ -521,28 +656,43 @@ pub fn gate_level_packages(
     Ok((report, dirs))
 }
 
-/// Cell count and area of the flat netlist's standard cells.
-fn flat_cells(json: &serde_json::Value, top: &str, lib: &Library) -> (u64, f64) {
-    let mut n = 0;
-    let mut a = 0.0;
-    for cell in json["modules"][top]["cells"]
-        .as_object()
-        .into_iter()
-        .flatten()
-    {
-        let ty = cell.1["type"].as_str().unwrap_or_default();
-        if let Some(c) = lib
-            .cells
-            .get(ty)
-            .filter(|c| c.area > 0.0 || !c.pins.is_empty())
+/// Standard cells and their area under `module`, every instance counted
+/// (black-box macros excluded).
+fn instance_cells(json: &serde_json::Value, module: &str, lib: &Library) -> (u64, f64) {
+    fn walk(
+        json: &serde_json::Value,
+        module: &str,
+        lib: &Library,
+        memo: &mut BTreeMap<String, (u64, f64)>,
+    ) -> (u64, f64) {
+        if let Some(&v) = memo.get(module) {
+            return v;
+        }
+        let (mut n, mut a) = (0, 0.0);
+        for (_, cell) in json["modules"][module]["cells"]
+            .as_object()
+            .into_iter()
+            .flatten()
         {
-            if c.area > 0.0 && !ty.starts_with("cim_") {
-                n += 1;
-                a += c.area;
+            let ty = cell["type"].as_str().unwrap_or_default();
+            match lib.cells.get(ty) {
+                Some(c) if !c.is_macro() => {
+                    n += 1;
+                    a += c.area;
+                }
+                Some(_) => {}
+                None if json["modules"].get(ty).is_some() => {
+                    let (cn, ca) = walk(json, ty, lib, memo);
+                    n += cn;
+                    a += ca;
+                }
+                None => {}
             }
         }
+        memo.insert(module.to_string(), (n, a));
+        (n, a)
     }
-    (n, a)
+    walk(json, module, lib, &mut BTreeMap::new())
 }
 
 #[cfg(test)]

@@ -39,6 +39,18 @@ pub struct BufferStats {
     pub max_capacitance_violations: usize,
 }
 
+impl BufferStats {
+    /// Adds another module's figures (the worst of the worst).
+    pub fn merge(&mut self, o: &BufferStats) {
+        self.max_fanout = o.max_fanout;
+        self.nets_buffered += o.nets_buffered;
+        self.buffers_added += o.buffers_added;
+        self.worst_fanout_before = self.worst_fanout_before.max(o.worst_fanout_before);
+        self.worst_fanout_after = self.worst_fanout_after.max(o.worst_fanout_after);
+        self.max_capacitance_violations += o.max_capacitance_violations;
+    }
+}
+
 fn bits_of(v: &Value) -> impl Iterator<Item = (usize, Option<u64>)> + '_ {
     v.as_array()
         .into_iter()
@@ -125,14 +137,23 @@ fn drivers(m: &Map<String, Value>) -> BTreeMap<u64, (String, String)> {
     out
 }
 
-fn sink_cap(m: &Map<String, Value>, lib: &Library, s: &Sink) -> f64 {
+/// What an input port bit of a synthesized module drives inside it (after
+/// its own buffering): (pins, their capacitance). Keyed by (module, port,
+/// bit); a hierarchical netlist is buffered children first, so a parent
+/// counts the pins behind each instance port, not one load per port.
+pub type PortLoads = BTreeMap<(String, String, usize), (usize, f64)>;
+
+/// (pins, capacitance) one load stands for.
+fn sink_load(m: &Map<String, Value>, lib: &Library, behind: &PortLoads, s: &Sink) -> (usize, f64) {
     match s {
-        Sink::Cell { cell, pin, .. } => m["cells"][cell]["type"]
-            .as_str()
-            .and_then(|ty| lib.pin(ty, pin))
-            .map(|p| p.capacitance)
-            .unwrap_or(0.0),
-        Sink::Port { .. } => 0.0,
+        Sink::Cell { cell, pin, bit } => {
+            let ty = m["cells"][cell]["type"].as_str().unwrap_or_default();
+            if let Some(&(n, c)) = behind.get(&(ty.to_string(), pin.clone(), *bit)) {
+                return (n.max(1), c);
+            }
+            (1, lib.pin(ty, pin).map(|p| p.capacitance).unwrap_or(0.0))
+        }
+        Sink::Port { .. } => (1, 0.0),
     }
 }
 
@@ -159,6 +180,7 @@ pub fn buffer_fanout(
     lib: &Library,
     max_fanout: usize,
     skip: &[u64],
+    behind: &mut PortLoads,
 ) -> Result<BufferStats, String> {
     let (buf, buf_in, buf_out) = lib
         .buffer()
@@ -183,20 +205,37 @@ pub fn buffer_fanout(
         if skip.contains(bit) {
             continue;
         }
-        stats.worst_fanout_before = stats.worst_fanout_before.max(loads.len());
-        if loads.len() <= max_fanout {
+        let weight = |m: &Map<String, Value>, l: &[Sink]| -> usize {
+            l.iter().map(|s| sink_load(m, lib, behind, s).0).sum()
+        };
+        let total = weight(m, loads);
+        stats.worst_fanout_before = stats.worst_fanout_before.max(total);
+        if total <= max_fanout {
             continue;
         }
         stats.nets_buffered += 1;
         let mut level: Vec<Sink> = loads.clone();
-        while level.len() > max_fanout {
+        while level.len() > 1 && weight(m, &level) > max_fanout {
+            // Groups of at most max_fanout pins (an instance port counts the
+            // pins behind it; one above the limit gets a buffer of its own).
+            let mut groups: Vec<Vec<Sink>> = Vec::new();
+            let mut filled = usize::MAX;
+            for s in &level {
+                let w = sink_load(m, lib, behind, s).0;
+                if filled.saturating_add(w) > max_fanout {
+                    groups.push(Vec::new());
+                    filled = 0;
+                }
+                groups.last_mut().expect("pushed").push(s.clone());
+                filled += w;
+            }
             let mut inputs = Vec::new();
-            for group in level.chunks(max_fanout) {
+            for group in &groups {
                 let name = format!("fanout_buf_{}", stats.buffers_added);
                 stats.buffers_added += 1;
                 let out = next_bit;
                 next_bit += 1;
-                for s in group {
+                for s in group.iter() {
                     rewire(m, s, out);
                 }
                 new_cells.insert(
@@ -237,14 +276,37 @@ pub fn buffer_fanout(
         if skip.contains(bit) {
             continue;
         }
-        stats.worst_fanout_after = stats.worst_fanout_after.max(loads.len());
+        let (pins, load) = loads
+            .iter()
+            .map(|s| sink_load(m, lib, behind, s))
+            .fold((0, 0.0), |a, b| (a.0 + b.0, a.1 + b.1));
+        stats.worst_fanout_after = stats.worst_fanout_after.max(pins);
         let limit = driven
             .get(bit)
             .and_then(|(ty, pin)| lib.pin(ty, pin))
             .and_then(|p| p.max_capacitance);
-        let load: f64 = loads.iter().map(|s| sink_cap(m, lib, s)).sum();
         if limit.is_some_and(|l| load > l) {
             stats.max_capacitance_violations += 1;
+        }
+    }
+    // What this module's input ports drive, for its parents.
+    let inputs: Vec<(String, Vec<(usize, Option<u64>)>)> = m["ports"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| p["direction"] == "input")
+        .map(|(n, p)| (n.clone(), bits_of(&p["bits"]).collect()))
+        .collect();
+    for (port, bits) in inputs {
+        for (i, b) in bits {
+            let Some(b) = b else { continue };
+            let (pins, load) = after
+                .get(&b)
+                .into_iter()
+                .flatten()
+                .map(|s| sink_load(m, lib, behind, s))
+                .fold((0, 0.0), |a, x| (a.0 + x.0, a.1 + x.1));
+            behind.insert((top.to_string(), port.clone(), i), (pins, load));
         }
     }
     Ok(stats)
@@ -261,13 +323,30 @@ pub fn port_bits(json: &mut Value, top: &str, port: &str) -> Vec<u64> {
         .collect()
 }
 
-/// Renames every state-holding cell after the register it implements (the
-/// deepest public net name on its output, `error_tile_0.shift_acc.acc_3[5]`
-/// becomes `error_tile_0.shift_acc.acc_3_reg_5`), so timing endpoints name
-/// their block. Names stay unique.
-pub fn name_registers(json: &mut Value, top: &str, lib: &Library) -> Result<usize, String> {
+/// The deepest of a register's names (`a.b.acc` over `acc`), then the
+/// first in order: the default choice of `name_registers`.
+pub fn deepest(names: &[String]) -> Option<usize> {
+    (0..names.len()).max_by(|&a, &b| {
+        let depth = |n: &str| n.matches('.').count();
+        depth(&names[a])
+            .cmp(&depth(&names[b]))
+            .then(names[b].cmp(&names[a]))
+    })
+}
+
+/// Renames every state-holding cell after the register it implements: one
+/// of the public net names on its output, picked by `choose` from the cell
+/// and the candidates (`error_tile_0.shift_acc.acc_3[5]` becomes
+/// `error_tile_0.shift_acc.acc_3_reg_5`), so timing endpoints name their
+/// block. Names stay unique.
+pub fn name_registers(
+    json: &mut Value,
+    top: &str,
+    lib: &Library,
+    choose: &dyn Fn(&Value, &[String]) -> Option<usize>,
+) -> Result<usize, String> {
     let m = top_module(json, top)?;
-    let mut names: BTreeMap<u64, String> = BTreeMap::new();
+    let mut names: BTreeMap<u64, Vec<String>> = BTreeMap::new();
     for (name, net) in m["netnames"].as_object().into_iter().flatten() {
         if net["hide_name"].as_u64() == Some(1) || name.starts_with('$') {
             continue;
@@ -276,19 +355,11 @@ pub fn name_registers(json: &mut Value, top: &str, lib: &Library) -> Result<usiz
         let wide = bits.len() > 1;
         for (i, b) in bits {
             let Some(b) = b else { continue };
-            let candidate = if wide {
+            names.entry(b).or_default().push(if wide {
                 format!("{name}_reg_{i}")
             } else {
                 format!("{name}_reg")
-            };
-            let depth = |n: &str| n.matches('.').count();
-            let better = names
-                .get(&b)
-                .map(|old| (depth(&candidate), old.as_str()) > (depth(old), candidate.as_str()))
-                .unwrap_or(true);
-            if better {
-                names.insert(b, candidate);
-            }
+            });
         }
     }
     let cells = m["cells"].as_object_mut().ok_or("netlist without cells")?;
@@ -301,7 +372,10 @@ pub fn name_registers(json: &mut Value, top: &str, lib: &Library) -> Result<usiz
             let (pin, _) = c.pins.iter().find(|(_, p)| p.output)?;
             cell["connections"][pin].get(0)?.as_u64()
         });
-        let new = q.and_then(|q| names.get(&q)).map(|base| {
+        let base = q
+            .and_then(|q| names.get(&q))
+            .and_then(|c| choose(&cell, c).and_then(|i| c.get(i)));
+        let new = base.map(|base| {
             let mut n = base.clone();
             let mut k = 1;
             while taken.contains(&n) {
@@ -365,7 +439,7 @@ mod tests {
         let lib = Library::parse(LIB);
         let mut net = star(30);
         let clk = port_bits(&mut net, "top", "clk");
-        let st = buffer_fanout(&mut net, "top", &lib, 8, &clk).unwrap();
+        let st = buffer_fanout(&mut net, "top", &lib, 8, &clk, &mut PortLoads::new()).unwrap();
         assert_eq!(st.worst_fanout_before, 30);
         assert!(st.worst_fanout_after <= 8, "{st:?}");
         // 30 loads -> 4 buffers, which the flop drives directly.
@@ -384,10 +458,13 @@ mod tests {
         let lib = Library::parse(LIB);
         let mut net = star(3);
         let before = net.clone();
-        let st = buffer_fanout(&mut net, "top", &lib, 8, &[2]).unwrap();
+        let st = buffer_fanout(&mut net, "top", &lib, 8, &[2], &mut PortLoads::new()).unwrap();
         assert_eq!(st.buffers_added, 0);
         assert_eq!(net, before);
-        assert_eq!(name_registers(&mut net, "top", &lib).unwrap(), 3);
+        assert_eq!(
+            name_registers(&mut net, "top", &lib, &|_, c| deepest(c)).unwrap(),
+            3
+        );
         let cells = net["modules"]["top"]["cells"].as_object().unwrap();
         for n in [
             "ctl.count_reg",
@@ -397,5 +474,37 @@ mod tests {
         ] {
             assert!(cells.contains_key(n), "{n} in {:?}", cells.keys());
         }
+    }
+
+    #[test]
+    fn an_instance_port_counts_the_pins_behind_it() {
+        let lib = Library::parse(LIB);
+        // child: input `d` drives 6 flops (under the limit, not buffered).
+        let mut child = star(6);
+        let mut behind = PortLoads::new();
+        buffer_fanout(&mut child, "top", &lib, 8, &[2], &mut behind).unwrap();
+        assert_eq!(behind[&("top".to_string(), "d".to_string(), 0)].0, 1);
+        // The source flop's net is internal; the port `d` feeds one flop
+        // ($src). Weigh a port by hand: 3 instances of a module whose port
+        // drives 6 pins are 18 pins, so the parent net needs 3 buffers
+        // although it has only 3 loads.
+        let mut behind = PortLoads::new();
+        behind.insert(("child".into(), "d".into(), 0), (6, 0.06));
+        let mut cells = Map::new();
+        for i in 0..3 {
+            cells.insert(
+                format!("u{i}"),
+                json!({"type": "child", "port_directions": {"d": "input"},
+                       "connections": {"d": [5]}}),
+            );
+        }
+        let mut parent = json!({"modules": {"top": {
+            "ports": {"x": {"direction": "input", "bits": [5]}},
+            "cells": cells, "netnames": {}}}});
+        let st = buffer_fanout(&mut parent, "top", &lib, 8, &[], &mut behind).unwrap();
+        assert_eq!(st.worst_fanout_before, 18);
+        assert_eq!(st.buffers_added, 3);
+        assert!(st.worst_fanout_after <= 8, "{st:?}");
+        assert_eq!(behind[&("top".to_string(), "x".to_string(), 0)].0, 3);
     }
 }
