@@ -290,7 +290,8 @@ pub fn buffer_fanout(
         }
     }
     // What this module's input ports drive, for its parents.
-    let inputs: Vec<(String, Vec<(usize, Option<u64>)>)> = m["ports"]
+    type PortBits = (String, Vec<(usize, Option<u64>)>);
+    let inputs: Vec<PortBits> = m["ports"]
         .as_object()
         .into_iter()
         .flatten()
