@@ -500,16 +500,19 @@ fn report_in(
     let sta_start = Instant::now();
     let lib_refs: Vec<&Path> = liberties.iter().map(PathBuf::as_path).collect();
     let prologue = sta::prologue(&lib_refs, &work.join("netlist.v"), top, &sdc);
-    let tcl = work.join("summary.tcl");
-    std::fs::write(&tcl, format!("{prologue}{}exit\n", sta::summary_commands()))
-        .map_err(FlowError::io(&tcl))?;
-    let out = run(
-        Command::new("sta")
-            .args(["-no_splash", "-exit"])
-            .arg(&tcl)
-            .current_dir(work),
-        "OpenSTA (sta)",
-    )?;
+    // One OpenSTA run: the reading prologue, then `commands`.
+    let sta_run = |name: &str, commands: &str| -> Result<String, FlowError> {
+        let tcl = work.join(name);
+        std::fs::write(&tcl, format!("{prologue}{commands}exit\n")).map_err(FlowError::io(&tcl))?;
+        run(
+            Command::new("sta")
+                .args(["-no_splash", "-exit"])
+                .arg(&tcl)
+                .current_dir(work),
+            "OpenSTA (sta)",
+        )
+    };
+    let out = sta_run("summary.tcl", sta::summary_commands())?;
     let endpoints = sta::parse_endpoints(&out);
     let worst = sta::parse_worst_slack(&out)
         .ok_or_else(|| FlowError::Tool(format!("no worst slack in the OpenSTA output:\n{out}")))?;
@@ -531,15 +534,7 @@ fn report_in(
         .values()
         .map(|(_, e)| sta::path_command(&e.pin))
         .collect();
-    let tcl = work.join("paths.tcl");
-    std::fs::write(&tcl, format!("{prologue}{cmds}exit\n")).map_err(FlowError::io(&tcl))?;
-    let out = run(
-        Command::new("sta")
-            .args(["-no_splash", "-exit"])
-            .arg(&tcl)
-            .current_dir(work),
-        "OpenSTA (sta)",
-    )?;
+    let out = sta_run("paths.tcl", &cmds)?;
     let paths: BTreeMap<String, sta::TimingPath> = sta::parse_paths(&out)
         .into_iter()
         .map(|p| (p.endpoint.clone(), p))
