@@ -226,6 +226,11 @@ fn bad_configs_get_one_clear_line_and_exit_2() {
         "crossbar_pipeline must be between 0 and 7, the logic levels of a mux crossbar of 128 lanes",
     );
     assert_rejected(
+        &["--output-pipeline", "5"],
+        None,
+        "`output_pipeline` = 5 is invalid: output_pipeline must be between 0 and 4, the cut points of the requantizer path",
+    );
+    assert_rejected(
         &["--wl-parallel", "48"],
         None,
         "rows (128) must be a multiple of wl_parallel",

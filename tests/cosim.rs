@@ -63,6 +63,10 @@ cosim_matrix! {
     dense_skip_round_adc: "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 16\nadc_bits = 3\nadc_mode = 'round_clamp'\nact_bits = 2\nsparsity = 'skip'",
     dense_compact_floor_adc_signed_odd: "engine = 'dense'\nw_bits = 3\nmacros = 2\nrows = 24\ncols = 12\nwl_parallel = 8\nadc_bits = 2\nact_bits = 3\nact_signed = true\nsparsity = 'compact'\nslots = 3\nout_lanes = 4",
     dense_skip_one_phase_one_bit: "engine = 'dense'\nw_bits = 4\nmacros = 1\nrows = 16\ncols = 16\nact_bits = 1\nsparsity = 'skip'",
+    output_pipelined_one_stage_many_beats: "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 4\nact_bits = 3\noutput_pipeline = 1",
+    output_pipelined_whole_vector_in_the_path: "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 8\nact_bits = 2\noutput_pipeline = 4\ncrossbar_pipeline = 2",
+    output_pipelined_single_beat_signed: "macros = 1\nrows = 32\ncols = 16\npool = 8\nact_bits = 4\nact_signed = true\nrelu = false\noutput_pipeline = 2",
+    dense_output_pipelined_skip: "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nact_bits = 3\nsparsity = 'skip'\nout_lanes = 2\noutput_pipeline = 3",
     requantizer_wider_than_64_bits: "macros = 1\nrows = 16\ncols = 8\npool = 4\nact_bits = 16\nact_signed = true\nrelu = false\nscale_bits = 32\nbias_bits = 48\nmax_row_blocks = 1048576\nout_bits = 16",
 }
 

@@ -42,6 +42,8 @@ lint_matrix! {
     benes_two_lanes: "macros = 1\nrows = 8\ncols = 4\npool = 2\ncrossbar = 'benes'\ncrossbar_pipeline = 1",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nprefix = 'soc_a_'",
+    output_pipelined_every_cut_blackbox: "macros = 4\nrows = 32\ncols = 32\npool = 16\nstorage = 'blackbox'\noutput_pipeline = 4",
+    dense_output_pipelined_one_beat: "engine = 'dense'\nmacros = 1\nrows = 16\ncols = 16\noutput_pipeline = 2",
     dense_default_size_4bit: "engine = 'dense'",
     dense_8bit_skip_w_lt_r: "engine = 'dense'\nw_bits = 8\nmacros = 4\nrows = 64\ncols = 64\nwl_parallel = 16\nsparsity = 'skip'\nadc_bits = 4",
     dense_compact_odd_signed: "engine = 'dense'\nw_bits = 3\nmacros = 3\nrows = 24\ncols = 12\nwl_parallel = 8\nact_signed = true\nsparsity = 'compact'\nslots = 2\nrelu = false",

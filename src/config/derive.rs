@@ -149,6 +149,9 @@ pub struct Derived {
     /// register stages among them (`crossbar_pipeline`).
     pub crossbar_levels: u32,
     pub crossbar_pipeline: u32,
+    /// Register stages on the requantizer path (`output_pipeline`): each
+    /// adds a cycle to the latency, none to the throughput.
+    pub output_pipeline: u32,
     /// Bits of the index memory one lane group uses: P pool indices (mux),
     /// or the (2 log2 P - 1) P/2 switch settings of its Benes route, laid
     /// over the lanes' index fields from slot 0 up.
@@ -343,6 +346,7 @@ impl Derived {
             crossbar_steps,
             crossbar_levels,
             crossbar_pipeline: if dense { 0 } else { c.crossbar_pipeline },
+            output_pipeline: c.output_pipeline,
             group_select_bits,
             out_lanes,
             out_beats,
@@ -362,6 +366,7 @@ impl Derived {
             first_beat_latency: steps
                 + crossbar_steps
                 + if dense { 0 } else { c.crossbar_pipeline }
+                + c.output_pipeline
                 + 4,
         }
     }

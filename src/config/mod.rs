@@ -124,6 +124,7 @@ pub struct Config {
     pub crossbar: Crossbar,
     pub crossbar_units: u32,
     pub crossbar_pipeline: u32,
+    pub output_pipeline: u32,
     pub storage: Storage,
     pub out_lanes: u32,
     pub scale_bits: u32,
@@ -292,6 +293,10 @@ pub fn crossbar_levels(crossbar: Crossbar, pool: u32) -> u32 {
 /// Most lanes (macros x cols) a design may have: the lane accumulators and
 /// the index memory are flops, and beyond this they dominate everything.
 pub const MAX_LANES: u32 = 16384;
+
+/// Register stages the output unit's requantizer path can take
+/// (`gen::output::OutputCuts`).
+pub const MAX_OUTPUT_PIPELINE: u32 = 4;
 
 impl Config {
     /// Reads a TOML file; keys it leaves out take the embedded defaults.
@@ -586,6 +591,13 @@ impl Config {
         };
         if !self.is_dense() {
             self.validate_crossbar(lanes)?;
+        }
+        if self.output_pipeline > MAX_OUTPUT_PIPELINE {
+            return Err(invalid(
+                "output_pipeline",
+                self.output_pipeline,
+                format!("output_pipeline must be between 0 and {MAX_OUTPUT_PIPELINE}, the cut points of the requantizer path"),
+            ));
         }
         if self.out_lanes != 0 && (self.out_lanes > lanes || lanes % self.out_lanes != 0) {
             return Err(invalid(

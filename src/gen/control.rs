@@ -27,7 +27,7 @@ interface! {
         seq_load: One, plane: Opt, phase: Opt,
         issue_en: One, acc_en: One, first_phase: One, msb: One,
         commit: One, commit_first: One, group_en: Opt, group_first: Opt, xbar_step: Opt,
-        beat: Opt, beat_load: One,
+        beat: Opt, stage_en: Opt, beat_load: One,
     }
 }
 
@@ -77,6 +77,7 @@ pub fn controller(
             group_first: (!ctx.c.is_dense()).then(|| output(1)),
             xbar_step: d.xbar_step_bits.map(output),
             beat: d.beat_bits.map(output),
+            stage_en: (d.output_pipeline > 0).then(|| output(d.output_pipeline)),
             beat_load: output(1),
         },
     );
@@ -94,15 +95,22 @@ pub fn controller(
     io.1.declare(&mut m);
     issue_stage(&mut m, ctx);
     crossbar_stage(&mut m, ctx, !ctx.c.is_dense());
-    drain_stage(&mut m, ctx);
+    if d.output_pipeline == 0 {
+        drain_stage(&mut m, ctx);
+    } else {
+        pipelined_drain_stage(&mut m, ctx);
+    }
 
     let one = Ty::unsigned(1);
-    let idle = Expr::name("s0_valid")
+    let mut idle = Expr::name("s0_valid")
         .not()
         .and(Expr::name("s1_valid").not())
         .and(Expr::name("s2_done").not())
         .and(Expr::name("b_busy").not())
         .and(Expr::name("d_busy").not());
+    for k in 1..=d.output_pipeline {
+        idle = idle.and(Expr::name(&format!("p{k}_valid")).not());
+    }
     let idle = m.wire("idle", one, idle);
     m.note(
         "idle",
@@ -137,6 +145,9 @@ pub fn controller(
     }
     if d.beat_bits.is_some() {
         m.assign(LValue::net("beat"), n("d_beat"));
+    }
+    if d.output_pipeline > 0 {
+        m.assign(LValue::net("stage_en"), n("stage_en_w"));
     }
     m.assign(LValue::net("beat_load"), n("beat_load_w"));
     design.add(m);
@@ -491,4 +502,129 @@ fn drain_stage(m: &mut Module, ctx: &Ctx) {
         .map(|r| (LValue::net(*r), c(1, 0)))
         .collect();
     m.registers("clk", "rst", resets, body, "Drain stage");
+}
+
+/// Drain stage with `output_pipeline` = P register stages between the beat
+/// select and the output register: `p1..pP` follow a beat (valid, last)
+/// through them. Everything moves together whenever the output register is
+/// empty or being read (`out_move`), so under back-pressure the stages hold
+/// their beats, and each stage's data registers load only a valid beat.
+fn pipelined_drain_stage(m: &mut Module, ctx: &Ctx) {
+    let beats = ctx.d.out_beats;
+    let stages = ctx.d.output_pipeline;
+    let bw = counter_bits(beats);
+    let one = Ty::unsigned(1);
+    let n = Expr::name;
+    let mut regs = vec![
+        (
+            "d_busy".to_string(),
+            1,
+            "the output drain has beats left to select".to_string(),
+        ),
+        (
+            "d_beat".to_string(),
+            bw,
+            "the next beat to select".to_string(),
+        ),
+    ];
+    for k in 1..=stages {
+        regs.push((
+            format!("p{k}_valid"),
+            1,
+            format!("output pipeline stage {k} holds a beat"),
+        ));
+        regs.push((
+            format!("p{k}_last"),
+            1,
+            format!("stage {k}'s beat is the vector's last"),
+        ));
+    }
+    regs.push((
+        "out_valid_r".into(),
+        1,
+        "the output register holds a beat".into(),
+    ));
+    regs.push((
+        "out_last_r".into(),
+        1,
+        "that beat is the vector's last".into(),
+    ));
+    for (reg, width, doc) in &regs {
+        m.reg(reg, Ty::unsigned(*width));
+        m.note(reg, doc.clone());
+    }
+    let d_final = m.wire("d_final", one, n("d_beat").eq(c(bw, (beats - 1) as u64)));
+    m.note(
+        "d_final",
+        format!("beat {} of {beats} is the last", beats - 1),
+    );
+    let mv = m.wire("out_move", one, n("out_valid_r").not().or(n("out_ready")));
+    m.note(
+        "out_move",
+        "the output register is empty or being read: every stage moves one step",
+    );
+    // (valid, last) of the beat entering stage k, k = 1 ..= P + 1 (the output register).
+    let source = |k: u32| -> (Expr, Expr) {
+        if k == 1 {
+            (n("d_busy"), d_final.clone())
+        } else {
+            (
+                n(&format!("p{}_valid", k - 1)),
+                n(&format!("p{}_last", k - 1)),
+            )
+        }
+    };
+    let enables: Vec<Expr> = (1..=stages)
+        .rev()
+        .map(|k| mv.clone().and(source(k).0))
+        .collect();
+    m.wire("stage_en_w", Ty::unsigned(stages), Expr::concat(enables));
+    m.note(
+        "stage_en_w",
+        "bit k-1 loads stage k of the requantizer path: it moves and receives a beat",
+    );
+    m.wire("beat_load_w", one, mv.clone().and(source(stages + 1).0));
+    m.note(
+        "beat_load_w",
+        "the output register takes the beat leaving the last stage",
+    );
+    let take = mv.clone().and(n("d_busy"));
+    let mut moves = Vec::new();
+    for k in 1..=stages + 1 {
+        let (valid, last) = source(k);
+        let (vr, lr) = if k == stages + 1 {
+            ("out_valid_r".to_string(), "out_last_r".to_string())
+        } else {
+            (format!("p{k}_valid"), format!("p{k}_last"))
+        };
+        moves.push(set(&vr, valid));
+        moves.push(set(&lr, last));
+    }
+    let body = vec![
+        if_else(
+            n("d_start"),
+            vec![set("d_busy", c(1, 1)), set("d_beat", c(bw, 0))],
+            vec![if_(
+                take,
+                vec![if_else(
+                    d_final.clone(),
+                    vec![set("d_busy", c(1, 0))],
+                    vec![set("d_beat", n("d_beat").add(c(bw, 1)))],
+                )],
+            )],
+        ),
+        if_(mv, moves),
+    ];
+    let mut resets: Vec<(LValue, Expr)> = vec![(LValue::net("d_busy"), c(1, 0))];
+    for k in 1..=stages {
+        resets.push((LValue::net(format!("p{k}_valid")), c(1, 0)));
+    }
+    resets.push((LValue::net("out_valid_r"), c(1, 0)));
+    m.registers(
+        "clk",
+        "rst",
+        resets,
+        body,
+        "Drain stage and output pipeline",
+    );
 }

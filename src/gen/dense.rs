@@ -335,6 +335,7 @@ fn lanes(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>, ctl: &
             wr_bias: field("load_data", lane_word, "bias"),
             scale: Expr::name("scale"),
             beat: ctl.beat.clone(),
+            stage_en: ctl.stage_en.clone(),
             beat_load: ctl.beat_load.clone(),
             acc_pool: Expr::name("acc"),
             acc_err: None,

@@ -9,10 +9,62 @@ use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub const REQUANTIZER: &str = "requantizer";
 
+/// Where the `output_pipeline` register stages cut the requantizer path,
+/// in the order they are added: the products (the deepest logic), then the
+/// beat select, the rounding shift and the sum. Each stage holds its values
+/// until the next one takes them (`stage_en`), so back-pressure stalls the
+/// whole path and no beat is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct OutputCuts {
+    /// Registers the beat's accumulators and bias (output slot).
+    pub select: bool,
+    /// Registers `alpha * accP` (and `beta * accE`) at the product width.
+    pub products: bool,
+    /// Registers the value `sum + bias`.
+    pub sum: bool,
+    /// Registers the rounded, shifted value before saturation.
+    pub scaled: bool,
+}
+
+impl OutputCuts {
+    pub fn new(stages: u32) -> OutputCuts {
+        OutputCuts {
+            products: stages >= 1,
+            select: stages >= 2,
+            scaled: stages >= 3,
+            sum: stages >= 4,
+        }
+    }
+
+    /// Stages inside the requantizer module (the select stage is the
+    /// slot's), in data-flow order.
+    fn in_requantizer(&self) -> u32 {
+        self.products as u32 + self.sum as u32 + self.scaled as u32
+    }
+}
+
 interface! {
     /// One lane's requantization.
     /// `acc_pool` is the dense engine's lane accumulator; it has no `acc_err`.
-    RequantizerIo { acc_pool: One, acc_err: Opt, bias: One, scale: One, y: One }
+    /// `stage_en` enables the register stages inside it, in data-flow order.
+    RequantizerIo { clk: Opt, stage_en: Opt, acc_pool: One, acc_err: Opt, bias: One, scale: One, y: One }
+}
+
+/// A value on the requantizer path: a register enabled by the next stage
+/// enable when the path is cut here, else a wire.
+struct Stages {
+    next: u32,
+}
+
+impl Stages {
+    fn value(&mut self, m: &mut Module, cut: bool, name: &str, ty: Ty, value: Expr) -> Expr {
+        if !cut {
+            return m.wire(name, ty, value);
+        }
+        let en = Expr::bit("stage_en", self.next);
+        self.next += 1;
+        m.enabled_reg(name, ty, "clk", en, value)
+    }
 }
 
 /// `y = sat(relu(round_shift(alpha * accP + beta * accE + bias, s)))` for one
@@ -27,7 +79,11 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     let vw = ctx.d.value_bits;
     let rw = vw + 1;
     let dense = ctx.c.is_dense();
+    let cuts = OutputCuts::new(ctx.d.output_pipeline);
+    let staged = cuts.in_requantizer();
     let io = RequantizerIo {
+        clk: (staged > 0).then(|| input(1)),
+        stage_en: (staged > 0).then(|| input(staged)),
         acc_pool: input(aw),
         acc_err: (!dense).then(|| input(aw)),
         bias: input(bb),
@@ -69,8 +125,9 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     } else {
         &[("alpha", "acc_pool"), ("beta", "acc_err")]
     };
-    let value = scaled_sum(&mut m, ctx, products, vw);
-    m.wire("value", Ty::signed(vw), value);
+    let mut stages = Stages { next: 0 };
+    let value = scaled_sum(&mut m, ctx, products, vw, cuts, &mut stages);
+    stages.value(&mut m, cuts.sum, "value", Ty::signed(vw), value);
     m.note(
         "value",
         format!(
@@ -83,7 +140,13 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         Ty::unsigned(shb),
         field("scale", scale_word, "shift"),
     );
-    rounding_shift(&mut m, vw, shift, shb);
+    let scaled = rounding_shift(&mut m, vw, shift, shb);
+    stages.value(&mut m, cuts.scaled, "scaled", Ty::signed(rw), scaled);
+    if staged > 0 {
+        m.doc(format!(
+            "{staged} register stage(s) on the path (output_pipeline), enabled by stage_en in data-flow order."
+        ));
+    }
     let relu = m.wire("relu", Ty::unsigned(1), field("scale", scale_word, "relu"));
     let out = saturate(&mut m, relu, rw, ob);
     m.assign(LValue::net("y"), out);
@@ -95,25 +158,45 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
 }
 
 /// `sum of scale_field * accumulator + bias` at `vw` bits, each operand
-/// sign-extended to that width: the products cannot wrap.
-fn scaled_sum(m: &mut Module, ctx: &Ctx, products: &[(&str, &str)], vw: u32) -> Expr {
+/// sign-extended to that width: the products cannot wrap. A products cut
+/// registers the products and the bias beside them in one stage.
+fn scaled_sum(
+    m: &mut Module,
+    ctx: &Ctx,
+    products: &[(&str, &str)],
+    vw: u32,
+    cuts: OutputCuts,
+    stages: &mut Stages,
+) -> Expr {
     let scale_word = &ctx.layout().target(SCALES).data;
     let (aw, sb, bb) = (ctx.d.accumulator_bits, ctx.c.scale_bits, ctx.c.bias_bits);
-    let mut sum = m.wire("bias_x", Ty::signed(vw), sext("bias", bb, vw));
+    let en = Expr::bit("stage_en", stages.next);
+    let stage = |m: &mut Module, name: &str, ty: Ty, value: Expr| {
+        if cuts.products {
+            m.enabled_reg(name, ty, "clk", en.clone(), value)
+        } else {
+            m.wire(name, ty, value)
+        }
+    };
+    let mut sum = stage(m, "bias_x", Ty::signed(vw), sext("bias", bb, vw));
+    let mut terms = Vec::new();
     for &(scale, acc) in products.iter().rev() {
         m.wire(scale, Ty::unsigned(sb), field("scale", scale_word, scale));
         let s = m.wire(&format!("{scale}_x"), Ty::signed(vw), sext(scale, sb, vw));
         let a = m.wire(&format!("{acc}_x"), Ty::signed(vw), sext(acc, aw, vw));
-        let term = m.wire(&format!("{scale}_term"), Ty::signed(vw), s.mul(a));
+        terms.push(stage(m, &format!("{scale}_term"), Ty::signed(vw), s.mul(a)));
+    }
+    stages.next += cuts.products as u32;
+    for term in terms {
         sum = term.add(sum);
     }
     sum
 }
 
-/// `scaled` = round half up of `value >>> shift`: `(v + 2^(s-1)) >>> s`, one
-/// bit wider so the addend fits; a shift beyond the value width rounds
-/// everything to 0.
-fn rounding_shift(m: &mut Module, vw: u32, shift: Expr, shb: u32) {
+/// Round half up of `value >>> shift`: `(v + 2^(s-1)) >>> s`, one bit wider
+/// so the addend fits; a shift beyond the value width rounds everything
+/// to 0.
+fn rounding_shift(m: &mut Module, vw: u32, shift: Expr, shb: u32) -> Expr {
     let rw = vw + 1;
     let v = m.wire("value_r", Ty::signed(rw), sext("value", vw, rw));
     let one = Expr::concat(vec![Expr::zero(rw - 1), Expr::one_bit(true)]);
@@ -134,7 +217,7 @@ fn rounding_shift(m: &mut Module, vw: u32, shift: Expr, shb: u32) {
     } else {
         shifted
     };
-    m.wire("scaled", Ty::signed(rw), Expr::mux(no_shift, v, in_range));
+    Expr::mux(no_shift, v, in_range)
 }
 
 /// `scaled` (`rw` bits) saturated to `ob` output bits: unsigned with ReLU,
@@ -207,7 +290,7 @@ pub const OUTPUT_SLOT: &str = "output_slot";
 interface! {
     /// The lanes one requantizer serves, one per beat.
     OutputSlotIo {
-        clk: One, bias_we: One, wr_bias: One, beat: Opt,
+        clk: One, bias_we: One, wr_bias: One, beat: Opt, stage_en: Opt,
         acc_pool: One, acc_err: Opt, scale: One, y: One,
     }
 }
@@ -227,6 +310,7 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
         bias_we: input(beats),
         wr_bias: input(bb),
         beat: ctx.d.beat_bits.map(input),
+        stage_en: (ctx.d.output_pipeline > 0).then(|| input(ctx.d.output_pipeline)),
         acc_pool: input(beats * aw),
         acc_err: (!ctx.c.is_dense()).then(|| input(beats * aw)),
         scale: input(ctx.layout().target(SCALES).data.bits()),
@@ -249,13 +333,21 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
         ));
     }
     m.always("clk", writes);
+    // The select stage, when cut, is the first of the path's stages.
+    let cuts = OutputCuts::new(ctx.d.output_pipeline);
     let pick = |m: &mut Module, name: &str, entries: Vec<Expr>, width: u32| -> Expr {
-        match &p.beat {
+        let e = match &p.beat {
             None => entries.into_iter().next().unwrap(),
             Some(beat) => {
                 let e = select(beat, clog2(beats as u64), entries);
                 m.wire(name, Ty::unsigned(width), e)
             }
+        };
+        if cuts.select {
+            let en = Expr::bit("stage_en", 0);
+            m.enabled_reg(&format!("{name}_r"), Ty::unsigned(width), "clk", en, e)
+        } else {
+            e
         }
     };
     let lane = |bus: &str, w: u32| (0..beats).map(|k| Expr::slice(bus, k * w, w)).collect();
@@ -268,9 +360,13 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
         .map(|k| Expr::name(&format!("bias_{k}")))
         .collect();
     let bias = pick(&mut m, "beat_bias", biases, bb);
+    let first = cuts.select as u32;
+    let inner = ctx.d.output_pipeline - first;
     m.instance(rq.instance(
         "requant",
         RequantizerIo {
+            clk: (inner > 0).then(|| p.clk.clone()),
+            stage_en: (inner > 0).then(|| Expr::slice("stage_en", first, inner)),
             acc_pool: accp,
             acc_err: acce,
             bias,
@@ -333,7 +429,7 @@ interface! {
     /// Per-lane biases, per-layer scales and the output beats.
     OutputUnitIo {
         clk: One, lane_we: One, wr_bias: One, scale: One,
-        beat: Opt, beat_load: One, acc_pool: One, acc_err: Opt, out_data: One,
+        beat: Opt, stage_en: Opt, beat_load: One, acc_pool: One, acc_err: Opt, out_data: One,
     }
 }
 
@@ -351,6 +447,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
         wr_bias: input(bias.width),
         scale: input(scale_word.bits()),
         beat: ctx.d.beat_bits.map(input),
+        stage_en: (ctx.d.output_pipeline > 0).then(|| input(ctx.d.output_pipeline)),
         beat_load: input(1),
         acc_pool: input(lanes * aw),
         acc_err: (!ctx.c.is_dense()).then(|| input(lanes * aw)),
@@ -381,6 +478,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
                 bias_we: gather("lane_we", i, 1),
                 wr_bias: p.wr_bias.clone(),
                 beat: p.beat.clone(),
+                stage_en: p.stage_en.clone(),
                 acc_pool: gather("acc_pool", i, aw),
                 acc_err: p.acc_err.as_ref().map(|_| gather("acc_err", i, aw)),
                 scale: p.scale.clone(),

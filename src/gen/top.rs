@@ -353,6 +353,7 @@ fn pool_engine(
             wr_bias: field("load_data", lane_word, "bias"),
             scale: Expr::name("scale"),
             beat: ctl.beat.clone(),
+            stage_en: ctl.stage_en.clone(),
             beat_load: ctl.beat_load.clone(),
             acc_pool: Expr::name("acc_pool"),
             acc_err: Some(Expr::name("acc_err")),

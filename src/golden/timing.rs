@@ -54,6 +54,9 @@ pub struct Schedule {
     crossbar: Option<(u32, bool)>,
     // Output drain: next beat to load into the output register.
     draining: Option<u32>,
+    // Register stages of the requantizer path (`output_pipeline`): the
+    // beat index each holds, first stage first.
+    out_stages: Vec<Option<u32>>,
     // Output register: beat index held, if valid.
     out_reg: Option<u32>,
 }
@@ -72,6 +75,7 @@ impl Schedule {
             finished: None,
             crossbar: None,
             draining: None,
+            out_stages: vec![None; d.output_pipeline as usize],
             out_reg: None,
         }
     }
@@ -110,7 +114,8 @@ impl Schedule {
             && self.read_out.is_none()
             && self.finished.is_none()
             && self.crossbar.is_none()
-            && self.draining.is_none();
+            && self.draining.is_none()
+            && self.out_stages.iter().all(Option::is_none);
         Outputs {
             in_ready,
             load_ready: idle,
@@ -159,17 +164,20 @@ impl Schedule {
                 next.crossbar = Some((step + 1, last));
             }
         }
-        let load_beat = self.draining.is_some() && (self.out_reg.is_none() || i.out_ready);
-        if load_beat {
-            let k = self.draining.unwrap();
-            next.out_reg = Some(k);
-            next.draining = if k == self.beats - 1 {
-                None
-            } else {
-                Some(k + 1)
-            };
-        } else if i.out_ready {
-            next.out_reg = None;
+        // The output register and the stages before it move together
+        // whenever the register is empty or being read.
+        if self.out_reg.is_none() || i.out_ready {
+            let mut path = self.out_stages.clone();
+            path.push(self.out_reg);
+            // Shift the beat being selected in at the front; the one
+            // leaving the output register drops off the end.
+            path.insert(0, self.draining);
+            path.pop();
+            next.out_reg = path.pop().unwrap();
+            next.out_stages = path;
+            if let Some(k) = self.draining {
+                next.draining = (k != self.beats - 1).then_some(k + 1);
+            }
         }
         *self = next;
         Events { accepted, beat }
@@ -188,6 +196,8 @@ mod tests {
             "",
             "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
             "crossbar = \"benes\"\ncrossbar_pipeline = 5",
+            "crossbar_pipeline = 2\noutput_pipeline = 3\nout_lanes = 16",
+            "engine = \"dense\"\nmacros = 1\nrows = 16\ncols = 16\noutput_pipeline = 4",
             "engine = \"dense\"\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nsparsity = \"skip\"",
         ] {
             let c = Config::from_toml(toml).unwrap().resolved();
@@ -234,28 +244,39 @@ mod tests {
         assert!(gaps.iter().all(|&g| g == d.cycles_per_vector), "{gaps:?}");
     }
 
-    /// Under back-pressure the engine takes at most two input vectors
-    /// beyond the `last` one whose beats wait (the port document says so).
+    /// Under back-pressure the engine takes input vectors until a `last`
+    /// vector's sums wait in the lane accumulators for the output path
+    /// (P + 1 beats: the output register and `output_pipeline` stages), and
+    /// at most two vectors behind it (the port document says so). With
+    /// every vector `last`: when an output vector fits in the path, the
+    /// next one waits in the accumulators (four taken), else the first one
+    /// does (three).
     #[test]
-    fn back_pressure_holds_at_most_two_further_vectors() {
-        for toml in [
-            "",
-            "macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3",
+    fn back_pressure_holds_at_most_two_vectors_behind_a_waiting_one() {
+        for (toml, waiting) in [
+            ("", 0),
+            ("macros = 2\nrows = 32\ncols = 32\npool = 8\nwl_parallel = 8\nact_bits = 3", 0),
+            ("macros = 1\nrows = 32\ncols = 32\npool = 16\nact_bits = 3\nout_lanes = 4\noutput_pipeline = 4", 0),
+            ("macros = 1\nrows = 32\ncols = 32\npool = 16\nact_bits = 3\nout_lanes = 8\noutput_pipeline = 3", 1),
+            ("macros = 1\nrows = 32\ncols = 32\npool = 16\nact_bits = 3\nout_lanes = 16\noutput_pipeline = 1", 1),
+            ("macros = 1\nrows = 32\ncols = 32\npool = 16\nact_bits = 3", 1),
         ] {
             let c = Config::from_toml(toml).unwrap().resolved();
+            let d = Derived::new(&c);
+            assert_eq!(waiting == 1, d.out_beats <= d.output_pipeline + 1, "[{toml}]");
             let mut s = Schedule::new(&c);
             let mut accepted = 0;
-            for cycle in 0..500 {
+            for _ in 0..500 {
                 let e = s.tick(Inputs {
                     in_valid: true,
                     in_first: true,
-                    in_last: cycle == 0,
+                    in_last: true,
                     out_ready: false,
                 });
                 accepted += e.accepted as u32;
                 assert!(e.beat.is_none());
             }
-            assert_eq!(accepted, 1 + 2, "[{toml}]");
+            assert_eq!(accepted, 1 + waiting + 2, "[{toml}]");
             assert!(s.outputs().out_valid && !s.outputs().in_ready);
         }
     }

@@ -76,6 +76,7 @@ pub fn c_header(c: &Config, d: &Derived) -> String {
         ("OUT_LANES", d.out_lanes),
         ("OUT_BEATS", d.out_beats),
         ("OUT_BEAT_BITS", d.out_beat_bits),
+        ("OUTPUT_PIPELINE", d.output_pipeline),
         ("CYCLES_PER_VECTOR", d.cycles_per_vector),
         ("FIRST_BEAT_LATENCY", d.first_beat_latency),
         ("IN_DATA_BITS", c.rows * c.act_bits),
