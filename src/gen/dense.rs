@@ -334,6 +334,7 @@ fn lanes(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>, ctl: &
             lane_we,
             wr_bias: field("load_data", lane_word, "bias"),
             scale: Expr::name("scale"),
+            half: (ctx.d.output_pipeline > 0).then(|| Expr::name("round_half")),
             beat: ctl.beat.clone(),
             stage_en: ctl.stage_en.clone(),
             beat_load: ctl.beat_load.clone(),

@@ -4,7 +4,7 @@
 use super::iface::{input, interface, output, Block, PortSpec};
 use super::{field, Ctx};
 use crate::config::layout::{LANE, SCALES};
-use crate::ir::expr::{select, sext};
+use crate::ir::expr::{select, sext, zext};
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub const REQUANTIZER: &str = "requantizer";
@@ -47,7 +47,8 @@ interface! {
     /// One lane's requantization.
     /// `acc_pool` is the dense engine's lane accumulator; it has no `acc_err`.
     /// `stage_en` enables the register stages inside it, in data-flow order.
-    RequantizerIo { clk: Opt, stage_en: Opt, acc_pool: One, acc_err: Opt, bias: One, scale: One, y: One }
+    /// `half` is the rounding addend the scale register decoded from the shift.
+    RequantizerIo { clk: Opt, stage_en: Opt, acc_pool: One, acc_err: Opt, bias: One, scale: One, half: Opt, y: One }
 }
 
 /// A value on the requantizer path: a register enabled by the next stage
@@ -88,6 +89,7 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         acc_err: (!dense).then(|| input(aw)),
         bias: input(bb),
         scale: input(scale_word.bits()),
+        half: (ctx.d.output_pipeline > 0).then(|| input(rw)),
         y: output(ob),
     };
     let mut m = Module::new(REQUANTIZER);
@@ -127,7 +129,8 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     };
     let mut stages = Stages { next: 0 };
     let value = scaled_sum(&mut m, ctx, products, vw, cuts, &mut stages);
-    stages.value(&mut m, cuts.sum, "value", Ty::signed(vw), value);
+    let pipelined = ctx.d.output_pipeline > 0;
+    m.wire("value", Ty::signed(vw), value);
     m.note(
         "value",
         format!(
@@ -140,8 +143,15 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         Ty::unsigned(shb),
         field("scale", scale_word, "shift"),
     );
-    let scaled = rounding_shift(&mut m, vw, shift, shb);
-    stages.value(&mut m, cuts.scaled, "scaled", Ty::signed(rw), scaled);
+    if pipelined {
+        // The rounding addend joins the sum (one more operand of the same
+        // multi-operand adder), so the stage after it only shifts.
+        let scaled = pipelined_rounding_shift(&mut m, vw, shift, shb, cuts, &mut stages);
+        stages.value(&mut m, cuts.scaled, "scaled", Ty::signed(rw), scaled);
+    } else {
+        let scaled = rounding_shift(&mut m, vw, shift, shb);
+        m.wire("scaled", Ty::signed(rw), scaled);
+    }
     if staged > 0 {
         m.doc(format!(
             "{staged} register stage(s) on the path (output_pipeline), enabled by stage_en in data-flow order."
@@ -180,8 +190,20 @@ fn scaled_sum(
     };
     let mut sum = stage(m, "bias_x", Ty::signed(vw), sext("bias", bb, vw));
     let mut terms = Vec::new();
+    // A products cut splits each product at half the scale's bits: the
+    // two half-width products are registered and added in the next stage,
+    // which balances the stages (a whole 16 x 19 bit product was 30 cells
+    // deep in osu018, the sum after it far less). The split needs the
+    // half products to fit beside the shift; otherwise the product stays whole.
+    let low = sb / 2;
+    let half_bits = aw + low + 1;
+    let split = cuts.products && low >= 1 && half_bits + low <= vw;
     for &(scale, acc) in products.iter().rev() {
         m.wire(scale, Ty::unsigned(sb), field("scale", scale_word, scale));
+        if split {
+            terms.push(split_product(m, scale, acc, (sb, aw, vw), &en));
+            continue;
+        }
         let s = m.wire(&format!("{scale}_x"), Ty::signed(vw), sext(scale, sb, vw));
         let a = m.wire(&format!("{acc}_x"), Ty::signed(vw), sext(acc, aw, vw));
         terms.push(stage(m, &format!("{scale}_term"), Ty::signed(vw), s.mul(a)));
@@ -191,6 +213,96 @@ fn scaled_sum(
         sum = term.add(sum);
     }
     sum
+}
+
+/// `scale * acc` as `(hi * acc) << low + lo * acc`, `lo` the scale's low
+/// `sb / 2` bits (unsigned) and `hi` the rest (signed), both half products
+/// registered (enable `en`) at `aw + sb / 2 + 1` bits, which holds either.
+fn split_product(
+    m: &mut Module,
+    scale: &str,
+    acc: &str,
+    widths: (u32, u32, u32),
+    en: &Expr,
+) -> Expr {
+    let (sb, aw, vw) = widths;
+    let low = sb / 2;
+    let pw = aw + low + 1;
+    m.wire(
+        &format!("{scale}_hi"),
+        Ty::unsigned(sb - low),
+        Expr::slice(scale, low, sb - low),
+    );
+    let lo_x = m.wire(
+        &format!("{scale}_lo_x"),
+        Ty::signed(pw),
+        zext(Expr::slice(scale, 0, low), low, pw),
+    );
+    let hi_x = m.wire(
+        &format!("{scale}_hi_x"),
+        Ty::signed(pw),
+        sext(&format!("{scale}_hi"), sb - low, pw),
+    );
+    let a = m.wire(&format!("{acc}_x"), Ty::signed(pw), sext(acc, aw, pw));
+    let lo_name = format!("{scale}_lo_term");
+    let hi_name = format!("{scale}_hi_term");
+    m.enabled_reg(
+        &lo_name,
+        Ty::signed(pw),
+        "clk",
+        en.clone(),
+        lo_x.mul(a.clone()),
+    );
+    m.enabled_reg(&hi_name, Ty::signed(pw), "clk", en.clone(), hi_x.mul(a));
+    let shifted = Expr::concat(vec![sext(&hi_name, pw, vw - low), Expr::zero(low)]);
+    m.wire(
+        &format!("{scale}_term"),
+        Ty::signed(vw),
+        shifted.add(sext(&lo_name, pw, vw)),
+    )
+}
+
+/// `rounding_shift` with the addend `half` decoded by the scale register
+/// when the word was written (0 for a zero shift, so `rounded` is the value
+/// itself then): the static decode and its fanout leave the beat's path,
+/// and the addend joins the sum as one more operand. A sum cut registers
+/// `rounded`.
+fn pipelined_rounding_shift(
+    m: &mut Module,
+    vw: u32,
+    shift: Expr,
+    shb: u32,
+    cuts: OutputCuts,
+    stages: &mut Stages,
+) -> Expr {
+    let rw = vw + 1;
+    let v = m.wire("value_r", Ty::signed(rw), sext("value", vw, rw));
+    let rounded = stages.value(
+        m,
+        cuts.sum,
+        "rounded",
+        Ty::signed(rw),
+        v.add(Expr::name("half")),
+    );
+    let shifted = rounded.sra(shift.clone());
+    if (vw as u64) < (1u64 << shb) - 1 {
+        Expr::mux(
+            shift.gt(Expr::uconst(shb, vw as u64)),
+            m.signed_const("zero_r", rw, 0),
+            shifted,
+        )
+    } else {
+        shifted
+    }
+}
+
+/// The rounding addend of a shift `s`: 0 for s = 0, else 2^(s-1), at `rw`
+/// bits (0 when that is beyond them).
+fn round_half(m: &mut Module, shift: Expr, shb: u32, rw: u32) -> Expr {
+    let one = Expr::concat(vec![Expr::zero(rw - 1), Expr::one_bit(true)]);
+    let no_shift = shift.clone().eq(Expr::uconst(shb, 0));
+    let none = m.signed_const("no_half", rw, 0);
+    Expr::mux(no_shift, none, one.shl(shift.sub(Expr::uconst(shb, 1))))
 }
 
 /// Round half up of `value >>> shift`: `(v + 2^(s-1)) >>> s`, one bit wider
@@ -291,7 +403,7 @@ interface! {
     /// The lanes one requantizer serves, one per beat.
     OutputSlotIo {
         clk: One, bias_we: One, wr_bias: One, beat: Opt, stage_en: Opt,
-        acc_pool: One, acc_err: Opt, scale: One, y: One,
+        acc_pool: One, acc_err: Opt, scale: One, half: Opt, y: One,
     }
 }
 
@@ -314,6 +426,7 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
         acc_pool: input(beats * aw),
         acc_err: (!ctx.c.is_dense()).then(|| input(beats * aw)),
         scale: input(ctx.layout().target(SCALES).data.bits()),
+        half: (ctx.d.output_pipeline > 0).then(|| input(ctx.d.value_bits + 1)),
         y: output(ob),
     };
     let mut m = Module::new(OUTPUT_SLOT);
@@ -371,6 +484,7 @@ fn output_slot(design: &mut Design, ctx: &Ctx) -> Block<OutputSlotIo<PortSpec>> 
             acc_err: acce,
             bias,
             scale: p.scale,
+            half: p.half,
             y: p.y,
         },
     ));
@@ -385,7 +499,9 @@ pub const SCALE_REGISTER: &str = "scale_register";
 
 interface! {
     /// The per-layer scale word.
-    ScaleRegisterIo { clk: One, we: One, wr_scale: One, scale: One }
+    /// `half`: the rounding addend of the shift, decoded when the word is
+    /// written (pipelined requantizers only).
+    ScaleRegisterIo { clk: One, we: One, wr_scale: One, scale: One, half: Opt }
 }
 
 /// The layer's scale word as last written through the load port: the
@@ -398,6 +514,7 @@ pub fn scale_register(design: &mut Design, ctx: &Ctx) -> Block<ScaleRegisterIo<P
         we: input(1),
         wr_scale: input(word.bits()),
         scale: output(word.bits()),
+        half: (ctx.d.output_pipeline > 0).then(|| output(ctx.d.value_bits + 1)),
     };
     let mut m = Module::new(SCALE_REGISTER);
     m.role(Role::Control);
@@ -412,10 +529,25 @@ pub fn scale_register(design: &mut Design, ctx: &Ctx) -> Block<ScaleRegisterIo<P
         "scale_r",
         Ty::unsigned(word.bits()),
         "clk",
-        p.we,
+        p.we.clone(),
         p.wr_scale,
     );
     m.assign(LValue::net("scale"), r);
+    if p.half.is_some() {
+        let (shb, rw) = (ctx.c.shift_bits, ctx.d.value_bits + 1);
+        let shift = m.wire(
+            "wr_shift",
+            Ty::unsigned(shb),
+            field("wr_scale", word, "shift"),
+        );
+        let half = round_half(&mut m, shift, shb, rw);
+        let h = m.enabled_reg("half_r", Ty::unsigned(rw), "clk", p.we, half);
+        m.note(
+            "half_r",
+            "the requantizers' rounding addend: 2^(shift-1), 0 for shift 0",
+        );
+        m.assign(LValue::net("half"), h);
+    }
     design.add(m);
     Block {
         module: SCALE_REGISTER.into(),
@@ -428,7 +560,7 @@ pub const OUTPUT_UNIT: &str = "output_unit";
 interface! {
     /// Per-lane biases, per-layer scales and the output beats.
     OutputUnitIo {
-        clk: One, lane_we: One, wr_bias: One, scale: One,
+        clk: One, lane_we: One, wr_bias: One, scale: One, half: Opt,
         beat: Opt, stage_en: Opt, beat_load: One, acc_pool: One, acc_err: Opt, out_data: One,
     }
 }
@@ -446,6 +578,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
         lane_we: input(lanes),
         wr_bias: input(bias.width),
         scale: input(scale_word.bits()),
+        half: (ctx.d.output_pipeline > 0).then(|| input(ctx.d.value_bits + 1)),
         beat: ctx.d.beat_bits.map(input),
         stage_en: (ctx.d.output_pipeline > 0).then(|| input(ctx.d.output_pipeline)),
         beat_load: input(1),
@@ -482,6 +615,7 @@ pub fn output_unit(design: &mut Design, ctx: &Ctx) -> Block<OutputUnitIo<PortSpe
                 acc_pool: gather("acc_pool", i, aw),
                 acc_err: p.acc_err.as_ref().map(|_| gather("acc_err", i, aw)),
                 scale: p.scale.clone(),
+                half: p.half.clone(),
                 y: y.clone(),
             },
         ));

@@ -127,6 +127,8 @@ pub(super) fn control(
 pub(super) fn layer_registers(design: &mut Design, ctx: &Ctx, m: &mut Module, p: &TopIo<Expr>) {
     let word = &ctx.layout().target(SCALES).data;
     let scale = m.wire_decl("scale", Ty::unsigned(word.bits()));
+    let half = (ctx.d.output_pipeline > 0)
+        .then(|| m.wire_decl("round_half", Ty::unsigned(ctx.d.value_bits + 1)));
     m.instance(scale_register(design, ctx).instance(
         "scales",
         ScaleRegisterIo {
@@ -134,6 +136,7 @@ pub(super) fn layer_registers(design: &mut Design, ctx: &Ctx, m: &mut Module, p:
             we: Expr::name("scales_wr"),
             wr_scale: Expr::slice("load_data", 0, word.bits()),
             scale,
+            half,
         },
     ));
 }
@@ -352,6 +355,7 @@ fn pool_engine(
             lane_we,
             wr_bias: field("load_data", lane_word, "bias"),
             scale: Expr::name("scale"),
+            half: (ctx.d.output_pipeline > 0).then(|| Expr::name("round_half")),
             beat: ctl.beat.clone(),
             stage_en: ctl.stage_en.clone(),
             beat_load: ctl.beat_load.clone(),

@@ -129,7 +129,8 @@ impl TimingReport {
         let b = &self.buffering;
         let _ = writeln!(
             s,
-            "buffering: {} nets over {} loads, {} buffers; worst fanout {} -> {}; {} nets over max_capacitance\n",
+            "buffering: {} registers replicated, {} nets over {} loads, {} buffers; worst fanout {} -> {}; {} nets over max_capacitance\n",
+            b.registers_replicated,
             b.nets_buffered,
             b.max_fanout,
             b.buffers_added,
@@ -451,7 +452,15 @@ fn report_in(
     let mut behind = netlist::PortLoads::new();
     for module in &children_first(&json, &modules) {
         let clk = netlist::port_bits(&mut json, module, "clk");
-        let b = netlist::buffer_fanout(
+        // Named first, so a register's copies carry its name and block.
+        netlist::name_registers(&mut json, module, &lib, &|cell, names| {
+            register_name(design, &modules_at, cell, names)
+        })
+        .map_err(bad)?;
+        let copies =
+            netlist::replicate_registers(&mut json, module, &lib, options.max_fanout, &behind)
+                .map_err(bad)?;
+        let mut b = netlist::buffer_fanout(
             &mut json,
             module,
             &lib,
@@ -460,11 +469,8 @@ fn report_in(
             &mut behind,
         )
         .map_err(bad)?;
+        b.registers_replicated = copies;
         buffering.merge(&b);
-        netlist::name_registers(&mut json, module, &lib, &|cell, names| {
-            register_name(design, &modules_at, cell, names)
-        })
-        .map_err(bad)?;
     }
     let (cells, cell_area_um2) = instance_cells(&json, top, &lib);
     let cell_types: Vec<String> = modules

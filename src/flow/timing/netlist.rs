@@ -29,6 +29,8 @@ enum Sink {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct BufferStats {
     pub max_fanout: usize,
+    /// Flip-flop copies added by `replicate_registers`.
+    pub registers_replicated: usize,
     pub nets_buffered: usize,
     pub buffers_added: usize,
     /// Largest fanout before and after buffering (the clock excluded).
@@ -43,6 +45,7 @@ impl BufferStats {
     /// Adds another module's figures (the worst of the worst).
     pub fn merge(&mut self, o: &BufferStats) {
         self.max_fanout = o.max_fanout;
+        self.registers_replicated += o.registers_replicated;
         self.nets_buffered += o.nets_buffered;
         self.buffers_added += o.buffers_added;
         self.worst_fanout_before = self.worst_fanout_before.max(o.worst_fanout_before);
@@ -171,6 +174,101 @@ fn rewire(m: &mut Map<String, Value>, s: &Sink, bit: u64) {
     }
 }
 
+/// The first net bit no cell or port uses.
+fn free_bit(m: &Map<String, Value>, all: &BTreeMap<u64, Vec<Sink>>) -> u64 {
+    let mut next_bit = all.keys().max().copied().unwrap_or(1) + 1;
+    for cell in m["cells"].as_object().into_iter().flatten() {
+        for bits in cell.1["connections"].as_object().into_iter().flatten() {
+            for (_, b) in bits_of(bits.1) {
+                next_bit = next_bit.max(b.unwrap_or(0) + 1);
+            }
+        }
+    }
+    next_bit
+}
+
+/// Replicates every flip-flop whose output drives more than `max_fanout`^2
+/// pins into as many copies (same inputs, so the same state every cycle)
+/// as it takes to keep each copy at or below that, the loads split among
+/// them in order: each copy's buffer tree is then at most two levels deep
+/// instead of four or five (the per-layer scale word drives every
+/// requantizer's multiplier: 600 pins on 32 lanes). Physical synthesis
+/// does the same. A copy is named after its register (`_dup<k>`), so its
+/// endpoints stay in the register's block. Returns the copies added.
+pub fn replicate_registers(
+    json: &mut Value,
+    top: &str,
+    lib: &Library,
+    max_fanout: usize,
+    behind: &PortLoads,
+) -> Result<usize, String> {
+    let m = top_module(json, top)?;
+    let all = sinks(m);
+    let mut next_bit = free_bit(m, &all);
+    let budget = max_fanout * max_fanout;
+    let mut copies_added = 0;
+    let flops: Vec<(String, String, u64)> = m["cells"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, cell)| {
+            let c = lib.cells.get(cell["type"].as_str()?)?;
+            if !c.sequential {
+                return None;
+            }
+            let mut outputs = c.pins.iter().filter(|(_, p)| p.output);
+            let (pin, _) = outputs.next()?;
+            if outputs.next().is_some() {
+                return None;
+            }
+            let q = cell["connections"][pin].get(0)?.as_u64()?;
+            Some((name.clone(), pin.clone(), q))
+        })
+        .collect();
+    let mut new_cells = Map::new();
+    for (name, q_pin, q) in flops {
+        let Some(loads) = all.get(&q) else { continue };
+        let weights: Vec<usize> = loads
+            .iter()
+            .map(|s| sink_load(m, lib, behind, s).0)
+            .collect();
+        let total: usize = weights.iter().sum();
+        if total <= budget {
+            continue;
+        }
+        let copies = total.div_ceil(budget);
+        let share = total.div_ceil(copies);
+        let (mut group, mut filled) = (0, 0);
+        for (s, w) in loads.iter().zip(weights) {
+            if filled > 0 && filled + w > share && group + 1 < copies {
+                group += 1;
+                filled = 0;
+            }
+            filled += w;
+            if group == 0 {
+                continue;
+            }
+            let copy = format!("{name}_dup{group}");
+            if !new_cells.contains_key(&copy) {
+                let mut cell = m["cells"][&name].clone();
+                cell["connections"][&q_pin] = json!([next_bit]);
+                next_bit += 1;
+                new_cells.insert(copy.clone(), cell);
+                copies_added += 1;
+            }
+            let bit = new_cells[&copy]["connections"][&q_pin][0]
+                .as_u64()
+                .expect("set above");
+            rewire(m, s, bit);
+        }
+    }
+    m["cells"]
+        .as_object_mut()
+        .ok_or("netlist without cells")?
+        .extend(new_cells);
+    Ok(copies_added)
+}
+
 /// Splits every net with more than `max_fanout` loads (except the `skip`
 /// bits: the clock) into a tree of `lib`'s strongest buffer, `max_fanout`
 /// loads per driver.
@@ -187,14 +285,7 @@ pub fn buffer_fanout(
         .ok_or("the Liberty has no non-inverting buffer cell")?;
     let m = top_module(json, top)?;
     let all = sinks(m);
-    let mut next_bit = all.keys().max().copied().unwrap_or(1) + 1;
-    for cell in m["cells"].as_object().into_iter().flatten() {
-        for bits in cell.1["connections"].as_object().into_iter().flatten() {
-            for (_, b) in bits_of(bits.1) {
-                next_bit = next_bit.max(b.unwrap_or(0) + 1);
-            }
-        }
-    }
+    let mut next_bit = free_bit(m, &all);
     let mut stats = BufferStats {
         max_fanout,
         ..Default::default()
@@ -507,5 +598,40 @@ mod tests {
         assert_eq!(st.buffers_added, 3);
         assert!(st.worst_fanout_after <= 8, "{st:?}");
         assert_eq!(behind[&("top".to_string(), "x".to_string(), 0)].0, 3);
+    }
+
+    #[test]
+    fn a_flop_driving_150_pins_becomes_three_copies_of_at_most_64() {
+        let lib = Library::parse(LIB);
+        let mut net = star(150);
+        let copies = replicate_registers(&mut net, "top", &lib, 8, &PortLoads::new()).unwrap();
+        // 150 loads over a budget of 8 x 8: three flops, 50 loads each.
+        assert_eq!(copies, 2);
+        let m = top_module(&mut net, "top").unwrap();
+        let after = sinks(m);
+        let cells = m["cells"].as_object().unwrap();
+        let mut served = 0;
+        for name in ["$src", "$src_dup1", "$src_dup2"] {
+            let c = &cells[name];
+            // Same inputs as the original: same state every cycle.
+            assert_eq!(c["connections"]["D"], json!([3]), "{name}");
+            assert_eq!(c["connections"]["CLK"], json!([2]), "{name}");
+            let q = c["connections"]["Q"][0].as_u64().unwrap();
+            let n = after[&q].len();
+            assert!(n <= 64 && n >= 49, "{name} drives {n}");
+            served += n;
+        }
+        assert_eq!(served, 150);
+        // The D net now feeds the three copies; the clock reaches all.
+        assert_eq!(after[&3].len(), 3);
+        assert_eq!(after[&2].len(), 153);
+        // Under the budget nothing changes.
+        let mut small = star(64);
+        let before = small.clone();
+        assert_eq!(
+            replicate_registers(&mut small, "top", &lib, 8, &PortLoads::new()).unwrap(),
+            0
+        );
+        assert_eq!(small, before);
     }
 }
