@@ -18,9 +18,10 @@ pub const REQUANTIZER: &str = "requantizer";
 pub struct OutputCuts {
     /// Registers the beat's accumulators and bias (output slot).
     pub select: bool,
-    /// Registers `alpha * accP` (and `beta * accE`) at the product width.
+    /// Registers `alpha * accP` (and `beta * accE`) as two half products
+    /// each, and the bias beside them.
     pub products: bool,
-    /// Registers the value `sum + bias`.
+    /// Registers `rounded`, the value plus the rounding addend.
     pub sum: bool,
     /// Registers the rounded, shifted value before saturation.
     pub scaled: bool,

@@ -320,9 +320,22 @@ fn run(cmd: &mut Command, what: &str) -> Result<String, FlowError> {
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     if !out.status.success() || text.contains("\nError:") || text.starts_with("Error:") {
+        // The tool's own error lines first (they may sit far above the
+        // tail), then the tail and the exit status.
+        let errors: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("Error") || l.contains(" Error:"))
+            .take(5)
+            .collect();
         let tail: Vec<&str> = text.lines().rev().take(20).collect();
         return Err(FlowError::Tool(format!(
-            "{what} failed:\n{}",
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                errors.join("\n") + "\n...\n"
+            },
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         )));
     }
