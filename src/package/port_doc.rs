@@ -320,23 +320,22 @@ after the `in_last` vector was accepted (when the engine was otherwise idle{lat_
 follows per cycle.
 
 Back-pressure: a beat stays on `out_data` until it is taken. Beats are requantized one
-per cycle from the lane accumulators into the output path: {path}, {pathbeats} beat(s) in all,
-which all move together and hold still while the output register waits. Beats that do not
-fit wait in the lane accumulators, so the next vector's sums cannot enter them. While beats
+per cycle from the lane accumulators {path}. Beats that do not fit wait in the lane
+accumulators, so the next vector's sums cannot enter them. While beats
 wait, the engine keeps accepting input vectors until a `last` vector's sums wait in the
 lane accumulators and two more vectors are behind it (one finishing its bit planes, one
 being issued), then holds `in_ready` low until beats are taken. No output is ever dropped
 or overwritten.
 "#,
         path = if d.output_pipeline == 0 {
-            "the one-beat output register".to_string()
+            "into the one-beat output register".to_string()
         } else {
             format!(
-                "{} register stage(s) of the requantizer path (`output_pipeline`) and the output register",
-                d.output_pipeline
+                "through the {} register stage(s) of the requantizer path (`output_pipeline`)\ninto the output register: {} beats in all, which move together and hold still\nwhile the output register waits",
+                d.output_pipeline,
+                d.output_pipeline + 1
             )
         },
-        pathbeats = d.output_pipeline + 1,
         bx = c.act_bits,
         sign = if c.act_signed {
             "two's complement"

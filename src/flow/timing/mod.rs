@@ -96,8 +96,11 @@ pub struct TimingReport {
     /// Flat netlist: cells and cell area (black-box macros excluded).
     pub cells: u64,
     pub cell_area_um2: f64,
-    pub power_w: f64,
-    pub leakage_w: f64,
+    /// Total power at OpenSTA's default activity and leakage, W; None with
+    /// `power_note` saying why when OpenSTA could not report them.
+    pub power_w: Option<f64>,
+    pub leakage_w: Option<f64>,
+    pub power_note: Option<String>,
     pub buffering: BufferStats,
     /// Liberty cells the netlist uses.
     pub cell_types: Vec<String>,
@@ -118,13 +121,21 @@ impl TimingReport {
             self.failing_endpoints,
             self.endpoints
         );
+        let power = match (self.power_w, self.leakage_w) {
+            (Some(p), Some(l)) => format!(
+                "power {:.3} mW at OpenSTA's default activity, leakage {:.3} uW",
+                p * 1e3,
+                l * 1e6
+            ),
+            _ => format!(
+                "power not available ({})",
+                self.power_note.as_deref().unwrap_or("unknown")
+            ),
+        };
         let _ = writeln!(
             s,
-            "{} cells, {:.0} um^2 (macros excluded); power {:.3} mW at OpenSTA's default activity, leakage {:.3} uW",
-            self.cells,
-            self.cell_area_um2,
-            self.power_w * 1e3,
-            self.leakage_w * 1e6
+            "{} cells, {:.0} um^2 (macros excluded); {power}",
+            self.cells, self.cell_area_um2,
         );
         let b = &self.buffering;
         let _ = writeln!(
@@ -535,7 +546,23 @@ fn report_in(
     let endpoints = sta::parse_endpoints(&out);
     let worst = sta::parse_worst_slack(&out)
         .ok_or_else(|| FlowError::Tool(format!("no worst slack in the OpenSTA output:\n{out}")))?;
-    let (power_w, leakage_w) = sta::parse_power(&out).unwrap_or((0.0, 0.0));
+    // Power is a by-product: when OpenSTA cannot report it, the timing
+    // still stands, and the report says why power is missing.
+    let (power_w, leakage_w, power_note) = match sta_run("power.tcl", sta::power_commands()) {
+        Ok(text) => match sta::parse_power(&text) {
+            Some((p, l)) => (Some(p), Some(l), None),
+            None => (
+                None,
+                None,
+                Some("no Total row in OpenSTA's report_power".to_string()),
+            ),
+        },
+        Err(e) => (
+            None,
+            None,
+            Some(e.to_string().lines().next().unwrap_or_default().to_string()),
+        ),
+    };
 
     // The worst endpoint of every block, then its full path.
     let blocks_of = instance_blocks(design);
@@ -610,6 +637,7 @@ fn report_in(
         cell_area_um2,
         power_w,
         leakage_w,
+        power_note,
         buffering,
         cell_types,
         area,
