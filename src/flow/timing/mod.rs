@@ -560,7 +560,14 @@ fn report_in(
         Err(e) => (
             None,
             None,
-            Some(e.to_string().lines().next().unwrap_or_default().to_string()),
+            Some(
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim_end_matches(':')
+                    .to_string(),
+            ),
         ),
     };
 
