@@ -618,7 +618,7 @@ mod tests {
             assert_eq!(c["connections"]["CLK"], json!([2]), "{name}");
             let q = c["connections"]["Q"][0].as_u64().unwrap();
             let n = after[&q].len();
-            assert!(n <= 64 && n >= 49, "{name} drives {n}");
+            assert!((49..=64).contains(&n), "{name} drives {n}");
             served += n;
         }
         assert_eq!(served, 150);
