@@ -4,7 +4,7 @@
 use super::iface::{input, interface, output, Block, PortSpec};
 use super::{field, Ctx};
 use crate::config::layout::{LANE, SCALES};
-use crate::ir::expr::{select, sext, zext};
+use crate::ir::expr::{select, sext};
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub const REQUANTIZER: &str = "requantizer";
@@ -18,8 +18,8 @@ pub const REQUANTIZER: &str = "requantizer";
 pub struct OutputCuts {
     /// Registers the beat's accumulators and bias (output slot).
     pub select: bool,
-    /// Registers `alpha * accP` (and `beta * accE`) as two half products
-    /// each, and the bias beside them.
+    /// Registers `alpha * accP` (and `beta * accE`) in carry-save form, two
+    /// vectors each, and the bias beside them.
     pub products: bool,
     /// Registers `rounded`, the value plus the rounding addend.
     pub sum: bool,
@@ -191,18 +191,16 @@ fn scaled_sum(
     };
     let mut sum = stage(m, "bias_x", Ty::signed(vw), sext("bias", bb, vw));
     let mut terms = Vec::new();
-    // A products cut splits each product at half the scale's bits: the
-    // two half-width products are registered and added in the next stage,
-    // which balances the stages (a whole 16 x 19 bit product was 30 cells
-    // deep in osu018, the sum after it far less). The split needs the
-    // half products to fit beside the shift; otherwise the product stays whole.
-    let low = sb / 2;
-    let half_bits = aw + low + 1;
-    let split = cuts.products && low >= 1 && half_bits + low <= vw;
+    // A products cut registers each product in carry-save form (two
+    // vectors whose sum is the product), so the carry-propagate addition
+    // joins the sum stage's multi-operand adder: a whole 16 x 19 bit
+    // product was 30 cells deep in osu018, two half products 28; in
+    // carry-save form the stage left the critical paths.
+    let carry_save = cuts.products && sb >= 2;
     for &(scale, acc) in products.iter().rev() {
         m.wire(scale, Ty::unsigned(sb), field("scale", scale_word, scale));
-        if split {
-            terms.push(split_product(m, scale, acc, (sb, aw, vw), &en));
+        if carry_save {
+            terms.push(carry_save_product(m, scale, acc, (sb, aw, vw), &en));
             continue;
         }
         let s = m.wire(&format!("{scale}_x"), Ty::signed(vw), sext(scale, sb, vw));
@@ -216,51 +214,80 @@ fn scaled_sum(
     sum
 }
 
-/// `scale * acc` as `(hi * acc) << low + lo * acc`, `lo` the scale's low
-/// `sb / 2` bits (unsigned) and `hi` the rest (signed), both half products
-/// registered (enable `en`) at `aw + sb / 2 + 1` bits, which holds either.
-fn split_product(
+/// `scale * acc` (both signed) at `vw` bits, modulo 2^vw (exact: the
+/// product fits): one row `acc << i` per scale bit, the sign bit's row
+/// negated (`~row`, its `+ 1` added after the registers), reduced by 3:2
+/// carry-save adders to two vectors, registered (enable `en`). Returns
+/// their sum plus the correction, for the sum stage.
+fn carry_save_product(
     m: &mut Module,
     scale: &str,
     acc: &str,
     widths: (u32, u32, u32),
     en: &Expr,
 ) -> Expr {
-    let (sb, aw, vw) = widths;
-    let low = sb / 2;
-    let pw = aw + low + 1;
-    m.wire(
-        &format!("{scale}_hi"),
-        Ty::unsigned(sb - low),
-        Expr::slice(scale, low, sb - low),
-    );
-    let lo_x = m.wire(
-        &format!("{scale}_lo_x"),
-        Ty::signed(pw),
-        zext(Expr::slice(scale, 0, low), low, pw),
-    );
-    let hi_x = m.wire(
-        &format!("{scale}_hi_x"),
-        Ty::signed(pw),
-        sext(&format!("{scale}_hi"), sb - low, pw),
-    );
-    let a = m.wire(&format!("{acc}_x"), Ty::signed(pw), sext(acc, aw, pw));
-    let lo_name = format!("{scale}_lo_term");
-    let hi_name = format!("{scale}_hi_term");
-    m.enabled_reg(
-        &lo_name,
-        Ty::signed(pw),
-        "clk",
-        en.clone(),
-        lo_x.mul(a.clone()),
-    );
-    m.enabled_reg(&hi_name, Ty::signed(pw), "clk", en.clone(), hi_x.mul(a));
-    let shifted = Expr::concat(vec![sext(&hi_name, pw, vw - low), Expr::zero(low)]);
-    m.wire(
-        &format!("{scale}_term"),
-        Ty::signed(vw),
-        shifted.add(sext(&lo_name, pw, vw)),
-    )
+    let (sb, aw, w) = widths;
+    m.wire(&format!("{acc}_x"), Ty::unsigned(w), sext(acc, aw, w));
+    let shifted = |i: u32| -> Expr {
+        if i == 0 {
+            Expr::name(&format!("{acc}_x"))
+        } else {
+            Expr::concat(vec![
+                Expr::slice(&format!("{acc}_x"), 0, w - i),
+                Expr::zero(i),
+            ])
+        }
+    };
+    let mut rows: Vec<String> = Vec::new();
+    for i in 0..sb {
+        let masked = Expr::repeat(w, Expr::bit(scale, i)).and(shifted(i));
+        let row = if i == sb - 1 { masked.not() } else { masked };
+        let name = format!("{scale}_row_{i}");
+        m.wire(&name, Ty::unsigned(w), row);
+        rows.push(name);
+    }
+    let mut level = 0;
+    while rows.len() > 2 {
+        level += 1;
+        let mut next = Vec::new();
+        for (k, chunk) in rows.chunks(3).enumerate() {
+            if let [x, y, z] = chunk {
+                let (x, y, z) = (Expr::name(x), Expr::name(y), Expr::name(z));
+                let sum = format!("{scale}_s{level}_{k}");
+                m.wire(&sum, Ty::unsigned(w), x.xor(y).xor(z));
+                // The carry out of bit j weighs 2^(j+1): the top bit's
+                // falls off (modulo 2^w).
+                let low = |n: &str| Expr::slice(n, 0, w - 1);
+                let (x, y, z) = (low(&chunk[0]), low(&chunk[1]), low(&chunk[2]));
+                let carry = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
+                let cn = format!("{scale}_c{level}_{k}");
+                m.wire(&cn, Ty::unsigned(w - 1), carry);
+                let shifted = format!("{cn}_sh");
+                m.wire(
+                    &shifted,
+                    Ty::unsigned(w),
+                    Expr::concat(vec![Expr::name(&cn), Expr::zero(1)]),
+                );
+                next.push(sum);
+                next.push(shifted);
+            } else {
+                next.extend(chunk.iter().cloned());
+            }
+        }
+        rows = next;
+    }
+    let mut vectors = Vec::new();
+    for (k, row) in rows.into_iter().enumerate() {
+        let r = format!("{scale}_cs{k}");
+        m.enabled_reg(&r, Ty::unsigned(w), "clk", en.clone(), Expr::name(&row));
+        vectors.push(Expr::name(&r));
+    }
+    // The negated sign row's + 1.
+    let mut total = Expr::concat(vec![Expr::zero(w - 1), Expr::one_bit(true)]);
+    for v in vectors {
+        total = v.add(total);
+    }
+    m.wire(&format!("{scale}_term"), Ty::signed(w), total)
 }
 
 /// `rounding_shift` with the addend `half` decoded by the scale register
