@@ -6,6 +6,7 @@
 use super::constants::{self as k, Const, Data};
 use super::select;
 use super::{Imported, OnnxError, Options, SUPPORTED};
+use crate::diagnostics::printable;
 use crate::network::model::{ModelDesc, NodeDesc, OpKind};
 use crate::network::tensors::Tensor;
 use onnx_rs::ast::{Attribute, Dimension, Graph, Node, TensorProto, TypeValue};
@@ -111,7 +112,7 @@ pub(super) fn lower(
 ) -> Result<Imported, OnnxError> {
     let graph_err = |reason: String| OnnxError::Graph {
         path: path.into(),
-        reason: one_line(&reason),
+        reason: printable(&reason),
     };
     let sel = select::select(graph, options.output.as_deref()).map_err(graph_err)?;
     let live: Vec<&Node> = graph
@@ -265,35 +266,20 @@ fn casts_to_float(to: i64) -> bool {
     matches!(to, 1 | 10 | 11 | 16)
 }
 
-/// `text` with control characters escaped: names come from the file, and
-/// an error stays one line (a fuzzed tensor name held a newline).
-fn one_line(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .collect()
-}
-
 impl<'a> Importer<'a> {
     fn graph_err(&self, reason: &str) -> OnnxError {
         OnnxError::Graph {
             path: self.path.clone(),
-            reason: one_line(reason),
+            reason: printable(reason),
         }
     }
 
     fn err(&self, n: &Node, reason: impl Into<String>) -> OnnxError {
         OnnxError::Node {
             path: self.path.clone(),
-            node: one_line(&node_name(n)),
-            op: one_line(n.op_type.as_str()),
-            reason: one_line(&reason.into()),
+            node: printable(&node_name(n)),
+            op: printable(n.op_type.as_str()),
+            reason: printable(&reason.into()),
         }
     }
 
@@ -1220,17 +1206,5 @@ fn block_diagonal(w: &Tensor, groups: usize) -> Tensor {
     Tensor {
         shape: vec![o, c, kh, kw],
         data,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::one_line;
-
-    #[test]
-    fn one_line_escapes_control_characters_and_keeps_the_rest() {
-        assert_eq!(one_line("conv\n1\tx\r"), "conv\\n1\\tx\\r");
-        assert_eq!(one_line("stem.0.weight ü"), "stem.0.weight ü");
-        assert!(!one_line("a\u{0}b\u{1b}c").chars().any(char::is_control));
     }
 }
