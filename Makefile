@@ -31,7 +31,7 @@ TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 # file:Debian package (data the tools read)
 DATA     := /usr/share/qflow/tech/osu018/osu018_stdcells.lib:qflow-tech-osu018
 
-.PHONY: timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
+.PHONY: shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -493,6 +493,15 @@ regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
 		target/release/cimpool sweep run $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results)
 	target/release/cimpool sweep collect $(REGRESS_OUT)/results > $(REGRESS_OUT)/table.csv
 	@echo "table: $(REGRESS_OUT)/table.csv"
+
+# Shrinking a failing regression point: SEED's configuration (or
+# CONFIG=file.toml) reduced to one that fails the same step while every
+# simplification of it passes; build/shrink/minimal.toml.
+SEED ?=
+CONFIG ?=
+shrink: deps
+	cargo build --release --quiet
+	target/release/cimpool sweep shrink $(if $(CONFIG),--config $(CONFIG),--seed $(SEED)) --vectors $(VECTORS) --out $(BUILD)/shrink
 
 # Coverage: the regression on models with line and toggle coverage
 # counters, merged per module into build/coverage/coverage.md (what no

@@ -49,6 +49,9 @@ mod tests {
 
     #[test]
     fn one_line_joins_a_parser_message() {
-        assert_eq!(one_line("expected `=`\n  |\n1 | a b\n"), "expected `=` | 1 | a b");
+        assert_eq!(
+            one_line("expected `=`\n  |\n1 | a b\n"),
+            "expected `=` | 1 | a b"
+        );
     }
 }

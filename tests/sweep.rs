@@ -297,8 +297,9 @@ fn ray_and_slurm_give_the_local_results() {
 
 /// `sweep regress` points generate, lint, synthesize and co-simulate; a
 /// failing point makes `collect` exit 1 and print its reproduction. Seed
-/// 19 is one word line per phase over 30 rows and 11 planes (330 cycles
-/// per vector), which once outlasted the driver's watchdog.
+/// 29 is one word line per phase over 64 rows and 9 planes (576 cycles per
+/// vector; such a point once outlasted the driver's watchdog), seed 30 a
+/// mux crossbar over a pool of 5 with a pipeline stage.
 #[test]
 fn regress_points_verify_and_failures_are_reported() {
     common::require_tool("verilator");
@@ -310,11 +311,12 @@ fn regress_points_verify_and_failures_are_reported() {
         "--seeds",
         "2",
         "--first-seed",
-        "18",
+        "29",
         "--vectors",
         "100",
     ]);
     assert_eq!(points.lines().count(), 2);
+    assert!(points.contains(r#"wl_parallel = 1\nadc_bits"#), "{points}");
     let pts = write(tmp.path(), "points.jsonl", &points);
     let res = tmp.path().join("r");
     let r = res.display().to_string();
@@ -322,7 +324,13 @@ fn regress_points_verify_and_failures_are_reported() {
     let (csv, err) = ok(&["sweep", "collect", &r]);
     assert!(err.contains("2 of 2 configurations passed"), "{err}");
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
-    for name in ["lint_warnings", "synth_ok", "mismatches", "vectors"] {
+    for name in [
+        "lint_warnings",
+        "synth_ok",
+        "mismatches",
+        "vectors",
+        "pace_tiles",
+    ] {
         assert!(header.contains(&name), "{name} not in {header:?}");
     }
     // A failed point (as a broken generator would leave it) fails the run.
@@ -398,4 +406,40 @@ fn regress_coverage_is_merged_per_module() {
         &["sweep", "coverage", &empty.display().to_string()],
         "sweep regress --coverage",
     );
+}
+
+/// `sweep shrink` on a configuration that passes every step says there is
+/// nothing to shrink (shrinking a failure: `sweep::shrink`'s unit tests,
+/// and docs/VERIFICATION.md for a real run); bad input is refused.
+#[test]
+fn shrink_reports_a_passing_configuration_and_refuses_bad_input() {
+    common::require_tool("verilator");
+    common::require_tool("yosys");
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = write(
+        tmp.path(),
+        "c.toml",
+        "macros = 1\nrows = 4\ncols = 4\npool = 2\nact_bits = 2",
+    );
+    let out = tmp.path().join("shrink").display().to_string();
+    let (stdout, _) = ok(&[
+        "sweep",
+        "shrink",
+        "--config",
+        &cfg,
+        "--vectors",
+        "20",
+        "--out",
+        &out,
+    ]);
+    assert!(
+        stdout.contains("passes every step") && stdout.contains("nothing to shrink"),
+        "{stdout}"
+    );
+    let bad = write(tmp.path(), "bad.toml", "macros = 0");
+    assert_refused(&["sweep", "shrink", "--config", &bad], "macros");
+    // A usage error is clap's (exit 2, with the usage line).
+    let none = cimpool(&["sweep", "shrink"]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--seed"));
 }

@@ -85,6 +85,27 @@ pub enum SweepCommand {
         #[arg(long)]
         coverage: bool,
     },
+    /// Shrink a failing verification point to a small configuration that
+    /// fails the same step (fewer macros, rows, columns, planes, no
+    /// pipeline stages, keys at their defaults), trying each simplification
+    /// with generate, lint, synthesis and co-simulation (`make shrink SEED=n`).
+    Shrink {
+        /// The regression seed whose configuration failed (`sweep regress`).
+        #[arg(long, conflicts_with = "config", required_unless_present = "config")]
+        seed: Option<u64>,
+        /// A configuration file that failed, instead of a seed.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Random input vectors per co-simulation (the regression's count).
+        #[arg(long, default_value_t = 300)]
+        vectors: usize,
+        /// Most configurations to try.
+        #[arg(long, default_value_t = 80)]
+        max_tries: usize,
+        /// Folder for the scratch runs and the result (minimal.toml).
+        #[arg(long, default_value = "build/shrink")]
+        out: PathBuf,
+    },
     /// Merge the coverage of a `sweep regress --coverage` run per module:
     /// a Markdown table, the lines and branches no run reached and the
     /// signals that never toggled.

@@ -47,6 +47,50 @@ pub fn sweep(cmd: SweepCommand) -> Result<()> {
                 start.elapsed().as_secs_f64()
             );
         }
+        SweepCommand::Shrink {
+            seed,
+            config,
+            vectors,
+            max_tries,
+            out,
+        } => {
+            let (start, seed) = match (seed, config) {
+                (Some(seed), _) => (cimpool::config::random::legal_config(seed).0, seed),
+                (None, Some(file)) => (cimpool::config::Config::from_file(&file)?.resolved(), 1),
+                (None, None) => unreachable!("clap requires --seed or --config"),
+            };
+            start.validate()?;
+            eprintln!(
+                "cimpool: verifying {} (generate, lint, synthesize, co-simulate), then each simplification that still fails",
+                cimpool::estimate::label(&start)
+            );
+            let mut tries = 0;
+            let shrunk =
+                sweep::run::shrink_failure(&start, seed, vectors, &out, max_tries, |c, failed| {
+                    tries += 1;
+                    eprintln!(
+                        "try {tries}: {} -> {}",
+                        cimpool::estimate::label(c),
+                        if failed { "fails, kept" } else { "passes" }
+                    );
+                })?;
+            match shrunk {
+                None => println!("cimpool: the configuration passes every step (generate, lint, synthesize, co-simulate): nothing to shrink"),
+                Some((s, failure)) => {
+                    let file = out.join("minimal.toml");
+                    std::fs::write(&file, s.config.to_toml()).map_err(|e| {
+                        Error::Usage(format!("cannot write {}: {e}", file.display()))
+                    })?;
+                    println!(
+                        "cimpool: shrunk in {} tries ({} simplifications kept) to {} ({}):\n{failure}",
+                        s.tries,
+                        s.kept,
+                        cimpool::estimate::label(&s.config),
+                        file.display()
+                    );
+                }
+            }
+        }
         SweepCommand::Coverage { results } => {
             print!("{}", sweep::coverage(&results)?.table());
         }

@@ -370,11 +370,46 @@ impl Derived {
                 + 4,
         }
     }
+
+    /// `(cycles_per_vector, first_beat_latency)` of a loaded tile that
+    /// issues `issue_steps` phase blocks per bit plane (the port document's
+    /// formulas): `issue_blocks` on a full tile, fewer on a block-sparse
+    /// tile (its valid phases or used slots, at least one). The fields of
+    /// the same names are this at `issue_blocks`.
+    pub fn pace(&self, issue_steps: u32) -> (u32, u32) {
+        let steps = self.planes() * issue_steps;
+        (
+            steps.max(self.crossbar_steps),
+            steps + self.crossbar_steps + self.crossbar_pipeline + self.output_pipeline + 4,
+        )
+    }
+
+    /// Bit planes of an input vector (act_bits).
+    pub fn planes(&self) -> u32 {
+        self.steps_per_vector / self.issue_blocks
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The pace of a full tile is the configuration's own figures, on
+    /// every legal random configuration; a sparser tile is never slower.
+    #[test]
+    fn pace_of_a_full_tile_is_the_derived_figures() {
+        for seed in 1..=100 {
+            let (c, _) = crate::config::random::legal_config(seed);
+            let d = Derived::new(&c);
+            assert_eq!(d.planes(), c.act_bits);
+            assert_eq!(
+                d.pace(d.issue_blocks),
+                (d.cycles_per_vector, d.first_beat_latency)
+            );
+            let (cpv, lat) = d.pace(1);
+            assert!(cpv <= d.cycles_per_vector && lat <= d.first_beat_latency);
+        }
+    }
 
     #[test]
     fn adc_matches_spec_examples() {

@@ -42,6 +42,10 @@ pub struct Report {
     pub output_vectors: usize,
     pub beats: usize,
     pub lanes_compared: usize,
+    /// Tiles replayed at full speed whose pace matched the port document
+    /// (`cosim::pace`; 0 where not checked), and how many were sparse.
+    pub pace_tiles: usize,
+    pub pace_sparse_tiles: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -50,8 +54,28 @@ impl std::fmt::Display for Report {
             f,
             "{} input vectors, {} loads, {} output vectors, {} beats, {} lane values compared over {} cycles",
             self.vectors, self.loads, self.output_vectors, self.beats, self.lanes_compared, self.cycles
-        )
+        )?;
+        if self.pace_tiles > 0 {
+            write!(
+                f,
+                "; pace as documented on {} tiles ({} sparse)",
+                self.pace_tiles, self.pace_sparse_tiles
+            )?;
+        }
+        Ok(())
     }
+}
+
+/// When things happened in a lock-step run. The RTL's handshakes equal
+/// the cycle model's every cycle (or the run fails), so these are the RTL's.
+#[derive(Clone, Debug, Default)]
+pub struct Timeline {
+    /// Per accepted input vector, in order: the cycle it was accepted and
+    /// the loaded tile's issue steps per bit plane.
+    pub accepted: Vec<(u64, u32)>,
+    /// Per output vector: the index of its `last` input vector and the
+    /// first cycle its first beat was valid.
+    pub first_beat: Vec<(usize, u64)>,
 }
 
 /// The golden side of a lock-step run: the model's memories and
@@ -75,6 +99,9 @@ struct Lockstep<'a> {
     /// The `in_data` words of the vector on offer (encoded once, not once
     /// per cycle it waits).
     encoded: Option<(usize, crate::loadport::Words)>,
+    /// The loaded tile's issue steps per bit plane.
+    issue_steps: u32,
+    timeline: Timeline,
 }
 
 impl Lockstep<'_> {
@@ -181,6 +208,7 @@ impl Lockstep<'_> {
     /// The golden model takes what the RTL accepted this cycle.
     fn accept(
         &mut self,
+        cycle: u64,
         load_valid: bool,
         inputs: &Inputs,
         model: &Outputs,
@@ -190,6 +218,7 @@ impl Lockstep<'_> {
                 self.port.apply(&mut self.golden.weights, load)?;
                 let steps = issue_steps_per_plane(self.config, &self.golden.weights);
                 self.schedule.set_issue_steps(steps);
+                self.issue_steps = steps;
             }
             self.report.loads += 1;
             self.next += 1;
@@ -202,6 +231,7 @@ impl Lockstep<'_> {
                     self.report.output_vectors += 1;
                 }
             }
+            self.timeline.accepted.push((cycle, self.issue_steps));
             self.vector_index += 1;
             self.report.vectors += 1;
             self.next += 1;
@@ -217,6 +247,18 @@ pub fn run(
     traffic: Traffic,
     trace: Option<&Path>,
 ) -> Result<Report, CosimError> {
+    run_timed(sim, config, scenario, traffic, trace).map(|(report, _)| report)
+}
+
+/// As `run`, also returning when each vector was accepted and each output
+/// vector's first beat became valid.
+pub fn run_timed(
+    sim: &mut Sim,
+    config: &Config,
+    scenario: &Scenario,
+    traffic: Traffic,
+    trace: Option<&Path>,
+) -> Result<(Report, Timeline), CosimError> {
     let d = Derived::new(config);
     let port = LoadPort::new(config);
     let mut ls = Lockstep {
@@ -233,6 +275,8 @@ pub fn run(
         vector_index: 0,
         beat_in_vector: 0,
         encoded: None,
+        issue_steps: d.issue_blocks,
+        timeline: Timeline::default(),
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(traffic.seed);
     if let Some(path) = trace {
@@ -253,7 +297,7 @@ pub fn run(
         let done = ls.next == scenario.commands.len() && ls.expected.is_empty();
         if done && ls.schedule.outputs().load_ready {
             ls.report.cycles = cycle;
-            return Ok(ls.report);
+            return Ok((ls.report, ls.timeline));
         }
         let offer = rng.gen_bool(traffic.p_valid);
         let out_ready = rng.gen_bool(traffic.p_ready);
@@ -261,10 +305,17 @@ pub fn run(
         sim.eval();
         let model = ls.schedule.outputs();
         ls.check_handshakes(sim, cycle, &model)?;
+        if model.out_valid && ls.beat_in_vector == 0 {
+            if let Some(&(vector, ..)) = ls.expected.front() {
+                if ls.timeline.first_beat.last().map(|&(v, _)| v) != Some(vector) {
+                    ls.timeline.first_beat.push((vector, cycle));
+                }
+            }
+        }
         if model.out_valid && out_ready {
             ls.check_beat(sim, cycle)?;
         }
-        ls.accept(load_valid, &inputs, &model)?;
+        ls.accept(cycle, load_valid, &inputs, &model)?;
         ls.schedule.tick(inputs);
         sim.cycle();
     }

@@ -3,6 +3,7 @@
 pub mod coverage;
 pub mod driver;
 pub mod icarus;
+pub mod pace;
 pub mod scenario;
 pub mod shim;
 pub mod sim;
@@ -77,6 +78,10 @@ pub enum CosimError {
     Package(String),
     #[error("{0}")]
     Mismatch(Box<Mismatch>),
+    /// The RTL, replayed at full speed, keeps a pace other than the one
+    /// the port document states (`pace`).
+    #[error("the RTL's pace differs from the port document: {0}")]
+    Pace(String),
     /// A scenario write the load port cannot decode.
     #[error("scenario: {0}")]
     Load(#[from] crate::loadport::LoadError),
@@ -93,7 +98,30 @@ pub fn cosimulate(
 ) -> Result<driver::Report, CosimError> {
     let built = verilate::verilate(package_dir, build_root, 2, Instrument::Plain)?;
     let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
-    run_scenario(package_dir, build_root, &built, &scenario, traffic, None)
+    let report = run_scenario(package_dir, build_root, &built, &scenario, traffic, None)?;
+    check_pace(&built, &scenario, report)
+}
+
+/// After a passing random run: its tiles replayed at full speed, the pace
+/// the port document states checked (`pace`), and counted in the report.
+fn check_pace(
+    built: &verilate::Verilated,
+    random: &scenario::Scenario,
+    mut report: driver::Report,
+) -> Result<driver::Report, CosimError> {
+    let plan = pace::plan(random);
+    let full_speed = driver::Traffic {
+        p_valid: 1.0,
+        p_ready: 1.0,
+        seed: 0,
+    };
+    let mut sim = sim::Sim::load(&built.library)?;
+    let (_, timeline) =
+        driver::run_timed(&mut sim, &built.config, &plan.scenario, full_speed, None)?;
+    let paced = pace::check(&built.config, &plan, &timeline).map_err(CosimError::Pace)?;
+    report.pace_tiles = paced.tiles;
+    report.pace_sparse_tiles = paced.sparse_tiles;
+    Ok(report)
 }
 
 /// As `cosimulate`, on a model built with line and toggle coverage
@@ -108,14 +136,15 @@ pub fn cosimulate_with_coverage(
 ) -> Result<driver::Report, CosimError> {
     let built = verilate::verilate(package_dir, build_root, 2, Instrument::Coverage)?;
     let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
-    run_scenario(
+    let report = run_scenario(
         package_dir,
         build_root,
         &built,
         &scenario,
         traffic,
         Some(dat),
-    )
+    )?;
+    check_pace(&built, &scenario, report)
 }
 
 /// Co-simulates a given scenario (for example a compressed layer's memory

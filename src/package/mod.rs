@@ -213,7 +213,8 @@ mod tests {
                     Ok(pkg) => {
                         generated.set(generated.get() + 1);
                         dense.set(dense.get() + c.is_dense() as u32);
-                        prop_assert!(pkg.files.iter().any(|(n, _)| n == "cim_top.v"));
+                        let top = format!("{}cim_top.v", c.prefix);
+                        prop_assert!(pkg.files.iter().any(|(n, _)| *n == top));
                     }
                     Err(PackageError::Config(e)) => {
                         prop_assert!(e.to_string().starts_with("config field `"), "{e}")

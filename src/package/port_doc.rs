@@ -344,14 +344,21 @@ or overwritten.
         },
         cpv = d.cycles_per_vector,
         pace = if c.is_dense() && c.sparsity != Sparsity::None {
-            " when every phase block of the tile is computed; a tile with\nphase blocks skipped (invalid, or named by no slot) takes fewer"
+            format!(
+                " at best when every phase block of the tile is computed; a tile\nthat computes s phase blocks per plane (its valid phases, or its slots naming a block;\nat least 1) is accepted every max({} x s, {}) cycles",
+                c.act_bits, d.crossbar_steps
+            )
         } else {
-            " at best"
+            " at best".to_string()
         },
         lat_note = if c.is_dense() && c.sparsity != Sparsity::None {
-            " and every phase block of\nthe tile computed; fewer on a sparse tile"
+            format!(
+                " and every phase block of\nthe tile computed; {} x s + {} cycles on a tile that computes s phase blocks per plane",
+                c.act_bits,
+                d.first_beat_latency - d.steps_per_vector
+            )
         } else {
-            ""
+            String::new()
         },
         beats = d.out_beats,
         ol = d.out_lanes,

@@ -3,6 +3,7 @@
 //! job), `collect` the results into a table and its Pareto front.
 
 pub mod run;
+pub mod shrink;
 pub mod space;
 
 use crate::error::{Error, Result};
@@ -275,14 +276,23 @@ pub fn collect_table(
         .iter()
         .all(|m| m.figures.contains_key("lint_warnings") || m.failure.is_some());
     if verification && minimize.is_empty() && maximize.is_empty() {
-        let total = |f: &str| -> f64 { metrics.iter().filter_map(|m| m.figures.get(f)).sum() };
+        // As an integer: an empty f64 sum is -0.
+        let total = |f: &str| -> u64 {
+            metrics.iter().filter_map(|m| m.figures.get(f)).sum::<f64>() as u64
+        };
         let passed = metrics.iter().filter(|m| m.failure.is_none()).count();
         let mut notes = vec![format!(
-            "cimpool: {passed} of {} configurations passed lint, synthesis and co-simulation: {:.0} vectors, {:.0} lane values, {:.0} cycles, 0 mismatches in the passing ones",
+            "cimpool: {passed} of {} configurations passed lint, synthesis and co-simulation{}: {} vectors, {} lane values, {} cycles, 0 mismatches in the passing ones; the port document's pace held on {} tiles ({} sparse)",
             metrics.len(),
+            match total("cosim_skipped") {
+                0 => String::new(),
+                n => format!(" ({n} with black-box macros: lint and synthesis only)"),
+            },
             total("vectors"),
             total("lane_values"),
-            total("cycles")
+            total("cycles"),
+            total("pace_tiles"),
+            total("pace_sparse_tiles")
         )];
         let failed: Vec<_> = metrics.iter().filter(|m| m.failure.is_some()).collect();
         for m in &failed {

@@ -84,6 +84,89 @@ pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
     Ok((m, true))
 }
 
+/// The first failing step of a verification of `config` (generate, lint,
+/// synthesize, co-simulate `vectors` vectors with traffic seed `seed`) in
+/// `dir`, or None when every step passes; a panic is a failure too.
+pub fn verify_config(
+    config: &Config,
+    seed: u64,
+    vectors: usize,
+    dir: &Path,
+) -> Result<Option<String>> {
+    std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
+    let job = super::space::VerifyJob {
+        seed,
+        vectors,
+        coverage: false,
+    };
+    match std::panic::catch_unwind(|| verify(config, &job, dir)) {
+        Ok(result) => result.map(|(_, _, failure)| failure),
+        Err(p) => Ok(Some(format!(
+            "panic: {}",
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "a panic".into())
+        ))),
+    }
+}
+
+/// The step a failure message names (`co-simulation`, `verilator -Wall`,
+/// ...): shrinking keeps only simplifications that fail the same step.
+pub fn failing_step(failure: &str) -> &str {
+    failure.split(':').next().unwrap_or(failure)
+}
+
+/// Shrinks a failing configuration (`shrink`), verifying each try in a
+/// scratch folder under `out` that is removed after it. None when `config`
+/// passes every step; else the shrunk configuration and its failure.
+pub fn shrink_failure(
+    config: &Config,
+    seed: u64,
+    vectors: usize,
+    out: &Path,
+    max_tries: usize,
+    mut on_try: impl FnMut(&Config, bool),
+) -> Result<Option<(super::shrink::Shrunk, String)>> {
+    let scratch = out.join("try");
+    let run = |c: &Config| -> Result<Option<String>> {
+        let _ = std::fs::remove_dir_all(&scratch);
+        let failure = verify_config(c, seed, vectors, &scratch);
+        let _ = std::fs::remove_dir_all(&scratch);
+        failure
+    };
+    let Some(first) = run(config)? else {
+        return Ok(None);
+    };
+    let step = failing_step(&first).to_string();
+    let mut error = None;
+    let mut last_failure = first;
+    let mut failure_of = std::collections::HashMap::new();
+    let shrunk = super::shrink::shrink(
+        config,
+        max_tries,
+        |c| match run(c) {
+            Ok(Some(f)) if failing_step(&f) == step => {
+                failure_of.insert(c.to_toml(), f);
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                error.get_or_insert(e);
+                false
+            }
+        },
+        |c, failed| on_try(c, failed),
+    );
+    if let Some(e) = error {
+        return Err(e);
+    }
+    if let Some(f) = failure_of.remove(&shrunk.config.to_toml()) {
+        last_failure = f;
+    }
+    Ok(Some((shrunk, last_failure)))
+}
+
 fn io(p: &Path, e: std::io::Error) -> Error {
     Error::Usage(format!("{}: {e}", p.display()))
 }
@@ -241,6 +324,12 @@ fn verify(
             + &String::from_utf8_lossy(&synth.stdout);
         return fail("yosys check -assert", &log, figures);
     }
+    // Black-box macros have no behaviour to simulate: such a package is
+    // linted and synthesized (its periphery), not co-simulated.
+    if config.storage == crate::config::Storage::Blackbox {
+        figures.insert("cosim_skipped".into(), 1.0);
+        return Ok((label, figures, None));
+    }
     let traffic = crate::cosim::driver::Traffic {
         p_valid: 0.85,
         p_ready: 0.7,
@@ -259,6 +348,8 @@ fn verify(
             figures.insert("lane_values".into(), r.lanes_compared as f64);
             figures.insert("cycles".into(), r.cycles as f64);
             figures.insert("mismatches".into(), 0.0);
+            figures.insert("pace_tiles".into(), r.pace_tiles as f64);
+            figures.insert("pace_sparse_tiles".into(), r.pace_sparse_tiles as f64);
         }
         Err(crate::cosim::CosimError::Mismatch(m)) => {
             figures.insert("mismatches".into(), 1.0);
