@@ -208,6 +208,14 @@ fn cosim(args: &CosimArgs) -> Result<()> {
         r,
         start.elapsed().as_secs_f64()
     );
+    if args.x_seeds > 0 {
+        let seeds: Vec<u32> = (1..=args.x_seeds).collect();
+        let x = cosim::cosimulate_random_x(rtl, build, args.vectors, traffic, &seeds)?;
+        println!(
+            "cimpool: with registers starting random ({} seeds) it matches too: {x}",
+            seeds.len()
+        );
+    }
     if args.verilate.coverage {
         let merged = cosim::coverage::Merged::read(std::slice::from_ref(&dat), rtl)?;
         print!("{}", merged.table());

@@ -5,7 +5,9 @@
 
 mod common;
 
-use cimpool::cosim::{cosimulate, driver::Traffic, icarus, scenario, CosimError};
+use cimpool::cosim::{
+    cosimulate, cosimulate_random_x, driver::Traffic, icarus, scenario, CosimError,
+};
 use std::path::{Path, PathBuf};
 
 fn build_root() -> PathBuf {
@@ -101,6 +103,51 @@ fn expect_mismatch(dir: &Path) -> cimpool::cosim::Mismatch {
             *m
         }
         other => panic!("the broken RTL was not caught: {other:?}"),
+    }
+}
+
+/// Seeds of the random register start (`--x-initial unique`).
+const X_SEEDS: [u32; 4] = [1, 2, 3, 4];
+
+/// With every register and X assignment starting random (4 seeds), reset
+/// and the scenario's loads leave no output depending on what nothing
+/// initialised: both engines, Benes and output pipelines, sparse tiles.
+#[test]
+fn registers_starting_random_change_no_output() {
+    common::require_tool("verilator");
+    for toml in [
+        "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\ncrossbar = 'benes'\ncrossbar_pipeline = 2\noutput_pipeline = 3\nout_lanes = 8\nadc_bits = 2",
+        "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nact_bits = 3\nsparsity = 'compact'\nslots = 3\noutput_pipeline = 1",
+        "engine = 'dense'\nw_bits = 3\nmacros = 1\nrows = 24\ncols = 12\nwl_parallel = 8\nact_bits = 2\nsparsity = 'skip'",
+    ] {
+        let (_tmp, dir) = common::generate(&common::config(toml));
+        let r = cosimulate_random_x(&dir, &build_root(), 300, Traffic::default(), &X_SEEDS)
+            .unwrap_or_else(|e| panic!("[{toml}] with registers starting random:\n{e}"));
+        assert!(r.vectors >= 4 * 300 && r.beats > 0, "{r:?}");
+        eprintln!("random register start, {} seeds: 0 mismatches; {r}", X_SEEDS.len());
+    }
+}
+
+/// The random start can fail: a controller flag whose reset is removed
+/// passes with Verilator's usual zero start and is caught once registers
+/// start random.
+#[test]
+fn a_register_without_reset_is_caught_by_the_random_start() {
+    common::require_tool("verilator");
+    let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3";
+    let (_tmp, dir) = mutated(
+        toml,
+        "cim_controller.v",
+        "            b_busy <= 1'd0;\n        end else if (commit_w)",
+        "            b_busy <= b_busy;\n        end else if (commit_w)",
+    );
+    cosimulate(&dir, &build_root(), 300, Traffic::default())
+        .expect("a zero start hides the missing reset");
+    match cosimulate_random_x(&dir, &build_root(), 300, Traffic::default(), &X_SEEDS) {
+        Err(CosimError::Mismatch(m)) => {
+            assert!(m.what.contains("registers started random, X seed"), "{m}");
+        }
+        other => panic!("the missing reset was not caught: {other:?}"),
     }
 }
 

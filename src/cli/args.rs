@@ -609,6 +609,11 @@ pub struct CosimArgs {
     /// Probability that the output is ready in a cycle.
     #[arg(long, default_value_t = 0.7)]
     pub p_ready: f64,
+    /// Then run the same scenario N more times on a model whose registers
+    /// and X assignments start random (Verilator `--x-initial unique
+    /// --x-assign unique`, seeds 1..=N): no output may depend on them.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub x_seeds: u32,
 }
 
 impl VerilateArgs {

@@ -65,14 +65,19 @@ pub fn sweep(cmd: SweepCommand) -> Result<()> {
                 cimpool::estimate::label(&start)
             );
             let mut tries = 0;
+            let mut current = start.to_toml();
             let shrunk =
                 sweep::run::shrink_failure(&start, seed, vectors, &out, max_tries, |c, failed| {
                     tries += 1;
+                    let next = c.to_toml();
                     eprintln!(
-                        "try {tries}: {} -> {}",
-                        cimpool::estimate::label(c),
+                        "try {tries}: {}: {}",
+                        changed_keys(&current, &next),
                         if failed { "fails, kept" } else { "passes" }
                     );
+                    if failed {
+                        current = next;
+                    }
                 })?;
             match shrunk {
                 None => println!("cimpool: the configuration passes every step (generate, lint, synthesize, co-simulate): nothing to shrink"),
@@ -118,4 +123,20 @@ pub fn sweep(cmd: SweepCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The keys whose lines differ between two configurations' TOML, as
+/// `key old -> new`, comma-separated.
+fn changed_keys(from: &str, to: &str) -> String {
+    let value = |text: &str, key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix(" = ").map(str::to_owned))
+            .unwrap_or_default()
+    };
+    to.lines()
+        .filter(|l| !from.lines().any(|f| f == *l))
+        .filter_map(|l| l.split_once(" = "))
+        .map(|(key, new)| format!("{key} {} -> {new}", value(from, key)))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

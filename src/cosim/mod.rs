@@ -102,6 +102,42 @@ pub fn cosimulate(
     check_pace(&built, &scenario, report)
 }
 
+/// As `cosimulate`, once per seed of `x_seeds` on a model whose registers
+/// and X assignments start random (`Instrument::RandomX`: Verilator's
+/// `--x-assign unique --x-initial unique`, each seed a different start):
+/// after reset and the scenario's loads, no output may depend on a
+/// register nothing initialised. The reports are summed.
+pub fn cosimulate_random_x(
+    package_dir: &Path,
+    build_root: &Path,
+    vectors: usize,
+    traffic: driver::Traffic,
+    x_seeds: &[u32],
+) -> Result<driver::Report, CosimError> {
+    let built = verilate::verilate(package_dir, build_root, 2, Instrument::RandomX)?;
+    let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let mut total = driver::Report::default();
+    for &x in x_seeds {
+        let mut sim = sim::Sim::load_random(&built.library, x)?;
+        let r = driver::run(&mut sim, &built.config, &scenario, traffic, None).map_err(
+            |e| match e {
+                CosimError::Mismatch(mut m) => {
+                    m.what = format!("{} (registers started random, X seed {x})", m.what);
+                    CosimError::Mismatch(m)
+                }
+                other => other,
+            },
+        )?;
+        total.cycles += r.cycles;
+        total.loads += r.loads;
+        total.vectors += r.vectors;
+        total.output_vectors += r.output_vectors;
+        total.beats += r.beats;
+        total.lanes_compared += r.lanes_compared;
+    }
+    Ok(total)
+}
+
 /// After a passing random run: its tiles replayed at full speed, the pace
 /// the port document states checked (`pace`), and counted in the report.
 fn check_pace(

@@ -5,7 +5,7 @@ use crate::ir::{Dir, Module};
 use std::fmt::Write;
 
 /// Version of the shim's ABI; part of the build key.
-pub const SHIM_ABI: u32 = 4;
+pub const SHIM_ABI: u32 = 5;
 
 /// C++ source of the shim for `top`, verilated as class `Vcim_top`.
 pub fn shim_source(top: &Module) -> String {
@@ -45,6 +45,16 @@ uint32_t cim_abi() {{ return {SHIM_ABI}; }}
 void* cim_new() {{
     CimSim* s = new CimSim;
     s->ctx.traceEverOn(true);
+    s->top = new V{name}{{&s->ctx}};
+    return s;
+}}
+// A model whose registers start from Verilator's random reset values
+// (seeded), for builds with --x-initial unique: no output may depend on them.
+void* cim_new_random(uint32_t seed) {{
+    CimSim* s = new CimSim;
+    s->ctx.traceEverOn(true);
+    s->ctx.randReset(2);
+    s->ctx.randSeed(static_cast<int>(seed));
     s->top = new V{name}{{&s->ctx}};
     return s;
 }}

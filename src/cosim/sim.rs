@@ -9,6 +9,7 @@ use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::Path;
 
 type NewFn = unsafe extern "C" fn() -> *mut c_void;
+type NewRandomFn = unsafe extern "C" fn(u32) -> *mut c_void;
 type HandleFn = unsafe extern "C" fn(*mut c_void);
 type SetFn = unsafe extern "C" fn(*mut c_void, u32, *const u32);
 type GetFn = unsafe extern "C" fn(*mut c_void, u32, *mut u32);
@@ -45,6 +46,16 @@ fn sym<T: Copy>(lib: &Library, name: &str) -> Result<T, CosimError> {
 
 impl Sim {
     pub fn load(library: &Path) -> Result<Sim, CosimError> {
+        Sim::open(library, None)
+    }
+
+    /// A model whose registers start random, from `seed` (a build with
+    /// `Instrument::RandomX`; elsewhere they start at zero).
+    pub fn load_random(library: &Path, seed: u32) -> Result<Sim, CosimError> {
+        Sim::open(library, Some(seed))
+    }
+
+    fn open(library: &Path, random_seed: Option<u32>) -> Result<Sim, CosimError> {
         // SAFETY: loading our own shim, which has no global constructors
         // beyond Verilator's runtime.
         let lib = unsafe { Library::new(library) }
@@ -60,9 +71,18 @@ impl Sim {
                 ports.insert(n, (i, width(i)));
             }
         }
-        let new: NewFn = sym(&lib, "cim_new")?;
-        // SAFETY: cim_new returns a fresh model owned by this Sim.
-        let handle = unsafe { new() };
+        let handle = match random_seed {
+            None => {
+                let new: NewFn = sym(&lib, "cim_new")?;
+                // SAFETY: cim_new returns a fresh model owned by this Sim.
+                unsafe { new() }
+            }
+            Some(seed) => {
+                let new: NewRandomFn = sym(&lib, "cim_new_random")?;
+                // SAFETY: as cim_new, with the model's random reset seeded first.
+                unsafe { new(seed) }
+            }
+        };
         let sim = Sim {
             handle,
             eval: sym(&lib, "cim_eval")?,

@@ -34,6 +34,10 @@ pub enum Instrument {
     Trace,
     /// Line and toggle coverage counters, written by `Sim::write_coverage`.
     Coverage,
+    /// Every X assignment and every register's initial value random
+    /// (`--x-assign unique --x-initial unique`), drawn per model from the
+    /// seed of `Sim::load_random`.
+    RandomX,
 }
 
 impl Instrument {
@@ -42,6 +46,7 @@ impl Instrument {
             Instrument::Plain => &[],
             Instrument::Trace => &["--trace"],
             Instrument::Coverage => &["--coverage-line", "--coverage-toggle"],
+            Instrument::RandomX => &["--x-assign", "unique", "--x-initial", "unique"],
         }
     }
 
@@ -50,6 +55,7 @@ impl Instrument {
             Instrument::Plain => "",
             Instrument::Trace => "-trace",
             Instrument::Coverage => "-cov",
+            Instrument::RandomX => "-x",
         }
     }
 }
