@@ -25,6 +25,7 @@ fn engine_and_vectors(toml: &str) -> (Engine, Vec<Vec<i64>>) {
                 .apply(&mut engine.weights, &l)
                 .expect("scenario loads decode"),
             Command::Input { x, .. } => vectors.push(x),
+            Command::Reset { .. } => {} // random scenarios have none
         }
     }
     (engine, vectors)

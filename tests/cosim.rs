@@ -151,6 +151,28 @@ fn a_register_without_reset_is_caught_by_the_random_start() {
     }
 }
 
+/// Every co-simulation asserts `rst` 4 times in the middle of work (a
+/// vector anywhere from its issue to its last beat); the model then owes
+/// no output. The resets can fail: an output register that keeps its
+/// valid bit through reset passes a run without resets' effect on it (it
+/// starts at zero) and is caught by them.
+#[test]
+fn an_output_valid_bit_kept_through_reset_is_caught() {
+    common::require_tool("verilator");
+    let toml = "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nout_lanes = 4";
+    let (_tmp, dir) = mutated(
+        toml,
+        "cim_controller.v",
+        "            out_valid_r <= 1'd0;\n        end else begin",
+        "            out_valid_r <= out_valid_r;\n        end else begin",
+    );
+    let m = expect_mismatch(&dir);
+    assert!(
+        m.what.contains("handshake") || m.what.contains("beat"),
+        "{m}"
+    );
+}
+
 #[test]
 fn flipped_crossbar_select_is_caught() {
     // Crossbar output 0 reads output 1's index.

@@ -42,6 +42,8 @@ pub struct Report {
     pub output_vectors: usize,
     pub beats: usize,
     pub lanes_compared: usize,
+    /// Resets asserted in the middle of work (`Command::Reset`).
+    pub resets: usize,
     /// Tiles replayed at full speed whose pace matched the port document
     /// (`cosim::pace`; 0 where not checked), and how many were sparse.
     pub pace_tiles: usize,
@@ -55,6 +57,9 @@ impl std::fmt::Display for Report {
             "{} input vectors, {} loads, {} output vectors, {} beats, {} lane values compared over {} cycles",
             self.vectors, self.loads, self.output_vectors, self.beats, self.lanes_compared, self.cycles
         )?;
+        if self.resets > 0 {
+            write!(f, "; {} resets in the middle of work", self.resets)?;
+        }
         if self.pace_tiles > 0 {
             write!(
                 f,
@@ -102,6 +107,8 @@ struct Lockstep<'a> {
     /// The loaded tile's issue steps per bit plane.
     issue_steps: u32,
     timeline: Timeline,
+    /// Cycles left before the pending `Command::Reset` asserts `rst`.
+    reset_wait: Option<u32>,
 }
 
 impl Lockstep<'_> {
@@ -144,6 +151,21 @@ impl Lockstep<'_> {
         sim.set("in_last", inputs.in_last as u64);
         sim.set("out_ready", out_ready as u64);
         (load_valid, inputs)
+    }
+
+    /// What a reset leaves (the port document): control state cleared, so
+    /// the engine is idle and owes no output; memories kept, except the
+    /// phase valid bits and slot codes, which reset to their defaults.
+    fn after_reset(&mut self) {
+        let reset = self.port.empty_weights();
+        self.golden.weights.phase_valid = reset.phase_valid;
+        self.golden.weights.slot_codes = reset.slot_codes;
+        self.schedule = Schedule::new(self.config);
+        self.issue_steps = issue_steps_per_plane(self.config, &self.golden.weights);
+        self.schedule.set_issue_steps(self.issue_steps);
+        self.expected.clear();
+        self.beat_in_vector = 0;
+        self.report.resets += 1;
     }
 
     /// The RTL's handshake outputs against the cycle model.
@@ -277,6 +299,7 @@ pub fn run_timed(
         encoded: None,
         issue_steps: d.issue_blocks,
         timeline: Timeline::default(),
+        reset_wait: None,
     };
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(traffic.seed);
     if let Some(path) = trace {
@@ -298,6 +321,26 @@ pub fn run_timed(
         if done && ls.schedule.outputs().load_ready {
             ls.report.cycles = cycle;
             return Ok((ls.report, ls.timeline));
+        }
+        if let Some(Command::Reset { after }) = scenario.commands.get(ls.next) {
+            let wait = ls.reset_wait.get_or_insert(*after);
+            if *wait == 0 {
+                // The reset cycle: nothing offered, no beat taken, and the
+                // handshakes before the edge still those of the work in flight.
+                for name in ["load_valid", "in_valid", "out_ready"] {
+                    sim.set(name, 0);
+                }
+                sim.set("rst", 1);
+                sim.eval();
+                ls.check_handshakes(sim, cycle, &ls.schedule.outputs())?;
+                sim.cycle();
+                sim.set("rst", 0);
+                ls.after_reset();
+                ls.reset_wait = None;
+                ls.next += 1;
+                continue;
+            }
+            *wait -= 1;
         }
         let offer = rng.gen_bool(traffic.p_valid);
         let out_ready = rng.gen_bool(traffic.p_ready);

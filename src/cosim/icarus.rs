@@ -74,6 +74,12 @@ fn record(config: &Config, d: &Derived, scenario: &Scenario) -> Result<Recording
                 put(&mut w, payload, d.load_addr_bits, load.addr);
                 copy_into(&mut w, 0, &load.data, d.load_data_bits);
             }
+            Command::Reset { .. } => {
+                return Err(CosimError::Package(
+                    "the Icarus replay has no reset command: replay scenarios without resets"
+                        .into(),
+                ))
+            }
             Command::Input { x, first, last } => {
                 put(&mut w, cmd_bits - 1, 1, 1);
                 put(&mut w, cmd_bits - 3, 1, *first as u64);

@@ -97,9 +97,21 @@ pub fn cosimulate(
     traffic: driver::Traffic,
 ) -> Result<driver::Report, CosimError> {
     let built = verilate::verilate(package_dir, build_root, 2, Instrument::Plain)?;
-    let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let random = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let scenario = with_resets(&built.config, &random, traffic.seed);
     let report = run_scenario(package_dir, build_root, &built, &scenario, traffic, None)?;
-    check_pace(&built, &scenario, report)
+    check_pace(&built, &random, report)
+}
+
+/// Resets asserted in the middle of every random co-simulation.
+pub const RESETS: usize = 4;
+
+/// `random` with `RESETS` resets, each after a wait that lands it anywhere
+/// from a vector's issue to its last beat.
+fn with_resets(c: &Config, random: &scenario::Scenario, seed: u64) -> scenario::Scenario {
+    let d = crate::config::Derived::new(c);
+    let window = d.first_beat_latency + d.out_beats + d.cycles_per_vector;
+    scenario::with_resets(random, seed, RESETS, window)
 }
 
 /// As `cosimulate`, once per seed of `x_seeds` on a model whose registers
@@ -171,7 +183,8 @@ pub fn cosimulate_with_coverage(
     dat: &Path,
 ) -> Result<driver::Report, CosimError> {
     let built = verilate::verilate(package_dir, build_root, 2, Instrument::Coverage)?;
-    let scenario = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let random = scenario::random_scenario(&built.config, traffic.seed, vectors);
+    let scenario = with_resets(&built.config, &random, traffic.seed);
     let report = run_scenario(
         package_dir,
         build_root,
@@ -180,7 +193,7 @@ pub fn cosimulate_with_coverage(
         traffic,
         Some(dat),
     )?;
-    check_pace(&built, &scenario, report)
+    check_pace(&built, &random, report)
 }
 
 /// Co-simulates a given scenario (for example a compressed layer's memory

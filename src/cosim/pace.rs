@@ -145,7 +145,7 @@ mod tests {
             .iter()
             .filter_map(|k| match k {
                 Command::Input { first, last, .. } => Some((*first, *last)),
-                Command::Load(_) => None,
+                _ => None,
             })
             .collect();
         assert_eq!(

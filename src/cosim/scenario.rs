@@ -18,6 +18,12 @@ pub enum Command {
         first: bool,
         last: bool,
     },
+    /// Wait `after` cycles offering nothing (work in flight moves on,
+    /// beats leave as the output allows), then hold `rst` for one cycle:
+    /// a reset in the middle of work. The next input must be `first`.
+    Reset {
+        after: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -232,6 +238,54 @@ impl Builder<'_> {
             });
         }
     }
+}
+
+/// `random` with `resets` resets in the middle of work: each after an
+/// input vector (often a `last` one), following a wait of 0 to `window`
+/// cycles so the reset finds the vector anywhere from its issue to its
+/// beats on the output. The vector after each reset starts an output
+/// (`first`), as the port document requires after reset.
+pub fn with_resets(random: &Scenario, seed: u64, resets: usize, window: u32) -> Scenario {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x7e5e7);
+    let inputs: Vec<usize> = random
+        .commands
+        .iter()
+        .enumerate()
+        .filter(|(_, k)| matches!(k, Command::Input { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    // Positions spread over the scenario, after its first tenth (the
+    // opening loads), each one an input command.
+    let mut after: Vec<usize> = (0..resets)
+        .map(|k| {
+            let lo = inputs.len() / 10 + k * inputs.len() * 9 / 10 / resets.max(1);
+            let hi = (lo + inputs.len() * 9 / 10 / resets.max(1)).min(inputs.len());
+            inputs[rng.gen_range(lo..hi.max(lo + 1)).min(inputs.len() - 1)]
+        })
+        .collect();
+    after.dedup();
+    let mut commands = Vec::with_capacity(random.commands.len() + after.len());
+    let mut restart = false;
+    for (i, k) in random.commands.iter().enumerate() {
+        match k {
+            Command::Input { x, last, .. } if restart => {
+                commands.push(Command::Input {
+                    x: x.clone(),
+                    first: true,
+                    last: *last,
+                });
+                restart = false;
+            }
+            other => commands.push(other.clone()),
+        }
+        if after.contains(&i) {
+            commands.push(Command::Reset {
+                after: rng.gen_range(0..=window),
+            });
+            restart = true;
+        }
+    }
+    Scenario { commands }
 }
 
 /// About `vectors` input vectors in three phases: single-block outputs

@@ -365,9 +365,9 @@ or overwritten.
         olm = d.out_lanes - 1,
         ob = c.out_bits,
         out_sign = if c.relu {
-            "unsigned while the scale word's `relu` field is 1 (ReLU, its value after\nreset), two's complement while it is 0"
+            "unsigned while the scale word's `relu` field is 1 (ReLU, the configuration's\n`relu`), two's complement while it is 0"
         } else {
-            "two's complement while the scale word's `relu` field is 0 (its value after\nreset), unsigned (ReLU) while it is 1"
+            "two's complement while the scale word's `relu` field is 0 (the configuration's\n`relu`), unsigned (ReLU) while it is 1"
         },
         lat = d.first_beat_latency,
     );
