@@ -497,8 +497,6 @@ regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
 # Shrinking a failing regression point: SEED's configuration (or
 # CONFIG=file.toml) reduced to one that fails the same step while every
 # simplification of it passes; build/shrink/minimal.toml.
-SEED ?=
-CONFIG ?=
 shrink: deps
 	cargo build --release --quiet
 	target/release/cimpool sweep shrink $(if $(CONFIG),--config $(CONFIG),--seed $(SEED)) --vectors $(VECTORS) --out $(BUILD)/shrink
