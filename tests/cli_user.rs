@@ -206,8 +206,14 @@ fn the_port_document_states_sparse_timing_compact_rows_and_output_sign() {
     // A sparse tile's pace is a formula in its computed phase blocks s
     // (checked on the RTL by every co-simulation: `cosim::pace`).
     assert!(doc.contains("at best when every phase block of the tile is computed"));
-    assert!(doc.contains("is accepted every max(8 x s, 1) cycles"), "{doc}");
-    assert!(doc.contains("8 x s + 5 cycles on a tile that computes s phase blocks"), "{doc}");
+    assert!(
+        doc.contains("is accepted every max(8 x s, 1) cycles"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("8 x s + 5 cycles on a tile that computes s phase blocks"),
+        "{doc}"
+    );
     assert!(doc.contains("two's complement while it is 0"));
     succeeds(dir, "gen --out p");
     let doc = std::fs::read_to_string(dir.join("p/cim_top.md")).unwrap();

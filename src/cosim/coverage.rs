@@ -154,6 +154,11 @@ impl Merged {
                 dat.display()
             )));
         }
+        // A prefixed package's modules (`prefix` in its configuration) merge
+        // with the same modules of unprefixed ones.
+        let prefix = crate::config::Config::from_file(&package.join("cim_config.toml"))
+            .map(|c| c.prefix)
+            .unwrap_or_default();
         let mut sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (n, line) in text.lines().enumerate().skip(1) {
             let Some((f, count)) = parse_point(line) else {
@@ -199,6 +204,7 @@ impl Merged {
                     (format!("{comment}: {statement}"), 0)
                 }
             };
+            let module = module.strip_prefix(prefix.as_str()).unwrap_or(module);
             let key = Key {
                 family: family(module).to_string(),
                 kind,
@@ -356,7 +362,9 @@ mod tests {
         }
         // The same statement sits on different lines in the two packages.
         std::fs::write(a.join("m_4.v"), "module m_4;\nif (x) y <= 1;\n").unwrap();
-        std::fs::write(b.join("m_8.v"), "module m_8;\n\nif (x) y <= 1;\n").unwrap();
+        // b's package is prefixed: its modules are p_m_8, in p_m_8.v.
+        std::fs::write(b.join("p_m_8.v"), "module p_m_8;\n\nif (x) y <= 1;\n").unwrap();
+        std::fs::write(b.join("cim_config.toml"), "prefix = \"p_\"\n").unwrap();
         let point = |file: &str, line: u32, page: &str, o: &str, n: u64| {
             format!("C '\u{1}f\u{2}rtl/{file}\u{1}l\u{2}{line}\u{1}page\u{2}{page}\u{1}o\u{2}{o}\u{1}h\u{2}TOP.t' {n}\n")
         };
@@ -375,15 +383,16 @@ mod tests {
             b.join("c.dat"),
             format!(
                 "{head}{}{}{}",
-                point("m_8.v", 3, "v_branch/m_8", "if", 5),
-                point("m_8.v", 1, "v_toggle/m_8", "d[1]", 0),
-                point("m_8.v", 1, "v_toggle/m_8", "d[2]", 0)
+                point("p_m_8.v", 3, "v_branch/p_m_8", "if", 5),
+                point("p_m_8.v", 1, "v_toggle/p_m_8", "d[1]", 0),
+                point("p_m_8.v", 1, "v_toggle/p_m_8", "d[2]", 0)
             ),
         )
         .unwrap();
         let merged =
             Merged::read_runs(&[(a.join("c.dat"), a.clone()), (b.join("c.dat"), b.clone())])
                 .unwrap();
+        assert_eq!(merged.modules().keys().collect::<Vec<_>>(), ["m"]);
         let m = &merged.modules()["m"];
         assert_eq!(
             m.branches,
