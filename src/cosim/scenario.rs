@@ -254,6 +254,9 @@ pub fn with_resets(random: &Scenario, seed: u64, resets: usize, window: u32) -> 
         .filter(|(_, k)| matches!(k, Command::Input { .. }))
         .map(|(i, _)| i)
         .collect();
+    if inputs.is_empty() || resets == 0 {
+        return random.clone();
+    }
     // Positions spread over the scenario, after its first tenth (the
     // opening loads), each one an input command.
     let mut after: Vec<usize> = (0..resets)
@@ -436,6 +439,34 @@ fn extreme_tiles(b: &mut Builder<'_>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Resets follow input vectors, wait at most the window, and the next
+    /// vector after each starts an output; nothing else changes.
+    #[test]
+    fn resets_land_after_inputs_and_the_next_vector_starts_an_output() {
+        let (c, _) = crate::config::random::legal_config(7);
+        let random = random_scenario(&c, 7, 300);
+        let s = with_resets(&random, 7, 4, 30);
+        let resets: Vec<usize> = (0..s.commands.len())
+            .filter(|&i| matches!(s.commands[i], Command::Reset { .. }))
+            .collect();
+        assert_eq!(resets.len(), 4);
+        assert_eq!(s.vectors(), random.vectors());
+        for &i in &resets {
+            assert!(matches!(s.commands[i - 1], Command::Input { .. }));
+            let Command::Reset { after } = s.commands[i] else {
+                unreachable!()
+            };
+            assert!(after <= 30);
+            let next = s.commands[i + 1..].iter().find_map(|k| match k {
+                Command::Input { first, .. } => Some(*first),
+                _ => None,
+            });
+            assert_eq!(next, Some(true));
+        }
+        let empty = Scenario { commands: vec![] };
+        assert!(with_resets(&empty, 1, 4, 30).commands.is_empty());
+    }
 
     /// Scenarios for the random legal configurations `make regress` draws
     /// build without a panic: narrow bias fields once broke the dense
