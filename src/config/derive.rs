@@ -321,7 +321,7 @@ impl Derived {
         let lane_value_bits = lane_value.map(|r| r.signed_bits().max(column_bits + c.w_bits - 1));
         let accumulator_bits = accumulator.signed_bits().max(lane_value_bits.unwrap_or(0));
         let value_bits = value.signed_bits().max(accumulator_bits);
-        Derived {
+        let mut d = Derived {
             lanes,
             groups,
             index_bits,
@@ -362,20 +362,18 @@ impl Derived {
             load_addr_bits: load.addr_bits,
             load_data_bits: load.data_bits,
             load,
-            cycles_per_vector: steps.max(crossbar_steps),
-            first_beat_latency: steps
-                + crossbar_steps
-                + if dense { 0 } else { c.crossbar_pipeline }
-                + c.output_pipeline
-                + 4,
-        }
+            cycles_per_vector: 0,
+            first_beat_latency: 0,
+        };
+        (d.cycles_per_vector, d.first_beat_latency) = d.pace(issue_blocks);
+        d
     }
 
     /// `(cycles_per_vector, first_beat_latency)` of a loaded tile that
     /// issues `issue_steps` phase blocks per bit plane (the port document's
     /// formulas): `issue_blocks` on a full tile, fewer on a block-sparse
     /// tile (its valid phases or used slots, at least one). The fields of
-    /// the same names are this at `issue_blocks`.
+    /// the same names are this at `issue_blocks` (`new` sets them so).
     pub fn pace(&self, issue_steps: u32) -> (u32, u32) {
         let steps = self.planes() * issue_steps;
         (

@@ -50,6 +50,21 @@ pub struct Report {
     pub pace_sparse_tiles: usize,
 }
 
+/// Reports of several runs, summed (`cosimulate_random_x`).
+impl std::ops::AddAssign for Report {
+    fn add_assign(&mut self, r: Report) {
+        self.cycles += r.cycles;
+        self.loads += r.loads;
+        self.vectors += r.vectors;
+        self.output_vectors += r.output_vectors;
+        self.beats += r.beats;
+        self.lanes_compared += r.lanes_compared;
+        self.resets += r.resets;
+        self.pace_tiles += r.pace_tiles;
+        self.pace_sparse_tiles += r.pace_sparse_tiles;
+    }
+}
+
 impl std::fmt::Display for Report {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -153,6 +168,12 @@ impl Lockstep<'_> {
         (load_valid, inputs)
     }
 
+    /// The schedule follows the loaded tile's issue steps per plane.
+    fn follow_tile(&mut self) {
+        self.issue_steps = issue_steps_per_plane(self.config, &self.golden.weights);
+        self.schedule.set_issue_steps(self.issue_steps);
+    }
+
     /// What a reset leaves (the port document): control state cleared, so
     /// the engine is idle and owes no output; memories kept, except the
     /// phase valid bits and slot codes, which reset to their defaults.
@@ -161,8 +182,7 @@ impl Lockstep<'_> {
         self.golden.weights.phase_valid = reset.phase_valid;
         self.golden.weights.slot_codes = reset.slot_codes;
         self.schedule = Schedule::new(self.config);
-        self.issue_steps = issue_steps_per_plane(self.config, &self.golden.weights);
-        self.schedule.set_issue_steps(self.issue_steps);
+        self.follow_tile();
         self.expected.clear();
         self.beat_in_vector = 0;
         self.report.resets += 1;
@@ -238,9 +258,7 @@ impl Lockstep<'_> {
         if load_valid && model.load_ready {
             if let Some(Command::Load(load)) = self.scenario.commands.get(self.next) {
                 self.port.apply(&mut self.golden.weights, load)?;
-                let steps = issue_steps_per_plane(self.config, &self.golden.weights);
-                self.schedule.set_issue_steps(steps);
-                self.issue_steps = steps;
+                self.follow_tile();
             }
             self.report.loads += 1;
             self.next += 1;

@@ -140,12 +140,7 @@ pub fn cosimulate_random_x(
                 other => other,
             },
         )?;
-        total.cycles += r.cycles;
-        total.loads += r.loads;
-        total.vectors += r.vectors;
-        total.output_vectors += r.output_vectors;
-        total.beats += r.beats;
-        total.lanes_compared += r.lanes_compared;
+        total += r;
     }
     Ok(total)
 }

@@ -45,11 +45,7 @@ pub fn run_point(point: &Point, out: &Path) -> Result<(Metrics, bool)> {
         // point's failure, not the end of the regression.
         Some(job) => {
             std::panic::catch_unwind(|| verify(&config, job, &dir)).unwrap_or_else(|p| {
-                let why = p
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                    .unwrap_or_else(|| "a panic".into());
+                let why = panic_message(p.as_ref());
                 Ok((
                     crate::estimate::label(&config),
                     BTreeMap::new(),
@@ -101,14 +97,16 @@ pub fn verify_config(
     };
     match std::panic::catch_unwind(|| verify(config, &job, dir)) {
         Ok(result) => result.map(|(_, _, failure)| failure),
-        Err(p) => Ok(Some(format!(
-            "panic: {}",
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into())
-        ))),
+        Err(p) => Ok(Some(format!("panic: {}", panic_message(p.as_ref())))),
     }
+}
+
+/// The message a caught panic carried.
+fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// The step a failure message names (`co-simulation`, `verilator -Wall`,
@@ -140,14 +138,14 @@ pub fn shrink_failure(
     };
     let step = failing_step(&first).to_string();
     let mut error = None;
+    // The shrunk configuration is the last one that failed (or the start).
     let mut last_failure = first;
-    let mut failure_of = std::collections::HashMap::new();
     let shrunk = super::shrink::shrink(
         config,
         max_tries,
         |c| match run(c) {
             Ok(Some(f)) if failing_step(&f) == step => {
-                failure_of.insert(c.to_toml(), f);
+                last_failure = f;
                 true
             }
             Ok(_) => false,
@@ -160,9 +158,6 @@ pub fn shrink_failure(
     );
     if let Some(e) = error {
         return Err(e);
-    }
-    if let Some(f) = failure_of.remove(&shrunk.config.to_toml()) {
-        last_failure = f;
     }
     Ok(Some((shrunk, last_failure)))
 }
