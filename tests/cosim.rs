@@ -106,6 +106,69 @@ fn expect_mismatch(dir: &Path) -> cimpool::cosim::Mismatch {
     }
 }
 
+/// Co-simulates a package and expects the RTL assertion `name` among those
+/// that fail (a plain build: no trace is written, these tests only ask
+/// which rule the RTL broke).
+fn expect_assertion(dir: &Path, name: &str) {
+    use cimpool::cosim::{driver, sim::Sim, verilate};
+    common::require_tool("verilator");
+    let built = verilate::verilate(dir, &build_root(), 2, verilate::Instrument::Plain).unwrap();
+    let random = scenario::random_scenario(&built.config, 7, 300);
+    let mut sim = Sim::load(&built.library).unwrap();
+    match driver::run(&mut sim, &built.config, &random, Traffic::default(), None) {
+        Err(CosimError::Mismatch(m))
+            if m.assertions
+                .iter()
+                .any(|a| a.starts_with(&format!("{name} ("))) =>
+        {
+            eprintln!("assertion {name} fired:\n{m}");
+        }
+        other => panic!("assertion {name} did not fire: {other:?}"),
+    }
+}
+
+/// The package every assertion mutation starts from: two output beats per
+/// vector, a plane counter with a value it never counts (act_bits 3).
+const ASSERTION_BASE: &str =
+    "macros = 1\nrows = 4\ncols = 8\npool = 4\nout_lanes = 4\nact_bits = 3";
+
+/// One mutation per protocol assertion of `gen::checks`, each breaking the
+/// rule that assertion states; the assertion (not only a later data
+/// difference) must name it.
+macro_rules! assertion_mutations {
+    ($($test:ident: $assertion:expr, $file:expr, $from:expr, $to:expr;)*) => { $(
+        #[test]
+        fn $test() {
+            let (_tmp, dir) = mutated(ASSERTION_BASE, $file, $from, $to);
+            expect_assertion(&dir, $assertion);
+        }
+    )* };
+}
+
+assertion_mutations! {
+    // The output register drops a beat nobody took.
+    assertion_out_valid_held_fires: "out_valid_held", "cim_controller.v",
+        "end else if (out_ready) begin", "end else if (1'b1) begin";
+    // out_last flips in every cycle the beat waits.
+    assertion_out_beat_stable_fires: "out_beat_stable", "cim_controller.v",
+        "out_valid_r <= 1'd0;\n            end\n", "out_valid_r <= 1'd0;\n            end else begin\n                out_last_r <= ~out_last_r;\n            end\n";
+    // The output register reloads while its beat waits: the data change.
+    assertion_out_data_stable_fires: "out_data_stable", "cim_top.v",
+        ".beat_load(beat_load),\n        .acc_pool(acc_pool)", ".beat_load(beat_load | (~out_ready)),\n        .acc_pool(acc_pool)";
+    // out_last on the first of two beats instead of the second.
+    assertion_out_last_placed_fires: "out_last_placed", "cim_controller.v",
+        "out_last_r <= d_final;", "out_last_r <= ~d_final;";
+    // Reset leaves a beat offered that no vector owes.
+    assertion_out_owed_fires: "out_owed", "cim_controller.v",
+        "d_busy <= 1'd0;\n            out_valid_r <= 1'd0;", "d_busy <= 1'd0;\n            out_valid_r <= 1'd1;";
+    // The load port opens while a vector is in the crossbar stage.
+    assertion_load_when_idle_fires: "load_when_idle", "cim_controller.v",
+        "& (~b_busy)) & (~d_busy);", "& 1'b1) & (~d_busy);";
+    // The plane counter starts at 3 of 3 planes.
+    assertion_counters_in_range_fires: "counters_in_range", "cim_controller.v",
+        "s0_plane <= 2'd2;", "s0_plane <= 2'd3;";
+}
+
 /// Seeds of the random register start (`--x-initial unique`).
 const X_SEEDS: [u32; 4] = [1, 2, 3, 4];
 

@@ -189,6 +189,17 @@ impl Lockstep<'_> {
     }
 
     /// The RTL's handshake outputs against the cycle model.
+    /// Fails the run when an assertion of the RTL fired on the last edge.
+    fn check_assertions(&self, sim: &mut Sim, cycle: u64) -> Result<(), CosimError> {
+        if !sim.assertion_failed() {
+            return Ok(());
+        }
+        let names = sim.take_failed_assertions();
+        let mut m = Mismatch::new(self.config, cycle, names.join(", "));
+        m.assertions = names;
+        Err(CosimError::Mismatch(Box::new(m)))
+    }
+
     fn check_handshakes(&self, sim: &Sim, cycle: u64, model: &Outputs) -> Result<(), CosimError> {
         let rtl = [
             ("in_ready", sim.get("in_ready") == 1, model.in_ready),
@@ -280,6 +291,21 @@ impl Lockstep<'_> {
     }
 }
 
+/// A difference found before the clock edge: the edge is taken, so that
+/// an assertion the same values break fires, and the failed assertions are
+/// reported first (they name the rule; the difference says what it did).
+fn with_assertions(sim: &mut Sim, e: CosimError) -> CosimError {
+    let CosimError::Mismatch(mut m) = e else {
+        return e;
+    };
+    sim.cycle();
+    if sim.assertion_failed() {
+        m.assertions = sim.take_failed_assertions();
+        m.what = format!("{} (and {})", m.assertions.join(", "), m.what);
+    }
+    CosimError::Mismatch(m)
+}
+
 pub fn run(
     sim: &mut Sim,
     config: &Config,
@@ -350,8 +376,10 @@ pub fn run_timed(
                 }
                 sim.set("rst", 1);
                 sim.eval();
-                ls.check_handshakes(sim, cycle, &ls.schedule.outputs())?;
+                ls.check_handshakes(sim, cycle, &ls.schedule.outputs())
+                    .map_err(|e| with_assertions(sim, e))?;
                 sim.cycle();
+                ls.check_assertions(sim, cycle)?;
                 sim.set("rst", 0);
                 ls.after_reset();
                 ls.reset_wait = None;
@@ -365,7 +393,8 @@ pub fn run_timed(
         let (load_valid, inputs) = ls.drive(sim, offer, out_ready);
         sim.eval();
         let model = ls.schedule.outputs();
-        ls.check_handshakes(sim, cycle, &model)?;
+        ls.check_handshakes(sim, cycle, &model)
+            .map_err(|e| with_assertions(sim, e))?;
         if model.out_valid && ls.beat_in_vector == 0 {
             if let Some(&(vector, ..)) = ls.expected.front() {
                 if ls.timeline.first_beat.last().map(|&(v, _)| v) != Some(vector) {
@@ -374,11 +403,14 @@ pub fn run_timed(
             }
         }
         if model.out_valid && out_ready {
-            ls.check_beat(sim, cycle)?;
+            ls.check_beat(sim, cycle)
+                .map_err(|e| with_assertions(sim, e))?;
         }
-        ls.accept(cycle, load_valid, &inputs, &model)?;
+        ls.accept(cycle, load_valid, &inputs, &model)
+            .map_err(|e| with_assertions(sim, e))?;
         ls.schedule.tick(inputs);
         sim.cycle();
+        ls.check_assertions(sim, cycle)?;
     }
     Err(ls.mismatch(
         limit,

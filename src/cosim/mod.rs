@@ -25,6 +25,9 @@ pub struct Mismatch {
     pub expected: String,
     pub actual: String,
     pub trace: Option<PathBuf>,
+    /// Assertions of the RTL that failed (label, file and line), when that
+    /// is what stopped the run.
+    pub assertions: Vec<String>,
 }
 
 impl Mismatch {
@@ -38,17 +41,26 @@ impl Mismatch {
             expected: String::new(),
             actual: String::new(),
             trace: None,
+            assertions: Vec::new(),
         }
     }
 }
 
 impl fmt::Display for Mismatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "RTL and golden model differ at cycle {}: {}",
-            self.cycle, self.what
-        )?;
+        if self.assertions.is_empty() {
+            writeln!(
+                f,
+                "RTL and golden model differ at cycle {}: {}",
+                self.cycle, self.what
+            )?;
+        } else {
+            writeln!(
+                f,
+                "RTL assertion failed at cycle {}: {}",
+                self.cycle, self.what
+            )?;
+        }
         if let Some(v) = self.vector {
             writeln!(f, "  output vector: {v} (counting input vectors from 0)")?;
         }

@@ -5,7 +5,7 @@ use crate::ir::{Dir, Module};
 use std::fmt::Write;
 
 /// Version of the shim's ABI; part of the build key.
-pub const SHIM_ABI: u32 = 5;
+pub const SHIM_ABI: u32 = 6;
 
 /// C++ source of the shim for `top`, verilated as class `Vcim_top`.
 pub fn shim_source(top: &Module) -> String {
@@ -15,6 +15,7 @@ pub fn shim_source(top: &Module) -> String {
 #include "V{name}.h"
 #include "verilated.h"
 #include <cstdint>
+#include <cstring>
 #if VM_TRACE
 #include "verilated_vcd_c.h"
 #else
@@ -40,9 +41,34 @@ static void cim_edge(CimSim* s, int clk) {{
 #endif
 }}
 
+// A failing assertion (verilator --assert) ends in vl_stop, which this build
+// (-DVL_USER_STOP) leaves to the shim: instead of stopping the process, the
+// assertion's file and line are recorded for the driver to name, and the
+// simulation goes on. Per thread: a model is evaluated on one thread.
+static thread_local const char* cim_failed_file[16];
+static thread_local int cim_failed_line[16];
+static thread_local uint32_t cim_failed_count = 0;
+void vl_stop(const char* filename, int linenum, const char* hier) {{
+    (void)hier;
+    for (uint32_t i = 0; i < cim_failed_count; ++i)
+        if (cim_failed_line[i] == linenum && std::strcmp(cim_failed_file[i], filename) == 0) return;
+    if (cim_failed_count < 16) {{
+        cim_failed_file[cim_failed_count] = filename;
+        cim_failed_line[cim_failed_count] = linenum;
+        ++cim_failed_count;
+    }}
+}}
+
 extern "C" {{
 uint32_t cim_abi() {{ return {SHIM_ABI}; }}
+// Distinct assertions failed on this thread since the last clear; file and
+// line of failure i (the file relative to the build folder).
+uint32_t cim_failed_count_get() {{ return cim_failed_count; }}
+const char* cim_failed_file_get(uint32_t i) {{ return i < cim_failed_count ? cim_failed_file[i] : nullptr; }}
+int cim_failed_line_get(uint32_t i) {{ return i < cim_failed_count ? cim_failed_line[i] : 0; }}
+void cim_failed_clear() {{ cim_failed_count = 0; }}
 void* cim_new() {{
+    cim_failed_count = 0;
     CimSim* s = new CimSim;
     s->ctx.traceEverOn(true);
     s->top = new V{name}{{&s->ctx}};
@@ -51,6 +77,7 @@ void* cim_new() {{
 // A model whose registers start from Verilator's random reset values
 // (seeded), for builds with --x-initial unique: no output may depend on them.
 void* cim_new_random(uint32_t seed) {{
+    cim_failed_count = 0;
     CimSim* s = new CimSim;
     s->ctx.traceEverOn(true);
     s->ctx.randReset(2);

@@ -19,6 +19,8 @@ type ResetFn = unsafe extern "C" fn(*mut c_void, u32);
 type CountFn = unsafe extern "C" fn() -> u32;
 type NameFn = unsafe extern "C" fn(u32) -> *const c_char;
 type WidthFn = unsafe extern "C" fn(u32) -> u32;
+type LineFn = unsafe extern "C" fn(u32) -> i32;
+type ClearFn = unsafe extern "C" fn();
 
 pub struct Sim {
     handle: *mut c_void,
@@ -31,6 +33,12 @@ pub struct Sim {
     trace_open: TraceOpenFn,
     trace_close: HandleFn,
     coverage_write: CoverageFn,
+    failed_count: CountFn,
+    failed_file: NameFn,
+    failed_line: LineFn,
+    failed_clear: ClearFn,
+    /// The build folder: assertion failures name files relative to it.
+    build_dir: std::path::PathBuf,
     ports: HashMap<String, (u32, u32)>,
     tracing: bool,
     // Declared last: the library must outlive every function pointer above.
@@ -94,6 +102,15 @@ impl Sim {
             trace_open: sym(&lib, "cim_trace_open")?,
             trace_close: sym(&lib, "cim_trace_close")?,
             coverage_write: sym(&lib, "cim_coverage_write")?,
+            failed_count: sym(&lib, "cim_failed_count_get")?,
+            failed_file: sym(&lib, "cim_failed_file_get")?,
+            failed_line: sym(&lib, "cim_failed_line_get")?,
+            failed_clear: sym(&lib, "cim_failed_clear")?,
+            build_dir: library
+                .parent()
+                .and_then(Path::parent)
+                .unwrap_or(Path::new("."))
+                .to_path_buf(),
             ports,
             tracing: false,
             _lib: lib,
@@ -153,6 +170,31 @@ impl Sim {
         unsafe { (self.reset)(self.handle, cycles) }
     }
 
+    /// Whether an assertion of the RTL has failed since the model was made.
+    pub fn assertion_failed(&self) -> bool {
+        // SAFETY: reads a counter of the shim.
+        unsafe { (self.failed_count)() > 0 }
+    }
+
+    /// The assertions that failed, by label (`out_valid_held`) with file and
+    /// line, and clears the record.
+    pub fn take_failed_assertions(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        // SAFETY: indices below the count are valid; the file names are
+        // Verilator's static strings.
+        unsafe {
+            for i in 0..(self.failed_count)() {
+                let file = CStr::from_ptr((self.failed_file)(i))
+                    .to_string_lossy()
+                    .to_string();
+                let line = (self.failed_line)(i);
+                out.push(assertion_at(&self.build_dir, &file, line));
+            }
+            (self.failed_clear)();
+        }
+        out
+    }
+
     /// Starts a VCD trace of every signal.
     pub fn trace(&mut self, path: &Path) -> Result<(), CosimError> {
         let c = CString::new(path.to_string_lossy().as_bytes()).expect("path without NUL");
@@ -193,4 +235,21 @@ impl Drop for Sim {
             (self.free)(self.handle);
         }
     }
+}
+
+/// `label (file:line)` for the assertion on line `line` of `file`: the
+/// label is the identifier before `: assert` on that line of the source.
+fn assertion_at(build_dir: &Path, file: &str, line: i32) -> String {
+    let name = Path::new(file)
+        .file_name()
+        .map_or(file.into(), |n| n.to_string_lossy());
+    let label = std::fs::read_to_string(build_dir.join(file))
+        .ok()
+        .and_then(|text| {
+            let l = text.lines().nth((line - 1).max(0) as usize)?;
+            let (head, _) = l.split_once(": assert")?;
+            Some(head.trim().to_string())
+        })
+        .unwrap_or_else(|| "(unnamed)".into());
+    format!("{label} ({name}:{line})")
 }

@@ -22,6 +22,12 @@ const VERILATOR_FLAGS: &[&str] = &[
     MODEL_CLASS,
     "-CFLAGS",
     "-fPIC",
+    // The package's protocol assertions (gen::checks) are checked on every
+    // cycle (the define is added in `verilate`); a failure ends in the
+    // shim's own vl_stop, which records it for the driver.
+    "--assert",
+    "-CFLAGS",
+    "-DVL_USER_STOP",
 ];
 /// Which instrumentation a build carries. Each is its own build folder:
 /// tracing roughly doubles the generated C++ and coverage counters slow the
@@ -142,7 +148,9 @@ pub fn verilate(
     // The shim follows the ports of the design the config describes.
     let design = crate::gen::generate(&config);
     let shim = shim_source(design.module(&design.top).expect("top"));
+    let define = format!("-D{}", crate::ir::ASSERTIONS_DEFINE);
     let mut flags: Vec<&str> = VERILATOR_FLAGS.to_vec();
+    flags.push(&define);
     flags.extend(["--top-module", design.top.as_str()]);
     flags.extend(instrument.flags());
 

@@ -3,7 +3,7 @@
 //! The output depends only on the IR (no timestamps, no hash-map order), so
 //! the same configuration always yields the same bytes.
 
-use crate::ir::{BinOp, Dir, Expr, LValue, Module, NetKind, SeqStmt, Ty, UnOp};
+use crate::ir::{BinOp, Dir, Expr, LValue, Module, NetKind, SeqStmt, Ty, UnOp, ASSERTIONS_DEFINE};
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -132,12 +132,57 @@ pub fn print_module(m: &Module) -> String {
         seq(&mut s, &a.body, 2, &sc);
         s.push_str("    end\n");
     }
+    checks(&mut s, &m.checks, &sc);
     s.push_str("endmodule\n");
     for w in m.lint_waivers.iter().rev() {
         let _ = writeln!(s, "/* verilator lint_on {} */", w.rule);
     }
     s.push_str("\n`default_nettype wire\n");
     s
+}
+
+/// The module's assertions and their registers, inside `ifdef` so that a
+/// package read without the define is Verilog-2005.
+fn checks(s: &mut String, checks: &crate::ir::Checks, sc: &Scalars) {
+    if checks.asserts.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n`ifdef {ASSERTIONS_DEFINE}");
+    s.push_str(
+        "    // Protocol assertions (docs/VERIFICATION.md): co-simulation checks them with\n",
+    );
+    s.push_str("    // `verilator --assert`, the bounded model check proves them.\n");
+    let mut sc = sc.clone();
+    for r in &checks.regs {
+        if r.ty.width == 1 {
+            sc.insert(r.name.as_str());
+        }
+    }
+    for r in &checks.regs {
+        comment(s, "    ", &r.doc);
+        let _ = writeln!(
+            s,
+            "    reg {}{} = {};",
+            range(r.ty),
+            r.name,
+            constant(r.ty, r.init)
+        );
+    }
+    if !checks.regs.is_empty() {
+        let _ = writeln!(s, "    always @(posedge {}) begin", checks.clock);
+        for r in &checks.regs {
+            let target = format!("        {} <= ", r.name);
+            let _ = writeln!(s, "{target}{};", wrapped(&r.next, &sc, target.len()));
+        }
+        s.push_str("    end\n");
+    }
+    let _ = writeln!(s, "    always @(posedge {}) begin", checks.clock);
+    for a in &checks.asserts {
+        comment(s, "        ", &a.doc);
+        let head = format!("        {}: assert (", a.name);
+        let _ = writeln!(s, "{head}{});", wrapped(&a.holds, &sc, head.len()));
+    }
+    s.push_str("    end\n`endif\n");
 }
 
 fn instance(s: &mut String, inst: &crate::ir::Instance, sc: &Scalars) {

@@ -150,6 +150,10 @@ pub fn controller(
         m.assign(LValue::net("stage_en"), n("stage_en_w"));
     }
     m.assign(LValue::net("beat_load"), n("beat_load_w"));
+    let pipeline_valid: Vec<String> = (1..=d.output_pipeline)
+        .map(|k| format!("p{k}_valid"))
+        .collect();
+    super::checks::controller_checks(&mut m, ctx, &pipeline_valid);
     design.add(m);
     Block {
         module: CONTROLLER.into(),

@@ -38,6 +38,7 @@ pub fn dense_top(design: &mut Design, ctx: &Ctx) -> Block<TopIo<PortSpec>> {
     let drive = sparsity(design, ctx, &mut m, &p, &ctl, issue_mask);
     tiles(design, ctx, &mut m, &p, &ctl, drive);
     lanes(design, ctx, &mut m, &p, &ctl);
+    super::checks::top_checks(&mut m, ctx);
     design.add(m);
     Block {
         module: TOP.into(),

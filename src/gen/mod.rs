@@ -3,6 +3,7 @@
 
 pub mod arith;
 pub mod array;
+pub mod checks;
 pub mod control;
 pub mod crossbar;
 pub mod dense;

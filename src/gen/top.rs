@@ -63,6 +63,7 @@ pub fn top(design: &mut Design, ctx: &Ctx) -> Block<TopIo<PortSpec>> {
     layer_registers(design, ctx, &mut m, &p);
     let compute = tiles(design, ctx, &mut m, &p, &ctl);
     pool_engine(design, ctx, &mut m, &p, &ctl, compute);
+    super::checks::top_checks(&mut m, ctx);
     design.add(m);
     Block {
         module: TOP.into(),

@@ -371,6 +371,7 @@ pub fn check_module(module: &Module, design: &Design) -> Result<(), Vec<CheckErr
     if !module.blackbox {
         check_reads(&mut c);
     }
+    check_assertions(&mut c);
 
     if c.errors.is_empty() {
         Ok(())
@@ -501,6 +502,76 @@ fn driver_problem(
                 None
             }
         }
+    }
+}
+
+/// The checks type-check against the module plus their own registers, which
+/// only they may read; reads by the checks do not count as reads of the
+/// design (a net read only by an assertion is unread without the define).
+fn check_assertions(c: &mut Checker<'_>) {
+    let checks = &c.module.checks;
+    if checks.asserts.is_empty() && checks.regs.is_empty() {
+        return;
+    }
+    let mut view = c.module.clone();
+    let mut errors = Vec::new();
+    match view.ports.iter().find(|p| p.name == checks.clock) {
+        Some(p) if p.dir == Dir::Input && p.ty.width == 1 => {}
+        _ => errors.push(format!(
+            "checks' clock `{}` is not a 1-bit input",
+            checks.clock
+        )),
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for name in checks
+        .regs
+        .iter()
+        .map(|r| r.name.as_str())
+        .chain(checks.asserts.iter().map(|a| a.name.as_str()))
+    {
+        if !valid_identifier(name) || names.contains(&name) || c.module.ty_of(name).is_some() {
+            errors.push(format!("check name `{name}` is invalid or not unique"));
+        }
+        names.push(name);
+    }
+    for r in &checks.regs {
+        view.nets.push(super::Net {
+            name: r.name.clone(),
+            kind: NetKind::Reg,
+            ty: r.ty,
+            doc: None,
+        });
+    }
+    let mut inner = Checker {
+        module: &view,
+        design: c.design,
+        errors: Vec::new(),
+        drivers: BTreeMap::new(),
+        read: BTreeMap::new(),
+    };
+    for r in &checks.regs {
+        if let Some(t) = inner.ty(&r.next) {
+            if t.width != r.ty.width {
+                inner.err(format!(
+                    "check register `{}`: {} bits from a {}-bit value",
+                    r.name, r.ty.width, t.width
+                ));
+            }
+        }
+    }
+    for a in &checks.asserts {
+        if let Some(t) = inner.ty(&a.holds) {
+            if t.width != 1 {
+                inner.err(format!(
+                    "assertion `{}` holds a {}-bit value",
+                    a.name, t.width
+                ));
+            }
+        }
+    }
+    errors.extend(inner.errors);
+    for e in errors {
+        c.err(e);
     }
 }
 
@@ -652,6 +723,62 @@ mod tests {
     #[test]
     fn clean_module_passes() {
         assert_eq!(errors(adder()), "");
+    }
+
+    /// Assertions type-check against the module plus their registers; the
+    /// design may not read a check register (it vanishes without the
+    /// define), and a read by an assertion does not count as a read.
+    #[test]
+    fn assertions_are_checked_apart_from_the_design() {
+        let clocked = || {
+            let mut m = adder();
+            m.input("clk", Ty::unsigned(1));
+            m.unused_ok("clk", "only the checks are clocked");
+            m.checks.clock = "clk".into();
+            m
+        };
+        let mut m = clocked();
+        let past = m
+            .checks
+            .reg("chk_a", Ty::unsigned(8), 0, Expr::name("a"), "a before");
+        m.checks
+            .assert("a_steady", past.eq(Expr::name("a")), "a never changes");
+        assert_eq!(errors(m), "");
+
+        let mut m = clocked();
+        m.checks
+            .reg("chk_a", Ty::unsigned(4), 0, Expr::name("a"), "too narrow");
+        m.checks.assert("wide", Expr::name("a"), "8 bits");
+        let e = errors(m);
+        assert!(
+            e.contains("check register `chk_a`: 4 bits from a 8-bit value"),
+            "{e}"
+        );
+        assert!(e.contains("assertion `wide` holds a 8-bit value"), "{e}");
+
+        let mut m = clocked();
+        m.checks
+            .reg("chk_a", Ty::unsigned(8), 0, Expr::name("a"), "a before");
+        m.checks
+            .assert("a", Expr::one_bit(true), "clashes with the input");
+        m.assign(LValue::net("y"), Expr::name("chk_a"));
+        let e = errors(m);
+        assert!(e.contains("reference to undeclared `chk_a`"), "{e}");
+        assert!(e.contains("check name `a` is invalid or not unique"), "{e}");
+
+        // `b` read only by an assertion is still unread by the design.
+        let mut m = Module::new("half");
+        m.input("clk", Ty::unsigned(1));
+        m.unused_ok("clk", "only the checks are clocked");
+        let a = m.input("a", Ty::unsigned(8));
+        m.input("b", Ty::unsigned(8));
+        let y = m.output("y", Ty::unsigned(8));
+        m.assign(y, a);
+        m.checks.clock = "clk".into();
+        m.checks
+            .assert("b_zero", Expr::name("b").eq(Expr::zero(8)), "b is 0");
+        let e = errors(m);
+        assert!(e.contains("`b` bits 0..7 are never read"), "{e}");
     }
 
     #[test]

@@ -220,6 +220,66 @@ pub struct Module {
     /// Ports or nets with bits left unread on purpose, with the reason. The
     /// printer wraps just their declaration in an UNUSEDSIGNAL waiver.
     pub unused_ok: Vec<(String, String)>,
+    /// Protocol assertions, printed only under `ifdef CIMPOOL_ASSERTIONS`.
+    pub checks: Checks,
+}
+
+/// The define that includes the assertions: without it a package is plain
+/// Verilog-2005 for synthesis; co-simulation and the bounded model check
+/// define it.
+pub const ASSERTIONS_DEFINE: &str = "CIMPOOL_ASSERTIONS";
+
+/// A module's self-checks: SystemVerilog immediate assertions in a clocked
+/// block (`verilator --assert` checks them, `yosys -formal` proves them),
+/// with registers of their own for what they need of the previous cycle.
+/// Nothing outside the checks may read a check register: without the define
+/// it does not exist.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Checks {
+    pub clock: String,
+    pub regs: Vec<CheckReg>,
+    pub asserts: Vec<Assertion>,
+}
+
+/// A register of the checks: starts at `init` (a declaration initializer, so
+/// a formal proof starts there too) and takes `next` on every clock edge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckReg {
+    pub name: String,
+    pub ty: Ty,
+    pub init: u64,
+    pub next: Expr,
+    pub doc: String,
+}
+
+/// `name: assert (holds);` sampled on every rising clock edge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assertion {
+    pub name: String,
+    pub holds: Expr,
+    pub doc: String,
+}
+
+impl Checks {
+    /// A register of the checks; returns a reference to it.
+    pub fn reg(&mut self, name: &str, ty: Ty, init: u64, next: Expr, doc: &str) -> Expr {
+        self.regs.push(CheckReg {
+            name: name.into(),
+            ty,
+            init,
+            next,
+            doc: doc.into(),
+        });
+        Expr::Ref(name.into())
+    }
+
+    pub fn assert(&mut self, name: &str, holds: Expr, doc: &str) {
+        self.asserts.push(Assertion {
+            name: name.into(),
+            holds,
+            doc: doc.into(),
+        });
+    }
 }
 
 impl Module {
