@@ -31,7 +31,7 @@ TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 # file:Debian package (data the tools read)
 DATA     := /usr/share/qflow/tech/osu018/osu018_stdcells.lib:qflow-tech-osu018
 
-.PHONY: shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
+.PHONY: prove shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -493,6 +493,12 @@ regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
 		target/release/cimpool sweep run $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results)
 	target/release/cimpool sweep collect $(REGRESS_OUT)/results > $(REGRESS_OUT)/table.csv
 	@echo "table: $(REGRESS_OUT)/table.csv"
+
+# Bounded model checking of the package's protocol assertions (docs/
+# VERIFICATION.md section 2): the controller alone by default (SCOPE=top:
+# the whole package, minutes beyond small ones); STEPS=n sets the bound.
+prove: deps $(OUT)/files.f
+	$(CIMPOOL) prove --rtl $(OUT) $(if $(SCOPE),--scope $(SCOPE)) $(if $(STEPS),--steps $(STEPS)) --out $(BUILD)/prove
 
 # Shrinking a failing regression point: SEED's configuration (or
 # CONFIG=file.toml) reduced to one that fails the same step while every

@@ -26,6 +26,7 @@ pub mod emit;
 pub mod error;
 pub mod estimate;
 pub mod flow;
+pub mod formal;
 pub mod fuzzing;
 pub mod gen;
 pub mod golden;

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Gen(args) => gen(&args),
         Command::Verilate(args) => verilate(&args),
         Command::Cosim(args) => cosim(&args),
+        Command::Prove(args) => prove(&args),
         Command::Compress(args) => compress(&args),
         Command::Run(args) => run(&args),
         Command::Export(args) => export(&args),
@@ -179,6 +180,29 @@ fn verilate(args: &VerilateArgs) -> Result<()> {
         built.library.display()
     );
     Ok(())
+}
+
+fn prove(args: &ProveArgs) -> Result<()> {
+    use cimpool::formal::{self, Outcome, Scope};
+    let scope = match args.scope {
+        ProveScope::Controller => Scope::Controller,
+        ProveScope::Top => Scope::Top,
+    };
+    let config = cimpool::flow::package_config(&args.rtl)?;
+    let steps = args.steps.unwrap_or_else(|| formal::default_steps(&config));
+    let proof = formal::prove(&args.rtl, scope, steps, &args.out)?;
+    if args.json {
+        print!("{}", to_json(&proof));
+    } else {
+        println!("cimpool: {}", proof.summary());
+    }
+    match proof.outcome {
+        Outcome::Proven => Ok(()),
+        Outcome::Refuted { .. } => Err(Error::Flow(cimpool::flow::FlowError::Tool(format!(
+            "the bounded proof of {} failed",
+            proof.module
+        )))),
+    }
 }
 
 fn cosim(args: &CosimArgs) -> Result<()> {

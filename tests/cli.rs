@@ -1,6 +1,8 @@
 //! The command line as a user drives it: `cimpool gen` writes a complete,
 //! deterministic package; bad input gets one clear line and exit code 2.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -384,4 +386,31 @@ fn dense_wl_parallel_above_rows_is_refused() {
         None,
         "`wl_parallel` = 7 is invalid",
     );
+}
+
+/// `cimpool prove`: a line naming what holds (or JSON), one refusal line
+/// with exit 2 for a bound too short, the prefix-renamed controller found.
+#[test]
+fn prove_reports_the_bounded_proof_and_refuses_a_bound_too_short() {
+    common::require_tool("yosys");
+    let (tmp, dir) = common::generate(&common::config(
+        "macros = 1\nrows = 4\ncols = 8\npool = 4\nact_bits = 1\nprefix = 'p_'",
+    ));
+    let rtl = dir.to_str().unwrap();
+    let out = cimpool(
+        &["prove", "--rtl", rtl, "--steps", "12", "--json"],
+        tmp.path(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["module"], "p_cim_controller");
+    assert_eq!(json["steps"], 12);
+    assert_eq!(json["outcome"]["result"], "proven");
+    assert_eq!(json["assertions"].as_array().unwrap().len(), 6);
+    common::assert_refused(&["prove", "--rtl", rtl, "--steps", "1"], "--steps 1");
 }

@@ -118,7 +118,26 @@ fn quoted_test_counts_match_the_test_matrices() {
     let mutations = read("tests/cosim.rs")
         .matches("let m = expect_mismatch(")
         .count();
+    let assertion_mutations = read("tests/cosim.rs")
+        .lines()
+        .filter(|l| l.trim_start().starts_with("assertion_") && l.contains("_fires:"))
+        .count();
+    let asserted = read("src/gen/checks.rs").matches(": &str = \"").count() + 1;
     assert!(cosim >= 10 && lint >= 10 && mutations >= 2);
+    // One mutation per assertion: the controller's named constants and
+    // cim_top's out_data_stable.
+    assert_eq!(
+        assertion_mutations, asserted,
+        "an assertion without its mutation test"
+    );
+    assert_mentions(
+        "docs/VERIFICATION.md",
+        &format!("{assertion_mutations} assertion mutations"),
+    );
+    assert_mentions(
+        "README.md",
+        &format!("{assertion_mutations} assertion mutations"),
+    );
     assert_mentions(
         "docs/VERIFICATION.md",
         &format!("co-simulates {cosim} configurations"),

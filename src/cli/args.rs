@@ -29,6 +29,10 @@ pub enum Command {
     Verilate(VerilateArgs),
     /// Co-simulate a generated package against the golden model under Verilator.
     Cosim(CosimArgs),
+    /// Prove a package's protocol assertions by bounded model checking
+    /// (Yosys SAT): no input sequence of --steps cycles, from any state
+    /// after a reset, breaks one (docs/VERIFICATION.md section 2).
+    Prove(ProveArgs),
     /// Compress trained weights into a weight pool (or, for the dense engine,
     /// quantize and block-prune them) and write the memory images.
     Compress(Box<CompressArgs>),
@@ -558,6 +562,35 @@ pub struct TimingArgs {
     /// Also write the report as JSON (`-`: on stdout, instead of the table).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub struct ProveArgs {
+    /// Package folder written by `cimpool gen`.
+    #[arg(long, value_name = "DIR", default_value = "hdl")]
+    pub rtl: PathBuf,
+    /// controller: the controller alone, every assertion but out_data's
+    /// (seconds) | top: the whole package flattened, out_data stable too
+    /// (minutes beyond small packages).
+    #[arg(long, value_enum, default_value = "controller")]
+    pub scope: ProveScope,
+    /// Cycles of the bound [default: 1 + 2 x (first beat latency + output
+    /// beats), a vector drained under back-pressure and the next one behind
+    /// it, at most 48: the solver's time grows steeply with the bound].
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u32>,
+    /// Folder for the counterexample trace (a VCD) when a proof fails.
+    #[arg(long, value_name = "DIR", default_value = "build/prove")]
+    pub out: PathBuf,
+    /// Print the result as JSON instead of a line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum ProveScope {
+    Controller,
+    Top,
 }
 
 #[derive(Args)]

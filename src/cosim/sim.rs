@@ -245,11 +245,7 @@ fn assertion_at(build_dir: &Path, file: &str, line: i32) -> String {
         .map_or(file.into(), |n| n.to_string_lossy());
     let label = std::fs::read_to_string(build_dir.join(file))
         .ok()
-        .and_then(|text| {
-            let l = text.lines().nth((line - 1).max(0) as usize)?;
-            let (head, _) = l.split_once(": assert")?;
-            Some(head.trim().to_string())
-        })
+        .and_then(|text| crate::gen::checks::label_on_line(&text, line.max(0) as u32))
         .unwrap_or_else(|| "(unnamed)".into());
     format!("{label} ({name}:{line})")
 }

@@ -41,7 +41,7 @@ pub enum FlowError {
 }
 
 impl FlowError {
-    fn io(path: &Path) -> impl Fn(std::io::Error) -> FlowError + '_ {
+    pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> FlowError + '_ {
         move |e| FlowError::Io {
             path: path.to_path_buf(),
             reason: e.to_string(),

@@ -223,3 +223,12 @@ pub fn top_checks(m: &mut Module, ctx: &Ctx) {
     );
     m.checks = k;
 }
+
+/// The label of the assertion printed on line `line` (from 1) of a
+/// generated file's `text`: how a failure reported by file and line (by
+/// Verilator or Yosys) is named.
+pub fn label_on_line(text: &str, line: u32) -> Option<String> {
+    let l = text.lines().nth(line.checked_sub(1)? as usize)?;
+    let (head, _) = l.split_once(": assert")?;
+    Some(head.trim().to_string())
+}
