@@ -17,6 +17,7 @@ pub const OUT_LAST_PLACED: &str = "out_last_placed";
 pub const OUT_OWED: &str = "out_owed";
 pub const LOAD_WHEN_IDLE: &str = "load_when_idle";
 pub const COUNTERS_IN_RANGE: &str = "counters_in_range";
+pub const OUT_DATA_STABLE: &str = "out_data_stable";
 
 /// How many `last` vectors the count of owed beats can hold: more than the
 /// engine can (one per stage of its pipeline), so the count never wraps.
@@ -217,7 +218,7 @@ pub fn top_checks(m: &mut Module, ctx: &Ctx) {
         "out_data in the previous cycle",
     );
     k.assert(
-        "out_data_stable",
+        OUT_DATA_STABLE,
         implies(armed.and(stalled), n("out_data").eq(data)),
         "out_data does not change while a beat waits for out_ready.",
     );
