@@ -488,7 +488,8 @@ REGRESS_OUT ?= $(BUILD)/regress
 regress: deps $(if $(RAY),$(RAY_VENV)/.installed)
 	@mkdir -p $(REGRESS_OUT)
 	cargo build --release --quiet
-	target/release/cimpool sweep regress --seeds $(SEEDS) --first-seed $(FIRST_SEED) --vectors $(VECTORS) $(if $(COVERAGE),--coverage) > $(REGRESS_OUT)/points.jsonl
+	target/release/cimpool sweep regress --seeds $(SEEDS) --first-seed $(FIRST_SEED) --vectors $(VECTORS) $(if $(COVERAGE),--coverage) --draws $(REGRESS_OUT)/draws.md > $(REGRESS_OUT)/points.jsonl
+	@echo "what the draw holds ($(REGRESS_OUT)/draws.md):"; cat $(REGRESS_OUT)/draws.md
 	$(if $(RAY),$(RAY_VENV)/bin/python tools/sweep_ray.py $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results --cpus $(shell nproc),\
 		target/release/cimpool sweep run $(REGRESS_OUT)/points.jsonl --out $(REGRESS_OUT)/results)
 	target/release/cimpool sweep collect $(REGRESS_OUT)/results > $(REGRESS_OUT)/table.csv

@@ -88,6 +88,9 @@ pub enum SweepCommand {
         /// (merge them with `sweep coverage`).
         #[arg(long)]
         coverage: bool,
+        /// Also write what the draw holds, key by key (a Markdown table).
+        #[arg(long, value_name = "FILE")]
+        draws: Option<PathBuf>,
     },
     /// Shrink a failing verification point to a small configuration that
     /// fails the same step (fewer macros, rows, columns, planes, no

@@ -30,9 +30,20 @@ pub fn sweep(cmd: SweepCommand) -> Result<()> {
             first_seed,
             vectors,
             coverage,
+            draws,
         } => {
-            for p in space::regress_points(first_seed, seeds, vectors, coverage) {
-                println!("{}", serde_json::to_string(&p).expect("serializes"));
+            let points = space::regress_points(first_seed, seeds, vectors, coverage);
+            if let Some(path) = draws {
+                let configs = points
+                    .iter()
+                    .map(|p| cimpool::config::Config::from_toml(&p.config))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                let table = cimpool::config::random::draw_table(&configs);
+                std::fs::write(&path, table)
+                    .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            }
+            for p in &points {
+                println!("{}", serde_json::to_string(p).expect("serializes"));
             }
         }
         SweepCommand::Run { points, point, out } => {

@@ -201,6 +201,92 @@ pub fn legal_config(seed: u64) -> (Config, usize) {
     unreachable!("the draws are endless")
 }
 
+/// The keys the draw varies (every key that shapes the RTL), in the order
+/// the table of `draw_table` lists them.
+pub const DRAWN_KEYS: &[&str] = &[
+    "engine",
+    "macros",
+    "rows",
+    "cols",
+    "pool",
+    "wl_parallel",
+    "crossbar",
+    "crossbar_units",
+    "crossbar_pipeline",
+    "output_pipeline",
+    "storage",
+    "prefix",
+    "sparsity",
+    "slots",
+    "w_bits",
+    "adc_bits",
+    "adc_mode",
+    "act_bits",
+    "act_signed",
+    "relu",
+    "out_lanes",
+    "out_bits",
+];
+
+/// What a set of drawn configurations holds, key by key, as a Markdown
+/// table: each value with how many configurations have it, or (beyond 8
+/// distinct values) the range and the number of distinct values.
+pub fn draw_table(configs: &[Config]) -> String {
+    use std::collections::BTreeMap;
+    let tables: Vec<toml::Table> = configs
+        .iter()
+        .map(|c| toml::from_str(&c.to_toml()).expect("a configuration's TOML parses"))
+        .collect();
+    let mut out = format!(
+        "| key | values drawn in {} configurations (count) |\n|---|---|\n",
+        configs.len()
+    );
+    for key in DRAWN_KEYS {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut numbers: Vec<i64> = Vec::new();
+        for t in &tables {
+            let v = t
+                .get(*key)
+                .cloned()
+                .unwrap_or(toml::Value::String("-".into()));
+            if let toml::Value::Integer(i) = v {
+                numbers.push(i);
+            }
+            let text = match v {
+                toml::Value::String(s) if s.is_empty() => "\"\"".to_string(),
+                toml::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            *counts.entry(text).or_default() += 1;
+        }
+        let cell = if counts.len() > 8 && numbers.len() == tables.len() {
+            let (lo, hi) = (numbers.iter().min(), numbers.iter().max());
+            format!(
+                "{}-{} ({} distinct)",
+                lo.copied().unwrap_or(0),
+                hi.copied().unwrap_or(0),
+                counts.len()
+            )
+        } else {
+            let mut pairs: Vec<(String, usize)> = counts.into_iter().collect();
+            // Numbers in numeric order, words in alphabetical order.
+            pairs.sort_by_key(|(v, _)| (v.parse::<i64>().unwrap_or(i64::MAX), v.clone()));
+            pairs
+                .iter()
+                .map(|(v, n)| format!("{v} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!("| {key} | {cell} |\n"));
+    }
+    out.push_str(
+        "\nKeys one engine ignores (pool and crossbar keys on the dense engine; \
+         sparsity, slots, w_bits on the pool engine) count every configuration's \
+         resolved value.\n",
+    );
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,6 +313,20 @@ mod tests {
     /// The legal draws of the regression's seeds reach every value of
     /// every key that shapes the RTL (docs/VERIFICATION.md section 9 says
     /// so), sizes at the paper's scale included, and stay in the budget.
+    /// The regression's table of what it drew: every drawn key, read from
+    /// the configuration's own TOML (a renamed key would show as "-").
+    #[test]
+    fn draw_table_lists_every_drawn_key() {
+        let configs: Vec<Config> = (1..=50).map(|s| legal_config(s).0).collect();
+        let t = draw_table(&configs);
+        for key in DRAWN_KEYS {
+            assert!(t.contains(&format!("| {key} | ")), "{key} missing:\n{t}");
+        }
+        assert!(!t.contains(" - ("), "a key absent from the TOML:\n{t}");
+        assert!(t.contains("in 50 configurations"), "{t}");
+        assert!(t.contains("benes (") && t.contains("blackbox ("), "{t}");
+    }
+
     #[test]
     fn legal_draws_cover_every_key() {
         let configs: Vec<Config> = (1..=200).map(|s| legal_config(s).0).collect();
