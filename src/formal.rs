@@ -85,15 +85,7 @@ pub fn prove(
     let controller = format!("{}{}", config.prefix, crate::gen::control::CONTROLLER);
     let (module, files) = match scope {
         Scope::Controller => (controller.clone(), vec![format!("{controller}.v")]),
-        Scope::Top => (
-            design.top.clone(),
-            std::fs::read_to_string(package_dir.join("files.f"))
-                .map_err(FlowError::io(&package_dir.join("files.f")))?
-                .lines()
-                .filter(|l| !l.trim().is_empty())
-                .map(String::from)
-                .collect(),
-        ),
+        Scope::Top => (design.top.clone(), crate::flow::file_order(&design)),
     };
     let mut assertions: Vec<String> = Vec::new();
     for m in design.modules.values() {
@@ -134,7 +126,7 @@ pub fn prove(
         let _ = std::fs::remove_file(&trace);
         Outcome::Proven
     } else if log.contains("SAT proof finished - model found: FAIL!") {
-        failing_step(&log, package_dir).ok_or_else(|| FlowError::Missing {
+        failing_step(&log).ok_or_else(|| FlowError::Missing {
             what: "failing assertion".into(),
             module: module.clone(),
         })?
@@ -159,7 +151,7 @@ pub fn prove(
 /// and fails, from the table `sat -show-regs` prints: a row per step and
 /// register, `$formal$FILE:LINE$K_CHECK` holding the sampled condition
 /// and `..._EN` whether the block was clocked (0 only at the first step).
-fn failing_step(log: &str, package_dir: &Path) -> Option<Outcome> {
+fn failing_step(log: &str) -> Option<Outcome> {
     use std::collections::BTreeMap;
     // step -> (enabled, failing (file, line))
     let mut steps: BTreeMap<u32, (bool, Vec<(String, u32)>)> = BTreeMap::new();
@@ -194,23 +186,9 @@ fn failing_step(log: &str, package_dir: &Path) -> Option<Outcome> {
         .find(|(_, (enabled, failing))| *enabled && !failing.is_empty())?;
     let failed = failing
         .iter()
-        .map(|(file, line)| label_at(package_dir, file, *line))
+        .map(|(file, line)| crate::gen::checks::name_failure(Path::new(file), *line))
         .collect();
     Some(Outcome::Refuted { step, failed })
-}
-
-/// `label (file:line)` of the assertion on `line` of `file`.
-fn label_at(package_dir: &Path, file: &str, line: u32) -> String {
-    let path = Path::new(file);
-    let name = path
-        .file_name()
-        .map_or(file.into(), |n| n.to_string_lossy());
-    let text = std::fs::read_to_string(path)
-        .or_else(|_| std::fs::read_to_string(package_dir.join(name.as_ref())))
-        .unwrap_or_default();
-    let label =
-        crate::gen::checks::label_on_line(&text, line).unwrap_or_else(|| "(unnamed)".into());
-    format!("{label} ({name}:{line})")
 }
 
 impl Proof {

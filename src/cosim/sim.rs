@@ -188,7 +188,10 @@ impl Sim {
                     .to_string_lossy()
                     .to_string();
                 let line = (self.failed_line)(i);
-                out.push(assertion_at(&self.build_dir, &file, line));
+                out.push(crate::gen::checks::name_failure(
+                    &self.build_dir.join(&file),
+                    line.max(0) as u32,
+                ));
             }
             (self.failed_clear)();
         }
@@ -235,17 +238,4 @@ impl Drop for Sim {
             (self.free)(self.handle);
         }
     }
-}
-
-/// `label (file:line)` for the assertion on line `line` of `file`: the
-/// label is the identifier before `: assert` on that line of the source.
-fn assertion_at(build_dir: &Path, file: &str, line: i32) -> String {
-    let name = Path::new(file)
-        .file_name()
-        .map_or(file.into(), |n| n.to_string_lossy());
-    let label = std::fs::read_to_string(build_dir.join(file))
-        .ok()
-        .and_then(|text| crate::gen::checks::label_on_line(&text, line.max(0) as u32))
-        .unwrap_or_else(|| "(unnamed)".into());
-    format!("{label} ({name}:{line})")
 }

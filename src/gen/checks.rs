@@ -27,12 +27,16 @@ fn one() -> Ty {
     Ty::unsigned(1)
 }
 
-/// The two registers every set of checks starts with, and the two
-/// conditions they give: `live` (this cycle's state descends from a reset
-/// and rst is low) and `armed` (so did the previous cycle's: assertions about
-/// the previous cycle need it).
-fn reset_tracking(k: &mut Checks) -> (Expr, Expr) {
+/// A set of checks clocked by `clk`, with what both sets start from: the
+/// reset tracking and the output stall. Returns the checks, `live` (this
+/// cycle's state descends from a reset and rst is low) and `waited` (so
+/// did the previous cycle's, which offered a beat that was not taken).
+fn output_checks() -> (Checks, Expr, Expr) {
     let n = Expr::name;
+    let mut k = Checks {
+        clock: "clk".into(),
+        ..Default::default()
+    };
     let seen = k.reg(
         "chk_reset_seen",
         one(),
@@ -47,8 +51,16 @@ fn reset_tracking(k: &mut Checks) -> (Expr, Expr) {
         seen.clone().and(n("rst").not()),
         "the previous cycle was out of reset, after a reset",
     );
+    let stalled = k.reg(
+        "chk_out_stalled",
+        one(),
+        0,
+        n("out_valid").and(n("out_ready").not()),
+        "the previous cycle offered an output beat that was not taken",
+    );
     let live = seen.and(n("rst").not());
-    (live.clone(), armed.and(live))
+    let waited = armed.and(live.clone()).and(stalled);
+    (k, live, waited)
 }
 
 /// `when` implies `then`.
@@ -62,18 +74,7 @@ fn implies(when: Expr, then: Expr) -> Expr {
 pub fn controller_checks(m: &mut Module, ctx: &Ctx, pipeline_valid: &[String]) {
     let d = ctx.d;
     let n = Expr::name;
-    let mut k = Checks {
-        clock: "clk".into(),
-        ..Default::default()
-    };
-    let (live, armed) = reset_tracking(&mut k);
-    let stalled = k.reg(
-        "chk_out_stalled",
-        one(),
-        0,
-        n("out_valid").and(n("out_ready").not()),
-        "the previous cycle offered an output beat that was not taken",
-    );
+    let (mut k, live, waited) = output_checks();
     let was_last = k.reg(
         "chk_out_last_d",
         one(),
@@ -120,12 +121,12 @@ pub fn controller_checks(m: &mut Module, ctx: &Ctx, pipeline_valid: &[String]) {
 
     k.assert(
         OUT_VALID_HELD,
-        implies(armed.clone().and(stalled.clone()), n("out_valid")),
+        implies(waited.clone(), n("out_valid")),
         "An output beat not taken is offered again (valid held until ready).",
     );
     k.assert(
         OUT_BEAT_STABLE,
-        implies(armed.and(stalled), n("out_last").eq(was_last)),
+        implies(waited, n("out_last").eq(was_last)),
         "out_last does not change while a beat waits (the data: cim_top's out_data_stable).",
     );
     k.assert(
@@ -198,18 +199,7 @@ fn counter_ranges(m: &Module, ctx: &Ctx) -> Vec<Expr> {
 /// waits for `out_ready`.
 pub fn top_checks(m: &mut Module, ctx: &Ctx) {
     let n = Expr::name;
-    let mut k = Checks {
-        clock: "clk".into(),
-        ..Default::default()
-    };
-    let (_, armed) = reset_tracking(&mut k);
-    let stalled = k.reg(
-        "chk_out_stalled",
-        one(),
-        0,
-        n("out_valid").and(n("out_ready").not()),
-        "the previous cycle offered an output beat that was not taken",
-    );
+    let (mut k, _, waited) = output_checks();
     let data = k.reg(
         "chk_out_data_d",
         Ty::unsigned(ctx.d.out_beat_bits),
@@ -219,17 +209,24 @@ pub fn top_checks(m: &mut Module, ctx: &Ctx) {
     );
     k.assert(
         OUT_DATA_STABLE,
-        implies(armed.and(stalled), n("out_data").eq(data)),
+        implies(waited, n("out_data").eq(data)),
         "out_data does not change while a beat waits for out_ready.",
     );
     m.checks = k;
 }
 
-/// The label of the assertion printed on line `line` (from 1) of a
-/// generated file's `text`: how a failure reported by file and line (by
-/// Verilator or Yosys) is named.
-pub fn label_on_line(text: &str, line: u32) -> Option<String> {
-    let l = text.lines().nth(line.checked_sub(1)? as usize)?;
-    let (head, _) = l.split_once(": assert")?;
-    Some(head.trim().to_string())
+/// `label (file:line)` for the assertion a simulator or prover reports by
+/// the generated file at `path` and its line (from 1): the label is the
+/// identifier before `: assert` on that line.
+pub fn name_failure(path: &std::path::Path, line: u32) -> String {
+    let label = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| {
+            let l = text.lines().nth(line.checked_sub(1)? as usize)?.to_string();
+            let (head, _) = l.split_once(": assert")?;
+            Some(head.trim().to_string())
+        })
+        .unwrap_or_else(|| "(unnamed)".into());
+    let file = path.file_name().unwrap_or_default().to_string_lossy();
+    format!("{label} ({file}:{line})")
 }
