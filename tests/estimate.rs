@@ -335,3 +335,140 @@ fn host_layer_weights_are_fetched_from_dram_too() {
         "DRAM {dram_fj} fJ for {total} stored bits"
     );
 }
+
+/// `--sensitivity` as a user runs it: the band holds the model as given and
+/// every setting, the paper's figures are marked, and a setting's point is
+/// exactly what `estimate` prints with that constant (DRAM at 6 pJ per bit)
+/// or key (wl_parallel = 16).
+#[test]
+fn sensitivity_band_agrees_with_plain_estimates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (pool, dense) = (
+        write(tmp.path(), "pool.toml", ""),
+        write(tmp.path(), "dense.toml", "engine = 'dense'\nw_bits = 4\n"),
+    );
+    let common = [
+        "--network",
+        "resnet-fmnist",
+        "--config",
+        &pool,
+        "--config",
+        &dense,
+        "--keep",
+        "0.5",
+    ];
+    let json = tmp.path().join("s.json");
+    let mut args = common.to_vec();
+    args.push("--sensitivity");
+    let s = estimate_json(&args, &json);
+    let band = |key: &str| {
+        (
+            s[key]["low"].as_f64().unwrap(),
+            s[key]["high"].as_f64().unwrap(),
+        )
+    };
+    let (a_lo, a_hi) = band("area_cut_all_at_once");
+    let (e_lo, e_hi) = band("energy_ratio_all_at_once");
+    let mut points = vec![s["base"].clone()];
+    for row in s["rows"].as_array().unwrap() {
+        for p in row["points"].as_array().unwrap() {
+            points.push(p["headline"].clone());
+        }
+    }
+    assert!(points.len() > 20, "{}", points.len());
+    for h in &points {
+        let (a, e) = (
+            h["area_cut"].as_f64().unwrap(),
+            h["energy_ratio"].as_f64().unwrap(),
+        );
+        assert!(a >= a_lo && a <= a_hi && e >= e_lo && e <= e_hi, "{h}");
+    }
+    assert!(e_hi > e_lo && a_hi > a_lo);
+
+    // The point of a setting equals a plain estimate with that setting.
+    let headline = |extra: &[&str]| {
+        let mut args = common.to_vec();
+        args.extend_from_slice(extra);
+        let v = estimate_json(&args, &tmp.path().join("e.json"));
+        let e = v["entries"].as_array().unwrap();
+        let area = |i: usize| -> f64 {
+            e[i]["on_chip"]["area_um2"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .sum()
+        };
+        let energy = |i: usize| -> f64 {
+            e[i]["streamed"]["energy_fj"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .sum()
+        };
+        (1.0 - area(0) / area(1), energy(1) / energy(0))
+    };
+    let point = |knob: &str, setting: &str| {
+        let row = s["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["knob"].as_str().unwrap().starts_with(knob))
+            .unwrap_or_else(|| panic!("no knob {knob}"));
+        let p = row["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["setting"] == setting)
+            .unwrap_or_else(|| panic!("no setting {setting}"));
+        (
+            p["headline"]["area_cut"].as_f64().unwrap(),
+            p["headline"]["energy_ratio"].as_f64().unwrap(),
+        )
+    };
+    let close = |a: (f64, f64), b: (f64, f64)| {
+        assert!(
+            (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
+            "{a:?} vs {b:?}"
+        )
+    };
+    let k = write(tmp.path(), "k.toml", "dram_pj_per_bit = 6.0\n");
+    close(
+        point("DRAM energy per bit", "6 pJ (HBM2E)"),
+        headline(&["--constants", &k]),
+    );
+    close(
+        point("word lines per phase", "W = 16"),
+        headline(&["--set", "wl_parallel=16"]),
+    );
+    close(
+        (
+            s["base"]["area_cut"].as_f64().unwrap(),
+            s["base"]["energy_ratio"].as_f64().unwrap(),
+        ),
+        headline(&[]),
+    );
+
+    // The table marks the paper's figures.
+    let mut args = vec!["estimate"];
+    args.extend_from_slice(&common);
+    args.push("--sensitivity");
+    let out = succeed(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("| CIMPool (paper) | | 62.3% ("), "{text}");
+    assert!(text.contains("band, all knobs at once"), "{text}");
+
+    // One configuration is not a comparison; image folders have no shapes.
+    assert_refused(
+        &[
+            "estimate",
+            "--network",
+            "resnet-fmnist",
+            "--config",
+            &pool,
+            "--sensitivity",
+        ],
+        "--sensitivity compares two configurations",
+    );
+}

@@ -207,6 +207,12 @@ pub struct EstimateArgs {
     /// Print the regression anchors (the model against published macros).
     #[arg(long)]
     pub anchors: bool,
+    /// Vary each uncertain constant over its published range and each main
+    /// design choice, and print the band of the headline: the area cut and
+    /// energy ratio of the first --config against the second (none: the
+    /// default pool engine against 4-bit dense).
+    #[arg(long, conflicts_with_all = ["images", "synth", "plot", "layers"])]
+    pub sensitivity: bool,
     /// Write the whole estimate as JSON (`-`: on stdout, instead of the tables).
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,

@@ -34,6 +34,17 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
             sparsity: args.sparsity,
         }
     };
+    if args.sensitivity {
+        let s = cimpool::pipeline::estimate::sensitivity(&k, &what, &Bar::new())?;
+        let on_stdout = match &args.json {
+            Some(path) => super::write_json(path, &s.to_json())?,
+            None => false,
+        };
+        if !on_stdout {
+            print!("{}", s.table());
+        }
+        return Ok(());
+    }
     let report = cimpool::pipeline::estimate::run(
         &k,
         &what,

@@ -7,6 +7,18 @@ use serde::{Deserialize, Serialize};
 
 pub const DEFAULT_CONSTANTS: &str = include_str!("constants.toml");
 
+/// How the dense engine's exact read-out sums its products
+/// (constants.toml, `dense_adder_tree`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenseAdderTree {
+    /// One tree of W 1-bit inputs per bit column; the lane recombines a
+    /// weight's w_bits column sums (cimpool's RTL).
+    PerColumn,
+    /// One tree of W w_bits-bit inputs per weight (ZigZag-IMC's DIMC).
+    PerWeight,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Constants {
@@ -28,6 +40,8 @@ pub struct Constants {
     pub write_flops_per_bit: f64,
     pub dram_pj_per_bit: f64,
     pub control_nand2: f64,
+    pub gate_energy_scale: f64,
+    pub dense_adder_tree: DenseAdderTree,
     /// (node in nm, area relative to 45 nm), nodes descending.
     pub area_scaling: Vec<[f64; 2]>,
 }
@@ -45,19 +59,32 @@ impl Constants {
         let user: toml::Table = overrides
             .parse()
             .map_err(|e: toml::de::Error| crate::diagnostics::toml_error(overrides, &e))?;
-        for (k, v) in user {
-            if !table.contains_key(&k) {
+        let defaults = table.clone();
+        for (k, v) in &user {
+            if !table.contains_key(k) {
                 let keys: Vec<&str> = table.keys().map(String::as_str).collect();
                 return Err(format!(
                     "unknown constant `{k}`; the constants are {}",
                     keys.join(", ")
                 ));
             }
-            table.insert(k, v);
+            table.insert(k.clone(), v.clone());
         }
         let c: Constants = toml::Value::Table(table)
             .try_into()
-            .map_err(|e: toml::de::Error| crate::diagnostics::one_line(e.message()))?;
+            .map_err(|e: toml::de::Error| {
+                // Serde's message leaves the key out: find the value it refused.
+                let culprit = user.iter().find(|(k, v)| {
+                    let mut one = defaults.clone();
+                    one.insert((*k).clone(), (*v).clone());
+                    toml::Value::Table(one).try_into::<Constants>().is_err()
+                });
+                let message = crate::diagnostics::one_line(e.message());
+                match culprit {
+                    Some((k, v)) => format!("{k} = {v} is invalid: {message}"),
+                    None => message,
+                }
+            })?;
         c.validate()?;
         Ok(c)
     }
@@ -75,6 +102,7 @@ impl Constants {
             ("mux2_nand2_eq", self.mux2_nand2_eq),
             ("bitcell_f2", self.bitcell_f2),
             ("dram_pj_per_bit", self.dram_pj_per_bit),
+            ("gate_energy_scale", self.gate_energy_scale),
         ];
         for (name, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -164,9 +192,10 @@ impl Constants {
     pub fn full_adder_energy(&self) -> f64 {
         self.full_adder_fj
     }
-    /// A NAND2-equivalent toggle: the adder's energy per unit of area.
+    /// A NAND2-equivalent toggle: the adder's energy per unit of area,
+    /// times `gate_energy_scale`.
     pub fn gate_energy(&self) -> f64 {
-        self.full_adder_fj * self.nand2_um2 / self.full_adder_um2
+        self.gate_energy_scale * self.full_adder_fj * self.nand2_um2 / self.full_adder_um2
     }
     pub fn flop_energy(&self) -> f64 {
         self.flop_fj
@@ -235,5 +264,12 @@ mod tests {
         assert!(e.contains("node_nm = 3"), "{e}");
         let e = Constants::from_toml("vdd = -1.0").unwrap_err();
         assert!(e.contains("vdd = -1"), "{e}");
+        let e = Constants::from_toml("dense_adder_tree = 'per_row'").unwrap_err();
+        assert!(
+            e.contains("dense_adder_tree = \"per_row\" is invalid") && e.contains("per_weight"),
+            "{e}"
+        );
+        let c = Constants::from_toml("dense_adder_tree = 'per_weight'").unwrap();
+        assert_eq!(c.dense_adder_tree, DenseAdderTree::PerWeight);
     }
 }

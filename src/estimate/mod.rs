@@ -8,6 +8,7 @@ pub mod anchors;
 pub mod constants;
 pub mod model;
 pub mod plot;
+pub mod sensitivity;
 pub mod synth;
 pub mod workload;
 

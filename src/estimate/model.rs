@@ -4,7 +4,7 @@
 //! of the configuration as the macros need), and one engine of the
 //! configuration streaming its tiles from DRAM.
 
-use super::constants::{adder_tree_full_adders, Constants};
+use super::constants::{adder_tree_full_adders, Constants, DenseAdderTree};
 use super::workload::{LayerWork, Workload};
 use crate::config::{Config, Crossbar, Derived};
 use crate::golden::timing::{Inputs, Schedule};
@@ -43,8 +43,9 @@ pub type Parts = Vec<f64>;
 /// (bitcells, per-cell logic, read-out, shift-accumulate), um^2.
 fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u32) -> [f64; 4] {
     let cells = (rows * columns) as f64;
+    let (tree, accumulated) = exact_read_out_per_column(k, config, d);
     let read_out = if config.adc_bits == 0 {
-        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder()
+        tree * k.full_adder()
     } else {
         k.adc(config.adc_bits) / k.columns_per_adc as f64
     };
@@ -52,8 +53,34 @@ fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u
         cells * k.bitcell(),
         cells * k.nand2(),
         columns as f64 * read_out,
-        columns as f64 * d.column_bits as f64 * (k.full_adder() + k.flop()),
+        columns as f64 * accumulated * (k.full_adder() + k.flop()),
     ]
+}
+
+/// Whether the dense engine sums a weight's products in one tree
+/// (`dense_adder_tree = "per_weight"`, exact read-out only).
+fn per_weight_trees(k: &Constants, config: &Config) -> bool {
+    config.is_dense() && config.adc_bits == 0 && k.dense_adder_tree == DenseAdderTree::PerWeight
+}
+
+/// Per physical column: full adders of its share of the read-out trees and
+/// bits it shift-accumulates. A tree per column sums W 1-bit products into
+/// `column_bits`; a tree per weight sums W products of `w_bits` bits, its
+/// cost shared by the weight's w_bits columns (a lossy read-out has no
+/// tree: the first figure is then unused).
+fn exact_read_out_per_column(k: &Constants, config: &Config, d: &Derived) -> (f64, f64) {
+    if per_weight_trees(k, config) {
+        let b = config.w_bits;
+        (
+            adder_tree_full_adders(config.wl_parallel, b) / b as f64,
+            (d.column_bits + b - 1) as f64 / b as f64,
+        )
+    } else {
+        (
+            adder_tree_full_adders(config.wl_parallel, 1),
+            d.column_bits as f64,
+        )
+    }
 }
 
 /// `count` macros of area `m` into a breakdown: their bitcells into part
@@ -70,16 +97,27 @@ fn add_macros(area: &mut Parts, m: [f64; 4], count: f64, bitcells: usize) {
 /// products, its read-out (adder tree or ADC conversion), its
 /// shift-accumulate (fJ).
 fn column_phase_energy(k: &Constants, config: &Config, d: &Derived) -> [f64; 3] {
+    let (tree, accumulated) = exact_read_out_per_column(k, config, d);
     let read_out = if config.adc_bits == 0 {
-        adder_tree_full_adders(config.wl_parallel, 1) * k.full_adder_energy()
+        tree * k.full_adder_energy()
     } else {
         k.adc_energy(config.adc_bits)
     };
     [
         config.wl_parallel as f64 * k.gate_energy(),
         read_out,
-        d.column_bits as f64 * k.full_adder_energy(),
+        accumulated * k.full_adder_energy(),
     ]
+}
+
+/// Full adders recombining a dense lane's `w_bits` column sums (none when
+/// a tree per weight already summed them).
+fn recombination_full_adders(k: &Constants, config: &Config, d: &Derived) -> f64 {
+    if per_weight_trees(k, config) {
+        0.0
+    } else {
+        config.w_bits as f64 * d.lane_value_bits.unwrap_or(0) as f64
+    }
 }
 
 /// One macro of the configuration in isolation (the regression anchors):
@@ -116,7 +154,7 @@ fn engine_periphery(k: &Constants, config: &Config, d: &Derived) -> Parts {
     let acc = d.accumulator_bits as f64;
     let multiplier = config.scale_bits as f64 * acc * fa;
     if config.is_dense() {
-        let recombine = config.w_bits as f64 * d.lane_value_bits.unwrap_or(0) as f64 * fa;
+        let recombine = recombination_full_adders(k, config, d) * fa;
         a[7] = lanes * (recombine + acc * (fa + flop)) + d.out_lanes as f64 * multiplier;
         a[6] = d.issue_mask_bits.unwrap_or(0) as f64 * flop;
     } else {
@@ -282,9 +320,7 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
         let multiply = config.scale_bits as f64 * acc * k.full_adder_energy();
         let passes = l.out_channels.div_ceil(d.lanes as usize) as f64;
         if config.is_dense() {
-            let recombine = config.w_bits as f64
-                * d.lane_value_bits.unwrap_or(0) as f64
-                * k.full_adder_energy();
+            let recombine = recombination_full_adders(k, config, d) * k.full_adder_energy();
             e[4] += v * blocks as f64 * out * (recombine + acc * k.full_adder_energy());
             e[4] += v * out * multiply;
         } else {
@@ -470,5 +506,54 @@ mod tests {
                 .unwrap()
                 .resolved();
         assert!(cycles_per_vector(&c, 2) < cycles_per_vector(&c, 8));
+    }
+}
+
+#[cfg(test)]
+mod per_weight_tree_tests {
+    use super::*;
+
+    /// A 128x128 macro of 4-bit weights at W = 128: per-cell logic, read-out
+    /// and shift-accumulate come to 0.179 mm^2 with a 1-bit tree per column
+    /// and 0.111 mm^2 with a 4-bit tree per weight (ZigZag-IMC's digital IMC,
+    /// the figures the estimator audit computed), and the per-weight tree
+    /// leaves nothing to recombine in the lane.
+    #[test]
+    fn a_tree_per_weight_is_the_cheaper_dense_read_out() {
+        let c = Config::from_toml(
+            "engine = 'dense'\nw_bits = 4\nrows = 128\ncols = 128\nwl_parallel = 128",
+        )
+        .unwrap()
+        .resolved();
+        let d = Derived::new(&c);
+        let periphery = |tree| {
+            let k = Constants {
+                dense_adder_tree: tree,
+                ..Constants::default()
+            };
+            let (a, e) = one_macro(&k, &c);
+            (
+                (a[1] + a[2] + a[3]) * 1e-6,
+                e,
+                recombination_full_adders(&k, &c, &d),
+            )
+        };
+        let (column, e_column, r_column) = periphery(DenseAdderTree::PerColumn);
+        let (weight, e_weight, r_weight) = periphery(DenseAdderTree::PerWeight);
+        assert!((column - 0.179).abs() < 0.002, "{column}");
+        assert!((weight - 0.111).abs() < 0.002, "{weight}");
+        assert!(r_column > 0.0 && r_weight == 0.0);
+        // Same products, cheaper read-out and accumulation.
+        assert_eq!(e_column[0], e_weight[0]);
+        assert!(e_weight[1] < e_column[1] && e_weight[2] < e_column[2]);
+        // The pool engine and a lossy read-out are untouched.
+        let k = Constants {
+            dense_adder_tree: DenseAdderTree::PerWeight,
+            ..Constants::default()
+        };
+        for toml in ["", "engine = 'dense'\nw_bits = 4\nadc_bits = 5"] {
+            let c = Config::from_toml(toml).unwrap().resolved();
+            assert_eq!(one_macro(&k, &c), one_macro(&Constants::default(), &c));
+        }
     }
 }

@@ -48,6 +48,39 @@ pub enum Workloads {
     },
 }
 
+/// Checks the predicted compression and loads the network's shapes; its
+/// name for the tables.
+fn load_shapes(
+    onnx: &Option<PathBuf>,
+    onnx_output: &Option<String>,
+    description: &Option<source::Description>,
+    weights: &Option<PathBuf>,
+    keep: f64,
+    sparsity: f64,
+) -> Result<(String, crate::network::model::Network)> {
+    if !(keep > 0.0 && keep <= 1.0) {
+        return Err(Error::Usage(format!(
+            "--keep {keep} is invalid: it must be in (0, 1]"
+        )));
+    }
+    if !(0.0..1.0).contains(&sparsity) {
+        return Err(Error::Usage(format!(
+            "--sparsity {sparsity} is invalid: it must be in [0, 1)"
+        )));
+    }
+    let loaded = source::shapes_only(
+        onnx.as_deref().map(|p| (p, onnx_output.as_deref())),
+        description.as_ref(),
+        weights.as_deref(),
+    )?;
+    let name = match (description, onnx) {
+        (Some(source::Description::Builtin(n)), _) => n.clone(),
+        (Some(source::Description::File(p)), _) | (None, Some(p)) => p.display().to_string(),
+        (None, None) => "network".to_string(),
+    };
+    Ok((name, loaded.network))
+}
+
 /// One estimate run; `synth_cache` also synthesizes each engine there.
 pub fn run(
     k: &Constants,
@@ -74,28 +107,8 @@ pub fn run(
             keep,
             sparsity,
         } => {
-            if !(*keep > 0.0 && *keep <= 1.0) {
-                return Err(Error::Usage(format!(
-                    "--keep {keep} is invalid: it must be in (0, 1]"
-                )));
-            }
-            if !(0.0..1.0).contains(sparsity) {
-                return Err(Error::Usage(format!(
-                    "--sparsity {sparsity} is invalid: it must be in [0, 1)"
-                )));
-            }
-            let loaded = source::shapes_only(
-                onnx.as_deref().map(|p| (p, onnx_output.as_deref())),
-                description.as_ref(),
-                weights.as_deref(),
-            )?;
-            let name = match (description, onnx) {
-                (Some(source::Description::Builtin(n)), _) => n.clone(),
-                (Some(source::Description::File(p)), _) | (None, Some(p)) => {
-                    p.display().to_string()
-                }
-                (None, None) => "network".to_string(),
-            };
+            let (name, network) =
+                load_shapes(onnx, onnx_output, description, weights, *keep, *sparsity)?;
             let files: Vec<Option<&Path>> = if configs.is_empty() {
                 vec![None]
             } else {
@@ -104,7 +117,7 @@ pub fn run(
             for file in files {
                 let config = Config::from_sources(file, overrides)?.resolved();
                 config.validate()?;
-                let w = workload::from_shapes(&name, &config, &loaded.network, *keep, *sparsity);
+                let w = workload::from_shapes(&name, &config, &network, *keep, *sparsity);
                 entries.push((config.clone(), w, estimate::label(&config)));
             }
         }
@@ -124,4 +137,100 @@ pub fn run(
     }
     progress.finish();
     Ok(report)
+}
+
+/// `estimate --sensitivity`: the headline of the first configuration (the
+/// proposal) against the second (the baseline) under every knob of
+/// `estimate::sensitivity`. With no configuration, the default pool engine
+/// against the same engine with 4-bit dense weights.
+pub fn sensitivity(
+    k: &Constants,
+    what: &Workloads,
+    progress: &dyn Progress,
+) -> Result<estimate::sensitivity::Sensitivity> {
+    let Workloads::Shapes {
+        onnx,
+        onnx_output,
+        description,
+        weights,
+        configs,
+        overrides,
+        keep,
+        sparsity,
+    } = what
+    else {
+        return Err(Error::Usage(
+            "--sensitivity needs a network's shapes (--network, --model or --onnx), not --images"
+                .into(),
+        ));
+    };
+    // Each side: its configuration file and the keys it sets itself.
+    type Side<'a> = (Option<&'a Path>, Vec<(String, String)>);
+    let pair: [Side; 2] = match configs.len() {
+        0 => [
+            (None, Vec::new()),
+            (
+                None,
+                vec![
+                    ("engine".to_string(), "dense".to_string()),
+                    ("w_bits".to_string(), "4".to_string()),
+                ],
+            ),
+        ],
+        1 => {
+            return Err(Error::Usage(
+                "--sensitivity compares two configurations: give a second --config (the baseline), or none for the default pool engine against 4-bit dense".into(),
+            ))
+        }
+        _ => [
+            (Some(configs[0].as_path()), Vec::new()),
+            (Some(configs[1].as_path()), Vec::new()),
+        ],
+    };
+    let (name, network) = load_shapes(onnx, onnx_output, description, weights, *keep, *sparsity)?;
+    let build = |extra: &[(String, String)]| -> Result<Vec<Config>> {
+        pair.iter()
+            .map(|(file, own)| {
+                let keys: Vec<(String, String)> =
+                    own.iter().chain(overrides).chain(extra).cloned().collect();
+                let c = Config::from_sources(*file, &keys)?.resolved();
+                c.validate()?;
+                Ok(c)
+            })
+            .collect()
+    };
+    // The configurations as given must hold; a knob's setting they refuse
+    // is reported in its row.
+    let given = build(&[])?;
+    let evaluate = |k: &Constants, extra: &[(String, String)]| {
+        let c = build(extra).map_err(|e| crate::diagnostics::one_line(&e.to_string()))?;
+        let e: Vec<estimate::Entry> = c
+            .iter()
+            .map(|c| {
+                let w = workload::from_shapes(&name, c, &network, *keep, *sparsity);
+                estimate::estimate(k, String::new(), c, &w)
+            })
+            .collect();
+        Ok(estimate::sensitivity::Headline {
+            area_cut: 1.0 - e[0].on_chip.area() / e[1].on_chip.area(),
+            energy_ratio: e[1].streamed.energy() / e[0].streamed.energy(),
+        })
+    };
+    progress.stage("sensitivity", estimate::sensitivity::evaluations());
+    let workload = if given[0].is_dense() {
+        format!("{name}, sparsity {sparsity}")
+    } else {
+        format!("{name}, keep {keep}")
+    };
+    let s = estimate::sensitivity::run(
+        k,
+        estimate::label(&given[0]),
+        estimate::label(&given[1]),
+        workload,
+        &evaluate,
+        &|| progress.inc(),
+    )
+    .map_err(Error::Usage)?;
+    progress.finish();
+    Ok(s)
 }
