@@ -334,6 +334,67 @@ fn host_layer_weights_are_fetched_from_dram_too() {
         (dram_fj - total * 20e3).abs() < 1e-6 * dram_fj,
         "DRAM {dram_fj} fJ for {total} stored bits"
     );
+    // Its compute is charged too, in every schedule: 8 x 8 output
+    // positions x 144 weights, each an 8-bit MAC of 0.23 pJ (host_mac_pj).
+    let host_fj = 64.0 * 144.0 * 230.0;
+    for chip in ["on_chip", "streamed", "batched"] {
+        let got = e[chip]["energy_fj"][7].as_f64().unwrap();
+        assert!((got - host_fj).abs() < 1e-6 * host_fj, "{chip}: {got}");
+    }
+}
+
+/// The batched schedule loads each tile once per batch: its weight writes
+/// and DRAM traffic per image fall with the batch, its partial-sum buffer
+/// grows with it, and against the per-vector reloads of the one-engine
+/// schedule it writes hundreds of times fewer bits.
+#[test]
+fn batched_schedule_loads_each_tile_once_per_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |batch: &str| {
+        let v = estimate_json(
+            &["--network", "resnet-fmnist", "--batch", batch],
+            &tmp.path().join(format!("b{batch}.json")),
+        );
+        v["entries"][0].clone()
+    };
+    let (one, eight) = (run("1"), run("8"));
+    let part = |e: &Value, chip: &str, i: usize| e[chip]["energy_fj"][i].as_f64().unwrap();
+    let close = |a: f64, b: f64| assert!((a - b).abs() <= 1e-9 * a.abs().max(1.0), "{a} vs {b}");
+    // Writes: each tile's load-port words once per batch.
+    let words: f64 = one["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["engine_tiles"].as_f64().unwrap() * l["load_words_per_tile"].as_f64().unwrap())
+        .sum();
+    assert!(words > 0.0);
+    close(part(&one, "batched", 5), 8.0 * part(&eight, "batched", 5));
+    close(part(&one, "batched", 6), 8.0 * part(&eight, "batched", 6));
+    close(part(&one, "batched", 6), part(&one, "streamed", 6));
+    // The partial sums cost the same per image; the buffer holds a batch.
+    close(part(&one, "batched", 8), part(&eight, "batched", 8));
+    assert!(part(&one, "batched", 8) > 0.0 && part(&one, "streamed", 8) == 0.0);
+    let buffer = |e: &Value| e["psum_buffer_bits"].as_u64().unwrap();
+    assert_eq!(buffer(&eight), 8 * buffer(&one));
+    let most = one["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["psum_bits"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    assert_eq!(buffer(&one), most);
+    // Per-vector reloads write far more than once per tile.
+    let reloads = part(&one, "streamed", 5) / part(&one, "batched", 5);
+    assert!(reloads > 50.0, "{reloads}");
+    assert!(
+        eight["batched"]["cycles"].as_u64() < one["streamed"]["cycles"].as_u64(),
+        "fewer load cycles"
+    );
+    assert_refused(
+        &["estimate", "--network", "resnet-fmnist", "--batch", "0"],
+        "--batch 0 is invalid",
+    );
 }
 
 /// `--sensitivity` as a user runs it: the band holds the model as given and

@@ -188,6 +188,10 @@ pub struct EstimateArgs {
     /// Dense engine, from shapes: share of phase blocks pruned (as `compress --sparsity`).
     #[arg(long, default_value_t = 0.0)]
     pub sparsity: f64,
+    /// Images per batch in the batched schedule (one engine, each tile
+    /// loaded once per batch; its partial sums in an on-chip buffer).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub batch: u64,
     /// TOML overriding the model's constants (keys of src/estimate/constants.toml).
     #[arg(long, value_name = "FILE")]
     pub constants: Option<PathBuf>,

@@ -48,6 +48,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
     let report = cimpool::pipeline::estimate::run(
         &k,
         &what,
+        args.batch,
         args.synth.then_some(args.cache.as_path()),
         &Bar::new(),
     )?;

@@ -42,6 +42,12 @@ pub struct Constants {
     pub control_nand2: f64,
     pub gate_energy_scale: f64,
     pub dense_adder_tree: DenseAdderTree,
+    pub clock_mhz: f64,
+    pub host_mac_pj: f64,
+    pub sram_read_pj_per_bit: f64,
+    pub sram_write_pj_per_bit: f64,
+    pub sram_um2_per_bit: f64,
+    pub sram_node_nm: f64,
     /// (node in nm, area relative to 45 nm), nodes descending.
     pub area_scaling: Vec<[f64; 2]>,
 }
@@ -103,6 +109,9 @@ impl Constants {
             ("bitcell_f2", self.bitcell_f2),
             ("dram_pj_per_bit", self.dram_pj_per_bit),
             ("gate_energy_scale", self.gate_energy_scale),
+            ("clock_mhz", self.clock_mhz),
+            ("sram_um2_per_bit", self.sram_um2_per_bit),
+            ("sram_node_nm", self.sram_node_nm),
         ];
         for (name, v) in positive {
             if !(v.is_finite() && v > 0.0) {
@@ -114,6 +123,9 @@ impl Constants {
         for (name, v) in [
             ("write_flops_per_bit", self.write_flops_per_bit),
             ("control_nand2", self.control_nand2),
+            ("host_mac_pj", self.host_mac_pj),
+            ("sram_read_pj_per_bit", self.sram_read_pj_per_bit),
+            ("sram_write_pj_per_bit", self.sram_write_pj_per_bit),
             ("adc_energy_linear_ff", self.adc_energy_linear_ff),
             ("adc_energy_exponential_ff", self.adc_energy_exponential_ff),
         ] {
@@ -137,6 +149,7 @@ impl Constants {
         for (name, node) in [
             ("node_nm", self.node_nm),
             ("zigzag_node_nm", self.zigzag_node_nm),
+            ("sram_node_nm", self.sram_node_nm),
         ] {
             if node > hi || node < lo {
                 return Err(format!(
@@ -214,6 +227,22 @@ impl Constants {
     }
     pub fn dram_energy_per_bit(&self) -> f64 {
         self.dram_pj_per_bit * 1e3
+    }
+    /// One 8-bit multiply-accumulate on the host (fJ).
+    pub fn host_mac_energy(&self) -> f64 {
+        self.host_mac_pj * 1e3
+    }
+    /// An on-chip SRAM buffer: area per bit at the target node (um^2), and
+    /// the energy of reading plus writing one bit (fJ).
+    pub fn sram_bit(&self) -> f64 {
+        self.sram_um2_per_bit * self.area_factor_from(self.sram_node_nm)
+    }
+    pub fn sram_write_and_read_energy(&self) -> f64 {
+        (self.sram_read_pj_per_bit + self.sram_write_pj_per_bit) * 1e3
+    }
+    /// Seconds per cycle at `clock_mhz`.
+    pub fn cycle_s(&self) -> f64 {
+        1e-6 / self.clock_mhz
     }
 }
 

@@ -36,6 +36,11 @@ pub struct Entry {
     pub on_chip: ChipEstimate,
     /// One engine; weights streamed from DRAM each inference.
     pub streamed: ChipEstimate,
+    /// One engine, each tile loaded once per batch of `batch` images
+    /// (`model::batched`), per image; its partial-sum buffer (bits).
+    pub batch: u64,
+    pub batched: ChipEstimate,
+    pub psum_buffer_bits: u64,
     /// One engine, our synthesized RTL (`--synth`), at the target node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthesized_engine: Option<synth::SynthArea>,
@@ -65,10 +70,13 @@ pub fn label(config: &Config) -> String {
     s
 }
 
-pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload) -> Entry {
+/// The estimate of one configuration; `batch` images share each tile load
+/// in the batched schedule.
+pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload, batch: u64) -> Entry {
     let layers = model::layers(k, config, w);
     let on_chip = model::on_chip(k, config, w, &layers);
     let streamed = model::streamed(k, config, w, &layers);
+    let (batched, psum_buffer_bits) = model::batched(k, config, w, &layers, batch);
     let real: u64 = layers.iter().map(|l| l.real_cells).sum();
     let d = crate::config::Derived::new(config);
     let occupied = on_chip.macros * (config.cols * d.macro_rows) as u64;
@@ -85,6 +93,9 @@ pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload) -> 
         layers,
         on_chip,
         streamed,
+        batch,
+        batched,
+        psum_buffer_bits,
         synthesized_engine: None,
     }
 }
@@ -140,10 +151,19 @@ impl Report {
     /// The side-by-side summary; ratios against the first entry.
     pub fn summary(&self) -> String {
         let k = &self.constants;
+        let energies = if k.node_nm == k.zigzag_node_nm {
+            String::new()
+        } else {
+            format!(
+                " **Energies are not node-scaled**: the fJ constants hold at {} nm (set them with --constants); areas are scaled.",
+                k.zigzag_node_nm
+            )
+        };
         let mut s = format!(
-            "Closed-form model at {} nm, {} V (docs/ESTIMATE.md); ratios against the first column.\n\n| | {} |\n|---|{}\n",
+            "Closed-form model at {} nm, {} V, clock {} MHz (docs/ESTIMATE.md); ratios against the first column.{energies}\n\n| | {} |\n|---|{}\n",
             k.node_nm,
             k.vdd,
+            k.clock_mhz,
             self.entries
                 .iter()
                 .map(|e| e.label.clone())
@@ -246,6 +266,14 @@ impl Report {
             &|e| e.on_chip.cycles as f64,
             &int,
         );
+        let per_s = |cycles: u64| 1.0 / (cycles.max(1) as f64 * k.cycle_s());
+        let rate = |v: f64| format!("{v:.1}");
+        row(
+            &mut s,
+            "images per second, on chip",
+            &|e| per_s(e.on_chip.cycles),
+            &rate,
+        );
         row(
             &mut s,
             "**one engine: area (mm^2)**",
@@ -274,11 +302,20 @@ impl Report {
         );
         row(
             &mut s,
+            "one engine: images per second",
+            &|e| per_s(e.streamed.cycles),
+            &rate,
+        );
+        row(
+            &mut s,
             "**one engine + DRAM: energy per inference (nJ)**",
             &|e| nj(e.streamed.energy()),
             &f2,
         );
         for (i, p) in ENERGY_PARTS.iter().enumerate() {
+            if self.entries.iter().all(|e| e.streamed.energy_fj[i] == 0.0) {
+                continue;
+            }
             row(
                 &mut s,
                 &format!("  - {p}"),
@@ -286,6 +323,48 @@ impl Report {
                 &f2,
             );
         }
+        let batch = base.batch;
+        row(
+            &mut s,
+            &format!("**one engine, each tile loaded once per batch of {batch}: energy per inference (nJ)**"),
+            &|e| nj(e.batched.energy()),
+            &f2,
+        );
+        for (i, p) in ENERGY_PARTS.iter().enumerate().skip(5) {
+            if self.entries.iter().all(|e| e.batched.energy_fj[i] == 0.0) {
+                continue;
+            }
+            row(
+                &mut s,
+                &format!("  - {p}"),
+                &|e| nj(e.batched.energy_fj[i]),
+                &f2,
+            );
+        }
+        row(
+            &mut s,
+            "  partial-sum buffer (KB)",
+            &|e| e.psum_buffer_bits as f64 / 8192.0,
+            &f2,
+        );
+        row(
+            &mut s,
+            "  area with the buffer (mm^2)",
+            &|e| mm2(e.batched.area()),
+            &f3,
+        );
+        row(
+            &mut s,
+            "  cycles per inference",
+            &|e| e.batched.cycles as f64,
+            &int,
+        );
+        row(
+            &mut s,
+            "  images per second",
+            &|e| per_s(e.batched.cycles),
+            &rate,
+        );
         s
     }
 

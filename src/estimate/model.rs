@@ -12,7 +12,7 @@ use serde::Serialize;
 
 /// Area components, in report order. The first three scale with the stored
 /// bits; the rest is logic.
-pub const AREA_PARTS: [&str; 9] = [
+pub const AREA_PARTS: [&str; 10] = [
     "weight bitcells",
     "pool bitcells",
     "side memories",
@@ -22,11 +22,16 @@ pub const AREA_PARTS: [&str; 9] = [
     "crossbar + index",
     "lane datapath",
     "control + input buffer",
+    "partial-sum buffer",
 ];
+/// The batched schedule's partial-sum buffer in AREA_PARTS and ENERGY_PARTS.
+const PSUM_AREA: usize = 9;
+const PSUM_ENERGY: usize = 8;
+const HOST_ENERGY: usize = 7;
 const STORAGE_PARTS: usize = 3;
 
 /// Energy components per inference, in report order.
-pub const ENERGY_PARTS: [&str; 7] = [
+pub const ENERGY_PARTS: [&str; 9] = [
     "cell products",
     "column read-out",
     "shift-accumulate",
@@ -34,6 +39,8 @@ pub const ENERGY_PARTS: [&str; 7] = [
     "lane datapath",
     "weight writes",
     "DRAM weight traffic",
+    "host layers (8-bit MACs)",
+    "partial-sum buffer",
 ];
 
 /// A breakdown: one value per part, in the parts' order.
@@ -206,6 +213,11 @@ pub struct LayerEstimate {
     pub compute_cycles: u64,
     /// Compute energy per inference (fJ), by ENERGY_PARTS (no DRAM).
     pub energy_fj: Parts,
+    /// Batched schedule (every tile loaded once per batch): partial sums of
+    /// one image held between row blocks (bits), and the energy of writing
+    /// and reading them back per inference (fJ).
+    pub psum_bits: u64,
+    pub psum_fj: f64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -307,7 +319,10 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
     let mut e = vec![0.0; ENERGY_PARTS.len()];
     let (mut engine_tiles, mut tile_loads, mut cycles, mut compute_cycles) = (0, 0, 0, 0);
     let words = load_words_per_tile(config);
-    if !l.host {
+    let (mut psum_bits, mut psum_fj) = (0, 0.0);
+    if l.host {
+        e[HOST_ENERGY] = l.weights() as f64 * l.vectors as f64 * k.host_mac_energy();
+    } else {
         let v = l.vectors as f64;
         let planes = config.act_bits as f64;
         let steps = planes * l.issue_steps;
@@ -361,6 +376,13 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
         compute_cycles = (l.vectors as f64 * engine_tiles as f64 * cpv).round() as u64
             + drains * d.first_beat_latency as u64;
         cycles = tile_loads * words + compute_cycles;
+        if blocks > 1 {
+            // Each vector's sums leave the lanes after every row block but
+            // the last and come back for the next (accumulator width).
+            let bits = l.vectors * l.out_channels as u64 * d.accumulator_bits as u64;
+            psum_bits = bits;
+            psum_fj = (bits * (blocks - 1)) as f64 * k.sram_write_and_read_energy();
+        }
     }
     LayerEstimate {
         name: l.name.clone(),
@@ -380,6 +402,8 @@ fn layer(k: &Constants, config: &Config, d: &Derived, l: &LayerWork) -> LayerEst
         cycles,
         compute_cycles,
         energy_fj: e,
+        psum_bits,
+        psum_fj,
     }
 }
 
@@ -461,6 +485,50 @@ pub fn streamed(
         energy_fj: energy,
         cycles: layers.iter().map(|l| l.cycles).sum(),
     }
+}
+
+/// One engine, each tile loaded once per batch of `batch` images: every
+/// vector of every image of the batch runs on a tile before the next tile
+/// loads, so a layer of several row blocks keeps its partial sums in an
+/// on-chip buffer between row blocks (sized for the batch's largest layer).
+/// The stored bits come from DRAM once per batch. A schedule cimpool's RTL
+/// does not run (its lanes hold one vector's sums): the estimate shows what
+/// it would save and what buffer it needs. Figures are per image.
+pub fn batched(
+    k: &Constants,
+    config: &Config,
+    w: &Workload,
+    layers: &[LayerEstimate],
+    batch: u64,
+) -> (ChipEstimate, u64) {
+    let d = Derived::new(config);
+    let b = batch.max(1) as f64;
+    let mut energy = sum_parts(layers);
+    let written: f64 = layers
+        .iter()
+        .map(|l| (l.engine_tiles * l.load_words_per_tile) as f64 * d.load_data_bits as f64)
+        .sum();
+    energy[5] = written * k.write_energy_per_bit() / b;
+    energy[6] = w.stored().total() as f64 * k.dram_energy_per_bit() / b;
+    energy[PSUM_ENERGY] = layers.iter().map(|l| l.psum_fj).sum();
+    let buffer = batch.max(1) * layers.iter().map(|l| l.psum_bits).max().unwrap_or(0);
+    let mut area = engine_area(k, config);
+    area[PSUM_AREA] = buffer as f64 * k.sram_bit();
+    let cycles = layers
+        .iter()
+        .map(|l| l.compute_cycles as f64 + (l.engine_tiles * l.load_words_per_tile) as f64 / b)
+        .sum::<f64>()
+        .round() as u64;
+    (
+        ChipEstimate {
+            macros: config.macros as u64,
+            engines: 1,
+            area_um2: area,
+            energy_fj: energy,
+            cycles,
+        },
+        buffer,
+    )
 }
 
 #[cfg(test)]

@@ -81,13 +81,20 @@ fn load_shapes(
     Ok((name, loaded.network))
 }
 
-/// One estimate run; `synth_cache` also synthesizes each engine there.
+/// One estimate run; `batch` images share a tile load in the batched
+/// schedule; `synth_cache` also synthesizes each engine there.
 pub fn run(
     k: &Constants,
     what: &Workloads,
+    batch: u64,
     synth_cache: Option<&Path>,
     progress: &dyn Progress,
 ) -> Result<estimate::Report> {
+    if batch == 0 {
+        return Err(Error::Usage(
+            "--batch 0 is invalid: it must be at least 1 image".into(),
+        ));
+    }
     let mut entries = Vec::new();
     match what {
         Workloads::Images(dirs) => {
@@ -128,7 +135,7 @@ pub fn run(
     };
     progress.stage("estimates", entries.len() as u64);
     for (config, w, label) in entries {
-        let mut e = estimate::estimate(k, label, &config, &w);
+        let mut e = estimate::estimate(k, label, &config, &w, batch);
         if let Some(cache) = synth_cache {
             e.synthesized_engine = Some(estimate::synth::engine_area(k, &config, cache)?);
         }
@@ -208,7 +215,7 @@ pub fn sensitivity(
             .iter()
             .map(|c| {
                 let w = workload::from_shapes(&name, c, &network, *keep, *sparsity);
-                estimate::estimate(k, String::new(), c, &w)
+                estimate::estimate(k, String::new(), c, &w, 1)
             })
             .collect();
         Ok(estimate::sensitivity::Headline {

@@ -189,7 +189,13 @@ fn estimate_point(
     let net = desc.network(&tensors)?;
     let source = point.network.clone().unwrap_or_default();
     let w = workload::from_shapes(&source, &config, &net, point.keep, point.sparsity);
-    let e = estimate::estimate(&Constants::default(), estimate::label(&config), &config, &w);
+    let e = estimate::estimate(
+        &Constants::default(),
+        estimate::label(&config),
+        &config,
+        &w,
+        1,
+    );
     let mut figures = BTreeMap::from([
         ("bits_per_weight".to_string(), e.bits_per_weight),
         ("macros".into(), e.on_chip.macros as f64),
