@@ -533,3 +533,40 @@ fn sensitivity_band_agrees_with_plain_estimates() {
         "--sensitivity compares two configurations",
     );
 }
+
+/// A user's own macro figures (`--constants` with `macro_area_um2`,
+/// `macro_fj_per_op`) replace the closed form's: on the dense engine the
+/// weight macros of the chip are exactly that many times the area given.
+#[test]
+fn own_macro_figures_replace_the_closed_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dense = write(tmp.path(), "d.toml", "engine = 'dense'\nw_bits = 4\n");
+    let k = write(
+        tmp.path(),
+        "k.toml",
+        "macro_area_um2 = 40000.0\nmacro_fj_per_op = 1.5\n",
+    );
+    let v = estimate_json(
+        &["--network", "resnet-fmnist", "--config", &dense, "--constants", &k],
+        &tmp.path().join("e.json"),
+    );
+    let e = &v["entries"][0];
+    let a = |i: usize| e["on_chip"]["area_um2"][i].as_f64().unwrap();
+    let macros = e["on_chip"]["macros"].as_f64().unwrap();
+    let macro_area = a(0) + a(3) + a(4) + a(5);
+    assert!(
+        (macro_area - 40000.0 * macros).abs() < 1e-6 * macro_area,
+        "{macro_area} for {macros} macros"
+    );
+    // The products, read-out and accumulation: W x 1.5 fJ per column-phase.
+    let without = estimate_json(
+        &["--network", "resnet-fmnist", "--config", &dense],
+        &tmp.path().join("e0.json"),
+    );
+    let compute = |e: &Value| -> f64 {
+        (0..3)
+            .map(|i| e["on_chip"]["energy_fj"][i].as_f64().unwrap())
+            .sum()
+    };
+    assert!(compute(e) != compute(&without["entries"][0]));
+}

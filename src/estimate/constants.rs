@@ -48,6 +48,8 @@ pub struct Constants {
     pub sram_write_pj_per_bit: f64,
     pub sram_um2_per_bit: f64,
     pub sram_node_nm: f64,
+    pub macro_area_um2: f64,
+    pub macro_fj_per_op: f64,
     /// (node in nm, area relative to 45 nm), nodes descending.
     pub area_scaling: Vec<[f64; 2]>,
 }
@@ -124,6 +126,8 @@ impl Constants {
             ("write_flops_per_bit", self.write_flops_per_bit),
             ("control_nand2", self.control_nand2),
             ("host_mac_pj", self.host_mac_pj),
+            ("macro_area_um2", self.macro_area_um2),
+            ("macro_fj_per_op", self.macro_fj_per_op),
             ("sram_read_pj_per_bit", self.sram_read_pj_per_bit),
             ("sram_write_pj_per_bit", self.sram_write_pj_per_bit),
             ("adc_energy_linear_ff", self.adc_energy_linear_ff),

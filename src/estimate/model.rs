@@ -49,6 +49,26 @@ pub type Parts = Vec<f64>;
 /// Area of one macro of `columns` columns and `rows` physical word lines:
 /// (bitcells, per-cell logic, read-out, shift-accumulate), um^2.
 fn macro_area(k: &Constants, config: &Config, d: &Derived, rows: u32, columns: u32) -> [f64; 4] {
+    let parts = closed_form_macro_area(k, config, d, rows, columns);
+    if k.macro_area_um2 > 0.0 {
+        // The user's weight macro area, split as the closed form splits it.
+        let reference: f64 = closed_form_macro_area(k, config, d, d.macro_rows, config.cols)
+            .iter()
+            .sum();
+        let scale = k.macro_area_um2 / reference;
+        parts.map(|a| a * scale)
+    } else {
+        parts
+    }
+}
+
+fn closed_form_macro_area(
+    k: &Constants,
+    config: &Config,
+    d: &Derived,
+    rows: u32,
+    columns: u32,
+) -> [f64; 4] {
     let cells = (rows * columns) as f64;
     let (tree, accumulated) = exact_read_out_per_column(k, config, d);
     let read_out = if config.adc_bits == 0 {
@@ -110,11 +130,19 @@ fn column_phase_energy(k: &Constants, config: &Config, d: &Derived) -> [f64; 3] 
     } else {
         k.adc_energy(config.adc_bits)
     };
-    [
+    let parts = [
         config.wl_parallel as f64 * k.gate_energy(),
         read_out,
         accumulated * k.full_adder_energy(),
-    ]
+    ];
+    if k.macro_fj_per_op > 0.0 {
+        // The user's energy per 1-bit operation: W of them per column and
+        // phase, split as the closed form splits it.
+        let scale = config.wl_parallel as f64 * k.macro_fj_per_op / parts.iter().sum::<f64>();
+        parts.map(|e| e * scale)
+    } else {
+        parts
+    }
 }
 
 /// Full adders recombining a dense lane's `w_bits` column sums (none when
@@ -574,6 +602,37 @@ mod tests {
                 .unwrap()
                 .resolved();
         assert!(cycles_per_vector(&c, 2) < cycles_per_vector(&c, 8));
+    }
+}
+
+#[cfg(test)]
+mod user_macro_tests {
+    use super::*;
+
+    /// A user's macro area and energy per operation replace the closed
+    /// form's totals and keep its split; the pool macro scales alike.
+    #[test]
+    fn own_silicon_replaces_the_closed_form_totals() {
+        let c = Config::from_toml("").unwrap().resolved();
+        let d = Derived::new(&c);
+        let k0 = Constants::default();
+        let k = Constants {
+            macro_area_um2: 50_000.0,
+            macro_fj_per_op: 2.0,
+            ..Constants::default()
+        };
+        let (a0, e0) = one_macro(&k0, &c);
+        let (a, e) = one_macro(&k, &c);
+        assert!((a.iter().sum::<f64>() - 50_000.0).abs() < 1e-6);
+        let ops = (c.cols * c.wl_parallel) as f64;
+        assert!((e.iter().sum::<f64>() - ops * 2.0).abs() < 1e-6);
+        for i in 0..3 {
+            assert!((a[i] / a[3] - a0[i] / a0[3]).abs() < 1e-9);
+            assert!((e[i] / e[2] - e0[i] / e0[2]).abs() < 1e-9);
+        }
+        let pool = |k: &Constants| macro_area(k, &c, &d, c.rows, c.pool).iter().sum::<f64>();
+        let ratio = pool(&k) / pool(&k0);
+        assert!((ratio - 50_000.0 / a0.iter().sum::<f64>()).abs() < 1e-9);
     }
 }
 
