@@ -440,6 +440,16 @@ estimate-tables:
 	@echo "== 1-3: ResNet-18 on chip and with DRAM, pool at ~0.5 bit per weight vs 4- and 8-bit dense"
 	$(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml \
 		--config $(EST_CFG)/dense8.toml --keep 0.45 --plot docs/estimate_resnet18.svg --json $(EST_OUT)/resnet18.json
+	@echo "== 6: sensitivity of the headline"
+	$(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml --keep 0.45 \
+		--sensitivity --json $(EST_OUT)/sensitivity.json
+	@echo "== 7: dense baselines (tree per weight; 5-bit ADC per 8 columns) and the batched schedule (batch 1, 8)"
+	$(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml --keep 0.45 \
+		--constants $(EST_CFG)/zigzag-dimc.toml | grep -E "\*\*area on chip|\*\*one engine \+ DRAM"
+	$(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml --keep 0.45 \
+		--set adc_bits=5 --constants $(EST_CFG)/neurosim-adc.toml | grep -E "\*\*area on chip|\*\*one engine \+ DRAM"
+	@for b in 1 8; do $(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml \
+		--keep 0.45 --batch $$b | sed -n '/once per batch/,$$p'; done
 	@echo "== 4: the compressed networks of this repository"
 	$(eval D := fixtures/digits)
 	$(eval F := fixtures/fmnist)

@@ -547,7 +547,14 @@ fn own_macro_figures_replace_the_closed_form() {
         "macro_area_um2 = 40000.0\nmacro_fj_per_op = 1.5\n",
     );
     let v = estimate_json(
-        &["--network", "resnet-fmnist", "--config", &dense, "--constants", &k],
+        &[
+            "--network",
+            "resnet-fmnist",
+            "--config",
+            &dense,
+            "--constants",
+            &k,
+        ],
         &tmp.path().join("e.json"),
     );
     let e = &v["entries"][0];

@@ -274,6 +274,14 @@ impl Report {
             &|e| per_s(e.on_chip.cycles),
             &rate,
         );
+        // Iso-area: a chip of the other's area holds copies of this one,
+        // each taking its share of the images.
+        row(
+            &mut s,
+            "images per second per mm^2, on chip (iso-area)",
+            &|e| per_s(e.on_chip.cycles) / mm2(e.on_chip.area()),
+            &f3,
+        );
         row(
             &mut s,
             "**one engine: area (mm^2)**",

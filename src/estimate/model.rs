@@ -489,8 +489,8 @@ pub fn on_chip(
 /// One engine of the configuration; the stored weights stream from DRAM
 /// once per inference (a host buffer keeps a tile's reloads on chip) and
 /// are written into the macros at every tile load. The 8-bit weights of
-/// layers the host computes come from DRAM too (their compute is not
-/// modelled: docs/ESTIMATE.md).
+/// layers the host computes come from DRAM too (their compute is in the
+/// layers' energy, as 8-bit MACs).
 pub fn streamed(
     k: &Constants,
     config: &Config,

@@ -370,6 +370,21 @@ pub fn run(
                 break;
             }
         }
+        // Drop settings the corner does not need (the figure stays put
+        // without them), so its list names only what moves it.
+        for j in 0..choice.len() {
+            if choice[j].is_none() {
+                continue;
+            }
+            let mut trial = choice.clone();
+            trial[j] = None;
+            if let Ok(h) = score(&trial) {
+                if !better(figure(&current), figure(&h)) {
+                    choice = trial;
+                    current = h;
+                }
+            }
+        }
         let (_, _, settings) = apply(k, &knobs, &choice);
         corners.push(Corner {
             name: name.to_string(),
