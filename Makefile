@@ -450,6 +450,9 @@ estimate-tables:
 		--set adc_bits=5 --constants $(EST_CFG)/neurosim-adc.toml | grep -E "\*\*area on chip|\*\*one engine \+ DRAM"
 	@for b in 1 8; do $(EST) --network resnet18 --config $(EST_CFG)/pool.toml --config $(EST_CFG)/dense4.toml \
 		--keep 0.45 --batch $$b | sed -n '/once per batch/,$$p'; done
+	@echo "== 2: iso-accuracy, the Fashion-MNIST MLP (pool keep 0.5 vs dense 4-bit, half the blocks pruned)"
+	$(EST) --model $(EST_CFG)/fmnist-mlp.toml --config fixtures/fmnist/hw.toml --config $(EST_CFG)/fmnist-dense4.toml \
+		--keep 0.5 --sparsity 0.5 | grep -E "bits per weight|weights per mm"
 	@echo "== 4: the compressed networks of this repository"
 	$(eval D := fixtures/digits)
 	$(eval F := fixtures/fmnist)

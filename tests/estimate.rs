@@ -577,3 +577,75 @@ fn own_macro_figures_replace_the_closed_form() {
     };
     assert!(compute(e) != compute(&without["entries"][0]));
 }
+
+fn example(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("examples/estimate")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// The example files docs/ESTIMATE.md runs: the iso-accuracy pair stores
+/// the bits per weight of the compressions COMPRESSION.md measured (0.659
+/// and 2.002), and the baseline constants files load and move the dense
+/// engine only.
+#[test]
+fn documented_examples_reproduce() {
+    let tmp = tempfile::tempdir().unwrap();
+    let v = estimate_json(
+        &[
+            "--model",
+            &example("fmnist-mlp.toml"),
+            "--config",
+            &PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("fixtures/fmnist/hw.toml")
+                .display()
+                .to_string(),
+            "--config",
+            &example("fmnist-dense4.toml"),
+            "--keep",
+            "0.5",
+            "--sparsity",
+            "0.5",
+        ],
+        &tmp.path().join("iso.json"),
+    );
+    let bpw: Vec<String> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| format!("{:.3}", e["bits_per_weight"].as_f64().unwrap()))
+        .collect();
+    assert_eq!(bpw, ["0.659", "2.002"]);
+    let area = |constants: Option<&str>| {
+        let mut args = vec![
+            "--network".to_string(),
+            "resnet-fmnist".to_string(),
+            "--config".to_string(),
+            example("pool.toml"),
+            "--config".to_string(),
+            example("dense4.toml"),
+        ];
+        if let Some(c) = constants {
+            args.extend(["--constants".to_string(), example(c)]);
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let v = estimate_json(&refs, &tmp.path().join("a.json"));
+        let total = |i: usize| -> f64 {
+            v["entries"][i]["on_chip"]["area_um2"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .sum()
+        };
+        (total(0), total(1))
+    };
+    let (pool, dense) = area(None);
+    let (pool_zz, dense_zz) = area(Some("zigzag-dimc.toml"));
+    assert_eq!(pool, pool_zz);
+    assert!(dense_zz < dense, "{dense_zz} vs {dense}");
+    // Shared ADCs need a lossy read-out: exact read-out is untouched.
+    assert_eq!(area(Some("neurosim-adc.toml")), (pool, dense));
+}
