@@ -307,6 +307,9 @@ BATCH       ?= 64
 # TRAIN_SEED: the training order's seed (both stages).
 TRAIN_SEED  ?= 0
 TRAIN_FLAGS ?=
+# TRAIN_POOL=1 (pool engine): learn the pool's signs too (adc_train.py
+# --train-pool); the trained images use the trained pool ($(TR_OUT)/pool.npy).
+TRAIN_POOL  ?=
 TR_NAME     := $(basename $(notdir $(or $(ONNX),$(WEIGHTS),none)))
 TR_OUT      ?= $(abspath $(BUILD))/train-$(TR_NAME)$(if $(MORPH),-morph)
 TR_SRC      := $(if $(ONNX),--onnx $(ONNX),--weights $(WEIGHTS) $(if $(MODEL),--model $(MODEL)) $(if $(NETWORK),--network $(NETWORK))) --input-scale $(INPUT_SCALE)
@@ -315,6 +318,7 @@ train: SHELL := /bin/bash
 train: $(TRAIN_VENV)/.installed
 	@[ -n "$(ONNX)$(WEIGHTS)" ] || { echo "make train: give ONNX=model.onnx, or WEIGHTS=w.npz with MODEL=desc.toml or NETWORK=name"; exit 2; }
 	@[ -n "$(TRAIN)" ] && [ -n "$(TEST)" ] || { echo "make train: give TRAIN=train.npz and TEST=test.npz (labelled: x, y)"; exit 2; }
+	@[ -z "$(TRAIN_POOL)" ] || [ -z "$(findstring --pool,$(HW))" ] || { echo "make train: TRAIN_POOL=1 trains the pool compress builds; drop --pool from HW"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
 	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) --eval $(TEST) --out $$O/pt --force \
@@ -327,9 +331,11 @@ train: $(TRAIN_VENV)/.installed
 	S=$$O/pt; F=$(if $(MORPH),morphed,folded); \
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
 		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
+		TPOOL1=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/stage1-pool.npy"); \
 		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
-			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json | tee $$O/stage1.log; \
+			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json $$TPOOL1 | tee $$O/stage1.log; \
+		[ -z "$$TPOOL1" ] || { POOL="--pool $$O/stage1-pool.npy"; CPOOL="$$POOL"; }; \
 		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
 		S=$$O/pt2; F=folded; \
@@ -337,9 +343,11 @@ train: $(TRAIN_VENV)/.installed
 	$(CIMPOOL) run --images $$S --data $(TEST) --outputs $$S/golden.npy | tee $$S.log; \
 	$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 	$(TRAIN_PY) tools/adc_train.py check --images $$S --export $$S/engine.npz --data $(TEST) --golden $$S/golden.npy; \
+	TPOOL=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/pool.npy"); \
 	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
-		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) \
+		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) $$TPOOL \
 		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
+	[ -z "$$TPOOL" ] || CPOOL="--pool $$O/pool.npy"; \
 	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \
 		| grep -v "^|" | grep -v "^$$" > $$O/images-compress.log; \

@@ -494,11 +494,18 @@ fn chain(source: &[&str], hw: &[&str], keep: &str, train_flags: &[&str]) -> Stri
         &images,
     ];
     again.extend(&common);
+    // --train-pool: training writes the pool the trained images must use.
+    let trained_pool = d("trained_pool.npy");
+    let learns_pool = train_flags.contains(&"--train-pool");
     if dense {
         again.extend(["--keep", keep]);
     } else {
         args.extend(["--pool", &pool, "--choices", &choices]);
-        again.extend(["--pool", &pool, "--choices", &choices]);
+        if learns_pool {
+            args.extend(["--pool-out", &trained_pool]);
+        }
+        let used = if learns_pool { &trained_pool } else { &pool };
+        again.extend(["--pool", used, "--choices", &choices]);
     }
     let log = adc_train(&args);
     assert!(
@@ -557,6 +564,29 @@ fn an_onnx_network_trains_and_compresses_to_what_training_computed() {
         "1.0",
         &["--epochs", "2", "--lr", "3e-3"],
     );
+}
+
+/// The pool learned with the weights (`--train-pool`): some of its bits
+/// flip, and compress with the trained pool and training's choices makes
+/// images whose golden accuracy is training's.
+#[test]
+fn a_trained_pool_compresses_to_what_training_computed() {
+    let (w, m, hw) = (digits("mlp.npz"), digits("model.toml"), digits("hw.toml"));
+    let source = ["--weights", w.as_str(), "--model", m.as_str()];
+    let pool_hw = ["--config", hw.as_str(), "--set", "pool=16"];
+    let log = chain(
+        &source,
+        &pool_hw,
+        "0.5",
+        &["--epochs", "3", "--lr", "1e-3", "--train-pool", "--pool-lr", "1e-2"],
+    );
+    let flipped: usize = log
+        .lines()
+        .find_map(|l| l.strip_prefix("trained pool: "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no trained pool line: {log}"));
+    assert!(flipped > 0, "no pool bit flipped: {log}");
 }
 
 /// A network built to tie: every weight of the digits MLP set to +-c, so

@@ -423,6 +423,9 @@ class Projector:
             # A pruned tile's error cells are never read; the images hold 0.
             L["error_bits"] = ((e > 0) & mask[:, :, None]).reshape(out, -1).astype(np.float32)
             L["phase_mask"] = phase_mask(mask, hw)
+            # For --train-pool: the pool vector each (channel, row block)
+            # takes and the float alpha scaling it.
+            L["pool_index"], L["alpha_f"] = np.asarray(idx, dtype=np.int32), np.float32(alpha)
             eff = (alpha * p + beta * mask[:, :, None] * e).reshape(out, -1)[:, :fan_in]
         a, bb, shift, bias, k, kb = integer_scales(hw.c, alpha, beta, b, l["input_scale"], l["output_scale"])
         L.update(alpha=a, beta=bb, shift=shift, bias=bias, eff=eff, k=k, bias_f=b, kb=kb)
@@ -685,12 +688,24 @@ def train(args, manifest, hw):
     print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in initial_shift.values()]})")
 
     # Only the tensors that change go through jit as arguments.
-    def loss(p, log2, layers, xb, yb):
+    def pool_signs(latent):
+        """The +-1 pool of the latent pool (0 counts as +1)."""
+        return np.where(np.asarray(latent) >= 0, 1.0, -1.0).astype(np.float32)
+
+    def loss(p, log2, layers, xb, yb, latent=None):
         lay = list(layers)
         for li in engine:
             n = manifest["layers"][li]["name"]
             L = dict(lay[li])
             L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"])
+            if latent is not None:
+                # --train-pool: alpha x pool[index] is part of the effective
+                # weights; this term is 0 forward and passes its gradient to
+                # the latent pool (straight through the sign).
+                out, fan_in = L["eff"].shape
+                signs = latent + sg(jnp.where(latent >= 0, 1.0, -1.0) - latent)
+                g = signs[L["pool_index"]].reshape(out, -1)[:, :fan_in]
+                L["eff"] = L["eff"] + L["alpha_f"] * (g - sg(g))
             L["bias_f"] = p[f"{n}.bias"]
             lay[li] = L
         if args.arith == "float":
@@ -705,16 +720,29 @@ def train(args, manifest, hw):
     # A constant step learning rate lets the rounded shifts flip between
     # neighbours up to the last step; decaying it lets them settle.
     step_lr = optax.cosine_decay_schedule(args.step_lr, total_steps) if args.step_schedule == "cosine" else args.step_lr
-    opt = optax.multi_transform(
-        {"w": optax.adam(sched), "s": optax.adam(step_lr if hw.lossy else 0.0)},
-        {"w": jax.tree_util.tree_map(lambda _: "w", params), "s": jax.tree_util.tree_map(lambda _: "s", log2)},
-    )
+    train_pool = bool(args.train_pool)
+    if train_pool and hw.dense:
+        fail("--train-pool: the dense engine has no pool")
+    if train_pool and not args.pool_out:
+        fail("--train-pool needs --pool-out (the trained pool, for cimpool compress --pool)")
+    if not args.pool_lr > 0:
+        fail(f"--pool-lr {args.pool_lr}: allowed > 0")
+    groups = {"w": optax.adam(sched), "s": optax.adam(step_lr if hw.lossy else 0.0)}
+    labels = {"w": jax.tree_util.tree_map(lambda _: "w", params), "s": jax.tree_util.tree_map(lambda _: "s", log2)}
     state = {"w": {k: jnp.asarray(v) for k, v in params.items()}, "s": log2}
+    if train_pool:
+        # The latent pool starts at the pool's signs times --pool-init: a
+        # bit flips when its accumulated gradient crosses that margin.
+        groups["p"] = optax.adam(optax.cosine_decay_schedule(args.pool_lr, total_steps))
+        labels["p"] = "p"
+        state["p"] = jnp.asarray(proj.pool * args.pool_init)
+    opt = optax.multi_transform(groups, labels)
     opt_state = opt.init(state)
+    start_pool = None if proj.pool is None else proj.pool.copy()
 
     def static(layers):
         # Shapes are fixed, so one compiled step serves every batch.
-        return [{k: (v if isinstance(v, (bool, int)) else jnp.asarray(v)) for k, v in L.items() if k not in ("shift", "relu", "host", "adc_shift", "width", "index", "mask", "mask_tiles")} for L in layers]
+        return [{k: (v if isinstance(v, (bool, int)) else jnp.asarray(v)) for k, v in L.items() if k not in ("shift", "relu", "host", "adc_shift", "width", "index", "mask", "mask_tiles") and (train_pool or k not in ("pool_index", "alpha_f"))} for L in layers]
 
     meta = [{k: L[k] for k in ("shift", "relu", "host", "adc_shift", "width") if k in L} for L in exported]
 
@@ -724,7 +752,7 @@ def train(args, manifest, hw):
     @functools.partial(jax.jit, static_argnums=(3,))
     def step(state, opt_state, arrays, shifts, xb, yb):
         lay = merge(arrays, shifts)
-        l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb))(state)
+        l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb, s.get("p")))(state)
         updates, opt_state = opt.update(g, opt_state, state)
         return optax.apply_updates(state, updates), opt_state, l
 
@@ -737,6 +765,8 @@ def train(args, manifest, hw):
         for i in range(nb):
             idx = order[i * args.batch : (i + 1) * args.batch]
             w = {k: np.asarray(v) for k, v in state["w"].items()}
+            if train_pool:
+                proj.pool = pool_signs(state["p"])
             layers = integers(w)
             shifts = tuple(L["shift"] for L in layers)
             state, opt_state, l = step(state, opt_state, static(layers), shifts, x_train[idx], y_train[idx])
@@ -750,9 +780,12 @@ def train(args, manifest, hw):
         took = time.time() - t0
         left = (args.epochs - epoch - 1) * took
         eta = f"; about {left / 60:.0f} min left" if left >= 60 else ""
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned} ({took:.1f} s, {nb * args.batch / took:.0f} samples/s{eta})", flush=True)
+        flipped = f", {int((pool_signs(state['p']) != start_pool).sum())} pool bits flipped" if train_pool else ""
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {nb * args.batch / took:.0f} samples/s{eta})", flush=True)
 
     w = {k: np.asarray(v) for k, v in state["w"].items()}
+    if train_pool:
+        proj.pool = pool_signs(state["p"])
     layers = integers(w)
     learned = {li: int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine}
     if hw.lossy and args.refine_shifts:
@@ -770,6 +803,11 @@ def train(args, manifest, hw):
     np.savez(args.out, **out)
     Path(args.shifts).write_text(json.dumps(shifts, indent=2) + "\n")
     written = [args.out, args.shifts]
+    if train_pool:
+        # The pool's dtype and shape as compress writes pool.npy.
+        np.save(args.pool_out, proj.pool.astype(np.load(args.pool).dtype))
+        print(f"trained pool: {int((proj.pool != start_pool).sum())} of {proj.pool.size} bits flipped")
+        written.append(args.pool_out)
     if args.choices and not hw.dense:
         # The pool indices and kept tiles training evaluated, for
         # `cimpool compress --choices`: no near tie can fall another way.
@@ -967,6 +1005,10 @@ def main():
     ap.add_argument("--shifts", help="train: learned ADC shifts per layer (JSON, for cimpool compress --adc-shifts)")
     ap.add_argument("--choices", help="train, pool engine: the pool indices and kept error tiles of the trained weights (.npz, for cimpool compress --choices)")
     ap.add_argument("--report", help="train: the final test accuracy and learned steps (JSON)")
+    ap.add_argument("--train-pool", action="store_true", help="train, pool engine: learn the pool's signs too (straight through), written to --pool-out for cimpool compress --pool")
+    ap.add_argument("--pool-out", help="train --train-pool: the trained pool (.npy)")
+    ap.add_argument("--pool-lr", type=float, default=1e-3, help="train --train-pool: learning rate of the latent pool (cosine decay)")
+    ap.add_argument("--pool-init", type=float, default=0.01, help="train --train-pool: the latent pool's starting magnitude (its signs are the pool's)")
     args = ap.parse_args()
     manifest = json.loads((Path(args.images) / "manifest.json").read_text())
     hw = Hardware(args.images)
