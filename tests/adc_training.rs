@@ -578,7 +578,15 @@ fn a_trained_pool_compresses_to_what_training_computed() {
         &source,
         &pool_hw,
         "0.5",
-        &["--epochs", "3", "--lr", "1e-3", "--train-pool", "--pool-lr", "1e-2"],
+        &[
+            "--epochs",
+            "3",
+            "--lr",
+            "1e-3",
+            "--train-pool",
+            "--pool-lr",
+            "1e-2",
+        ],
     );
     let flipped: usize = log
         .lines()

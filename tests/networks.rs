@@ -118,6 +118,60 @@ fn onnx_residual_network_imports_and_matches_numpy() {
     }
 }
 
+/// Channel shuffles as torchvision exports them (Reshape to (N, g, C/g, H,
+/// W), Transpose (0, 2, 1, 3, 4), Reshape back) before a depthwise conv,
+/// before a max pool and a 1x1 conv, and before the global pool and the
+/// classifier: no node is added (each shuffle is folded into the inputs of
+/// the layer that reads it), and cimpool's float evaluation equals numpy's.
+/// The network then compresses and runs on the golden model.
+#[test]
+fn onnx_channel_shuffles_fold_into_the_next_layer() {
+    let (desc, ts) = import(&fixture("onnx/shuffle.onnx"), 1.0 / 16.0).unwrap();
+    let net = desc.network(&ts).unwrap();
+    let ops: Vec<String> = net
+        .graph
+        .nodes
+        .iter()
+        .map(|n| match &n.op {
+            Op::Layer(li) => format!("layer {}", net.layers[*li].name),
+            other => format!("{other:?}").split('(').next().unwrap().to_string(),
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            "layer conv1",
+            "layer dw",
+            "layer pw",
+            "MaxPool",
+            "layer mix",
+            "AvgPool",
+            "layer fc"
+        ]
+    );
+    let data = tensors::read_dataset(&fixture("onnx/shuffle_io.npz"), false).unwrap();
+    let file = std::fs::File::open(fixture("onnx/shuffle_io.npz")).unwrap();
+    let want: ndarray::Array2<f32> = ndarray_npy::NpzReader::new(file)
+        .unwrap()
+        .by_name("out")
+        .unwrap();
+    let got = float_outputs(&net, &data.x);
+    for (s, y) in got.iter().enumerate() {
+        for (k, &v) in y.iter().enumerate() {
+            let w = want[[s, k]];
+            assert!(
+                (v - w).abs() < 1e-4,
+                "sample {s} output {k}: cimpool {v}, numpy {w}"
+            );
+        }
+    }
+    // Compressed, every node on the golden model equals the plain integer
+    // reference (the permuted weights are ordinary weights to the engine).
+    let (c, imgs, _dir) = compressed(&net, "onnx/shuffle_io.npz");
+    assert_eq!(c.layers.len(), 5);
+    assert_golden_equals_reference(&c, &imgs, "onnx/shuffle_io.npz", true);
+}
+
 /// The digits CNN from ONNX (explicit Flatten + Gemm) computes what its
 /// hand-written description (an fc reading the map) computes.
 #[test]
@@ -530,6 +584,34 @@ fn bad_onnx_files_are_refused_with_one_line() {
             &fixture("onnx/resblock_io.npz").display().to_string(),
         ],
         "unsupported operators: Sigmoid x1;",
+    );
+}
+
+/// A Transpose of a feature map that is not a channel shuffle moves data
+/// cimpool does not move: refused in one line naming the node.
+#[test]
+fn a_transpose_that_is_not_a_channel_shuffle_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(fixture("onnx/shuffle.onnx")).unwrap();
+    let mut model = onnx_rs::parse(&bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    let t = graph
+        .node
+        .iter_mut()
+        .find(|n| n.name == "/shuffle2/Transpose")
+        .unwrap();
+    t.attribute[0].ints = vec![0, 1, 2, 4, 3];
+    let bad = dir.path().join("transpose.onnx");
+    std::fs::write(&bad, onnx_rs::encode(&model)).unwrap();
+    common::assert_refused(
+        &[
+            "compress",
+            "--onnx",
+            &bad.display().to_string(),
+            "--calib",
+            &fixture("onnx/shuffle_io.npz").display().to_string(),
+        ],
+        "cimpool takes a Transpose of a map only in a channel shuffle",
     );
 }
 

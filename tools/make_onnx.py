@@ -12,6 +12,12 @@ package, from numpy weights (no training framework involved):
 - fixtures/onnx/resblock_io.npz: inputs `x` (1x8x8, integers 0..16) and the
   float outputs `y` of the residual network computed here in numpy, which
   the import test compares cimpool's float evaluation against.
+- fixtures/onnx/shuffle.onnx and shuffle_io.npz: a ShuffleNet-style unit
+  with seeded random weights: channel shuffles (Reshape to (N, g, C/g, H,
+  W), Transpose (0, 2, 1, 3, 4), Reshape back, as torchvision's
+  channel_shuffle exports) before a depthwise conv, before a max pool and
+  a 1x1 conv, and before the global pool and the classifier; grouped 1x1
+  convs; and the numpy reference outputs.
 
 Run: make venv && build/venv/bin/python tools/make_onnx.py
 """
@@ -165,6 +171,103 @@ def resblock():
     print("wrote fixtures/onnx/resblock_io.npz")
 
 
+def grouped_conv(x, w, groups, b=None, pad=0):
+    """A grouped convolution: group g's outputs read group g's inputs."""
+    o, cg = w.shape[0], w.shape[1]
+    per = o // groups
+    ys = [conv(x[:, g * cg : (g + 1) * cg], w[g * per : (g + 1) * per], pad=pad) for g in range(groups)]
+    y = np.concatenate(ys, axis=1)
+    if b is not None:
+        y += b[None, :, None, None]
+    return y
+
+
+def shuffle_np(x, groups):
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w).transpose(0, 2, 1, 3, 4).reshape(n, c, h, w)
+
+
+def shuffle_nodes(src, dst, groups, c, h, w, tag):
+    """torchvision's channel_shuffle as exported: Reshape, Transpose, Reshape."""
+    return [
+        helper.make_node("Reshape", [src, f"{tag}.shape5"], [f"{tag}.v"], name=f"/{tag}/Reshape"),
+        helper.make_node("Transpose", [f"{tag}.v"], [f"{tag}.t"], name=f"/{tag}/Transpose", perm=[0, 2, 1, 3, 4]),
+        helper.make_node("Reshape", [f"{tag}.t", f"{tag}.shape4"], [dst], name=f"/{tag}/Reshape_1"),
+    ], [
+        numpy_helper.from_array(np.array([1, groups, c // groups, h, w], dtype=np.int64), f"{tag}.shape5"),
+        numpy_helper.from_array(np.array([1, -1, h, w], dtype=np.int64), f"{tag}.shape4"),
+    ]
+
+
+def shuffle_unit():
+    rng = np.random.default_rng(11)
+    p = {
+        "conv1.weight": rng.normal(0, 0.5, (8, 1, 3, 3)),
+        "conv1.bias": rng.normal(0, 0.1, 8),
+        "dw.weight": rng.normal(0, 0.4, (8, 1, 3, 3)),
+        "dw.bias": rng.normal(0, 0.1, 8),
+        "pw.weight": rng.normal(0, 0.5, (16, 4, 1, 1)),
+        "pw.bias": rng.normal(0, 0.1, 16),
+        "mix.weight": rng.normal(0, 0.3, (16, 16, 1, 1)),
+        "mix.bias": rng.normal(0, 0.1, 16),
+        "fc.weight": rng.normal(0, 0.3, (10, 16)),
+        "fc.bias": rng.normal(0, 0.1, 10),
+    }
+    s1, i1 = shuffle_nodes("r1", "s1", 2, 8, 8, 8, "shuffle1")
+    s2, i2 = shuffle_nodes("r2", "s2", 4, 16, 8, 8, "shuffle2")
+    s3, i3 = shuffle_nodes("r3", "s3", 2, 16, 4, 4, "shuffle3")
+    nodes = (
+        [
+            helper.make_node("Conv", ["x", "conv1.weight", "conv1.bias"], ["c1"], name="/conv1/Conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c1"], ["r1"], name="/relu1/Relu"),
+        ]
+        + s1
+        + [
+            helper.make_node("Conv", ["s1", "dw.weight", "dw.bias"], ["c2"], name="/dw/Conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1], group=8),
+            # ShuffleNet has no ReLU here; the engine takes unsigned inputs.
+            helper.make_node("Relu", ["c2"], ["r2dw"], name="/relu_dw/Relu"),
+            helper.make_node("Conv", ["r2dw", "pw.weight", "pw.bias"], ["c3"], name="/pw/Conv", kernel_shape=[1, 1], group=2),
+            helper.make_node("Relu", ["c3"], ["r2"], name="/relu2/Relu"),
+        ]
+        + s2
+        + [
+            helper.make_node("MaxPool", ["s2"], ["m2"], name="/pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Conv", ["m2", "mix.weight", "mix.bias"], ["c4"], name="/mix/Conv", kernel_shape=[1, 1]),
+            helper.make_node("Relu", ["c4"], ["r3"], name="/relu3/Relu"),
+        ]
+        + s3
+        + [
+            helper.make_node("GlobalAveragePool", ["s3"], ["g"], name="/gap/GlobalAveragePool"),
+            helper.make_node("Flatten", ["g"], ["f"], name="/flatten/Flatten", axis=1),
+            helper.make_node("Gemm", ["f", "fc.weight", "fc.bias"], ["y"], name="/fc/Gemm", transB=1),
+        ]
+    )
+    graph = helper.make_graph(
+        nodes,
+        "shuffle_unit",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 10])],
+        [init(k, v) for k, v in p.items()] + i1 + i2 + i3,
+    )
+    save(graph, ROOT / "fixtures/onnx/shuffle.onnx")
+
+    q = {k: v.astype(np.float32).astype(np.float64) for k, v in p.items()}
+    x = rng.integers(0, 17, (16, 1, 8, 8)).astype(np.float64)
+    h = np.maximum(conv(x / 16, q["conv1.weight"], q["conv1.bias"], pad=1), 0)
+    h = shuffle_np(h, 2)
+    h = np.maximum(grouped_conv(h, q["dw.weight"], 8, q["dw.bias"], pad=1), 0)
+    h = np.maximum(grouped_conv(h, q["pw.weight"], 2, q["pw.bias"]), 0)
+    h = shuffle_np(h, 4)
+    h = pool(h, 2, 2, 0, np.max)
+    h = np.maximum(conv(h, q["mix.weight"], q["mix.bias"]), 0)
+    h = shuffle_np(h, 2)
+    g = h.mean(axis=(2, 3))
+    y = g @ q["fc.weight"].T + q["fc.bias"]
+    np.savez(ROOT / "fixtures/onnx/shuffle_io.npz", x=x.reshape(16, -1).astype(np.int64), out=y.astype(np.float32))
+    print("wrote fixtures/onnx/shuffle_io.npz")
+
+
 if __name__ == "__main__":
     digits_cnn()
     resblock()
+    shuffle_unit()

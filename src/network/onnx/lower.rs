@@ -61,6 +61,7 @@ const ON_MAPS: &[&str] = &[
     "Dropout",
     "Cast",
     "Scaler",
+    "Transpose",
 ];
 
 /// `(x - offset) * scale` per feature, not yet folded into the layer that
@@ -80,6 +81,11 @@ struct MapValue {
     shape: Vec<usize>,
     pad: usize,
     affine: Option<Affine>,
+    /// A channel shuffle not yet folded (pure data movement): channel
+    /// (or, after a flatten, feature) `c` of this ONNX value is channel
+    /// `perm[c]` of the description node's output. The layer that reads
+    /// the map takes its weights' inputs in that order instead.
+    perm: Option<Vec<usize>>,
 }
 
 #[derive(Clone, Debug)]
@@ -180,6 +186,7 @@ pub(super) fn lower(
             shape,
             pad: 0,
             affine: None,
+            perm: None,
         }),
     );
     for n in &live {
@@ -196,6 +203,12 @@ pub(super) fn lower(
     };
     if imp.nodes.is_empty() {
         return Err(imp.graph_err("the graph has no layers"));
+    }
+    if out.perm.is_some() {
+        return Err(imp.graph_err(&format!(
+            "its output `{}` is channel-shuffled; cimpool folds a shuffle into the layer that reads it",
+            sel.output
+        )));
     }
     if imp.nodes.last().map(|d| &d.name) != Some(&out.node) || out.affine.is_some() || out.pad > 0 {
         return Err(imp.graph_err(&format!(
@@ -308,9 +321,40 @@ impl<'a> Importer<'a> {
     }
 
     fn map(&mut self, n: &Node, v: &str) -> Result<MapValue, OnnxError> {
+        let m = self.view(n, v)?;
+        if m.shape.len() == 5 {
+            return Err(self.err(
+                n,
+                format!("its input is a 5-D view {:?} of a feature map: cimpool takes one only in a channel shuffle (Reshape to (N, g, C/g, H, W), Transpose (0, 2, 1, 3, 4), Reshape back)", m.shape),
+            ));
+        }
+        Ok(m)
+    }
+
+    /// A feature map, or a 5-D view of one inside a channel shuffle.
+    fn view(&mut self, n: &Node, v: &str) -> Result<MapValue, OnnxError> {
         match self.value(n, v)? {
             Value::Map(m) => Ok(m),
             Value::Const(_) => Err(self.err(n, format!("`{v}` is a constant, not a feature map"))),
+        }
+    }
+
+    /// Refuses a map with a pending channel shuffle where `what` cannot
+    /// take one.
+    fn unshuffled(&self, n: &Node, m: &MapValue, what: &str) -> Result<(), OnnxError> {
+        if m.perm.is_some() {
+            return Err(self.err(
+                n,
+                format!("{what} after a channel shuffle is not supported: cimpool folds a shuffle into the Conv, Gemm or MatMul that reads it (through ReLU, pooling, Pad, Add of equally shuffled maps and flatten)"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sets the pending shuffle of the value node `n` just produced.
+    fn carry_perm(&mut self, n: &Node, perm: Option<Vec<usize>>) {
+        if let Some(Value::Map(m)) = self.values.get_mut(n.output[0]) {
+            m.perm = perm;
         }
     }
 
@@ -359,6 +403,7 @@ impl<'a> Importer<'a> {
                 shape,
                 pad: 0,
                 affine: None,
+                perm: None,
             }),
         );
         self.nodes.push(d);
@@ -424,7 +469,7 @@ impl<'a> Importer<'a> {
             return Ok(());
         }
         if op == "Shape" {
-            let m = self.map(n, n.input[0])?;
+            let m = self.view(n, n.input[0])?;
             let shape = Const::ints(
                 vec![m.shape.len()],
                 m.shape.iter().map(|&d| d as i64).collect(),
@@ -453,9 +498,11 @@ impl<'a> Importer<'a> {
                 let name = self.unique_name(node_name(n));
                 let shape = vec![1, m.shape[1], 1, 1];
                 self.push(n, blank(&name, OpKind::GlobalAvgPool), vec![m.node], shape);
+                self.carry_perm(n, m.perm);
                 Ok(())
             }
             "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => self.reshape(n),
+            "Transpose" => self.shuffle(n),
             "Pad" => self.pad(n),
             "Identity" | "Dropout" | "Cast" => {
                 if op == "Cast" && !casts_to_float(int(n, "to", 1)) {
@@ -646,6 +693,11 @@ impl<'a> Importer<'a> {
                 "note: `{name}` is a grouped convolution ({groups} groups): it runs on the engine as a dense one with block-diagonal weights ({groups} times its multiply-accumulates)"
             ));
         }
+        if let Some(perm) = &m.perm {
+            // ONNX input channel c is channel perm[c] of the map the
+            // description node reads: the weights take it there.
+            w = permute_inputs(&w, perm);
+        }
         let stride = self.stride(n)?;
         let padding = self.padding(n, kk, stride)? + m.pad;
         let (h, wd) = (m.shape[2] - 2 * m.pad, m.shape[3] - 2 * m.pad);
@@ -744,6 +796,9 @@ impl<'a> Importer<'a> {
             }
             has_bias = true;
         }
+        if let Some(perm) = &m.perm {
+            w = permute_inputs(&w, perm);
+        }
         let name = self.layer_name(n, n.input[1]);
         let mut d = blank(&name, OpKind::Fc);
         d.shape = Some(w.shape.clone());
@@ -794,6 +849,8 @@ impl<'a> Importer<'a> {
                 format!("layer `{layer}` already has a BatchNormalization or activation"),
             ));
         }
+        let shuffled = self.map(n, n.input[0])?;
+        self.unshuffled(n, &shuffled, "a BatchNormalization")?;
         let eps = attr(n, "epsilon").map_or(1e-5, |a| a.f);
         let bn = format!("{layer}.bn");
         let names = ["weight", "bias", "running_mean", "running_var"];
@@ -927,6 +984,12 @@ impl<'a> Importer<'a> {
         let mut acc = self.plain_map(n, maps[0])?;
         for (k, v) in maps.iter().enumerate().skip(1) {
             let b = self.plain_map(n, v)?;
+            if b.perm != acc.perm {
+                // Equally shuffled maps add channel by channel; others would
+                // need the shuffle carried out.
+                self.unshuffled(n, &b, "an Add of maps shuffled differently")?;
+                self.unshuffled(n, &acc, "an Add of maps shuffled differently")?;
+            }
             if b.shape != acc.shape {
                 return Err(self.err(
                     n,
@@ -954,7 +1017,9 @@ impl<'a> Importer<'a> {
     fn concat(&mut self, n: &Node) -> Result<(), OnnxError> {
         let mut parts = vec![];
         for i in n.input.iter().filter(|i| !i.is_empty()) {
-            parts.push(self.plain_map(n, i)?);
+            let p = self.plain_map(n, i)?;
+            self.unshuffled(n, &p, "a Concat")?;
+            parts.push(p);
         }
         let rank = parts[0].shape.len();
         let ax = k::axis(int(n, "axis", 1), rank).map_err(|r| self.err(n, r))?;
@@ -1016,6 +1081,8 @@ impl<'a> Importer<'a> {
         d.padding = padding;
         let shape = vec![1, m.shape[1], oh, ow];
         self.push(n, d, vec![m.node], shape);
+        // Pooling works channel by channel: a shuffle passes through.
+        self.carry_perm(n, m.perm);
         Ok(())
     }
 
@@ -1023,7 +1090,7 @@ impl<'a> Importer<'a> {
     /// an (N, C, H, W) map, or no data movement at all.
     fn reshape(&mut self, n: &Node) -> Result<(), OnnxError> {
         let op = n.op_type.as_str();
-        let m = self.map(n, n.input[0])?;
+        let m = self.view(n, n.input[0])?;
         let fail = |imp: &Self, r: String| imp.err(n, r);
         let target: Vec<usize> = match op {
             "Flatten" => {
@@ -1066,9 +1133,36 @@ impl<'a> Importer<'a> {
         if m.affine.is_some() || m.pad > 0 {
             return Err(self.err(n, "a reshape after a Scaler or Pad is not supported"));
         }
+        // A channel shuffle's views: (N, C, H, W) as (N, g, C/g, H, W) and
+        // back; the channels keep their flattened order, so nothing moves.
+        let grouped = |four: &[usize], five: &[usize]| {
+            four.len() == 4
+                && five.len() == 5
+                && five[1] * five[2] == four[1]
+                && five[3..] == four[2..]
+        };
+        if grouped(&m.shape, &target) || grouped(&target, &m.shape) {
+            self.set(n, Value::Map(MapValue { shape: target, ..m }));
+            return Ok(());
+        }
+        if m.shape.len() == 5 {
+            return Err(self.err(
+                n,
+                format!("reshapes the 5-D view {:?} to {target:?}: cimpool takes a channel shuffle's view back to (N, C, H, W) only", m.shape),
+            ));
+        }
         if spatial(&m.shape) && target == [1, total] {
             let name = self.unique_name(node_name(n));
+            // A shuffle before a flatten becomes one of the features:
+            // channel c's positions move with it.
+            let positions = m.shape[2] * m.shape[3];
+            let perm = m.perm.as_ref().map(|p| {
+                p.iter()
+                    .flat_map(|&c| (0..positions).map(move |s| c * positions + s))
+                    .collect()
+            });
             self.push(n, blank(&name, OpKind::Flatten), vec![m.node], target);
+            self.carry_perm(n, perm);
             return Ok(());
         }
         // Without spatial extent on either side, (N, C, 1, 1) and (N, C)
@@ -1085,6 +1179,46 @@ impl<'a> Importer<'a> {
             n,
             format!("reshapes {:?} to {target:?}, which moves data; cimpool takes reshapes that flatten (N, C, H, W) to (N, C*H*W)", m.shape),
         ))
+    }
+
+    /// A Transpose of a feature map: only a channel shuffle's, (N, g, C/g,
+    /// H, W) to (N, C/g, g, H, W), which is pure data movement: it becomes
+    /// a pending permutation of the channels, folded into the layer that
+    /// reads them.
+    fn shuffle(&mut self, n: &Node) -> Result<(), OnnxError> {
+        let m = self.view(n, n.input[0])?;
+        let perm = ints(n, "perm", &[]);
+        if m.shape.len() != 5 || perm != [0, 2, 1, 3, 4] {
+            return Err(self.err(
+                n,
+                format!("transposes a feature map of shape {:?} by {perm:?}: cimpool takes a Transpose of a map only in a channel shuffle ((N, g, C/g, H, W) by [0, 2, 1, 3, 4])", m.shape),
+            ));
+        }
+        if m.pad > 0 || m.affine.is_some() {
+            return Err(self.err(
+                n,
+                "a channel shuffle after a Pad or Scaler is not supported",
+            ));
+        }
+        let (a, b) = (m.shape[1], m.shape[2]);
+        // Output channel y * a + x is input channel x * b + y.
+        let perm: Vec<usize> = (0..a * b)
+            .map(|c| {
+                let (y, x) = (c / a, c % a);
+                let old = x * b + y;
+                m.perm.as_ref().map_or(old, |p| p[old])
+            })
+            .collect();
+        let shape = vec![1, b, a, m.shape[3], m.shape[4]];
+        self.set(
+            n,
+            Value::Map(MapValue {
+                shape,
+                perm: Some(perm),
+                ..m
+            }),
+        );
+        Ok(())
     }
 
     /// A zero Pad of height and width, equal on every side, carried into
@@ -1184,6 +1318,26 @@ fn broadcast(t: &Tensor, n: usize) -> Option<Vec<f32>> {
         l if l == n => Some(t.data.clone()),
         1 => Some(vec![t.data[0]; n]),
         _ => None,
+    }
+}
+
+/// Weights [O, C, ...] whose input `c` is the map's channel `perm[c]`, as
+/// weights reading the map in its own order: input `perm[c]` takes what
+/// input `c` held.
+fn permute_inputs(w: &Tensor, perm: &[usize]) -> Tensor {
+    let (o, c) = (w.shape[0], w.shape[1]);
+    let inner: usize = w.shape[2..].iter().product();
+    let mut data = vec![0f32; w.data.len()];
+    for oc in 0..o {
+        for (ic, &to) in perm.iter().enumerate().take(c) {
+            let src = (oc * c + ic) * inner;
+            let dst = (oc * c + to) * inner;
+            data[dst..dst + inner].copy_from_slice(&w.data[src..src + inner]);
+        }
+    }
+    Tensor {
+        shape: w.shape.clone(),
+        data,
     }
 }
 

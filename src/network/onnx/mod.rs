@@ -50,7 +50,7 @@ pub enum OnnxError {
 }
 
 /// The operators the importer takes on feature maps.
-pub const SUPPORTED: &str = "Conv (also grouped and depthwise), Gemm, MatMul, BatchNormalization, Relu, Clip (0..max), Add, Sum, Concat (channels), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape / Squeeze / Unsqueeze (as flatten), Pad (into the next Conv), Identity, Dropout, Cast, Scaler (into the first layer); constant folding of Constant, ConstantOfShape, Shape, Gather, Slice, Concat, Transpose, Add, Sub, Mul, Div; trailing Softmax, LogSoftmax, ArgMax, ZipMap are dropped";
+pub const SUPPORTED: &str = "Conv (also grouped and depthwise), Gemm, MatMul, BatchNormalization, Relu, Clip (0..max), Add, Sum, Concat (channels), MaxPool, AveragePool, GlobalAveragePool, Flatten, Reshape / Squeeze / Unsqueeze (as flatten), channel shuffles (Reshape, Transpose, Reshape: folded into the next layer), Pad (into the next Conv), Identity, Dropout, Cast, Scaler (into the first layer); constant folding of Constant, ConstantOfShape, Shape, Gather, Slice, Concat, Transpose, Add, Sub, Mul, Div; trailing Softmax, LogSoftmax, ArgMax, ZipMap are dropped";
 
 /// What an import gives: the description (with `input_scale`), the weight
 /// tensors under the names it uses, and notes for the user (what was cut).
