@@ -649,3 +649,77 @@ fn documented_examples_reproduce() {
     // Shared ADCs need a lossy read-out: exact read-out is untouched.
     assert_eq!(area(Some("neurosim-adc.toml")), (pool, dense));
 }
+
+/// `--timing`: one engine's periphery timed in osu018 (black-box macros,
+/// `report timing --hierarchical`), cached; its Fmax and cell area are what
+/// `report timing` measures on the same package, and the images per second
+/// at that clock follow from the cycles.
+#[test]
+fn timed_engine_is_report_timing_of_the_same_periphery() {
+    require_tool("yosys");
+    require_tool("sta");
+    let tmp = tempfile::tempdir().unwrap();
+    let small = "macros = 1\nrows = 8\ncols = 8\npool = 4\nout_lanes = 2\nscale_bits = 8\nbias_bits = 16\nmax_row_blocks = 4\n";
+    let cfg = write(tmp.path(), "small.toml", small);
+    let cache = tmp.path().join("cache").display().to_string();
+    let run = |json: &str| {
+        estimate_json(
+            &[
+                "--network",
+                "resnet-fmnist",
+                "--config",
+                &cfg,
+                "--timing",
+                "--cache",
+                &cache,
+            ],
+            &tmp.path().join(json),
+        )
+    };
+    let first = run("first.json");
+    let t = &first["entries"][0]["timed_engine"];
+    assert_eq!(t["cached"], false);
+    let fmax = t["fmax_mhz"].as_f64().unwrap();
+    assert!(fmax > 10.0 && fmax < 2000.0, "{t}");
+    // The same package through `report timing`.
+    let rtl = tmp.path().join("rtl");
+    let mut gen = vec!["gen", "--config", &cfg, "--storage", "blackbox"];
+    let out_dir = rtl.display().to_string();
+    gen.extend(["--out", &out_dir]);
+    succeed(&gen);
+    let out = succeed(&[
+        "report",
+        "timing",
+        "--rtl",
+        &out_dir,
+        "--hierarchical",
+        "--json",
+        "-",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["fmax_mhz"].as_f64().unwrap(), fmax);
+    assert_eq!(r["area"]["total_area"], t["osu018_um2"]);
+    // Cached the second time, same figures.
+    let second = run("second.json");
+    let t2 = &second["entries"][0]["timed_engine"];
+    assert_eq!(t2["cached"], true);
+    assert_eq!(t2["fmax_mhz"], t["fmax_mhz"]);
+    // Images per second at the measured clock: Fmax / cycles.
+    let cycles = first["entries"][0]["streamed"]["cycles"].as_f64().unwrap();
+    let out = succeed(&[
+        "estimate",
+        "--network",
+        "resnet-fmnist",
+        "--config",
+        &cfg,
+        "--timing",
+        "--cache",
+        &cache,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let want = format!(
+        "| images per second at its own Fmax: one engine | {:.1} |",
+        fmax * 1e6 / cycles
+    );
+    assert!(text.contains(&want), "{want} not in {text}");
+}

@@ -202,7 +202,13 @@ pub struct EstimateArgs {
     /// second area source, cached under --cache).
     #[arg(long)]
     pub synth: bool,
-    /// Cache of synthesized areas.
+    /// Also time one engine's periphery of each configuration (black-box
+    /// macros) with `report timing --hierarchical` in osu018: its area in
+    /// real cells and its Fmax, which sets that column's images per second
+    /// (cached under --cache; minutes for a large engine).
+    #[arg(long)]
+    pub timing: bool,
+    /// Cache of synthesized areas and timings.
     #[arg(long, value_name = "DIR", default_value = "build/estimate")]
     pub cache: PathBuf,
     /// Print the per-layer table of every configuration.
@@ -215,7 +221,7 @@ pub struct EstimateArgs {
     /// design choice, and print the band of the headline: the area cut and
     /// energy ratio of the first --config against the second (none: the
     /// default pool engine against 4-bit dense).
-    #[arg(long, conflicts_with_all = ["images", "synth", "plot", "layers"])]
+    #[arg(long, conflicts_with_all = ["images", "synth", "timing", "plot", "layers"])]
     pub sensitivity: bool,
     /// Write the whole estimate as JSON (`-`: on stdout, instead of the tables).
     #[arg(long, value_name = "FILE")]

@@ -49,7 +49,11 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
         &k,
         &what,
         args.batch,
-        args.synth.then_some(args.cache.as_path()),
+        &cimpool::pipeline::estimate::Synthesized {
+            area: args.synth,
+            timing: args.timing,
+            cache: Some(args.cache.as_path()),
+        },
         &Bar::new(),
     )?;
     let on_stdout = match &args.json {

@@ -181,6 +181,20 @@ impl Constants {
         self.relative_area(self.node_nm) / self.relative_area(from)
     }
 
+    /// `area_factor_from` for a node above the table's largest (osu018's
+    /// 180 nm): the first two rows' log-log slope extended (an
+    /// extrapolation: the table has no such row).
+    pub fn area_factor_extrapolated(&self, from: f64) -> f64 {
+        let t = &self.area_scaling;
+        if from <= t[0][0] {
+            return self.area_factor_from(from);
+        }
+        let ([n0, a0], [n1, a1]) = (t[0], t[1]);
+        let slope = (a0.ln() - a1.ln()) / (n0.ln() - n1.ln());
+        let rel = a0 * (from / n0).powf(slope);
+        self.relative_area(self.node_nm) / rel
+    }
+
     // Unit areas at the target node (um^2).
     pub fn nand2(&self) -> f64 {
         self.nand2_um2 * self.area_factor_from(self.zigzag_node_nm)
@@ -274,6 +288,10 @@ mod tests {
         // sky130 to 28 nm: 0.368 / 6.4
         let f = c.area_factor_from(130.0);
         assert!((f - r28 / 6.4).abs() < 1e-12);
+        // 180 nm: the 130-90 nm slope (2.25) extended, 13.3x 45 nm.
+        let f180 = c.area_factor_extrapolated(180.0);
+        assert!((r28 / f180 - 13.3).abs() < 0.05, "{}", r28 / f180);
+        assert_eq!(c.area_factor_extrapolated(130.0), f);
     }
 
     #[test]

@@ -44,6 +44,9 @@ pub struct Entry {
     /// One engine, our synthesized RTL (`--synth`), at the target node.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub synthesized_engine: Option<synth::SynthArea>,
+    /// One engine's periphery timed in osu018 (`--timing`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_engine: Option<synth::TimedEngine>,
 }
 
 /// A short name of a configuration, from the parameters that set its cost.
@@ -97,6 +100,7 @@ pub fn estimate(k: &Constants, label: String, config: &Config, w: &Workload, bat
         batched,
         psum_buffer_bits,
         synthesized_engine: None,
+        timed_engine: None,
     }
 }
 
@@ -294,6 +298,40 @@ impl Report {
                 "one engine: synthesized RTL (mm^2, scaled from sky130)",
                 &|e| mm2(e.synthesized_engine.as_ref().unwrap().total_um2),
                 &f3,
+            );
+        }
+        if self.entries.iter().all(|e| e.timed_engine.is_some()) {
+            let t = |e: &Entry| e.timed_engine.clone().expect("checked above");
+            row(
+                &mut s,
+                "one engine: periphery in osu018 cells (mm^2 at 180 nm, macros excluded)",
+                &|e| mm2(t(e).osu018_um2),
+                &f3,
+            );
+            row(
+                &mut s,
+                "one engine: the same at the target node (area table extrapolated to 180 nm)",
+                &|e| mm2(t(e).area_um2),
+                &f3,
+            );
+            row(
+                &mut s,
+                "one engine: Fmax of the periphery, osu018 (MHz)",
+                &|e| t(e).fmax_mhz,
+                &rate,
+            );
+            let at = |e: &Entry, cycles: u64| t(e).fmax_mhz * 1e6 / cycles.max(1) as f64;
+            row(
+                &mut s,
+                "images per second at its own Fmax: on chip",
+                &|e| at(e, e.on_chip.cycles),
+                &rate,
+            );
+            row(
+                &mut s,
+                "images per second at its own Fmax: one engine",
+                &|e| at(e, e.streamed.cycles),
+                &rate,
             );
         }
         row(

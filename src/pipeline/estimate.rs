@@ -81,13 +81,23 @@ fn load_shapes(
     Ok((name, loaded.network))
 }
 
+/// The synthesized sources an estimate adds, cached in `cache`.
+#[derive(Clone, Debug, Default)]
+pub struct Synthesized<'a> {
+    /// One engine synthesized on the area-only sky130 Liberty (`--synth`).
+    pub area: bool,
+    /// One engine's periphery timed in osu018 (`--timing`).
+    pub timing: bool,
+    pub cache: Option<&'a Path>,
+}
+
 /// One estimate run; `batch` images share a tile load in the batched
-/// schedule; `synth_cache` also synthesizes each engine there.
+/// schedule; `synthesized` adds the synthesized sources.
 pub fn run(
     k: &Constants,
     what: &Workloads,
     batch: u64,
-    synth_cache: Option<&Path>,
+    synthesized: &Synthesized,
     progress: &dyn Progress,
 ) -> Result<estimate::Report> {
     if batch == 0 {
@@ -136,8 +146,15 @@ pub fn run(
     progress.stage("estimates", entries.len() as u64);
     for (config, w, label) in entries {
         let mut e = estimate::estimate(k, label, &config, &w, batch);
-        if let Some(cache) = synth_cache {
+        let cache = synthesized
+            .cache
+            .unwrap_or_else(|| Path::new("build/estimate"));
+        if synthesized.area {
             e.synthesized_engine = Some(estimate::synth::engine_area(k, &config, cache)?);
+        }
+        if synthesized.timing {
+            let mut say = |step: &str| progress.note(&format!("{}: {step}", e.label));
+            e.timed_engine = Some(estimate::synth::engine_timing(k, &config, cache, &mut say)?);
         }
         report.entries.push(e);
         progress.inc();
