@@ -42,6 +42,16 @@ fn estimate_json(args: &[&str], json: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
 }
 
+/// The sum of a JSON array of numbers (a breakdown's parts).
+fn sum(parts: &Value) -> f64 {
+    parts
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .sum()
+}
+
 /// Our own count of ResNet-18 (ImageNet) at 4 bits: 2,864 macros of
 /// 128x128; at 8 bits every channel takes twice the columns.
 #[test]
@@ -452,22 +462,8 @@ fn sensitivity_band_agrees_with_plain_estimates() {
         args.extend_from_slice(extra);
         let v = estimate_json(&args, &tmp.path().join("e.json"));
         let e = v["entries"].as_array().unwrap();
-        let area = |i: usize| -> f64 {
-            e[i]["on_chip"]["area_um2"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .sum()
-        };
-        let energy = |i: usize| -> f64 {
-            e[i]["streamed"]["energy_fj"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .sum()
-        };
+        let area = |i: usize| sum(&e[i]["on_chip"]["area_um2"]);
+        let energy = |i: usize| sum(&e[i]["streamed"]["energy_fj"]);
         (1.0 - area(0) / area(1), energy(1) / energy(0))
     };
     let point = |knob: &str, setting: &str| {
@@ -632,14 +628,7 @@ fn documented_examples_reproduce() {
         }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let v = estimate_json(&refs, &tmp.path().join("a.json"));
-        let total = |i: usize| -> f64 {
-            v["entries"][i]["on_chip"]["area_um2"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|x| x.as_f64().unwrap())
-                .sum()
-        };
+        let total = |i: usize| sum(&v["entries"][i]["on_chip"]["area_um2"]);
         (total(0), total(1))
     };
     let (pool, dense) = area(None);

@@ -63,6 +63,27 @@ fn float_outputs(net: &network::model::Network, x: &[Vec<i64>]) -> Vec<Vec<f32>>
         .collect()
 }
 
+/// cimpool's float evaluation of `net` equals the numpy outputs `out` of
+/// fixture `io` on its inputs `x`.
+fn assert_float_matches_numpy(net: &network::model::Network, io: &str) {
+    let data = tensors::read_dataset(&fixture(io), false).unwrap();
+    let file = std::fs::File::open(fixture(io)).unwrap();
+    let want: ndarray::Array2<f32> = ndarray_npy::NpzReader::new(file)
+        .unwrap()
+        .by_name("out")
+        .unwrap();
+    let got = float_outputs(net, &data.x);
+    for (s, y) in got.iter().enumerate() {
+        for (k, &v) in y.iter().enumerate() {
+            let w = want[[s, k]];
+            assert!(
+                (v - w).abs() < 1e-4,
+                "sample {s} output {k}: cimpool {v}, numpy {w}"
+            );
+        }
+    }
+}
+
 fn resblock() -> network::model::Network {
     let (desc, ts) = import(&fixture("onnx/resblock.onnx"), 1.0 / 16.0).unwrap();
     desc.network(&ts).unwrap()
@@ -100,22 +121,7 @@ fn onnx_residual_network_imports_and_matches_numpy() {
             "layer fc",
         ]
     );
-    let data = tensors::read_dataset(&fixture("onnx/resblock_io.npz"), false).unwrap();
-    let file = std::fs::File::open(fixture("onnx/resblock_io.npz")).unwrap();
-    let want: ndarray::Array2<f32> = ndarray_npy::NpzReader::new(file)
-        .unwrap()
-        .by_name("out")
-        .unwrap();
-    let got = float_outputs(&net, &data.x);
-    for (s, y) in got.iter().enumerate() {
-        for (k, &v) in y.iter().enumerate() {
-            let w = want[[s, k]];
-            assert!(
-                (v - w).abs() < 1e-4,
-                "sample {s} output {k}: cimpool {v}, numpy {w}"
-            );
-        }
-    }
+    assert_float_matches_numpy(&net, "onnx/resblock_io.npz");
 }
 
 /// Channel shuffles as torchvision exports them (Reshape to (N, g, C/g, H,
@@ -149,22 +155,7 @@ fn onnx_channel_shuffles_fold_into_the_next_layer() {
             "layer fc"
         ]
     );
-    let data = tensors::read_dataset(&fixture("onnx/shuffle_io.npz"), false).unwrap();
-    let file = std::fs::File::open(fixture("onnx/shuffle_io.npz")).unwrap();
-    let want: ndarray::Array2<f32> = ndarray_npy::NpzReader::new(file)
-        .unwrap()
-        .by_name("out")
-        .unwrap();
-    let got = float_outputs(&net, &data.x);
-    for (s, y) in got.iter().enumerate() {
-        for (k, &v) in y.iter().enumerate() {
-            let w = want[[s, k]];
-            assert!(
-                (v - w).abs() < 1e-4,
-                "sample {s} output {k}: cimpool {v}, numpy {w}"
-            );
-        }
-    }
+    assert_float_matches_numpy(&net, "onnx/shuffle_io.npz");
     // Compressed, every node on the golden model equals the plain integer
     // reference (the permuted weights are ordinary weights to the engine).
     let (c, imgs, _dir) = compressed(&net, "onnx/shuffle_io.npz");

@@ -276,6 +276,7 @@ pub fn run(
     progress: &dyn Fn(),
 ) -> Result<Sensitivity, String> {
     let base = evaluate(k, &[])?;
+    progress();
     let knobs = knobs();
     let mut rows = Vec::new();
     for knob in &knobs {
@@ -328,9 +329,7 @@ pub fn run(
         };
         let score = |choice: &[Option<usize>]| -> Result<Headline, String> {
             let (changed, config, _) = apply(k, &knobs, choice);
-            let h = evaluate(&changed, &config);
-            progress();
-            h
+            evaluate(&changed, &config)
         };
         let mut choice: Vec<Option<usize>> = rows
             .iter()
@@ -418,8 +417,8 @@ pub fn run(
     })
 }
 
-/// Evaluations `run` makes at least: one per setting and the base (the
-/// corners' searches add some).
+/// The units `run` reports to `progress`: the base and one per setting
+/// (the corners' searches, a fraction of a second, are not counted).
 pub fn evaluations() -> u64 {
     knobs().iter().map(|k| k.settings.len() as u64).sum::<u64>() + 1
 }
