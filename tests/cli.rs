@@ -228,9 +228,14 @@ fn bad_configs_get_one_clear_line_and_exit_2() {
         "crossbar_pipeline must be between 0 and 7, the logic levels of a mux crossbar of 128 lanes",
     );
     assert_rejected(
-        &["--output-pipeline", "5"],
+        &["--output-pipeline", "6"],
         None,
-        "`output_pipeline` = 5 is invalid: output_pipeline must be between 0 and 4, the cut points of the requantizer path",
+        "`output_pipeline` = 6 is invalid: output_pipeline must be between 0 and 5, the cut points of the requantizer path",
+    );
+    assert_rejected(
+        &["--engine", "dense", "--popcount-at-load", "true"],
+        None,
+        "`popcount_at_load` = true is invalid: popcount_at_load applies to the pool engine only",
     );
     assert_rejected(
         &["--wl-parallel", "48"],

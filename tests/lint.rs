@@ -43,6 +43,8 @@ lint_matrix! {
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\ncrossbar_pipeline = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nprefix = 'soc_a_'",
     output_pipelined_every_cut_blackbox: "macros = 4\nrows = 32\ncols = 32\npool = 16\nstorage = 'blackbox'\noutput_pipeline = 4",
+    output_pipelined_reduce_cut_popcount_at_load: "macros = 2\nrows = 40\ncols = 16\npool = 8\nwl_parallel = 20\noutput_pipeline = 5\npopcount_at_load = true\nact_signed = true",
+    default_popcount_at_load: "popcount_at_load = true\nstorage = 'blackbox'",
     dense_output_pipelined_one_beat: "engine = 'dense'\nmacros = 1\nrows = 16\ncols = 16\noutput_pipeline = 2",
     dense_default_size_4bit: "engine = 'dense'",
     dense_8bit_skip_w_lt_r: "engine = 'dense'\nw_bits = 8\nmacros = 4\nrows = 64\ncols = 64\nwl_parallel = 16\nsparsity = 'skip'\nadc_bits = 4",

@@ -125,6 +125,7 @@ pub struct Config {
     pub crossbar_units: u32,
     pub crossbar_pipeline: u32,
     pub output_pipeline: u32,
+    pub popcount_at_load: bool,
     pub storage: Storage,
     pub out_lanes: u32,
     pub scale_bits: u32,
@@ -296,7 +297,7 @@ pub const MAX_LANES: u32 = 16384;
 
 /// Register stages the output unit's requantizer path can take
 /// (`gen::output::OutputCuts`).
-pub const MAX_OUTPUT_PIPELINE: u32 = 4;
+pub const MAX_OUTPUT_PIPELINE: u32 = 5;
 
 impl Config {
     /// Reads a TOML file; keys it leaves out take the embedded defaults.
@@ -597,6 +598,13 @@ impl Config {
                 "output_pipeline",
                 self.output_pipeline,
                 format!("output_pipeline must be between 0 and {MAX_OUTPUT_PIPELINE}, the cut points of the requantizer path"),
+            ));
+        }
+        if self.popcount_at_load && self.is_dense() {
+            return Err(invalid(
+                "popcount_at_load",
+                self.popcount_at_load,
+                "popcount_at_load applies to the pool engine only: the dense engine's 0/1 cells need no input popcount",
             ));
         }
         if self.out_lanes != 0 && (self.out_lanes > lanes || lanes % self.out_lanes != 0) {

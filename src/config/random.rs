@@ -132,7 +132,7 @@ pub fn any_config(rng: &mut impl Rng) -> Config {
         output_pipeline: if rng.gen_bool(0.5) {
             0
         } else {
-            rng.gen_range(1u32..6)
+            rng.gen_range(1u32..7)
         },
         storage: if rng.gen_bool(0.2) {
             Storage::Blackbox
@@ -163,6 +163,8 @@ pub fn any_config(rng: &mut impl Rng) -> Config {
         } else {
             rng.gen_range(1u32..33)
         },
+        // Now and then on the dense engine too, where it is refused.
+        popcount_at_load: rng.gen_bool(if dense { 0.02 } else { 0.4 }),
         ..Config::default()
     }
 }
@@ -214,6 +216,7 @@ pub const DRAWN_KEYS: &[&str] = &[
     "crossbar_units",
     "crossbar_pipeline",
     "output_pipeline",
+    "popcount_at_load",
     "storage",
     "prefix",
     "sparsity",
@@ -332,7 +335,7 @@ mod tests {
         let configs: Vec<Config> = (1..=200).map(|s| legal_config(s).0).collect();
         let count = |f: &dyn Fn(&Config) -> bool| configs.iter().filter(|c| f(c)).count();
         let pool = |c: &Config| !c.is_dense();
-        let reached: [(&str, usize); 17] = [
+        let reached: [(&str, usize); 19] = [
             ("dense", count(&|c| c.is_dense())),
             ("pool", count(&pool)),
             ("benes", count(&|c| c.crossbar == Crossbar::Benes)),
@@ -350,6 +353,8 @@ mod tests {
                 count(&|c| pool(c) && c.crossbar_units > 0),
             ),
             ("output_pipeline 4", count(&|c| c.output_pipeline == 4)),
+            ("output_pipeline 5", count(&|c| c.output_pipeline == 5)),
+            ("popcount_at_load", count(&|c| c.popcount_at_load)),
             ("blackbox", count(&|c| c.storage == Storage::Blackbox)),
             ("prefix", count(&|c| !c.prefix.is_empty())),
             ("skip", count(&|c| c.sparsity == Sparsity::Skip)),

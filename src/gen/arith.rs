@@ -31,7 +31,25 @@ pub fn popcount(design: &mut Design, width: u32) -> Block<PopcountIo<PortSpec>> 
         "Number of ones in a {width}-bit word: a balanced adder tree."
     ));
     let p = io.declare(&mut m);
-    let mut level: Vec<(Expr, u32)> = (0..width).map(|i| (Expr::bit("bits", i), 1)).collect();
+    let bits = (0..width).map(|i| (Expr::bit("bits", i), 1)).collect();
+    let (top, w) = adder_tree(&mut m, "sum", bits, out_w);
+    m.assign(LValue::net("count"), zext(top, w, out_w));
+    let _ = p;
+    design.add(m);
+    Block { module: name, io }
+}
+
+/// Sums unsigned `(value, width)` terms with a balanced tree of adders,
+/// each level one bit wider than the last (capped at `out_w`), so the depth
+/// is log2(terms) adders; the levels' wires are `{prefix}_l{depth}_{i}`.
+/// Returns the total and its width.
+pub fn adder_tree(
+    m: &mut Module,
+    prefix: &str,
+    terms: Vec<(Expr, u32)>,
+    out_w: u32,
+) -> (Expr, u32) {
+    let mut level = terms;
     let mut depth = 0;
     while level.len() > 1 {
         depth += 1;
@@ -42,7 +60,7 @@ pub fn popcount(design: &mut Design, width: u32) -> Block<PopcountIo<PortSpec>> 
                     let w = (wa.max(wb) + 1).min(out_w);
                     let sum = zext(a.clone(), *wa, w).add(zext(b.clone(), *wb, w));
                     next.push((
-                        m.wire(&format!("sum_l{depth}_{i}"), Ty::unsigned(w), sum),
+                        m.wire(&format!("{prefix}_l{depth}_{i}"), Ty::unsigned(w), sum),
                         w,
                     ));
                 }
@@ -52,11 +70,7 @@ pub fn popcount(design: &mut Design, width: u32) -> Block<PopcountIo<PortSpec>> 
         }
         level = next;
     }
-    let (top, w) = level.pop().unwrap();
-    m.assign(LValue::net("count"), zext(top, w, out_w));
-    let _ = p;
-    design.add(m);
-    Block { module: name, io }
+    level.pop().expect("an adder tree of at least one term")
 }
 
 interface! {
@@ -196,27 +210,25 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<Shi
         format!("Shift-accumulate of {lanes} columns: 2A - N per phase, MSB plane first.")
     });
     let p = io.declare(&mut m);
-    let pop_ext = p
-        .pop
-        .map(|pop| m.wire("pop_ext", Ty::unsigned(yw), zext(pop, sw, yw)));
+    // With the input popcount, `base + s (2A - N)` (s = -1 on a signed MSB
+    // plane, else +1) is formed as `base + (2A ^ M) + (N ^ ~M) + 1` with M
+    // all s < 0 bits: a row of full adders and one carry-propagate adder,
+    // the 1 in the carry row's free low bit, instead of a subtraction, a
+    // negation and an addition in a chain (the negated N is shared).
+    let negate = ctx.c.act_signed.then(|| Expr::repeat(yw, p.msb.clone()));
+    let pop_row = p.pop.as_ref().map(|pop| {
+        let n = zext(pop.clone(), sw, yw);
+        let flipped = match &negate {
+            Some(mask) => n.xor(mask.clone().not()),
+            None => n.not(),
+        };
+        m.wire("pop_row", Ty::unsigned(yw), flipped)
+    });
     let mut body = Vec::new();
     let mut outs = Vec::new();
     for k in 0..lanes {
         let acc = m.reg(&format!("acc_{k}"), Ty::unsigned(yw));
         let a = Expr::slice("read_out", k * sw, sw);
-        let value = match &pop_ext {
-            Some(pop) => {
-                let twice_a = Expr::concat(vec![a, Expr::zero(1)]);
-                zext(twice_a, sw + 1, yw).sub(pop.clone())
-            }
-            None => zext(a, sw, yw),
-        };
-        let term = m.wire(&format!("term_{k}"), Ty::unsigned(yw), value);
-        let signed_term = if ctx.c.act_signed {
-            Expr::mux(p.msb.clone(), Expr::zero(yw).sub(term.clone()), term)
-        } else {
-            term
-        };
         let doubled = Expr::concat(vec![
             Expr::slice(&format!("acc_{k}"), 0, yw - 1),
             Expr::zero(1),
@@ -226,7 +238,43 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<Shi
             Expr::mux(p.msb.clone(), Expr::zero(yw), doubled),
             acc.clone(),
         );
-        body.push(nb(LValue::net(format!("acc_{k}")), base.add(signed_term)));
+        let next = match &pop_row {
+            Some(pop_row) => {
+                let twice_a = zext(Expr::concat(vec![a, Expr::zero(1)]), sw + 1, yw);
+                let a_row = match &negate {
+                    Some(mask) => twice_a.xor(mask.clone()),
+                    None => twice_a,
+                };
+                let base = m.wire(&format!("base_{k}"), Ty::unsigned(yw), base);
+                let a_row = m.wire(&format!("a_row_{k}"), Ty::unsigned(yw), a_row);
+                let sum = m.wire(
+                    &format!("csa_sum_{k}"),
+                    Ty::unsigned(yw),
+                    base.clone().xor(a_row.clone()).xor(pop_row.clone()),
+                );
+                let low = |e: &Expr| match e {
+                    Expr::Ref(n) => Expr::slice(n, 0, yw - 1),
+                    _ => unreachable!("the rows are nets"),
+                };
+                let (x, y, z) = (low(&base), low(&a_row), low(pop_row));
+                let majority = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
+                let carry = m.wire(
+                    &format!("csa_carry_{k}"),
+                    Ty::unsigned(yw),
+                    Expr::concat(vec![majority, Expr::one_bit(true)]),
+                );
+                sum.add(carry)
+            }
+            None => {
+                let term = zext(a, sw, yw);
+                let signed_term = match &negate {
+                    Some(_) => Expr::mux(p.msb.clone(), Expr::zero(yw).sub(term.clone()), term),
+                    None => term,
+                };
+                base.add(signed_term)
+            }
+        };
+        body.push(nb(LValue::net(format!("acc_{k}")), next));
         outs.push(acc);
     }
     m.always("clk", vec![if_(p.en, body)]);

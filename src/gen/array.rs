@@ -2,11 +2,13 @@
 //! decode and shift-accumulate around it, and the input sequencer that drives
 //! the word lines bit-serially.
 
-use super::arith::{adc_quantizer, popcount, shift_accumulate, AdcIo, PopcountIo, ShiftAccIo};
+use super::arith::{
+    adc_quantizer, adder_tree, popcount, shift_accumulate, AdcIo, PopcountIo, ShiftAccIo,
+};
 use super::iface::{input, interface, output, Block, PortSpec};
 use super::Ctx;
 use crate::config::Storage;
-use crate::ir::expr::select;
+use crate::ir::expr::{select, zext};
 use crate::ir::{clog2, if_, nb, Design, Expr, LValue, Module, Role, Ty};
 
 pub fn macro_name(rows: u32, cols: u32) -> String {
@@ -266,7 +268,13 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<Port
     m.doc(format!("Element d of `in_data` is bits [d*{bx} +: {bx}]."));
     let p = io.declare(&mut m);
 
-    m.enabled_reg("x_r", Ty::unsigned(rows * bx), "clk", p.load, p.in_data);
+    m.enabled_reg(
+        "x_r",
+        Ty::unsigned(rows * bx),
+        "clk",
+        p.load.clone(),
+        p.in_data.clone(),
+    );
     m.note("x_r", "the input vector being issued");
     let planes: Vec<Expr> = (0..bx)
         .map(|t| {
@@ -303,15 +311,20 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<Port
     };
     m.assign(LValue::net("wl"), driven);
     if p.pop.is_some() {
-        let pc = popcount(design, w);
-        let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));
-        m.instance(pc.instance(
-            "count_wl",
-            PopcountIo {
-                bits: p.wl,
-                count: count.clone(),
-            },
-        ));
+        let count = if ctx.c.popcount_at_load {
+            counted_at_load(design, &mut m, ctx, &p)
+        } else {
+            let pc = popcount(design, w);
+            let count = m.wire_decl("count", Ty::unsigned(ctx.d.col_sum_bits));
+            m.instance(pc.instance(
+                "count_wl",
+                PopcountIo {
+                    bits: p.wl,
+                    count: count.clone(),
+                },
+            ));
+            count
+        };
         let pop_r = m.enabled_reg(
             "pop_r",
             Ty::unsigned(ctx.d.col_sum_bits),
@@ -330,4 +343,85 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<Port
         module: INPUT_SEQUENCER.into(),
         io,
     }
+}
+
+/// Word lines one load-time count covers (`popcount_at_load`).
+pub const LOAD_COUNT_CHUNK: u32 = 16;
+
+/// `popcount_at_load`: when a vector loads, the ones of every plane's word
+/// lines are counted per phase in chunks of `LOAD_COUNT_CHUNK` and
+/// registered beside `x_r`; an issue step then selects its plane's and
+/// phase's counts and adds them. The 128-line count (34 cells after the
+/// plane select in osu018) leaves the issue path for a chunk count on the
+/// load path and a sum of a few counts. Returns the step's count.
+fn counted_at_load(design: &mut Design, m: &mut Module, ctx: &Ctx, p: &SequencerIo<Expr>) -> Expr {
+    let (bx, w, phases, sw) = (
+        ctx.c.act_bits,
+        ctx.c.wl_parallel,
+        ctx.d.phases,
+        ctx.d.col_sum_bits,
+    );
+    let chunks = w.div_ceil(LOAD_COUNT_CHUNK);
+    // Element d of the input is word line d of the vector, bit t its plane t.
+    let input_bit = |d: u32, t: u32| Expr::bit("in_data", d * bx + t);
+    let mut partial_sums = Vec::new();
+    for k in 0..chunks {
+        let (lo, len) = (
+            k * LOAD_COUNT_CHUNK,
+            LOAD_COUNT_CHUNK.min(w - k * LOAD_COUNT_CHUNK),
+        );
+        let cw = clog2(len as u64 + 1);
+        let pc = popcount(design, len);
+        // Per phase, the plane's count of this chunk.
+        let mut per_phase = Vec::new();
+        for h in 0..phases {
+            let mut per_plane = Vec::new();
+            for t in 0..bx {
+                let bits = (lo..lo + len)
+                    .rev()
+                    .map(|j| input_bit(h * w + j, t))
+                    .collect();
+                let counted = m.wire_decl(&format!("in_count_{t}_{h}_{k}"), Ty::unsigned(cw));
+                m.instance(pc.instance(
+                    format!("count_in_{t}_{h}_{k}"),
+                    PopcountIo {
+                        bits: Expr::concat(bits),
+                        count: counted.clone(),
+                    },
+                ));
+                let r = m.enabled_reg(
+                    &format!("count_{t}_{h}_{k}_r"),
+                    Ty::unsigned(cw),
+                    "clk",
+                    p.load.clone(),
+                    counted,
+                );
+                per_plane.push(r);
+            }
+            per_phase.push(match &p.plane {
+                None => per_plane.into_iter().next().unwrap(),
+                Some(plane) => select(plane, clog2(bx as u64), per_plane),
+            });
+        }
+        let chosen = match &p.phase {
+            None => per_phase.into_iter().next().unwrap(),
+            Some(phase) => select(phase, clog2(phases as u64), per_phase),
+        };
+        let name = format!("step_count_{k}");
+        m.wire(&name, Ty::unsigned(cw), chosen);
+        partial_sums.push((Expr::name(&name), cw));
+    }
+    m.note(
+        "count_0_0_0_r",
+        format!(
+            "ones of plane 0, phase 0, word lines 0..{} of the loaded vector",
+            LOAD_COUNT_CHUNK.min(w) - 1
+        ),
+    );
+    // A balanced tree of the chunk counts, each level one bit wider.
+    let (total, width) = adder_tree(m, "step_sum", partial_sums, sw);
+    let total = zext(total, width, sw);
+    // Only the dense engine gates word lines, and it has no popcount.
+    debug_assert!(p.gate.is_none());
+    m.wire("count", Ty::unsigned(sw), total)
 }

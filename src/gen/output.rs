@@ -11,7 +11,8 @@ pub const REQUANTIZER: &str = "requantizer";
 
 /// Where the `output_pipeline` register stages cut the requantizer path,
 /// in the order they are added: the products (the deepest logic), then the
-/// beat select, the rounding shift and the sum. Each stage holds its values
+/// beat select, the rounding shift, the sum and the sum's carry-save
+/// reduction. Each stage holds its values
 /// until the next one takes them (`stage_en`), so back-pressure stalls the
 /// whole path and no beat is lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -25,6 +26,10 @@ pub struct OutputCuts {
     pub sum: bool,
     /// Registers the rounded, shifted value before saturation.
     pub scaled: bool,
+    /// Registers the sum's operands (products, bias, rounding addend)
+    /// reduced by carry-save adders to two vectors, before the
+    /// carry-propagate adder that forms `rounded`.
+    pub reduce: bool,
 }
 
 impl OutputCuts {
@@ -34,13 +39,14 @@ impl OutputCuts {
             select: stages >= 2,
             scaled: stages >= 3,
             sum: stages >= 4,
+            reduce: stages >= 5,
         }
     }
 
     /// Stages inside the requantizer module (the select stage is the
     /// slot's), in data-flow order.
     fn in_requantizer(&self) -> u32 {
-        self.products as u32 + self.sum as u32 + self.scaled as u32
+        self.products as u32 + self.reduce as u32 + self.sum as u32 + self.scaled as u32
     }
 }
 
@@ -129,29 +135,56 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
         &[("alpha", "acc_pool"), ("beta", "acc_err")]
     };
     let mut stages = Stages { next: 0 };
-    let value = scaled_sum(&mut m, ctx, products, vw, cuts, &mut stages);
     let pipelined = ctx.d.output_pipeline > 0;
-    m.wire("value", Ty::signed(vw), value);
-    m.note(
-        "value",
-        format!(
-            "exact: {vw} bits hold {} for every input",
-            sum.replace('*', " * ")
-        ),
-    );
-    let shift = m.wire(
-        "shift",
-        Ty::unsigned(shb),
-        field("scale", scale_word, "shift"),
-    );
-    if pipelined {
-        // The rounding addend joins the sum (one more operand of the same
-        // multi-operand adder), so the stage after it only shifts.
-        let scaled = pipelined_rounding_shift(&mut m, vw, shift, shb, cuts, &mut stages);
+    let shift = |m: &mut Module| {
+        m.wire(
+            "shift",
+            Ty::unsigned(shb),
+            field("scale", scale_word, "shift"),
+        )
+    };
+    if cuts.reduce {
+        // The products, the bias and the rounding addend at `rw` bits
+        // (exact there too), reduced to two vectors and registered; the
+        // carry-propagate adder of `rounded` follows in the next stage.
+        let operands = scaled_operands(&mut m, ctx, products, rw, cuts, &mut stages);
+        let rounded = reduced_sum(&mut m, operands, rw, &mut stages);
+        let shift = shift(&mut m);
+        let scaled = shifted_rounded(&mut m, vw, rounded, shift, shb, cuts, &mut stages);
+        m.note(
+            "rounded",
+            format!(
+                "{} + the rounding addend, exact at {rw} bits",
+                sum.replace('*', " * ")
+            ),
+        );
         stages.value(&mut m, cuts.scaled, "scaled", Ty::signed(rw), scaled);
     } else {
-        let scaled = rounding_shift(&mut m, vw, shift, shb);
-        m.wire("scaled", Ty::signed(rw), scaled);
+        let operands = scaled_operands(&mut m, ctx, products, vw, cuts, &mut stages);
+        let value = operands
+            .into_iter()
+            .reduce(|acc, x| x.add(acc))
+            .expect("a bias operand");
+        m.wire("value", Ty::signed(vw), value);
+        m.note(
+            "value",
+            format!(
+                "exact: {vw} bits hold {} for every input",
+                sum.replace('*', " * ")
+            ),
+        );
+        let shift = shift(&mut m);
+        if pipelined {
+            // The rounding addend joins the sum (one more operand of the same
+            // multi-operand adder), so the stage after it only shifts.
+            let v = m.wire("value_r", Ty::signed(rw), sext("value", vw, rw));
+            let rounded = v.add(Expr::name("half"));
+            let scaled = shifted_rounded(&mut m, vw, rounded, shift, shb, cuts, &mut stages);
+            stages.value(&mut m, cuts.scaled, "scaled", Ty::signed(rw), scaled);
+        } else {
+            let scaled = rounding_shift(&mut m, vw, shift, shb);
+            m.wire("scaled", Ty::signed(rw), scaled);
+        }
     }
     if staged > 0 {
         m.doc(format!(
@@ -168,17 +201,21 @@ pub fn requantizer(design: &mut Design, ctx: &Ctx) -> Block<RequantizerIo<PortSp
     }
 }
 
-/// `sum of scale_field * accumulator + bias` at `vw` bits, each operand
-/// sign-extended to that width: the products cannot wrap. A products cut
-/// registers the products and the bias beside them in one stage.
-fn scaled_sum(
+/// The operands of `sum of scale_field * accumulator + bias` at `w` bits,
+/// each sign-extended to that width: the products cannot wrap. A products
+/// cut registers the products and the bias beside them in one stage; with
+/// a reduce cut after it, each carry-save product stays two vectors (plus
+/// its correction, collected into one constant operand) for the sum's
+/// carry-save reduction, else it is summed into `{scale}_term`. The bias
+/// comes first.
+fn scaled_operands(
     m: &mut Module,
     ctx: &Ctx,
     products: &[(&str, &str)],
-    vw: u32,
+    w: u32,
     cuts: OutputCuts,
     stages: &mut Stages,
-) -> Expr {
+) -> Vec<Expr> {
     let scale_word = &ctx.layout().target(SCALES).data;
     let (aw, sb, bb) = (ctx.d.accumulator_bits, ctx.c.scale_bits, ctx.c.bias_bits);
     let en = Expr::bit("stage_en", stages.next);
@@ -189,8 +226,8 @@ fn scaled_sum(
             m.wire(name, ty, value)
         }
     };
-    let mut sum = stage(m, "bias_x", Ty::signed(vw), sext("bias", bb, vw));
-    let mut terms = Vec::new();
+    let mut operands = vec![stage(m, "bias_x", Ty::signed(w), sext("bias", bb, w))];
+    let mut corrections = 0;
     // A products cut registers each product in carry-save form (two
     // vectors whose sum is the product), so the carry-propagate addition
     // joins the sum stage's multi-operand adder: a whole 16 x 19 bit
@@ -200,32 +237,80 @@ fn scaled_sum(
     for &(scale, acc) in products.iter().rev() {
         m.wire(scale, Ty::unsigned(sb), field("scale", scale_word, scale));
         if carry_save {
-            terms.push(carry_save_product(m, scale, acc, (sb, aw, vw), &en));
+            let vectors = carry_save_product(m, scale, acc, (sb, aw, w), &en);
+            if cuts.reduce {
+                operands.extend(vectors);
+                corrections += 1;
+            } else {
+                // The negated sign row's + 1.
+                let mut total = Expr::concat(vec![Expr::zero(w - 1), Expr::one_bit(true)]);
+                for v in vectors {
+                    total = v.add(total);
+                }
+                operands.push(m.wire(&format!("{scale}_term"), Ty::signed(w), total));
+            }
             continue;
         }
-        let s = m.wire(&format!("{scale}_x"), Ty::signed(vw), sext(scale, sb, vw));
-        let a = m.wire(&format!("{acc}_x"), Ty::signed(vw), sext(acc, aw, vw));
-        terms.push(stage(m, &format!("{scale}_term"), Ty::signed(vw), s.mul(a)));
+        let s = m.wire(&format!("{scale}_x"), Ty::signed(w), sext(scale, sb, w));
+        let a = m.wire(&format!("{acc}_x"), Ty::signed(w), sext(acc, aw, w));
+        operands.push(stage(m, &format!("{scale}_term"), Ty::signed(w), s.mul(a)));
+    }
+    if corrections > 0 {
+        operands.push(Expr::uconst(w, corrections));
     }
     stages.next += cuts.products as u32;
-    for term in terms {
-        sum = term.add(sum);
-    }
-    sum
+    operands
 }
 
-/// `scale * acc` (both signed) at `vw` bits, modulo 2^vw (exact: the
+/// Reduces `rows` (nets of `w` bits) with 3:2 carry-save adders to two
+/// vectors whose sum is theirs modulo 2^w; wires `{prefix}_s{level}_{k}`
+/// (sums) and `{prefix}_c{level}_{k}_sh` (carries, shifted up).
+fn carry_save_reduce(m: &mut Module, prefix: &str, mut rows: Vec<String>, w: u32) -> Vec<String> {
+    let mut level = 0;
+    while rows.len() > 2 {
+        level += 1;
+        let mut next = Vec::new();
+        for (k, chunk) in rows.chunks(3).enumerate() {
+            if let [x, y, z] = chunk {
+                let (x, y, z) = (Expr::name(x), Expr::name(y), Expr::name(z));
+                let sum = format!("{prefix}_s{level}_{k}");
+                m.wire(&sum, Ty::unsigned(w), x.xor(y).xor(z));
+                // The carry out of bit j weighs 2^(j+1): the top bit's
+                // falls off (modulo 2^w).
+                let low = |n: &str| Expr::slice(n, 0, w - 1);
+                let (x, y, z) = (low(&chunk[0]), low(&chunk[1]), low(&chunk[2]));
+                let carry = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
+                let cn = format!("{prefix}_c{level}_{k}");
+                m.wire(&cn, Ty::unsigned(w - 1), carry);
+                let shifted = format!("{cn}_sh");
+                m.wire(
+                    &shifted,
+                    Ty::unsigned(w),
+                    Expr::concat(vec![Expr::name(&cn), Expr::zero(1)]),
+                );
+                next.push(sum);
+                next.push(shifted);
+            } else {
+                next.extend(chunk.iter().cloned());
+            }
+        }
+        rows = next;
+    }
+    rows
+}
+
+/// `scale * acc` (both signed) at `w` bits, modulo 2^w (exact: the
 /// product fits): one row `acc << i` per scale bit, the sign bit's row
-/// negated (`~row`, its `+ 1` added after the registers), reduced by 3:2
+/// negated (`~row`, its `+ 1` left to the caller), reduced by 3:2
 /// carry-save adders to two vectors, registered (enable `en`). Returns
-/// their sum plus the correction, for the sum stage.
+/// the registered vectors.
 fn carry_save_product(
     m: &mut Module,
     scale: &str,
     acc: &str,
     widths: (u32, u32, u32),
     en: &Expr,
-) -> Expr {
+) -> Vec<Expr> {
     let (sb, aw, w) = widths;
     m.wire(&format!("{acc}_x"), Ty::unsigned(w), sext(acc, aw, w));
     let shifted = |i: u32| -> Expr {
@@ -246,72 +331,61 @@ fn carry_save_product(
         m.wire(&name, Ty::unsigned(w), row);
         rows.push(name);
     }
-    let mut level = 0;
-    while rows.len() > 2 {
-        level += 1;
-        let mut next = Vec::new();
-        for (k, chunk) in rows.chunks(3).enumerate() {
-            if let [x, y, z] = chunk {
-                let (x, y, z) = (Expr::name(x), Expr::name(y), Expr::name(z));
-                let sum = format!("{scale}_s{level}_{k}");
-                m.wire(&sum, Ty::unsigned(w), x.xor(y).xor(z));
-                // The carry out of bit j weighs 2^(j+1): the top bit's
-                // falls off (modulo 2^w).
-                let low = |n: &str| Expr::slice(n, 0, w - 1);
-                let (x, y, z) = (low(&chunk[0]), low(&chunk[1]), low(&chunk[2]));
-                let carry = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
-                let cn = format!("{scale}_c{level}_{k}");
-                m.wire(&cn, Ty::unsigned(w - 1), carry);
-                let shifted = format!("{cn}_sh");
-                m.wire(
-                    &shifted,
-                    Ty::unsigned(w),
-                    Expr::concat(vec![Expr::name(&cn), Expr::zero(1)]),
-                );
-                next.push(sum);
-                next.push(shifted);
-            } else {
-                next.extend(chunk.iter().cloned());
-            }
-        }
-        rows = next;
-    }
-    let mut vectors = Vec::new();
-    for (k, row) in rows.into_iter().enumerate() {
-        let r = format!("{scale}_cs{k}");
-        m.enabled_reg(&r, Ty::unsigned(w), "clk", en.clone(), Expr::name(&row));
-        vectors.push(Expr::name(&r));
-    }
-    // The negated sign row's + 1.
-    let mut total = Expr::concat(vec![Expr::zero(w - 1), Expr::one_bit(true)]);
-    for v in vectors {
-        total = v.add(total);
-    }
-    m.wire(&format!("{scale}_term"), Ty::signed(w), total)
+    let rows = carry_save_reduce(m, scale, rows, w);
+    rows.into_iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let r = format!("{scale}_cs{k}");
+            m.enabled_reg(&r, Ty::unsigned(w), "clk", en.clone(), Expr::name(&row))
+        })
+        .collect()
 }
 
-/// `rounding_shift` with the addend `half` decoded by the scale register
-/// when the word was written (0 for a zero shift, so `rounded` is the value
-/// itself then): the static decode and its fanout leave the beat's path,
-/// and the addend joins the sum as one more operand. A sum cut registers
-/// `rounded`.
-fn pipelined_rounding_shift(
+/// The reduce cut: `operands` and the rounding addend `half` (all `w` bits)
+/// reduced by carry-save adders to two vectors, registered by the next
+/// stage enable; returns their sum, which is `rounded`.
+fn reduced_sum(m: &mut Module, operands: Vec<Expr>, w: u32, stages: &mut Stages) -> Expr {
+    let mut rows = Vec::new();
+    for (i, op) in operands.into_iter().chain([Expr::name("half")]).enumerate() {
+        let name = format!("sum_op_{i}");
+        m.wire(&name, Ty::unsigned(w), op);
+        rows.push(name);
+    }
+    let rows = carry_save_reduce(m, "sum", rows, w);
+    let en = Expr::bit("stage_en", stages.next);
+    stages.next += 1;
+    let mut total: Option<Expr> = None;
+    for (k, row) in rows.into_iter().enumerate() {
+        let r = m.enabled_reg(
+            &format!("sum_cs{k}"),
+            Ty::unsigned(w),
+            "clk",
+            en.clone(),
+            Expr::name(&row),
+        );
+        total = Some(match total {
+            None => r,
+            Some(t) => r.add(t),
+        });
+    }
+    total.expect("at least the bias and the addend")
+}
+
+/// `rounded` (the value plus the addend `half` the scale register decoded
+/// when the word was written: 0 for a zero shift, so `rounded` is the value
+/// itself then) shifted right by `shift`: the static decode and its fanout
+/// leave the beat's path. A sum cut registers `rounded`.
+fn shifted_rounded(
     m: &mut Module,
     vw: u32,
+    rounded: Expr,
     shift: Expr,
     shb: u32,
     cuts: OutputCuts,
     stages: &mut Stages,
 ) -> Expr {
     let rw = vw + 1;
-    let v = m.wire("value_r", Ty::signed(rw), sext("value", vw, rw));
-    let rounded = stages.value(
-        m,
-        cuts.sum,
-        "rounded",
-        Ty::signed(rw),
-        v.add(Expr::name("half")),
-    );
+    let rounded = stages.value(m, cuts.sum, "rounded", Ty::signed(rw), rounded);
     let shifted = rounded.sra(shift.clone());
     if (vw as u64) < (1u64 << shb) - 1 {
         Expr::mux(

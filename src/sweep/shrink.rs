@@ -94,6 +94,9 @@ pub fn candidates(c: &Config) -> Vec<Config> {
     if c.act_signed {
         push(&|n| n.act_signed = false);
     }
+    if c.popcount_at_load {
+        push(&|n| n.popcount_at_load = false);
+    }
     if c.adc_mode != d.adc_mode {
         push(&|n| n.adc_mode = d.adc_mode);
     }
