@@ -73,6 +73,7 @@ cosim_matrix! {
     output_pipelined_one_stage_many_beats: "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 4\nact_bits = 3\noutput_pipeline = 1",
     output_pipelined_whole_vector_in_the_path: "macros = 2\nrows = 16\ncols = 16\npool = 8\nout_lanes = 8\nact_bits = 2\noutput_pipeline = 4\ncrossbar_pipeline = 2",
     output_pipelined_single_beat_signed: "macros = 1\nrows = 32\ncols = 16\npool = 8\nact_bits = 4\nact_signed = true\nrelu = false\noutput_pipeline = 2",
+    crossbar_bound_one_step_per_vector: "macros = 1\nrows = 14\ncols = 6\npool = 3\nadc_bits = 3\nact_bits = 1\ncrossbar_units = 1\noutput_pipeline = 4",
     output_pipelined_reduce_cut_signed: "macros = 1\nrows = 32\ncols = 16\npool = 8\nact_bits = 4\nact_signed = true\nrelu = false\noutput_pipeline = 5\nscale_bits = 5",
     popcount_at_load_two_phases_uneven_chunks: "macros = 2\nrows = 40\ncols = 16\npool = 8\nwl_parallel = 20\nact_bits = 3\nact_signed = true\npopcount_at_load = true",
     dense_output_pipelined_skip: "engine = 'dense'\nw_bits = 4\nmacros = 2\nrows = 32\ncols = 16\nwl_parallel = 8\nact_bits = 3\nsparsity = 'skip'\nout_lanes = 2\noutput_pipeline = 3",
