@@ -31,7 +31,7 @@ TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 # file:Debian package (data the tools read)
 DATA     := /usr/share/qflow/tech/osu018/osu018_stdcells.lib:qflow-tech-osu018
 
-.PHONY: prove shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist
+.PHONY: prove shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist train-bench
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -360,6 +360,31 @@ train: $(TRAIN_VENV)/.installed
 		| grep -v "^|" | grep -v "^$$" > $$O/images-compress.log; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
 	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
+
+# Training speed: images per second of one training step of the float
+# network alone, of the float stage against the hardware and of the
+# integer stage (exact integer path), side by side on the same batches in
+# one run (adc_train.py bench; each step as an epoch runs it, the
+# projection included), for the digits MLP and CNN (batch 32) and the
+# Fashion-MNIST residual CNN (its fine-tuned fixture, folded; batch 128),
+# all at keep 0.5. BENCH_STEPS timed steps each, after two that compile.
+# Results: $(TB)/<net>.json.
+BENCH_STEPS ?= 20
+TB := $(abspath $(BUILD))/train-bench
+train-bench: SHELL := /bin/bash
+train-bench: fmnist-data $(TRAIN_VENV)/.installed $(FM)/resnet-ft-folded/folded.npz
+	cargo build --release --quiet
+	@set -eo pipefail; mkdir -p $(TB); \
+	bench() { o=$(TB)/$$1; \
+		$(CIMPOOL) compress --weights $$2 --model $$3 --config $$4/hw.toml $$7 --calib $$4/calib.npz --keep 0.5 --write-folded --out $$o --force > /dev/null; \
+		$(CIMPOOL) export --images $$o --out $$o/engine.npz > /dev/null; \
+		echo "== $$1"; \
+		$(TRAIN_PY) tools/adc_train.py bench --images $$o --export $$o/engine.npz --weights $$o/folded.npz --pool $$o/pool.npy --keep 0.5 \
+			--train $$5 --data $$5 --batch $$6 --bench-steps $(BENCH_STEPS) --report $(TB)/$$1.json; }; \
+	bench digits-mlp $(DIGITS)/mlp.npz $(DIGITS)/model.toml $(DIGITS) $(DIGITS)/train.npz 32 ""; \
+	bench digits-cnn $(DIGITS)/cnn.npz $(DIGITS)/cnn.toml $(DIGITS) $(DIGITS)/train.npz 32 ""; \
+	bench fmnist-resnet $(FM)/resnet-ft-folded/folded.npz $(FM)/resnet-ft-folded/folded.toml fixtures/fmnist \
+		$(FMNIST_DATA)/train-images-idx3-ubyte.gz 128 "--pool fixtures/fmnist/pool.npy"
 
 # ADC-aware training (Lin & Chang stage 2) of a network (NET) for a
 # lossy ADC of ADC_BITS bits on WL word lines per phase (rows = WL), a

@@ -38,6 +38,8 @@ steps (`--shifts`, JSON) go back through
   python3 adc_train.py refinecheck # the choice of refined ADC shifts on made-up scores
   python3 adc_train.py train --images DIR --export DIR/engine.npz --weights float.npz \
       --pool DIR/pool.npy --keep 0.5 --train train.npz --data test.npz --out trained.npz --shifts shifts.json
+  python3 adc_train.py bench --images DIR --export DIR/engine.npz --weights float.npz \
+      --pool DIR/pool.npy --keep 0.5 --train train.npz --data test.npz   # images/s of each training step (make train-bench)
 
 Networks whose engine layers carry no BatchNorm in their description (the
 weights are `<layer>.weight` and `<layer>.bias`) are supported; for others,
@@ -685,19 +687,21 @@ def train(args, manifest, hw):
         return float((run_batches(f, x).argmax(axis=1) == y).mean())
 
     log2 = {str(li): jnp.asarray(s) for li, s in initial_shift.items()}
-    print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in initial_shift.values()]})")
+    if args.command != "bench":
+        print(f"before: test accuracy {100 * accuracy(start, log2, x_test, y_test):.2f}% (golden integer path, ADC steps 2^{[int(v) for v in initial_shift.values()]})")
 
     # Only the tensors that change go through jit as arguments.
     def pool_signs(latent):
         """The +-1 pool of the latent pool (0 counts as +1)."""
         return np.where(np.asarray(latent) >= 0, 1.0, -1.0).astype(np.float32)
 
-    def loss(p, log2, layers, xb, yb, latent=None):
+    def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True):
         lay = list(layers)
         for li in engine:
             n = manifest["layers"][li]["name"]
             L = dict(lay[li])
-            L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"])
+            # project=False: the float weights themselves (bench's float step).
+            L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"]) if project else p[f"{n}.weight"]
             if latent is not None:
                 # --train-pool: alpha x pool[index] is part of the effective
                 # weights; this term is 0 forward and passes its gradient to
@@ -708,7 +712,7 @@ def train(args, manifest, hw):
                 L["eff"] = L["eff"] + L["alpha_f"] * (g - sg(g))
             L["bias_f"] = p[f"{n}.bias"]
             lay[li] = L
-        if args.arith == "float":
+        if arith == "float":
             logits = forward_float(manifest, lay, xb)
         else:
             logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
@@ -749,12 +753,78 @@ def train(args, manifest, hw):
     def merge(arrays, shifts):
         return [{**a, **m, "shift": s} for a, m, s in zip(arrays, meta, shifts)]
 
-    @functools.partial(jax.jit, static_argnums=(3,))
-    def step(state, opt_state, arrays, shifts, xb, yb):
-        lay = merge(arrays, shifts)
-        l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb, s.get("p")))(state)
-        updates, opt_state = opt.update(g, opt_state, state)
-        return optax.apply_updates(state, updates), opt_state, l
+    def make_step(arith, project=True):
+        @functools.partial(jax.jit, static_argnums=(3,))
+        def step(state, opt_state, arrays, shifts, xb, yb):
+            lay = merge(arrays, shifts)
+            l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb, s.get("p"), arith, project))(state)
+            updates, opt_state = opt.update(g, opt_state, state)
+            return optax.apply_updates(state, updates), opt_state, l
+
+        return step
+
+    step = make_step(args.arith)
+
+    def hardware_step(step, state, opt_state, xb, yb):
+        """One training step as an epoch runs it: the current weights
+        projected (pool indices, kept tiles, integers), then the step."""
+        w = {k: np.asarray(v) for k, v in state["w"].items()}
+        if train_pool:
+            proj.pool = pool_signs(state["p"])
+        layers = integers(w)
+        shifts = tuple(L["shift"] for L in layers)
+        return step(state, opt_state, static(layers), shifts, xb, yb)
+
+    if args.command == "bench":
+        # Images per second of the training steps, side by side on the same
+        # batches: the float network alone (no projection), the float stage
+        # against the hardware (--arith float) and the integer stage.
+        fixed = static(start)
+        shifts0 = tuple(L["shift"] for L in start)
+        variants = [
+            ("float network (no hardware)", lambda st, os, xb, yb, f=make_step("float", project=False): f(st, os, fixed, shifts0, xb, yb)),
+            ("float stage against the hardware (--arith float)", lambda st, os, xb, yb, f=make_step("float"): hardware_step(f, st, os, xb, yb)),
+            ("integer stage (exact integer path, ADC)", lambda st, os, xb, yb, f=make_step("integer"): hardware_step(f, st, os, xb, yb)),
+        ]
+        n, most_warm = args.bench_steps, 5
+        if n < 1 or (n + most_warm) * args.batch > len(y_train):
+            fail(f"--bench-steps {n}: allowed 1..{len(y_train) // args.batch - most_warm} ((steps + {most_warm}) x --batch {args.batch} of the {len(y_train)} training samples)")
+
+        def types(tree):
+            return [(a.shape, a.dtype, getattr(a, "weak_type", False)) for a in jax.tree_util.tree_leaves(tree)]
+
+        rows = []
+        for name, run in variants:
+            st, os_ = state, opt_state
+            # A step compiles again while the state's types still change
+            # (weak types, then float64 promotions): untimed steps until
+            # they hold, then n timed ones.
+            i = 0
+            while True:
+                before = types((st, os_))
+                sl = slice(i * args.batch, (i + 1) * args.batch)
+                st, os_, l = run(st, os_, x_train[sl], y_train[sl])
+                jax.block_until_ready(l)
+                i += 1
+                if types((st, os_)) == before or i == most_warm:
+                    break
+            t0 = time.perf_counter()
+            for k in range(i, i + n):
+                sl = slice(k * args.batch, (k + 1) * args.batch)
+                st, os_, l = run(st, os_, x_train[sl], y_train[sl])
+                jax.block_until_ready(l)
+            took = time.perf_counter() - t0
+            rows.append({"step": name, "images_per_s": n * args.batch / took, "ms_per_step": 1e3 * took / n})
+        base = rows[0]["images_per_s"]
+        print(f"training speed, {n} steps of {args.batch} images each after the compiling ones ({jax.default_backend()}):")
+        print("| step | images/s | ms per step | time vs the float network |")
+        print("|---|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['step']} | {r['images_per_s']:.0f} | {r['ms_per_step']:.1f} | {base / r['images_per_s']:.1f}x |")
+        if args.report:
+            Path(args.report).write_text(json.dumps({"batch": args.batch, "steps": n, "backend": jax.default_backend(), "rows": rows}, indent=2) + "\n")
+            print(f"wrote {args.report}")
+        return
 
     rng = np.random.default_rng(args.seed)
     for epoch in range(args.epochs):
@@ -764,12 +834,7 @@ def train(args, manifest, hw):
         nb = len(y_train) // args.batch
         for i in range(nb):
             idx = order[i * args.batch : (i + 1) * args.batch]
-            w = {k: np.asarray(v) for k, v in state["w"].items()}
-            if train_pool:
-                proj.pool = pool_signs(state["p"])
-            layers = integers(w)
-            shifts = tuple(L["shift"] for L in layers)
-            state, opt_state, l = step(state, opt_state, static(layers), shifts, x_train[idx], y_train[idx])
+            state, opt_state, l = hardware_step(step, state, opt_state, x_train[idx], y_train[idx])
             total += float(l)
             if time.time() - shown >= args.progress and i + 1 < nb:
                 # Long epochs (the residual CNN's) say how far they are.
@@ -964,7 +1029,7 @@ def main():
         table(a.build, a.nets, a.wls, a.bits)
         return
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("command", choices=("check", "train", "refine"))
+    ap.add_argument("command", choices=("check", "train", "refine", "bench"))
     ap.add_argument("--images", required=True, help="folder of a cimpool compress run")
     ap.add_argument("--export", required=True, help="its integers: the .npz of `cimpool export`")
     ap.add_argument("--data", help="check, train: labelled test data (.npz with x, y, or IDX images)")
@@ -998,6 +1063,7 @@ def main():
         help="after training (and in refine): each layer's ADC shift tried one step down and up, moved where the loss on N training samples falls; the most accurate configuration scored is kept; 0 keeps the rounded learned steps",
     )
     ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--bench-steps", type=int, default=20, help="bench: training steps timed per variant (after those that compile)")
     ap.add_argument("--train-samples", type=int, help="train (and refine) on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
     ap.add_argument("--seed", type=int, default=0)
@@ -1016,7 +1082,7 @@ def main():
     if args.refine_shifts < (1 if args.command == "refine" else 0):
         zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
         fail(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
-    if args.command in ("check", "train") and not args.data:
+    if args.command in ("check", "train", "bench") and not args.data:
         fail(f"{args.command} needs --data")
     if args.command == "check":
         if not args.golden:
@@ -1028,9 +1094,10 @@ def main():
                 fail(f"refine needs --{need}")
         refine(args, manifest, hw)
         return
-    for need in ("weights", "train", "out", "shifts"):
+    needs = ("weights", "train") if args.command == "bench" else ("weights", "train", "out", "shifts")
+    for need in needs:
         if getattr(args, need) is None:
-            fail(f"train needs --{need}")
+            fail(f"{args.command} needs --{need}")
     train(args, manifest, hw)
 
 
