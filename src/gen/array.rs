@@ -346,7 +346,7 @@ pub fn input_sequencer(design: &mut Design, ctx: &Ctx) -> Block<SequencerIo<Port
 }
 
 /// Word lines one load-time count covers (`popcount_at_load`).
-pub const LOAD_COUNT_CHUNK: u32 = 16;
+const LOAD_COUNT_CHUNK: u32 = 16;
 
 /// `popcount_at_load`: when a vector loads, the ones of every plane's word
 /// lines are counted per phase in chunks of `LOAD_COUNT_CHUNK` and
