@@ -367,7 +367,7 @@ train: $(TRAIN_VENV)/.installed
 # one run (adc_train.py bench; each step as an epoch runs it, the
 # projection included), for the digits MLP and CNN (batch 32) and the
 # Fashion-MNIST residual CNN (its fine-tuned fixture, folded; batch 128),
-# all at keep 0.5. BENCH_STEPS timed steps each, after two that compile.
+# all at keep 0.5. At least BENCH_STEPS timed steps and 2 s each, after those that compile.
 # Results: $(TB)/<net>.json.
 BENCH_STEPS ?= 20
 TB := $(abspath $(BUILD))/train-bench
