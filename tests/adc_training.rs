@@ -684,6 +684,62 @@ fn tied_scores_fall_the_way_training_chose() {
     );
 }
 
+/// The projection's dot product (tools/projection.py `rust_dot`, which
+/// scores the pool vectors, so near ties fall as compress's) is Rust's
+/// `dot` bit for bit: every length with and without a tail of the eight
+/// lanes, shorter than one lane too, values of mixed magnitudes.
+#[test]
+fn the_projections_dot_is_rusts() {
+    let mut cases = Vec::new();
+    let mut seed = 7u32;
+    let mut next = || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        seed
+    };
+    for n in (1..=20).chain([64, 67, 128]) {
+        let a: Vec<f32> = (0..n)
+            .map(|_| {
+                (next() as f32 / u32::MAX as f32 - 0.5) * [1e-3, 1.0, 1e3][next() as usize % 3]
+            })
+            .collect();
+        let b: Vec<f32> = (0..n)
+            .map(|_| if next() % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        cases.push((a, b));
+    }
+    let list = |v: &[f32]| {
+        v.iter()
+            .map(|x| format!("{x:?}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let code = cases
+        .iter()
+        .map(|(a, b)| {
+            format!(
+                "print(int(rust_dot(np.array([{}], dtype=np.float32), np.array([{}], dtype=np.float32)).view(np.uint32)))",
+                list(a),
+                list(b)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let out = Command::new(python())
+        .args([
+            "-c",
+            &format!("import numpy as np\nfrom projection import rust_dot\n{code}"),
+        ])
+        .current_dir(root().join("tools"))
+        .output()
+        .expect("python runs");
+    let got = ok(out, "rust_dot");
+    let want: Vec<String> = cases
+        .iter()
+        .map(|(a, b)| cimpool::network::float::dot(a, b).to_bits().to_string())
+        .collect();
+    assert_eq!(got.trim(), want.join("\n"));
+}
+
 /// The projection's rounding (tools/projection.py `round_half_away`, which
 /// the dense quantization and the integer scales use) is Rust's `f32::round`
 /// on values next to a half, where `floor(|x| + 0.5)` is not: 0.49999997 +
