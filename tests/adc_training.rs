@@ -684,6 +684,17 @@ fn tied_scores_fall_the_way_training_chose() {
     );
 }
 
+/// `code` run by the training environment's Python in `tools/` (so it
+/// imports the training tools' modules); its standard output.
+fn tools_python(code: &str, what: &str) -> String {
+    let out = Command::new(python())
+        .args(["-c", code])
+        .current_dir(root().join("tools"))
+        .output()
+        .expect("python runs");
+    ok(out, what)
+}
+
 /// The projection's dot product (tools/projection.py `rust_dot`, which
 /// scores the pool vectors, so near ties fall as compress's) is Rust's
 /// `dot` bit for bit: every length with and without a tail of the eight
@@ -724,15 +735,10 @@ fn the_projections_dot_is_rusts() {
         })
         .collect::<Vec<_>>()
         .join("\n");
-    let out = Command::new(python())
-        .args([
-            "-c",
-            &format!("import numpy as np\nfrom projection import rust_dot\n{code}"),
-        ])
-        .current_dir(root().join("tools"))
-        .output()
-        .expect("python runs");
-    let got = ok(out, "rust_dot");
+    let got = tools_python(
+        &format!("import numpy as np\nfrom projection import rust_dot\n{code}"),
+        "rust_dot",
+    );
     let want: Vec<String> = cases
         .iter()
         .map(|(a, b)| cimpool::network::float::dot(a, b).to_bits().to_string())
@@ -761,12 +767,7 @@ fn the_projections_rounding_is_rusts() {
         "import numpy as np\nfrom projection import round_half_away as r\nprint(' '.join(str(int(v)) for v in r(np.array([{}], dtype=np.float32))))",
         list.join(",")
     );
-    let out = Command::new(python())
-        .args(["-c", &code])
-        .current_dir(root().join("tools"))
-        .output()
-        .expect("python runs");
-    let got = ok(out, "round_half_away");
+    let got = tools_python(&code, "round_half_away");
     let want: Vec<String> = values
         .iter()
         .map(|v| (v.round() as i64).to_string())

@@ -651,20 +651,16 @@ fn timed_engine_is_report_timing_of_the_same_periphery() {
     let small = "macros = 1\nrows = 8\ncols = 8\npool = 4\nout_lanes = 2\nscale_bits = 8\nbias_bits = 16\nmax_row_blocks = 4\n";
     let cfg = write(tmp.path(), "small.toml", small);
     let cache = tmp.path().join("cache").display().to_string();
-    let run = |json: &str| {
-        estimate_json(
-            &[
-                "--network",
-                "resnet-fmnist",
-                "--config",
-                &cfg,
-                "--timing",
-                "--cache",
-                &cache,
-            ],
-            &tmp.path().join(json),
-        )
-    };
+    let args = [
+        "--network",
+        "resnet-fmnist",
+        "--config",
+        &cfg,
+        "--timing",
+        "--cache",
+        &cache,
+    ];
+    let run = |json: &str| estimate_json(&args, &tmp.path().join(json));
     let first = run("first.json");
     let t = &first["entries"][0]["timed_engine"];
     assert_eq!(t["cached"], false);
@@ -695,16 +691,7 @@ fn timed_engine_is_report_timing_of_the_same_periphery() {
     assert_eq!(t2["fmax_mhz"], t["fmax_mhz"]);
     // Images per second at the measured clock: Fmax / cycles.
     let cycles = first["entries"][0]["streamed"]["cycles"].as_f64().unwrap();
-    let out = succeed(&[
-        "estimate",
-        "--network",
-        "resnet-fmnist",
-        "--config",
-        &cfg,
-        "--timing",
-        "--cache",
-        &cache,
-    ]);
+    let out = succeed(&[&["estimate"][..], &args].concat());
     let text = String::from_utf8_lossy(&out.stdout);
     let want = format!(
         "| images per second at its own Fmax: one engine | {:.1} |",

@@ -541,40 +541,49 @@ fn bad_onnx_files_are_refused_with_one_line() {
             e.contains(&*f.display().to_string()) && e.contains("not a valid ONNX file"),
             "{e}"
         );
-        common::assert_refused(
-            &[
-                "compress",
-                "--onnx",
-                &f.display().to_string(),
-                "--calib",
-                &fixture("onnx/resblock_io.npz").display().to_string(),
-            ],
-            "not a valid ONNX file",
-        );
+        assert_compress_refuses(f, "onnx/resblock_io.npz", "not a valid ONNX file");
     }
     // The residual network with one Relu turned into a Sigmoid.
-    use onnx_rs::ast::OpType;
-    let mut model = onnx_rs::parse(&bytes).unwrap();
-    let graph = model.graph.as_mut().unwrap();
-    let relu = graph
-        .node
-        .iter_mut()
-        .find(|n| n.name == "/relu/Relu")
-        .unwrap();
-    relu.op_type = OpType::Sigmoid;
-    let sigmoid = dir.path().join("sigmoid.onnx");
-    std::fs::write(&sigmoid, onnx_rs::encode(&model)).unwrap();
+    let sigmoid = edited_onnx(dir.path(), "onnx/resblock.onnx", "/relu/Relu", |relu| {
+        relu.op_type = onnx_rs::ast::OpType::Sigmoid
+    });
     let e = import(&sigmoid, 1.0).unwrap_err().to_string();
     assert!(e.contains("unsupported operators: Sigmoid x1;"), "{e}");
+    assert_compress_refuses(
+        &sigmoid,
+        "onnx/resblock_io.npz",
+        "unsupported operators: Sigmoid x1;",
+    );
+}
+
+/// A copy of the ONNX fixture `name` in `dir` with its node `node` edited.
+fn edited_onnx(
+    dir: &Path,
+    name: &str,
+    node: &str,
+    edit: impl FnOnce(&mut onnx_rs::ast::Node),
+) -> PathBuf {
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    let mut model = onnx_rs::parse(&bytes).unwrap();
+    let graph = model.graph.as_mut().unwrap();
+    edit(graph.node.iter_mut().find(|n| n.name == node).unwrap());
+    let path = dir.join(format!("edited-{}", name.replace('/', "-")));
+    std::fs::write(&path, onnx_rs::encode(&model)).unwrap();
+    path
+}
+
+/// `cimpool compress --onnx` refuses `onnx` (calibrated on the fixture
+/// `io`) in one line that says `needle`.
+fn assert_compress_refuses(onnx: &Path, io: &str, needle: &str) {
     common::assert_refused(
         &[
             "compress",
             "--onnx",
-            &sigmoid.display().to_string(),
+            &onnx.display().to_string(),
             "--calib",
-            &fixture("onnx/resblock_io.npz").display().to_string(),
+            &fixture(io).display().to_string(),
         ],
-        "unsupported operators: Sigmoid x1;",
+        needle,
     );
 }
 
@@ -583,25 +592,15 @@ fn bad_onnx_files_are_refused_with_one_line() {
 #[test]
 fn a_transpose_that_is_not_a_channel_shuffle_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = std::fs::read(fixture("onnx/shuffle.onnx")).unwrap();
-    let mut model = onnx_rs::parse(&bytes).unwrap();
-    let graph = model.graph.as_mut().unwrap();
-    let t = graph
-        .node
-        .iter_mut()
-        .find(|n| n.name == "/shuffle2/Transpose")
-        .unwrap();
-    t.attribute[0].ints = vec![0, 1, 2, 4, 3];
-    let bad = dir.path().join("transpose.onnx");
-    std::fs::write(&bad, onnx_rs::encode(&model)).unwrap();
-    common::assert_refused(
-        &[
-            "compress",
-            "--onnx",
-            &bad.display().to_string(),
-            "--calib",
-            &fixture("onnx/shuffle_io.npz").display().to_string(),
-        ],
+    let bad = edited_onnx(
+        dir.path(),
+        "onnx/shuffle.onnx",
+        "/shuffle2/Transpose",
+        |t| t.attribute[0].ints = vec![0, 1, 2, 4, 3],
+    );
+    assert_compress_refuses(
+        &bad,
+        "onnx/shuffle_io.npz",
         "cimpool takes a Transpose of a map only in a channel shuffle",
     );
 }

@@ -239,31 +239,22 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<Shi
             acc.clone(),
         );
         let next = match &pop_row {
-            Some(pop_row) => {
+            // The pop row is the net `pop_row`, shared by every lane.
+            Some(_) => {
                 let twice_a = zext(Expr::concat(vec![a, Expr::zero(1)]), sw + 1, yw);
                 let a_row = match &negate {
                     Some(mask) => twice_a.xor(mask.clone()),
                     None => twice_a,
                 };
-                let base = m.wire(&format!("base_{k}"), Ty::unsigned(yw), base);
-                let a_row = m.wire(&format!("a_row_{k}"), Ty::unsigned(yw), a_row);
-                let sum = m.wire(
-                    &format!("csa_sum_{k}"),
-                    Ty::unsigned(yw),
-                    base.clone().xor(a_row.clone()).xor(pop_row.clone()),
-                );
-                let low = |e: &Expr| match e {
-                    Expr::Ref(n) => Expr::slice(n, 0, yw - 1),
-                    _ => unreachable!("the rows are nets"),
-                };
-                let (x, y, z) = (low(&base), low(&a_row), low(pop_row));
-                let majority = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
-                let carry = m.wire(
-                    &format!("csa_carry_{k}"),
-                    Ty::unsigned(yw),
-                    Expr::concat(vec![majority, Expr::one_bit(true)]),
-                );
-                sum.add(carry)
+                let rows = vec![
+                    format!("base_{k}"),
+                    format!("a_row_{k}"),
+                    "pop_row".to_string(),
+                ];
+                m.wire(&rows[0], Ty::unsigned(yw), base);
+                m.wire(&rows[1], Ty::unsigned(yw), a_row);
+                let rows = carry_save_reduce(&mut m, &format!("csa_{k}"), rows, yw, true);
+                Expr::name(&rows[0]).add(Expr::name(&rows[1]))
             }
             None => {
                 let term = zext(a, sw, yw);
@@ -282,6 +273,52 @@ pub fn shift_accumulate(design: &mut Design, ctx: &Ctx, lanes: u32) -> Block<Shi
     m.assign(LValue::net("y"), Expr::concat(outs));
     design.add(m);
     Block { module: name, io }
+}
+
+/// Reduces `rows` (nets of `w` bits) with 3:2 carry-save adders to two
+/// vectors whose sum is theirs modulo 2^w; wires `{prefix}_s{level}_{k}`
+/// (sums) and `{prefix}_c{level}_{k}_sh` (carries, shifted up). With
+/// `carry_in` the first carry vector's free low bit is 1: the two vectors
+/// then sum to the rows plus one.
+pub fn carry_save_reduce(
+    m: &mut Module,
+    prefix: &str,
+    mut rows: Vec<String>,
+    w: u32,
+    carry_in: bool,
+) -> Vec<String> {
+    let mut level = 0;
+    while rows.len() > 2 {
+        level += 1;
+        let mut next = Vec::new();
+        for (k, chunk) in rows.chunks(3).enumerate() {
+            if let [x, y, z] = chunk {
+                let (x, y, z) = (Expr::name(x), Expr::name(y), Expr::name(z));
+                let sum = format!("{prefix}_s{level}_{k}");
+                m.wire(&sum, Ty::unsigned(w), x.xor(y).xor(z));
+                // The carry out of bit j weighs 2^(j+1): the top bit's
+                // falls off (modulo 2^w).
+                let low = |n: &str| Expr::slice(n, 0, w - 1);
+                let (x, y, z) = (low(&chunk[0]), low(&chunk[1]), low(&chunk[2]));
+                let carry = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
+                let cn = format!("{prefix}_c{level}_{k}");
+                m.wire(&cn, Ty::unsigned(w - 1), carry);
+                let shifted = format!("{cn}_sh");
+                let low_bit = Expr::one_bit(carry_in && level == 1 && k == 0);
+                m.wire(
+                    &shifted,
+                    Ty::unsigned(w),
+                    Expr::concat(vec![Expr::name(&cn), low_bit]),
+                );
+                next.push(sum);
+                next.push(shifted);
+            } else {
+                next.extend(chunk.iter().cloned());
+            }
+        }
+        rows = next;
+    }
+    rows
 }
 
 /// Sign-extends lane `lane` of a packed bus of `width`-bit lanes to `to` bits.

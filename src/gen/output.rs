@@ -1,6 +1,7 @@
 //! Requantization (SPEC section 3, "Output") and the output unit that
 //! serializes the lanes into beats.
 
+use super::arith::carry_save_reduce;
 use super::iface::{input, interface, output, Block, PortSpec};
 use super::{field, Ctx};
 use crate::config::layout::{LANE, SCALES};
@@ -262,43 +263,6 @@ fn scaled_operands(
     operands
 }
 
-/// Reduces `rows` (nets of `w` bits) with 3:2 carry-save adders to two
-/// vectors whose sum is theirs modulo 2^w; wires `{prefix}_s{level}_{k}`
-/// (sums) and `{prefix}_c{level}_{k}_sh` (carries, shifted up).
-fn carry_save_reduce(m: &mut Module, prefix: &str, mut rows: Vec<String>, w: u32) -> Vec<String> {
-    let mut level = 0;
-    while rows.len() > 2 {
-        level += 1;
-        let mut next = Vec::new();
-        for (k, chunk) in rows.chunks(3).enumerate() {
-            if let [x, y, z] = chunk {
-                let (x, y, z) = (Expr::name(x), Expr::name(y), Expr::name(z));
-                let sum = format!("{prefix}_s{level}_{k}");
-                m.wire(&sum, Ty::unsigned(w), x.xor(y).xor(z));
-                // The carry out of bit j weighs 2^(j+1): the top bit's
-                // falls off (modulo 2^w).
-                let low = |n: &str| Expr::slice(n, 0, w - 1);
-                let (x, y, z) = (low(&chunk[0]), low(&chunk[1]), low(&chunk[2]));
-                let carry = x.clone().and(y.clone()).or(x.and(z.clone())).or(y.and(z));
-                let cn = format!("{prefix}_c{level}_{k}");
-                m.wire(&cn, Ty::unsigned(w - 1), carry);
-                let shifted = format!("{cn}_sh");
-                m.wire(
-                    &shifted,
-                    Ty::unsigned(w),
-                    Expr::concat(vec![Expr::name(&cn), Expr::zero(1)]),
-                );
-                next.push(sum);
-                next.push(shifted);
-            } else {
-                next.extend(chunk.iter().cloned());
-            }
-        }
-        rows = next;
-    }
-    rows
-}
-
 /// `scale * acc` (both signed) at `w` bits, modulo 2^w (exact: the
 /// product fits): one row `acc << i` per scale bit, the sign bit's row
 /// negated (`~row`, its `+ 1` left to the caller), reduced by 3:2
@@ -331,7 +295,7 @@ fn carry_save_product(
         m.wire(&name, Ty::unsigned(w), row);
         rows.push(name);
     }
-    let rows = carry_save_reduce(m, scale, rows, w);
+    let rows = carry_save_reduce(m, scale, rows, w, false);
     rows.into_iter()
         .enumerate()
         .map(|(k, row)| {
@@ -351,7 +315,7 @@ fn reduced_sum(m: &mut Module, operands: Vec<Expr>, w: u32, stages: &mut Stages)
         m.wire(&name, Ty::unsigned(w), op);
         rows.push(name);
     }
-    let rows = carry_save_reduce(m, "sum", rows, w);
+    let rows = carry_save_reduce(m, "sum", rows, w, false);
     let en = Expr::bit("stage_en", stages.next);
     stages.next += 1;
     let mut total: Option<Expr> = None;
