@@ -176,7 +176,22 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
                     "--set",
                     "adc_bits=3",
                     "--set",
-                    "adc_mode=round_clamp",
+                    "adc_mode=round_even_clamp",
+                ]),
+            ]
+            .concat(),
+        ),
+        (
+            "mlp-round-even3-w32",
+            [
+                common("mlp", &mlp),
+                s(&[
+                    "--set",
+                    "adc_bits=3",
+                    "--set",
+                    "adc_mode=round_even_clamp",
+                    "--set",
+                    "wl_parallel=32",
                 ]),
             ]
             .concat(),

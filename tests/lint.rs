@@ -33,6 +33,7 @@ lint_matrix! {
     blackbox_two_crossbars: "macros = 8\nrows = 16\ncols = 16\npool = 8\ncrossbar_units = 2\nstorage = 'blackbox'",
     non_power_of_two: "macros = 5\nrows = 20\ncols = 10\npool = 5\nwl_parallel = 5",
     one_bit_activations: "macros = 2\nrows = 16\ncols = 16\npool = 4\nact_bits = 1",
+    round_even_adc_five_shifts: "macros = 2\nrows = 128\ncols = 16\npool = 8\nwl_parallel = 128\nadc_bits = 3\nadc_mode = 'round_even_clamp'",
     adc_as_wide_as_sum: "macros = 8\nrows = 32\ncols = 32\nadc_bits = 6\nadc_mode = 'round_clamp'",
     three_bit_signed_narrow_beats: "macros = 4\nrows = 16\ncols = 12\npool = 6\nwl_parallel = 4\nact_bits = 3\nact_signed = true\nout_lanes = 8",
     wide_lanes_wide_beats: "macros = 2\nrows = 64\ncols = 256\npool = 64\nout_lanes = 64",

@@ -145,9 +145,22 @@ def plane_sums(a, m, hw):
     return (a.reshape(ph, m, hw.act_bits, o) * w[:, None]).sum(2).astype(jnp.float64)
 
 
-def adc_levels(hw):
-    """The ADC's top code and the offset its rounding adds (docs/SPEC.md section 2)."""
-    return float((1 << hw.adc_bits) - 1), 0.5 if hw.mode == "round_clamp" else 0.0
+ADC_MODES = ("floor_clamp", "round_clamp", "round_even_clamp")
+
+
+def adc_top(hw):
+    """The ADC's top code."""
+    return float((1 << hw.adc_bits) - 1)
+
+
+def adc_code(r, mode):
+    """The ADC's code of r = S / step before the clamp (docs/SPEC.md
+    section 2): floor, nearest with a tie up, or nearest with a tie to the
+    even code (jnp.round rounds half to even). r is exact in float32: S
+    is an integer up to W and the step a power of two."""
+    if mode == "round_even_clamp":
+        return jnp.round(r)
+    return jnp.floor(r + (0.5 if mode == "round_clamp" else 0.0))
 
 
 def adc_sums(s, step, m, hw):
@@ -163,11 +176,11 @@ def adc_sums(s, step, m, hw):
     exact: every value is a multiple of the step up to W."""
     if not hw.lossy:
         return plane_sums(s, m, hw)
-    top, half = adc_levels(hw)
+    top = adc_top(hw)
 
     def both(s, step):
         r = s / step
-        q = jnp.floor(r + half)
+        q = adc_code(r, hw.mode)
         d = jnp.where(q < 0, 0.0, jnp.where(q > top, top, q - r))
         return plane_sums(jnp.clip(q, 0.0, top) * step, m, hw), plane_sums(d, m, hw)
 
@@ -186,8 +199,8 @@ def in_range(s, step, m, hw):
     """Column sums s (H, M*T, O) -> (H, M, O): the share of each value's
     conversions, plane t weighted 2^t as in the recombination, whose ADC code
     needs no clamping. A constant (no gradient)."""
-    top, half = adc_levels(hw)
-    q = jnp.floor(sg(s) / sg(jnp.asarray(step).astype(jnp.float32)) + half)
+    top = adc_top(hw)
+    q = adc_code(sg(s) / sg(jnp.asarray(step).astype(jnp.float32)), hw.mode)
     ok = ((q >= 0) & (q <= top)).astype(jnp.float32)
     return sg(plane_sums(ok, m, hw) / float((1 << hw.act_bits) - 1))
 
@@ -927,11 +940,19 @@ def gradcheck():
     """adc_sums' hand-written step gradient against automatic
     differentiation of the same ADC written plainly (LSQ: floor or round
     inside the range with a straight-through rounding, the clamp passing
-    the top code or 0), on random column sums for both ADC modes and
-    several steps. Returns the number of mismatches."""
+    the top code or 0), on random column sums for the three ADC modes and
+    several steps; the codes against docs/SPEC.md's integer formulas. Returns the number of mismatches."""
     rng = np.random.default_rng(7)
     bad = 0
-    for mode in ("floor_clamp", "round_clamp"):
+    for mode in ADC_MODES:
+        sums = np.arange(0, 513)
+        for sh in range(0, 6):
+            got = np.asarray(adc_code(jnp.asarray(sums / 2.0**sh, dtype=jnp.float32), mode))
+            want = np.array([spec_code(int(v), sh, mode) for v in sums])
+            if not np.array_equal(got, want):
+                bad += 1
+                print(f"{mode} step 2^{sh}: codes differ from docs/SPEC.md's at sums {sums[got != want][:5]}  MISMATCH")
+    for mode in ADC_MODES:
         for adc_bits, wl, shift in ((3, 64, 0), (3, 64, 2), (4, 128, 1), (5, 256, 3)):
             hw = Hardware.__new__(Hardware)
             hw.act_bits, hw.adc_bits, hw.mode, hw.wl, hw.lossy = 8, adc_bits, mode, wl, True
@@ -941,8 +962,8 @@ def gradcheck():
             top = float((1 << adc_bits) - 1)
 
             def plain(step):
-                r = s / step + (0.5 if mode == "round_clamp" else 0.0)
-                q = sg(jnp.floor(r))
+                r = s / step
+                q = sg(adc_code(r, mode))
                 inside = sg(((q >= 0) & (q <= top)).astype(r.dtype))
                 a = (r + sg(q - r)) * inside + sg(jnp.clip(q, 0.0, top)) * (1 - inside)
                 return jnp.sum(g * plane_sums(a * step, m, hw))
@@ -958,6 +979,16 @@ def gradcheck():
     return bad + clampcheck(rng)
 
 
+def spec_code(s, sh, mode):
+    """docs/SPEC.md section 2's ADC code of the integer sum s at step 2^sh,
+    before the clamp, in its own integer words."""
+    if sh == 0 or mode == "floor_clamp":
+        return s >> sh
+    if mode == "round_clamp":
+        return (s + (1 << (sh - 1))) >> sh
+    return (s + (1 << (sh - 1)) - 1 + ((s >> sh) & 1)) >> sh
+
+
 def clampcheck(rng):
     """--adc-grad clamp: in_range against the ADC's definition written as
     loops, and clamp_aware_product's weight gradient against the per-phase
@@ -966,14 +997,14 @@ def clampcheck(rng):
     hw.act_bits, hw.adc_bits, hw.wl, hw.lossy = 8, 3, 16, True
     ph, m, o = 3, 6, 4
     bad = 0
-    for mode in ("floor_clamp", "round_clamp"):
+    for mode in ADC_MODES:
         hw.mode = mode
         s = rng.integers(0, hw.wl + 1, (ph, m * hw.act_bits, o)).astype(np.float32)
         step = 2.0
         got = np.asarray(in_range(jnp.asarray(s), step, m, hw))
         want = np.zeros((ph, m, o))
         for h, i, t, c in np.ndindex(ph, m, hw.act_bits, o):
-            code = np.floor(s[h, i * hw.act_bits + t, c] / step + (0.5 if mode == "round_clamp" else 0.0))
+            code = spec_code(int(s[h, i * hw.act_bits + t, c]), 1, mode)
             want[h, i, c] += (2.0**t / 255.0) * (0 <= code <= 7)
         ok = np.allclose(got, want, atol=1e-6)
         bad += not ok

@@ -90,6 +90,9 @@ pub fn adc_read_out_at(s: u64, w: u32, adc_bits: u32, mode: AdcMode, sh: u32) ->
     let max_code = (1u64 << adc_bits) - 1;
     let code = match mode {
         AdcMode::RoundClamp if sh > 0 => (s + (1 << (sh - 1))) >> sh,
+        // Half a step less one, plus the bit that makes the floor code odd:
+        // a tie reaches the next code only from an odd one.
+        AdcMode::RoundEvenClamp if sh > 0 => (s + (1 << (sh - 1)) - 1 + ((s >> sh) & 1)) >> sh,
         _ => s >> sh,
     };
     code.min(max_code) << sh
@@ -422,6 +425,57 @@ mod tests {
         assert_eq!(adc_read_out(15, 15, 2, AdcMode::FloorClamp), 3 << 2);
         // B >= bits(W) is exact.
         assert_eq!(adc_read_out(100, 128, 8, AdcMode::RoundClamp), 100);
+        // Step 16: 40 is a tie between codes 2 and 3 -> 2 (even); 56
+        // between 3 and 4 -> 4; 41 is nearer 3.
+        assert_eq!(adc_read_out(40, 128, 4, AdcMode::RoundEvenClamp), 32);
+        assert_eq!(adc_read_out(56, 128, 4, AdcMode::RoundEvenClamp), 64);
+        assert_eq!(adc_read_out(41, 128, 4, AdcMode::RoundEvenClamp), 48);
+        assert_eq!(adc_read_out(127, 128, 4, AdcMode::RoundEvenClamp), 128);
+    }
+
+    /// Every sum at every step: the round-even code is the nearest code to
+    /// S / 2^sh with a tie going to the even code, then clamped; and over
+    /// any 2^(sh+1) consecutive sums below the clamp its errors cancel,
+    /// where the floor's and the round-up's do not.
+    #[test]
+    fn round_even_adc_is_the_nearest_even_tie_code_and_unbiased() {
+        for w in 1u32..=300 {
+            for b in 1..clog2(w as u64 + 1) {
+                let top = (1u64 << b) - 1;
+                for sh in 0..=default_adc_shift(w, b) {
+                    let read = |s: u64, mode| adc_read_out_at(s, w, b, mode, sh);
+                    for s in 0..=w as u64 {
+                        let (q, r) = (s >> sh, s & ((1u64 << sh) - 1));
+                        let half = if sh == 0 { 1 } else { 1u64 << (sh - 1) };
+                        let nearest = if r > half || (r == half && sh > 0 && q % 2 == 1) {
+                            q + 1
+                        } else {
+                            q
+                        };
+                        assert_eq!(
+                            read(s, AdcMode::RoundEvenClamp),
+                            nearest.min(top) << sh,
+                            "W {w} B {b} sh {sh} S {s}"
+                        );
+                    }
+                    if sh == 0 {
+                        continue;
+                    }
+                    let period = 1u64 << (sh + 1);
+                    for start in 0..1u64 << sh {
+                        let last = start + period - 1;
+                        if last > w as u64 || (last + (1 << (sh - 1))) >> sh > top {
+                            break;
+                        }
+                        let err = |mode| -> i64 {
+                            (start..=last).map(|s| read(s, mode) as i64 - s as i64).sum()
+                        };
+                        assert_eq!(err(AdcMode::RoundEvenClamp), 0, "W {w} B {b} sh {sh} from {start}");
+                        assert!(err(AdcMode::FloorClamp) < 0 && err(AdcMode::RoundClamp) > 0);
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -18,8 +18,14 @@ pub const DEFAULT_TOML: &str = include_str!("default.toml");
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum AdcMode {
+    /// The sum's floor at the step: on average (2^sh - 1) / 2 low.
     FloorClamp,
+    /// The nearest code, a tie rounded up: every tie reads half a step
+    /// high (at a step of 2, every odd sum).
     RoundClamp,
+    /// The nearest code, a tie rounded to the even code: ties go up and
+    /// down alike, so the read-out is unbiased below the clamp.
+    RoundEvenClamp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -60,6 +66,7 @@ impl fmt::Display for AdcMode {
         f.write_str(match self {
             AdcMode::FloorClamp => "floor_clamp",
             AdcMode::RoundClamp => "round_clamp",
+            AdcMode::RoundEvenClamp => "round_even_clamp",
         })
     }
 }
@@ -770,7 +777,7 @@ mod tests {
         let adc = keys.iter().find(|k| k.key == "adc_mode").unwrap();
         assert_eq!(
             (adc.default.as_str(), adc.help.as_str()),
-            ("\"floor_clamp\"", "floor_clamp | round_clamp")
+            ("\"floor_clamp\"", "floor_clamp | round_clamp | round_even_clamp")
         );
         assert!(
             keys.iter().all(|k| !k.help.is_empty()),

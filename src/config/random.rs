@@ -145,11 +145,10 @@ pub fn any_config(rng: &mut impl Rng) -> Config {
             String::new()
         },
         adc_bits: rng.gen_range(0u32..17),
-        adc_mode: if rng.gen() {
-            AdcMode::RoundClamp
-        } else {
-            AdcMode::FloorClamp
-        },
+        adc_mode: pick(
+            rng,
+            &[AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp],
+        ),
         act_bits: rng.gen_range(1u32..17),
         act_signed: rng.gen(),
         out_bits: rng.gen_range(2u32..33),
@@ -335,7 +334,10 @@ mod tests {
         let configs: Vec<Config> = (1..=200).map(|s| legal_config(s).0).collect();
         let count = |f: &dyn Fn(&Config) -> bool| configs.iter().filter(|c| f(c)).count();
         let pool = |c: &Config| !c.is_dense();
-        let reached: [(&str, usize); 19] = [
+        let lossy = |c: &Config| {
+            crate::config::default_adc_shift(c.clone().resolved().wl_parallel, c.adc_bits) > 0
+        };
+        let reached: [(&str, usize); 22] = [
             ("dense", count(&|c| c.is_dense())),
             ("pool", count(&pool)),
             ("benes", count(&|c| c.crossbar == Crossbar::Benes)),
@@ -364,6 +366,18 @@ mod tests {
             ("cols >= 64", count(&|c| c.cols >= 64)),
             ("pool >= 32", count(&|c| pool(c) && c.pool >= 32)),
             ("lossy ADC", count(&|c| c.adc_bits > 0)),
+            (
+                "lossy floor_clamp",
+                count(&|c| lossy(c) && c.adc_mode == AdcMode::FloorClamp),
+            ),
+            (
+                "lossy round_clamp",
+                count(&|c| lossy(c) && c.adc_mode == AdcMode::RoundClamp),
+            ),
+            (
+                "lossy round_even_clamp",
+                count(&|c| lossy(c) && c.adc_mode == AdcMode::RoundEvenClamp),
+            ),
         ];
         let missing: Vec<_> = reached.iter().filter(|(_, n)| *n == 0).collect();
         assert!(

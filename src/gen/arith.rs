@@ -128,6 +128,24 @@ pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> Block<AdcIo<PortSpec>> {
                     m.unused_ok(&name, "rounding discards the bits below the ADC step");
                     (name, sh, sw + 1 - sh)
                 }
+                AdcMode::RoundEvenClamp if sh > 0 => {
+                    let name = format!("rounded_{sh}");
+                    // sh < sw: the ADC keeps at least one bit, so bit sh exists.
+                    let odd = zext(Expr::slice("sum", sh, 1), 1, sw + 1);
+                    let r = zext(p.sum.clone(), sw, sw + 1)
+                        .add(Expr::uconst(sw + 1, (1 << (sh - 1)) - 1))
+                        .add(odd);
+                    m.wire(&name, Ty::unsigned(sw + 1), r);
+                    m.note(
+                        &name,
+                        format!(
+                            "sum + 2^{} - 1 + sum[{sh}]: the nearest code at step 2^{sh}, a tie to the even code",
+                            sh - 1
+                        ),
+                    );
+                    m.unused_ok(&name, "rounding discards the bits below the ADC step");
+                    (name, sh, sw + 1 - sh)
+                }
                 _ => ("sum".to_string(), sh, sw - sh),
             };
             let q = Expr::slice(&q_net, q_lsb, q_w);

@@ -20,10 +20,10 @@ fn dense_config(sparsity: Sparsity, lossy: bool) -> impl Strategy<Value = Config
         any::<bool>(),
         any::<bool>(),
         1u32..=4,
-        any::<bool>(),
+        0usize..3,
     )
         .prop_map(
-            move |(macros, w_bits, lanes, phases, act_bits, signed, relu, slots, round)| {
+            move |(macros, w_bits, lanes, phases, act_bits, signed, relu, slots, mode)| {
                 let rows = 8 * phases;
                 let wl = rows / phases;
                 Config {
@@ -36,11 +36,8 @@ fn dense_config(sparsity: Sparsity, lossy: bool) -> impl Strategy<Value = Config
                     sparsity,
                     slots: slots.min(phases),
                     adc_bits: if lossy { 2 } else { 0 },
-                    adc_mode: if round {
-                        AdcMode::RoundClamp
-                    } else {
-                        AdcMode::FloorClamp
-                    },
+                    adc_mode: [AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp]
+                        [mode],
                     act_bits: act_bits.max(if signed { 2 } else { 1 }),
                     act_signed: signed,
                     relu,

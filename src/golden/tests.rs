@@ -184,6 +184,11 @@ fn run_time_adc_shift_sets_the_step_and_the_clamp() {
             AdcMode::RoundClamp,
             [(0, 13, 3), (1, 5, 6), (2, 13, 12), (2, 14, 12)],
         ),
+        // Ties to the even code: 5 / 2 -> 2 (4), 6 / 4 -> 2 (8), 10 / 4 -> 2 (8).
+        (
+            AdcMode::RoundEvenClamp,
+            [(0, 13, 3), (1, 5, 4), (2, 6, 8), (2, 10, 8)],
+        ),
     ] {
         let c = Config {
             macros: 1,
@@ -225,23 +230,19 @@ fn any_config() -> impl Strategy<Value = Config> {
         prop::sample::select(vec![(16u32, 16u32), (24, 8), (32, 8), (70, 14), (128, 64)]),
         prop::sample::select(vec![(4u32, 2u32), (8, 4), (6, 6)]),
         0u32..5,
-        any::<bool>(),
+        0usize..3,
         1u32..9,
         any::<bool>(),
     )
         .prop_map(
-            |(macros, (rows, w), (cols, pool), adc_bits, round, act_bits, signed)| Config {
+            |(macros, (rows, w), (cols, pool), adc_bits, mode, act_bits, signed)| Config {
                 macros,
                 rows,
                 cols,
                 pool,
                 wl_parallel: w,
                 adc_bits,
-                adc_mode: if round {
-                    AdcMode::RoundClamp
-                } else {
-                    AdcMode::FloorClamp
-                },
+                adc_mode: [AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp][mode],
                 act_bits: act_bits.max(1 + signed as u32),
                 act_signed: signed,
                 ..Config::default()
