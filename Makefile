@@ -227,6 +227,11 @@ FMNIST_KEEPS ?= 0.3 0.5 0.75 1
 FM          := $(abspath $(BUILD))/fmnist
 FT_EPOCHS_mlp    := 30
 FT_EPOCHS_resnet := 15
+FT_EPOCHS_resnet20 := 15
+# Float training epochs (tools/fmnist.py train: Adam, cosine decay from 1e-3, batch 128, seed 0).
+FLOAT_EPOCHS_mlp      := 20
+FLOAT_EPOCHS_resnet   := 10
+FLOAT_EPOCHS_resnet20 := 15
 # What every Fashion-MNIST preset gives `make train` besides the network and
 # the hardware.
 FMNIST_TRAIN = TRAIN=$(FMNIST_DATA)/train-images-idx3-ubyte.gz TEST=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz \
@@ -238,22 +243,39 @@ fmnist-data:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null; } || \
 		{ echo "could not install dataset-fashion-mnist: install it by hand or set FMNIST_DATA"; exit 1; }
 
-fmnist: SHELL := /bin/bash
-fmnist: fmnist-data $(TRAIN_VENV)/.installed
+# Float weights of FMNIST_NETS (build/fmnist/<net>/float.npz, the log in
+# train.log). Training writes a checkpoint (float.ckpt) every 50 steps and
+# at each epoch's end, and resumes from it: an interrupted run continues
+# where it stopped, with the same batches and updates. ResNet-20 takes
+# about 1.5-2 hours on 2 cores; its trained weights are committed
+# (fixtures/fmnist/resnet20_float.npz) and copied instead when present.
+fmnist-float: SHELL := /bin/bash
+fmnist-float: fmnist-data $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
 	@mkdir -p $(FM)
 	$(CIMPOOL) model resnet-fmnist > $(FM)/resnet.toml
+	$(CIMPOOL) model resnet20-fmnist > $(FM)/resnet20.toml
 	cp fixtures/fmnist/mlp.toml $(FM)/mlp.toml
+	@set -eo pipefail; for net in $(FMNIST_NETS); do \
+		d=$(FM)/$$net; mkdir -p $$d; [ -f $$d/float.npz ] && continue; \
+		if [ -f fixtures/fmnist/$${net}_float.npz ]; then cp fixtures/fmnist/$${net}_float.npz $$d/float.npz; echo "$$d/float.npz: the committed fixtures/fmnist/$${net}_float.npz"; continue; fi; \
+		eval epochs=\$$FLOAT_EPOCHS_$$net; \
+		(cd tools && $(TRAIN_PY) fmnist.py train --net $$net --epochs $$epochs --data $(FMNIST_DATA) \
+			--checkpoint $$d/float.ckpt --out $$d/float.npz) | tee -a $$d/train.log; \
+	done
+export FLOAT_EPOCHS_mlp FLOAT_EPOCHS_resnet FLOAT_EPOCHS_resnet20 FT_EPOCHS_mlp FT_EPOCHS_resnet FT_EPOCHS_resnet20
+
+fmnist: SHELL := /bin/bash
+fmnist: fmnist-float
 	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
 	for net in $(FMNIST_NETS); do \
-		d=$(FM)/$$net; mkdir -p $$d; \
-		[ -f $$d/float.npz ] || (cd tools && $(TRAIN_PY) fmnist.py train --net $$net --data $(FMNIST_DATA) --out $$d/float.npz) | tee $$d/train.log; \
+		d=$(FM)/$$net; eval ft_epochs=\$$FT_EPOCHS_$$net; \
 		args="--model $(FM)/$$net.toml --config fixtures/fmnist/hw.toml --calib fixtures/fmnist/calib.npz --eval $$T"; \
 		for k in $(FMNIST_KEEPS); do \
 			[ -f $$d/pt-$$k/run.log ] || { $(CIMPOOL) compress --weights $$d/float.npz $$args --keep $$k --out $$d/pt-$$k && \
 				$(CIMPOOL) run --images $$d/pt-$$k --data $$T | tee $$d/pt-$$k/run.log; }; \
 			[ -f $$d/ft-$$k/golden.log ] || $(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz \
-				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$([ $$net = mlp ] && echo $(FT_EPOCHS_mlp) || echo $(FT_EPOCHS_resnet)) \
+				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs \
 				TR_OUT=$$d/ft-$$k | tee $$d/ft-$$k.log; \
 		done; \
 	done
@@ -270,10 +292,11 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
 	@set -eo pipefail; \
 	for net in $(FMNIST_NETS); do \
-		d=$(FM)/$$net; [ -f $$d/float.npz ] || { echo "no $$d/float.npz: run make fmnist FMNIST_NETS=$$net first"; exit 1; }; \
+		d=$(FM)/$$net; [ -f $$d/float.npz ] || { echo "no $$d/float.npz: run make fmnist-float FMNIST_NETS=$$net first"; exit 1; }; \
+		eval ft_epochs=\$$FT_EPOCHS_$$net; \
 		$(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz MODEL=$(FM)/$$net.toml \
 			HW="--config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip" \
-			KEEP=1.0 FLOAT_EPOCHS=$$([ $$net = mlp ] && echo $(FT_EPOCHS_mlp) || echo $(FT_EPOCHS_resnet)) TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY) | tee $$d/dense-w$(WBITS)-s$(SPARSITY).log; \
+			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY) | tee $$d/dense-w$(WBITS)-s$(SPARSITY).log; \
 	done
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.
@@ -432,8 +455,11 @@ AT_BATCH := 32
 endif
 # AT_TAG: a suffix for the output folder, to keep runs with other AT_FLAGS apart.
 AT_TAG   ?=
-AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
+# ADC_MODE: floor_clamp (the hardware file's), round_clamp or round_even_clamp.
+ADC_MODE ?=
+AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(ADC_MODE),-$(ADC_MODE))$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS) \
+	$(if $(ADC_MODE),--set adc_mode=$(ADC_MODE)) \
 	$(if $(AT_FT),--pool $(abspath fixtures/fmnist/pool.npy))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)

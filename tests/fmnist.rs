@@ -1,7 +1,9 @@
 //! Fashion-MNIST: the IDX files Debian ships (a 300-image subset of the test
-//! set in fixtures/fmnist/), corrupted IDX files refused with one line, and
+//! set in fixtures/fmnist/), corrupted IDX files refused with one line,
 //! the residual CNN fine-tuned by tools/fmnist.py on the golden model, with
-//! exact read-out and with a calibrated 4-bit ADC.
+//! exact read-out and with a calibrated 4-bit ADC, and tools/fmnist.py's
+//! float training: resumable from its checkpoints, ResNet-20 as cimpool
+//! names it.
 
 mod common;
 
@@ -214,4 +216,151 @@ fn calibrated_adc_steps_keep_the_finetuned_residual_cnn_near_exact_read_out() {
         calibrated >= exact - 0.03,
         "calibrated {calibrated} vs exact {exact}"
     );
+}
+
+/// tools/fmnist.py's training environment (installed by `make test`).
+fn train_python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("build/venv-train/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
+        py.display()
+    );
+    py
+}
+
+fn fmnist_py(args: &[&str]) -> String {
+    let out = std::process::Command::new(train_python())
+        .arg("fmnist.py")
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
+        .output()
+        .expect("python runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "fmnist.py {args:?} failed:\n{text}");
+    text
+}
+
+/// `make fmnist-float` resumes from its checkpoint: a run stopped twice
+/// (mid-epoch and in the next epoch) and resumed ends on exactly the
+/// weights of a run that was never stopped, and a checkpoint of another
+/// run is refused in one line. The 300 fixture images serve as training
+/// data (9 batches of 32 a epoch).
+#[test]
+fn interrupted_float_training_resumes_to_the_same_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for kind in ["images-idx3", "labels-idx1"] {
+        let from = fixture(&format!("t10k-{kind}-ubyte.gz"));
+        for split in ["train", "t10k"] {
+            std::fs::copy(&from, data.join(format!("{split}-{kind}-ubyte.gz"))).unwrap();
+        }
+    }
+    let path = |name: &str| tmp.path().join(name).display().to_string();
+    let data = data.display().to_string();
+    let train = |ckpt: &str, out: &str, extra: &[&str]| {
+        let (c, o) = (path(ckpt), path(out));
+        let args = [
+            &[
+                "train", "--net", "mlp", "--epochs", "3", "--batch", "32", "--data", &data,
+            ][..],
+            &["--checkpoint", &c, "--out", &o],
+            extra,
+        ]
+        .concat();
+        fmnist_py(&args)
+    };
+    train("whole.ckpt", "whole.npz", &[]);
+    let first = train("parts.ckpt", "parts.npz", &["--stop-after", "5"]);
+    assert!(
+        first.contains("stopped after 5 steps (epoch 1, step 5)"),
+        "{first}"
+    );
+    let second = train("parts.ckpt", "parts.npz", &["--stop-after", "8"]);
+    assert!(
+        second.contains("resuming") && second.contains("stopped after 8 steps (epoch 2, step 4)"),
+        "{second}"
+    );
+    assert!(!Path::new(&path("parts.npz")).exists());
+    train("parts.ckpt", "parts.npz", &[]);
+    let read = |name: &str| tensors::read_tensors(Path::new(&path(name))).unwrap();
+    let (whole, parts) = (read("whole.npz"), read("parts.npz"));
+    assert!(!whole.is_empty());
+    assert_eq!(whole, parts, "the resumed run's weights differ");
+    // Another network's checkpoint: one line, exit 2, before any training.
+    let out = std::process::Command::new(train_python())
+        .args([
+            "fmnist.py",
+            "train",
+            "--net",
+            "resnet",
+            "--epochs",
+            "3",
+            "--batch",
+            "32",
+        ])
+        .args([
+            "--data",
+            &data,
+            "--checkpoint",
+            &path("parts.ckpt"),
+            "--out",
+            &path("r.npz"),
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a checkpoint of another run") && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}
+
+/// The JAX ResNet-20 that `make fmnist-float` trains holds exactly the
+/// tensors `cimpool model resnet20-fmnist` names, with their shapes: its
+/// initial weights compress.
+#[test]
+fn the_trainers_resnet20_is_cimpools() {
+    let tmp = tempfile::tempdir().unwrap();
+    let npz = tmp.path().join("r20.npz");
+    let code = format!(
+        "import fmnist, jax\nnet = fmnist.ResNet20()\np, s = net.init(jax.random.PRNGKey(0))\nfmnist.save({:?}, p, s)",
+        npz.display().to_string()
+    );
+    let out = std::process::Command::new(train_python())
+        .args(["-c", &code])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let desc = network::builtin::network("resnet20-fmnist").unwrap();
+    let weights = tensors::read_tensors(&npz).unwrap();
+    let net = desc.network(&weights).unwrap();
+    assert_eq!(net.layers.len(), 22);
+    let config = Config::from_toml(&std::fs::read_to_string(fixture("hw.toml")).unwrap())
+        .unwrap()
+        .resolved();
+    let calib = tensors::read_dataset(&fixture("calib.npz"), false).unwrap();
+    let options = compress::Options {
+        keep_ratio: 0.5,
+        iterations: 5,
+        seed: 1,
+        pool: None,
+        sparsity: 0.0,
+        scales: None,
+        choices: None,
+    };
+    let c = compress::compress(&config, &net, &calib.x[..16], &options, |_, _, _| {}).unwrap();
+    assert_eq!(c.layers.len(), 22);
 }

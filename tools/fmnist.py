@@ -8,6 +8,8 @@ Two networks, with the tensor names cimpool reads:
           blocks (16, 32, 64 channels, strides 1, 2, 2, 1x1 downsample),
           global average pooling, fc; torchvision names with BatchNorm
           (`cimpool model resnet-fmnist`)
+  resnet20  the same with three basic blocks a stage (ResNet-20's depth,
+          0.27 M weights; `cimpool model resnet20-fmnist`)
 
 Inputs are pixels / 255 (`input_scale = 1/255`), read from the IDX files of
 Debian's dataset-fashion-mnist. Training uses the 60,000 training images
@@ -30,6 +32,7 @@ or skip) the projection is src/compress/dense.rs's w_bits quantization and
 block pruning, with the settings read from that run.
 
   python3 fmnist.py train    --net resnet --out resnet.npz
+  python3 fmnist.py train    --net resnet20 --checkpoint r20.ckpt --out r20.npz   # resumes from r20.ckpt
   python3 fmnist.py finetune --net resnet --weights resnet.npz --pool pool.npy --keep 0.5 --out ft.npz
   python3 fmnist.py subset   --count 300 --out DIR     # small IDX test files + calibration images
   python3 fmnist.py table    --out build/fmnist --nets mlp resnet --keeps 0.3 0.5  # results of make fmnist
@@ -39,6 +42,7 @@ block pruning, with the settings read from that run.
 import argparse
 import gzip
 import json
+import pickle
 import re
 import struct
 import sys
@@ -53,6 +57,7 @@ import optax
 DATA = Path("/usr/share/datasets/fashion-mnist")
 EPS = 1e-5  # PyTorch's BatchNorm default, which cimpool folds with
 MOMENTUM = 0.1
+CHECKPOINT_EVERY = 50  # steps between checkpoints (about a minute of ResNet-20 on 2 cores)
 
 
 def read_idx(path):
@@ -191,15 +196,30 @@ class Mlp:
         return h, state
 
 
-# (name, in, out, stride): the basic blocks of `cimpool model resnet-fmnist`.
-BLOCKS = (("layer1.0", 16, 16, 1), ("layer2.0", 16, 32, 2), ("layer3.0", 32, 64, 2))
+def basic_blocks(depth):
+    """(name, in, out, stride) of the basic blocks of cimpool's built-in
+    residual networks: three stages of 16, 32 and 64 channels with `depth`
+    blocks each, the first block of a later stage halving the map."""
+    blocks, cin = [], 16
+    for stage, width in enumerate((16, 32, 64)):
+        for b in range(depth):
+            blocks.append((f"layer{stage + 1}.{b}", cin, width, 2 if stage > 0 and b == 0 else 1))
+            cin = width
+    return tuple(blocks)
 
 
 class ResNet:
+    """`cimpool model resnet-fmnist` (one block a stage); ResNet20 below has three."""
+
+    depth = 1
+
+    def __init__(self):
+        self.blocks = basic_blocks(self.depth)
+
     def convs(self):
         """(conv, bn, in, out, kernel, stride, padding) of every conv."""
         c = [("conv1", "bn1", 1, 16, 3, 1, 1)]
-        for name, cin, cout, s in BLOCKS:
+        for name, cin, cout, s in self.blocks:
             c.append((f"{name}.conv1", f"{name}.bn1", cin, cout, 3, s, 1))
             c.append((f"{name}.conv2", f"{name}.bn2", cout, cout, 3, 1, 1))
             if s != 1 or cin != cout:
@@ -249,7 +269,7 @@ class ResNet:
         new_state = dict(state)
         cb = lambda name, h: self.conv_bn(params, state, new_state, h, specs[name], train, proj)
         h = jax.nn.relu(cb("conv1", x))
-        for name, cin, cout, s in BLOCKS:
+        for name, cin, cout, s in self.blocks:
             y = jax.nn.relu(cb(f"{name}.conv1", h))
             y = cb(f"{name}.conv2", y)
             short = cb(f"{name}.downsample.0", h) if f"{name}.downsample.0" in specs else h
@@ -259,7 +279,13 @@ class ResNet:
         return h @ w.T + params["fc.bias"], new_state
 
 
-NETS = {"mlp": Mlp, "resnet": ResNet}
+class ResNet20(ResNet):
+    """`cimpool model resnet20-fmnist`: three basic blocks a stage (0.27 M weights)."""
+
+    depth = 3
+
+
+NETS = {"mlp": Mlp, "resnet": ResNet, "resnet20": ResNet20}
 
 
 # ---------------------------------------------------------------- training
@@ -271,8 +297,17 @@ def accuracy(net, params, state, x, y, proj=None, batch=1000):
     return hits / len(y)
 
 
-def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None):
-    steps = epochs * (len(y) // batch)
+def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None, checkpoint=None, stop_after=None):
+    """Adam with cosine decay over `epochs`. With `checkpoint` (a path),
+    everything the run depends on (weights, BatchNorm statistics, the
+    optimizer, the epoch, the step, the shuffling generator as the epoch
+    began) is written there atomically every CHECKPOINT_EVERY steps and at
+    each epoch's end, and a later call with the same arguments resumes from
+    it: the order of batches and every update are the ones an uninterrupted
+    run makes. `stop_after` steps (this call's) ends early, as an
+    interruption would (tests). Returns (params, state), or None if stopped."""
+    per_epoch = len(y) // batch
+    steps = epochs * per_epoch
     opt = optax.adam(optax.cosine_decay_schedule(lr, steps))
     opt_state = opt.init(params)
 
@@ -287,15 +322,54 @@ def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None
         return optax.apply_updates(p, updates), s2, o, l
 
     rng = np.random.default_rng(seed)
-    for epoch in range(epochs):
-        t0 = time.time()
+    run = {"net": type(net).__name__, "samples": len(y), "epochs": epochs, "lr": lr, "batch": batch, "seed": seed, "train_mode": train_mode}
+    first_epoch, first_step, total = 0, 0, 0.0
+    if checkpoint and Path(checkpoint).exists():
+        with open(checkpoint, "rb") as f:
+            ck = pickle.load(f)
+        if ck["run"] != run:
+            print(f"{checkpoint}: a checkpoint of another run ({ck['run']}), not of this one ({run}): remove it or give another path", file=sys.stderr)
+            sys.exit(2)
+        params, state, opt_state = (jax.tree_util.tree_map(jnp.asarray, ck[k]) for k in ("params", "state", "opt_state"))
+        first_epoch, first_step, total = ck["epoch"], ck["step"], ck["total"]
+        rng.bit_generator.state = ck["rng"]
+        print(f"resuming {checkpoint}: epoch {first_epoch + 1}/{epochs}, step {first_step}/{per_epoch}", flush=True)
+
+    def write_checkpoint(epoch, at, rng_state, total):
+        tmp = Path(f"{checkpoint}.tmp")
+        with open(tmp, "wb") as f:
+            pickle.dump({"run": run, "params": jax.device_get(params), "state": jax.device_get(state), "opt_state": jax.device_get(opt_state),
+                         "epoch": epoch, "step": at, "rng": rng_state, "total": total}, f)
+        tmp.replace(checkpoint)
+
+    done_here, t_run = 0, time.time()
+    for epoch in range(first_epoch, epochs):
+        t0, t_print = time.time(), time.time()
+        rng_state = rng.bit_generator.state
         order = rng.permutation(len(y))
-        total = 0.0
-        for i in range(len(y) // batch):
+        start = first_step if epoch == first_epoch else 0
+        if epoch != first_epoch or start == 0:
+            total = 0.0
+        for i in range(start, per_epoch):
             idx = order[i * batch : (i + 1) * batch]
             params, state, opt_state, l = step(params, state, opt_state, x[idx], y[idx])
             total += float(l)
-        print(f"epoch {epoch + 1}/{epochs}: loss {total / (len(y) // batch):.4f} ({time.time() - t0:.0f} s)", flush=True)
+            done_here += 1
+            if checkpoint and (i + 1) % CHECKPOINT_EVERY == 0 and i + 1 < per_epoch:
+                write_checkpoint(epoch, i + 1, rng_state, total)
+            if time.time() - t_print >= 30:
+                t_print = time.time()
+                rate = done_here * batch / (t_print - t_run)
+                left = (steps - epoch * per_epoch - i - 1) * batch / rate
+                print(f"  epoch {epoch + 1}/{epochs} step {i + 1}/{per_epoch}: loss {total / (i + 1):.4f}, {rate:.0f} images/s, ETA {left / 60:.0f} min", flush=True)
+            if stop_after is not None and done_here >= stop_after:
+                if checkpoint:
+                    write_checkpoint(epoch, i + 1, rng_state, total)
+                print(f"stopped after {done_here} steps (epoch {epoch + 1}, step {i + 1})", flush=True)
+                return None
+        print(f"epoch {epoch + 1}/{epochs}: loss {total / per_epoch:.4f} ({time.time() - t0:.0f} s)", flush=True)
+        if checkpoint:
+            write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
     return params, state
 
 
@@ -353,6 +427,9 @@ def main():
     ap.add_argument("--count", type=int, default=300, help="test images in the subset")
     ap.add_argument("--nets", nargs="+", default=list(NETS), help="networks in the table")
     ap.add_argument("--keeps", nargs="+", default=["0.3", "0.5", "0.75", "1"], help="keep ratios in the table")
+    ap.add_argument("--checkpoint", help="train: write a checkpoint here as training goes, and resume from it if it exists")
+    ap.add_argument("--stop-after", type=int, help="train: stop after this many steps, as an interruption would (with --checkpoint)")
+    ap.add_argument("--train-samples", type=int, help="train: the first n training images only (tests)")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
@@ -376,9 +453,15 @@ def main():
     x_train, y_train = load("train", args.data)
     x_test, y_test = load("t10k", args.data)
     if args.command == "train":
+        if args.train_samples:
+            x_train, y_train = x_train[: args.train_samples], y_train[: args.train_samples]
         epochs = args.epochs or (20 if args.net == "mlp" else 10)
         params, state = net.init(jax.random.PRNGKey(args.seed))
-        params, state = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, True)
+        fitted = fit(net, params, state, x_train, y_train, epochs, args.lr or 1e-3, args.batch, args.seed, True,
+                     checkpoint=args.checkpoint, stop_after=args.stop_after)
+        if fitted is None:
+            return
+        params, state = fitted
         print(f"float test accuracy {100 * accuracy(net, params, state, x_test, y_test):.2f}% ({len(y_test)} images)")
     else:
         if not args.weights or bool(args.pool) == bool(args.images):

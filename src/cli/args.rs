@@ -47,7 +47,8 @@ pub enum Command {
     /// lane words (Benes switch settings with `crossbar = "benes"`).
     Route(RouteArgs),
     /// Print the model description of a built-in network (resnet18,
-    /// resnet18-cifar, resnet-fmnist), a starting point for --model.
+    /// resnet18-cifar, resnet-fmnist, resnet20-fmnist), a starting point for
+    /// --model.
     Model(ModelArgs),
     /// Reports on a generated package.
     #[command(subcommand)]

@@ -468,9 +468,15 @@ mod tests {
                             break;
                         }
                         let err = |mode| -> i64 {
-                            (start..=last).map(|s| read(s, mode) as i64 - s as i64).sum()
+                            (start..=last)
+                                .map(|s| read(s, mode) as i64 - s as i64)
+                                .sum()
                         };
-                        assert_eq!(err(AdcMode::RoundEvenClamp), 0, "W {w} B {b} sh {sh} from {start}");
+                        assert_eq!(
+                            err(AdcMode::RoundEvenClamp),
+                            0,
+                            "W {w} B {b} sh {sh} from {start}"
+                        );
                         assert!(err(AdcMode::FloorClamp) < 0 && err(AdcMode::RoundClamp) > 0);
                     }
                 }

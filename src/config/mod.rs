@@ -777,7 +777,10 @@ mod tests {
         let adc = keys.iter().find(|k| k.key == "adc_mode").unwrap();
         assert_eq!(
             (adc.default.as_str(), adc.help.as_str()),
-            ("\"floor_clamp\"", "floor_clamp | round_clamp | round_even_clamp")
+            (
+                "\"floor_clamp\"",
+                "floor_clamp | round_clamp | round_even_clamp"
+            )
         );
         assert!(
             keys.iter().all(|k| !k.help.is_empty()),

@@ -147,7 +147,11 @@ pub fn any_config(rng: &mut impl Rng) -> Config {
         adc_bits: rng.gen_range(0u32..17),
         adc_mode: pick(
             rng,
-            &[AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp],
+            &[
+                AdcMode::FloorClamp,
+                AdcMode::RoundClamp,
+                AdcMode::RoundEvenClamp,
+            ],
         ),
         act_bits: rng.gen_range(1u32..17),
         act_signed: rng.gen(),

@@ -133,7 +133,11 @@ mod tests {
         let (_, d) = design("macros = 1\nrows = 32\ncols = 8\nwl_parallel = 8");
         assert_eq!(instances_of(&d, "cim_macro_32x8", "popcount_8"), 8);
         assert!(!d.contains(arith::ADC_NAME));
-        for mode in [AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp] {
+        for mode in [
+            AdcMode::FloorClamp,
+            AdcMode::RoundClamp,
+            AdcMode::RoundEvenClamp,
+        ] {
             let (_, d) = design(&format!("macros = 1\nrows = 32\ncols = 8\nwl_parallel = 8\nadc_bits = 2\nadc_mode = '{mode}'"));
             assert_eq!(instances_of(&d, "cim_macro_32x8", arith::ADC_NAME), 8);
         }

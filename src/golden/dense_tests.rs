@@ -36,8 +36,11 @@ fn dense_config(sparsity: Sparsity, lossy: bool) -> impl Strategy<Value = Config
                     sparsity,
                     slots: slots.min(phases),
                     adc_bits: if lossy { 2 } else { 0 },
-                    adc_mode: [AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp]
-                        [mode],
+                    adc_mode: [
+                        AdcMode::FloorClamp,
+                        AdcMode::RoundClamp,
+                        AdcMode::RoundEvenClamp,
+                    ][mode],
                     act_bits: act_bits.max(if signed { 2 } else { 1 }),
                     act_signed: signed,
                     relu,

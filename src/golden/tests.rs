@@ -242,7 +242,11 @@ fn any_config() -> impl Strategy<Value = Config> {
                 pool,
                 wl_parallel: w,
                 adc_bits,
-                adc_mode: [AdcMode::FloorClamp, AdcMode::RoundClamp, AdcMode::RoundEvenClamp][mode],
+                adc_mode: [
+                    AdcMode::FloorClamp,
+                    AdcMode::RoundClamp,
+                    AdcMode::RoundEvenClamp,
+                ][mode],
                 act_bits: act_bits.max(1 + signed as u32),
                 act_signed: signed,
                 ..Config::default()

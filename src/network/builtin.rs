@@ -8,7 +8,7 @@ use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
 
 /// The built-in networks: (name, what).
-pub const NETWORKS: [(&str, &str); 3] = [
+pub const NETWORKS: [(&str, &str); 4] = [
     (
         "resnet18",
         "torchvision ResNet-18 for ImageNet: 3x224x224, 7x7 stem, max pool, 1000 classes",
@@ -20,6 +20,10 @@ pub const NETWORKS: [(&str, &str); 3] = [
     (
         "resnet-fmnist",
         "a small residual CNN for Fashion-MNIST: 1x28x28, 3 stages of one basic block (16, 32, 64 channels), 10 classes",
+    ),
+    (
+        "resnet20-fmnist",
+        "ResNet-20 (He et al.'s CIFAR depth) for Fashion-MNIST: 1x28x28, 3 stages of three basic blocks (16, 32, 64 channels), 10 classes, 0.27 M weights",
     ),
 ];
 
@@ -42,6 +46,12 @@ pub fn network(name: &str) -> Option<ModelDesc> {
             [1, 28, 28],
             Stem::Small(16),
             &[(16, 1), (32, 1), (64, 1)],
+            10,
+        ),
+        "resnet20-fmnist" => resnet(
+            [1, 28, 28],
+            Stem::Small(16),
+            &[(16, 3), (32, 3), (64, 3)],
             10,
         ),
         _ => return None,
@@ -305,6 +315,13 @@ mod tests {
         assert_eq!(parameter_counts(&cifar).0, 11_173_962);
         let small = network("resnet-fmnist").unwrap();
         assert!(parameter_counts(&small).1 < 300_000);
+        // ResNet-20: 19 convolutions (two 1x1 downsamples among 21) and fc,
+        // 270,608 conv and fc weights (the 0.27 M of He et al.'s CIFAR net,
+        // which has 3 input channels; here 1).
+        let r20 = network("resnet20-fmnist").unwrap();
+        let r20_net = r20.network(&random_weights(&r20, 3)).unwrap();
+        assert_eq!(r20_net.layers.len(), 22);
+        assert_eq!(parameter_counts(&r20).1, 270_608);
     }
 
     #[test]

@@ -42,7 +42,10 @@ pub fn c_header(c: &Config, d: &Derived) -> String {
         ("WL_PARALLEL", c.wl_parallel),
         ("ADC_BITS", c.adc_bits),
         ("ADC_ROUND", (c.adc_mode == AdcMode::RoundClamp) as u32),
-        ("ADC_ROUND_EVEN", (c.adc_mode == AdcMode::RoundEvenClamp) as u32),
+        (
+            "ADC_ROUND_EVEN",
+            (c.adc_mode == AdcMode::RoundEvenClamp) as u32,
+        ),
         ("ACT_BITS", c.act_bits),
         ("ACT_SIGNED", c.act_signed as u32),
         ("OUT_BITS", c.out_bits),
