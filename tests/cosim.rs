@@ -61,8 +61,7 @@ cosim_matrix! {
     benes_two_crossbars_pipelined: "macros = 4\nrows = 32\ncols = 32\npool = 16\nact_bits = 2\ncrossbar = 'benes'\ncrossbar_units = 2\ncrossbar_pipeline = 3",
     benes_one_crossbar_every_stage_registered: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\ncrossbar = 'benes'\ncrossbar_units = 1\ncrossbar_pipeline = 5\nout_lanes = 8",
     mux_pipelined_odd_pool: "macros = 3\nrows = 24\ncols = 12\npool = 6\nact_bits = 4\ncrossbar_pipeline = 2",
-    lossy_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 2\nadc_mode = 'round_clamp'\nact_bits = 3",
-    round_even_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 3\nadc_mode = 'round_even_clamp'\nact_bits = 3",
+    lossy_adc_run_time_shifts: "macros = 2\nrows = 64\ncols = 16\npool = 8\nwl_parallel = 64\nadc_bits = 2\nadc_mode = 'round_even_clamp'\nact_bits = 3",
     prefixed_modules: "macros = 2\nrows = 16\ncols = 16\npool = 8\nact_bits = 3\nprefix = 'soc_a_'",
     all_256_word_lines_at_once: "macros = 1\nrows = 256\ncols = 16\npool = 8\nwl_parallel = 256\nadc_bits = 4\nact_bits = 3",
     dense_2bit_no_sparsity: "engine = 'dense'\nw_bits = 2\nmacros = 1\nrows = 16\ncols = 8\nact_bits = 4",
@@ -278,6 +277,16 @@ fn flipped_adc_bit_is_caught() {
         "assign read_out_2 = {",
         "assign read_out_2 = 5'd16 ^ {",
     );
+    let m = expect_mismatch(&dir);
+    assert!(m.lane.is_some(), "{m}");
+}
+
+/// The round-half-even ADC made to round half up at its default step
+/// (2^2 on 16 word lines): ties at sums 2 and 10 read a step high.
+#[test]
+fn round_even_adc_rounding_ties_up_is_caught() {
+    let toml = "macros = 2\nrows = 32\ncols = 16\npool = 8\nwl_parallel = 16\nadc_bits = 3\nadc_mode = 'round_even_clamp'";
+    let (_tmp, dir) = mutated(toml, "adc_quantizer.v", "+ {5'd0, sum[2]};", "+ 6'd1;");
     let m = expect_mismatch(&dir);
     assert!(m.lane.is_some(), "{m}");
 }

@@ -344,7 +344,7 @@ impl Config {
         let origin = match file {
             Some(path) if overrides.is_empty() => path.display().to_string(),
             Some(path) => format!("{} with the command-line settings", path.display()),
-            None => "the command-line settings".to_string(),
+            None => "the command line".to_string(),
         };
         Config::from_table(table, &origin)
     }
