@@ -31,7 +31,7 @@ TOOLS    := verilator:verilator yosys:yosys iverilog:iverilog sta:opensta
 # file:Debian package (data the tools read)
 DATA     := /usr/share/qflow/tech/osu018/osu018_stdcells.lib:qflow-tech-osu018
 
-.PHONY: prove shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist train-bench
+.PHONY: prove shrink timing fuzz coverage soak regress sweep sweep-ray adc-train adc-table finetune-dense fmnist fmnist-data fmnist-dense deps gen lint synth xbar-report finetune bench-pool verilate cosim test bench synth-full lint-full cosim-full clean venv onnx-fixtures onnx-exporter-fixtures estimate-tables train torch-fmnist train-bench adc-modes fmnist-float
 
 # The Python tools run in a pinned virtual environment, never in the
 # system interpreter.
@@ -473,6 +473,28 @@ adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) 
 		CALIB=$(AT_DIR)/calib.npz HW="$(strip $(AT_HW))" KEEP=$(ATKEEP) EPOCHS=$(AT_EPOCHS) BATCH=$(AT_BATCH) \
 		FLOAT_EPOCHS=0 TRAIN_FLAGS="$(strip $(if $(AT_SAMPLES),--train-samples $(AT_SAMPLES)) $(AT_FLAGS))" \
 		MORPH=$(MORPH) TR_OUT=$(AT)
+
+# The three ADC modes on the same steps, post-training (docs/COMPRESSION.md,
+# "The ADC's rounding"): the Fashion-MNIST MLP (float weights from make
+# fmnist-float) on W = 64 at 5, 4 and 3 bits, with shift 1 in every layer
+# and with the generation-time step; golden accuracy on the 10,000 test images.
+ADC_MODES_OUT := $(abspath $(BUILD))/adc-modes
+adc-modes: SHELL := /bin/bash
+adc-modes: fmnist-data
+	@[ -f $(FM)/mlp/float.npz ] || { echo "no $(FM)/mlp/float.npz: run make fmnist-float FMNIST_NETS=mlp first"; exit 1; }
+	cargo build --release --quiet
+	@set -eo pipefail; mkdir -p $(ADC_MODES_OUT); O=$(ADC_MODES_OUT); T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
+	echo '{"fc1": 1, "fc2": 1, "fc3": 1}' > $$O/shift1.json; \
+	echo "| B | step | floor_clamp | round_clamp | round_even_clamp |"; echo "|---:|---|---:|---:|---:|"; \
+	for steps in shift1 fixed; do for b in 5 4 3; do row="| $$b | $$steps |"; \
+		for mode in floor_clamp round_clamp round_even_clamp; do d=$$O/b$$b-$$steps-$$mode; \
+			[ -f $$d.log ] || { $(CIMPOOL) compress --weights $(FM)/mlp/float.npz --model fixtures/fmnist/mlp.toml --keep 1.0 \
+				--config fixtures/fmnist/hw.toml --set rows=64 --set wl_parallel=64 --set adc_bits=$$b --set adc_mode=$$mode \
+				--calib fixtures/fmnist/calib.npz $$([ $$steps = fixed ] && echo --fixed-adc-step || echo --adc-shifts $$O/shift1.json) \
+				--out $$d --force > /dev/null && $(CIMPOOL) run --images $$d --data $$T > $$d.log; }; \
+			row="$$row $$(grep -o '[0-9.]*%' $$d.log | head -1) |"; \
+		done; echo "$$row"; \
+	done; done
 
 # The residual CNN's weights ($<) with BatchNorm folded, in the target's folder.
 FOLD_RESNET = $(CIMPOOL) compress --network resnet-fmnist --weights $< --config fixtures/fmnist/hw.toml \
