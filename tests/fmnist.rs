@@ -229,13 +229,17 @@ fn train_python() -> PathBuf {
     py
 }
 
-fn fmnist_py(args: &[&str]) -> String {
-    let out = std::process::Command::new(train_python())
-        .arg("fmnist.py")
+/// The training Python run in tools/ with `args`.
+fn tools_python(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(train_python())
         .args(args)
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
         .output()
-        .expect("python runs");
+        .expect("python runs")
+}
+
+fn fmnist_py(args: &[&str]) -> String {
+    let out = tools_python(&[&["fmnist.py"][..], args].concat());
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -293,28 +297,23 @@ fn interrupted_float_training_resumes_to_the_same_weights() {
     assert!(!whole.is_empty());
     assert_eq!(whole, parts, "the resumed run's weights differ");
     // Another network's checkpoint: one line, exit 2, before any training.
-    let out = std::process::Command::new(train_python())
-        .args([
-            "fmnist.py",
-            "train",
-            "--net",
-            "resnet",
-            "--epochs",
-            "3",
-            "--batch",
-            "32",
-        ])
-        .args([
-            "--data",
-            &data,
-            "--checkpoint",
-            &path("parts.ckpt"),
-            "--out",
-            &path("r.npz"),
-        ])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
-        .output()
-        .unwrap();
+    let (ckpt, r) = (path("parts.ckpt"), path("r.npz"));
+    let out = tools_python(&[
+        "fmnist.py",
+        "train",
+        "--net",
+        "resnet",
+        "--epochs",
+        "3",
+        "--batch",
+        "32",
+        "--data",
+        &data,
+        "--checkpoint",
+        &ckpt,
+        "--out",
+        &r,
+    ]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -334,11 +333,7 @@ fn the_trainers_resnet20_is_cimpools() {
         "import fmnist, jax\nnet = fmnist.ResNet20()\np, s = net.init(jax.random.PRNGKey(0))\nfmnist.save({:?}, p, s)",
         npz.display().to_string()
     );
-    let out = std::process::Command::new(train_python())
-        .args(["-c", &code])
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
-        .output()
-        .unwrap();
+    let out = tools_python(&["-c", &code]);
     assert!(
         out.status.success(),
         "{}",

@@ -112,41 +112,36 @@ pub fn adc_quantizer(design: &mut Design, ctx: &Ctx) -> Block<AdcIo<PortSpec>> {
     let options: Vec<Expr> = (0..=max_sh)
         .map(|sh| {
             // q = the sum at this step (rounded when asked), before the clamp.
-            let (q_net, q_lsb, q_w) = match ctx.c.adc_mode {
-                AdcMode::RoundClamp if sh > 0 => {
-                    let name = format!("rounded_{sh}");
-                    let r =
-                        zext(p.sum.clone(), sw, sw + 1).add(Expr::uconst(sw + 1, 1 << (sh - 1)));
-                    m.wire(&name, Ty::unsigned(sw + 1), r);
-                    m.note(
-                        &name,
-                        format!(
-                            "sum + 2^{}: half a step of 2^{sh} rounds to the nearest code",
-                            sh - 1
-                        ),
-                    );
-                    m.unused_ok(&name, "rounding discards the bits below the ADC step");
-                    (name, sh, sw + 1 - sh)
-                }
-                AdcMode::RoundEvenClamp if sh > 0 => {
-                    let name = format!("rounded_{sh}");
-                    // sh < sw: the ADC keeps at least one bit, so bit sh exists.
-                    let odd = zext(Expr::slice("sum", sh, 1), 1, sw + 1);
-                    let r = zext(p.sum.clone(), sw, sw + 1)
+            let wide_sum = || zext(p.sum.clone(), sw, sw + 1);
+            let rounded = match ctx.c.adc_mode {
+                AdcMode::RoundClamp if sh > 0 => Some((
+                    wide_sum().add(Expr::uconst(sw + 1, 1 << (sh - 1))),
+                    format!(
+                        "sum + 2^{}: half a step of 2^{sh} rounds to the nearest code",
+                        sh - 1
+                    ),
+                )),
+                // sh < sw: the ADC keeps at least one bit, so bit sh exists.
+                AdcMode::RoundEvenClamp if sh > 0 => Some((
+                    wide_sum()
                         .add(Expr::uconst(sw + 1, (1 << (sh - 1)) - 1))
-                        .add(odd);
+                        .add(zext(Expr::slice("sum", sh, 1), 1, sw + 1)),
+                    format!(
+                        "sum + 2^{} - 1 + sum[{sh}]: the nearest code at step 2^{sh}, a tie to the even code",
+                        sh - 1
+                    ),
+                )),
+                _ => None,
+            };
+            let (q_net, q_lsb, q_w) = match rounded {
+                Some((r, why)) => {
+                    let name = format!("rounded_{sh}");
                     m.wire(&name, Ty::unsigned(sw + 1), r);
-                    m.note(
-                        &name,
-                        format!(
-                            "sum + 2^{} - 1 + sum[{sh}]: the nearest code at step 2^{sh}, a tie to the even code",
-                            sh - 1
-                        ),
-                    );
+                    m.note(&name, why);
                     m.unused_ok(&name, "rounding discards the bits below the ADC step");
                     (name, sh, sw + 1 - sh)
                 }
-                _ => ("sum".to_string(), sh, sw - sh),
+                None => ("sum".to_string(), sh, sw - sh),
             };
             let q = Expr::slice(&q_net, q_lsb, q_w);
             let code = if q_w > b {
