@@ -315,7 +315,12 @@ bench-pool: $(VENV)/.installed
 # quantization and block pruning, learned ADC steps for a lossy ADC), the
 # trained images from the weights, pool indices, kept tiles, activation
 # scales and ADC steps training used, and their golden accuracy, which
-# must equal training's. Everything lands in $(TR_OUT).
+# must equal training's. Everything lands in $(TR_OUT). Both training
+# stages write checkpoints there (stage1.ckpt, train.ckpt): run the same
+# command again after an interruption and training resumes where it
+# stopped, with the batches and updates of an uninterrupted run; they are
+# removed when the chain ends, so a finished run trains afresh when run again
+# (a resumed stage appends to its log, a fresh one starts it).
 ONNX        ?=
 WEIGHTS     ?=
 MODEL       ?=
@@ -351,6 +356,7 @@ train: $(TRAIN_VENV)/.installed
 	@[ -z "$(TRAIN_POOL)" ] || [ -z "$(findstring --pool,$(HW))" ] || { echo "make train: TRAIN_POOL=1 trains the pool compress builds; drop --pool from HW"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
+	for s in stage1 train; do [ -f $$O/$$s.ckpt ] || rm -f $$O/$$s.log; done; \
 	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) --eval $(TEST) --out $$O/pt --force \
 		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
 	$(CIMPOOL) run --images $$O/pt --data $(TEST) | tee $$O/pt.log; \
@@ -364,7 +370,7 @@ train: $(TRAIN_VENV)/.installed
 		TPOOL1=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/stage1-pool.npy"); \
 		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
-			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json $$TPOOL1 | tee $$O/stage1.log; \
+			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 | tee -a $$O/stage1.log; \
 		[ -z "$$TPOOL1" ] || { POOL="--pool $$O/stage1-pool.npy"; CPOOL="$$POOL"; }; \
 		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
@@ -376,13 +382,14 @@ train: $(TRAIN_VENV)/.installed
 	TPOOL=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/pool.npy"); \
 	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) $$TPOOL \
-		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json | tee $$O/train.log; \
+		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt | tee -a $$O/train.log; \
 	[ -z "$$TPOOL" ] || CPOOL="--pool $$O/pool.npy"; \
 	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \
 		| grep -v "^|" | grep -v "^$$" > $$O/images-compress.log; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \
-	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images
+	$(TRAIN_PY) tools/adc_train.py same --report $$O/train.json --golden $$O/golden.json --images $$O/images; \
+	rm -f $$O/stage1.ckpt $$O/train.ckpt
 
 # Training speed: images per second of one training step of the float
 # network alone, of the float stage against the hardware and of the

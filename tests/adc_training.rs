@@ -792,3 +792,136 @@ fn the_projections_rounding_is_rusts() {
         .collect();
     assert_eq!(got.trim(), want.join(" "));
 }
+
+/// `make train` resumes from its checkpoints: a run against the pool (3-bit
+/// ADC, learned steps, the pool's signs trained too) stopped twice, mid
+/// epoch and in the next epoch, and resumed ends on exactly the weights,
+/// ADC shifts and pool of a run never stopped; a checkpoint of another run
+/// (another learning rate) is refused in one line, exit 2.
+#[test]
+fn interrupted_hardware_training_resumes_to_the_same_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let (pt, export) = (d("pt"), d("engine.npz"));
+    let (model, config, calib) = (digits("model.toml"), digits("hw.toml"), digits("calib.npz"));
+    ok(
+        cimpool(&[
+            "compress",
+            "--weights",
+            &digits("mlp.npz"),
+            "--model",
+            &model,
+            "--config",
+            &config,
+            "--calib",
+            &calib,
+            "--keep",
+            "0.5",
+            "--set",
+            "adc_bits=3",
+            "--set",
+            "pool=16",
+            "--out",
+            &pt,
+        ]),
+        "compress",
+    );
+    ok(
+        cimpool(&["export", "--images", &pt, "--out", &export]),
+        "export",
+    );
+    let (weights, train, test, pool) = (
+        digits("mlp.npz"),
+        digits("train.npz"),
+        digits("test.npz"),
+        format!("{pt}/pool.npy"),
+    );
+    let run = |name: &str, extra: &[&str]| -> Output {
+        let (out, shifts, pool_out, ckpt) = (
+            d(&format!("{name}.npz")),
+            d(&format!("{name}.json")),
+            d(&format!("{name}-pool.npy")),
+            d(&format!("{name}.ckpt")),
+        );
+        let args = [
+            &[
+                "adc_train.py",
+                "train",
+                "--images",
+                &pt,
+                "--export",
+                &export,
+                "--weights",
+                &weights,
+                "--pool",
+                &pool,
+                "--keep",
+                "0.5",
+                "--train",
+                &train,
+                "--data",
+                &test,
+                "--epochs",
+                "2",
+                "--batch",
+                "64",
+                "--train-pool",
+                "--pool-lr",
+                "1e-2",
+                "--refine-shifts",
+                "0",
+                "--out",
+                &out,
+                "--shifts",
+                &shifts,
+                "--pool-out",
+                &pool_out,
+                "--checkpoint",
+                &ckpt,
+            ][..],
+            extra,
+        ]
+        .concat();
+        Command::new(python())
+            .args(&args)
+            .current_dir(root().join("tools"))
+            .output()
+            .expect("python runs")
+    };
+    let log = |out: Output, what: &str| ok(out, what);
+    log(run("whole", &[]), "the whole run");
+    let first = log(run("parts", &["--stop-after", "5"]), "the first part");
+    assert!(
+        first.contains("stopped after 5 steps (epoch 1, step 5)"),
+        "{first}"
+    );
+    let second = log(run("parts", &["--stop-after", "20"]), "the second part");
+    assert!(
+        second.contains("resuming") && second.contains("stopped after 20 steps (epoch 2,"),
+        "{second}"
+    );
+    assert!(!Path::new(&d("parts.npz")).exists());
+    log(run("parts", &[]), "the last part");
+    let read = |name: &str| cimpool::network::tensors::read_tensors(Path::new(&d(name))).unwrap();
+    let (whole, parts) = (read("whole.npz"), read("parts.npz"));
+    assert!(!whole.is_empty());
+    assert_eq!(whole, parts, "the resumed run's weights differ");
+    for f in ["whole.json", "whole-pool.npy"] {
+        let other = f.replace("whole", "parts");
+        assert_eq!(
+            std::fs::read(d(f)).unwrap(),
+            std::fs::read(d(&other)).unwrap(),
+            "{f} vs {other}"
+        );
+    }
+    // The same checkpoint for a run with another learning rate: refused.
+    std::fs::copy(d("parts.ckpt"), d("other.ckpt")).unwrap();
+    let out = run("other", &["--lr", "1e-2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a checkpoint of another run (it differs in lr)")
+            && err.trim().lines().count() == 1,
+        "{err}"
+    );
+}

@@ -62,6 +62,7 @@ jax.config.update("jax_enable_x64", True)
 import jax.numpy as jnp  # noqa: E402
 import optax  # noqa: E402
 
+from checkpoint import EVERY as CHECKPOINT_EVERY, Checkpoint, digest, to_device, to_host  # noqa: E402
 from projection import DenseProjection, pool_parts  # noqa: E402
 
 sg = jax.lax.stop_gradient
@@ -847,26 +848,57 @@ def train(args, manifest, hw):
         return
 
     rng = np.random.default_rng(args.seed)
-    for epoch in range(args.epochs):
-        t0, total = time.time(), 0.0
+    nb = len(y_train) // args.batch
+    # --checkpoint: what the run depends on, so that a resumed run repeats
+    # an uninterrupted one bit for bit (tools/checkpoint.py).
+    run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init")}
+    run.update({"samples": len(y_train), **{f: digest(getattr(args, f)) for f in ("weights", "pool", "export", "train")}})
+    ck = Checkpoint(args.checkpoint, run)
+    first_epoch, first_step, total = 0, 0, 0.0
+    saved = ck.load()
+    if saved:
+        state, opt_state = to_device(saved["state"]), to_device(saved["opt_state"])
+        first_epoch, first_step, total = saved["epoch"], saved["step"], saved["total"]
+        rng.bit_generator.state = saved["rng"]
+        print(f"resuming {args.checkpoint}: epoch {first_epoch + 1}/{args.epochs}, step {first_step}/{nb}", flush=True)
+
+    def write_checkpoint(epoch, at, rng_state, total):
+        ck.save({"state": to_host(state), "opt_state": to_host(opt_state), "epoch": epoch, "step": at, "rng": rng_state, "total": total})
+
+    done_here, t_run = 0, time.time()
+    for epoch in range(first_epoch, args.epochs):
+        t0 = time.time()
         shown = t0
+        rng_state = rng.bit_generator.state
         order = rng.permutation(len(y_train))
-        nb = len(y_train) // args.batch
-        for i in range(nb):
+        start = first_step if epoch == first_epoch else 0
+        if epoch != first_epoch or start == 0:
+            total = 0.0
+        for i in range(start, nb):
             idx = order[i * args.batch : (i + 1) * args.batch]
             state, opt_state, l = hardware_step(step, state, opt_state, x_train[idx], y_train[idx])
             total += float(l)
+            done_here += 1
+            if (i + 1) % CHECKPOINT_EVERY == 0 and i + 1 < nb:
+                write_checkpoint(epoch, i + 1, rng_state, total)
+            if args.stop_after is not None and done_here >= args.stop_after:
+                write_checkpoint(epoch, i + 1, rng_state, total)
+                print(f"stopped after {done_here} steps (epoch {epoch + 1}, step {i + 1}), as asked (--stop-after)", flush=True)
+                return
             if time.time() - shown >= args.progress and i + 1 < nb:
-                # Long epochs (the residual CNN's) say how far they are.
-                per = (time.time() - t0) / (i + 1)
-                print(f"  epoch {epoch + 1}: step {i + 1}/{nb}, loss {total / (i + 1):.4f}, {per:.2f} s/step, about {per * (nb - i - 1) / 60:.0f} min left", flush=True)
+                # Long epochs (the residual CNNs') say how far they are.
+                rate = done_here * args.batch / (time.time() - t_run)
+                left = ((args.epochs - epoch) * nb - i - 1) * args.batch / rate
+                print(f"  epoch {epoch + 1}/{args.epochs}: step {i + 1}/{nb}, loss {total / (i + 1):.4f}, {rate:.0f} samples/s, about {left / 60:.0f} min left in all", flush=True)
                 shown = time.time()
         learned = [int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine]
         took = time.time() - t0
-        left = (args.epochs - epoch - 1) * took
+        rate = done_here * args.batch / (time.time() - t_run)
+        left = (args.epochs - epoch - 1) * nb * args.batch / rate
         eta = f"; about {left / 60:.0f} min left" if left >= 60 else ""
         flipped = f", {int((pool_signs(state['p']) != start_pool).sum())} pool bits flipped" if train_pool else ""
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {nb * args.batch / took:.0f} samples/s{eta})", flush=True)
+        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {rate:.0f} samples/s{eta})", flush=True)
+        write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
 
     w = {k: np.asarray(v) for k, v in state["w"].items()}
     if train_pool:
@@ -1105,6 +1137,8 @@ def main():
     ap.add_argument("--train-samples", type=int, help="train (and refine) on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--checkpoint", help=f"train: write a checkpoint here every {CHECKPOINT_EVERY} steps and at each epoch's end, and resume from it if it exists (a checkpoint of another run is refused)")
+    ap.add_argument("--stop-after", type=int, help="train: stop after this many steps with a checkpoint written, as an interruption would (tests)")
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
     ap.add_argument("--shifts", help="train: learned ADC shifts per layer (JSON, for cimpool compress --adc-shifts)")
     ap.add_argument("--choices", help="train, pool engine: the pool indices and kept error tiles of the trained weights (.npz, for cimpool compress --choices)")
@@ -1120,6 +1154,8 @@ def main():
     if args.refine_shifts < (1 if args.command == "refine" else 0):
         zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
         fail(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
+    if args.stop_after is not None and (args.command != "train" or not args.checkpoint or args.stop_after < 1):
+        fail(f"--stop-after {args.stop_after}: allowed 1 or more, with train --checkpoint (the run stops as an interruption would, to be resumed)")
     if args.command in ("check", "train", "bench") and not args.data:
         fail(f"{args.command} needs --data")
     if args.command == "check":

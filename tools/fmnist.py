@@ -42,7 +42,6 @@ block pruning, with the settings read from that run.
 import argparse
 import gzip
 import json
-import pickle
 import re
 import struct
 import sys
@@ -54,10 +53,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from checkpoint import EVERY as CHECKPOINT_EVERY, Checkpoint, to_device, to_host
+
 DATA = Path("/usr/share/datasets/fashion-mnist")
 EPS = 1e-5  # PyTorch's BatchNorm default, which cimpool folds with
 MOMENTUM = 0.1
-CHECKPOINT_EVERY = 50  # steps between checkpoints (about a minute of ResNet-20 on 2 cores)
 
 
 def read_idx(path):
@@ -301,7 +301,7 @@ def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None
     """Adam with cosine decay over `epochs`. With `checkpoint` (a path),
     everything the run depends on (weights, BatchNorm statistics, the
     optimizer, the epoch, the step, the shuffling generator as the epoch
-    began) is written there atomically every CHECKPOINT_EVERY steps and at
+    began) is written there atomically every checkpoint.EVERY steps (tools/checkpoint.py) and at
     each epoch's end, and a later call with the same arguments resumes from
     it: the order of batches and every update are the ones an uninterrupted
     run makes. `stop_after` steps (this call's) ends early, as an
@@ -322,25 +322,17 @@ def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None
         return optax.apply_updates(p, updates), s2, o, l
 
     rng = np.random.default_rng(seed)
-    run = {"net": type(net).__name__, "samples": len(y), "epochs": epochs, "lr": lr, "batch": batch, "seed": seed, "train_mode": train_mode}
+    ck = Checkpoint(checkpoint, {"net": type(net).__name__, "samples": len(y), "epochs": epochs, "lr": lr, "batch": batch, "seed": seed, "train_mode": train_mode})
     first_epoch, first_step, total = 0, 0, 0.0
-    if checkpoint and Path(checkpoint).exists():
-        with open(checkpoint, "rb") as f:
-            ck = pickle.load(f)
-        if ck["run"] != run:
-            print(f"{checkpoint}: a checkpoint of another run ({ck['run']}), not of this one ({run}): remove it or give another path", file=sys.stderr)
-            sys.exit(2)
-        params, state, opt_state = (jax.tree_util.tree_map(jnp.asarray, ck[k]) for k in ("params", "state", "opt_state"))
-        first_epoch, first_step, total = ck["epoch"], ck["step"], ck["total"]
-        rng.bit_generator.state = ck["rng"]
+    saved = ck.load()
+    if saved:
+        params, state, opt_state = (to_device(saved[k]) for k in ("params", "state", "opt_state"))
+        first_epoch, first_step, total = saved["epoch"], saved["step"], saved["total"]
+        rng.bit_generator.state = saved["rng"]
         print(f"resuming {checkpoint}: epoch {first_epoch + 1}/{epochs}, step {first_step}/{per_epoch}", flush=True)
 
     def write_checkpoint(epoch, at, rng_state, total):
-        tmp = Path(f"{checkpoint}.tmp")
-        with open(tmp, "wb") as f:
-            pickle.dump({"run": run, "params": jax.device_get(params), "state": jax.device_get(state), "opt_state": jax.device_get(opt_state),
-                         "epoch": epoch, "step": at, "rng": rng_state, "total": total}, f)
-        tmp.replace(checkpoint)
+        ck.save({"params": to_host(params), "state": to_host(state), "opt_state": to_host(opt_state), "epoch": epoch, "step": at, "rng": rng_state, "total": total})
 
     done_here, t_run = 0, time.time()
     for epoch in range(first_epoch, epochs):
@@ -355,7 +347,7 @@ def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None
             params, state, opt_state, l = step(params, state, opt_state, x[idx], y[idx])
             total += float(l)
             done_here += 1
-            if checkpoint and (i + 1) % CHECKPOINT_EVERY == 0 and i + 1 < per_epoch:
+            if (i + 1) % CHECKPOINT_EVERY == 0 and i + 1 < per_epoch:
                 write_checkpoint(epoch, i + 1, rng_state, total)
             if time.time() - t_print >= 30:
                 t_print = time.time()
@@ -363,13 +355,11 @@ def fit(net, params, state, x, y, epochs, lr, batch, seed, train_mode, proj=None
                 left = (steps - epoch * per_epoch - i - 1) * batch / rate
                 print(f"  epoch {epoch + 1}/{epochs} step {i + 1}/{per_epoch}: loss {total / (i + 1):.4f}, {rate:.0f} images/s, ETA {left / 60:.0f} min", flush=True)
             if stop_after is not None and done_here >= stop_after:
-                if checkpoint:
-                    write_checkpoint(epoch, i + 1, rng_state, total)
+                write_checkpoint(epoch, i + 1, rng_state, total)
                 print(f"stopped after {done_here} steps (epoch {epoch + 1}, step {i + 1})", flush=True)
                 return None
         print(f"epoch {epoch + 1}/{epochs}: loss {total / per_epoch:.4f} ({time.time() - t0:.0f} s)", flush=True)
-        if checkpoint:
-            write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
+        write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
     return params, state
 
 
