@@ -342,6 +342,9 @@ BATCH       ?= 64
 # TRAIN_SEED: the training order's seed (both stages).
 TRAIN_SEED  ?= 0
 TRAIN_FLAGS ?=
+# CLIP=1: the first compression clips each layer's outlying weights
+# (compress --clip-weights) and training starts from the clipped network.
+CLIP        ?=
 # TRAIN_POOL=1 (pool engine): learn the pool's signs too (adc_train.py
 # --train-pool); the trained images use the trained pool ($(TR_OUT)/pool.npy).
 TRAIN_POOL  ?=
@@ -357,7 +360,7 @@ train: $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
 	for s in stage1 train; do [ -f $$O/$$s.ckpt ] || rm -f $$O/$$s.log; done; \
-	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) --eval $(TEST) --out $$O/pt --force \
+	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) $(if $(CLIP),--clip-weights) --eval $(TEST) --out $$O/pt --force \
 		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
 	$(CIMPOOL) run --images $$O/pt --data $(TEST) | tee $$O/pt.log; \
 	DENSE=$$(grep -c '^engine = "dense"' $$O/pt/cim_config.toml || true); \

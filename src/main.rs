@@ -318,6 +318,7 @@ fn compress(args: &CompressArgs) -> Result<()> {
         calibration,
         morph: args.morph.then_some(args.morph_budget),
         write_folded: args.write_folded,
+        clip_weights: args.clip_weights,
         adc: match (&args.adc_shifts, args.fixed_adc_step) {
             (Some(p), _) => AdcSteps::File(p.clone()),
             (None, true) => AdcSteps::Generation,

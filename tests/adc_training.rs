@@ -925,3 +925,125 @@ fn interrupted_hardware_training_resumes_to_the_same_weights() {
         "{err}"
     );
 }
+
+/// `compress --clip-weights` on scikit-learn's MLP with its StandardScaler
+/// folded in (first-layer weights up to 19.7 on pixels that are almost
+/// never on, median 0.04): the dense engine's 4-bit step is then set by
+/// the live weights and post-training accuracy goes from chance to float's;
+/// `--write-folded` writes the clipped weights and the trainer's projection
+/// rebuilds the images from them; with `--scales-from` or `--morph` it is
+/// refused in one line.
+#[test]
+fn clipping_outlying_weights_saves_a_folded_scaler() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let (onnx, hw, calib, test) = (
+        sklearn_mlp(),
+        digits("hw.toml"),
+        digits("calib.npz"),
+        digits("test.npz"),
+    );
+    let base = [
+        "compress", "--onnx", &onnx, "--config", &hw, "--set", "pool=8", "--engine", "dense",
+        "--w-bits", "4", "--calib", &calib,
+    ];
+    let golden = |dir: &str| -> f64 {
+        accuracy(&ok(
+            cimpool(&["run", "--images", dir, "--data", &test]),
+            "run",
+        ))
+        .parse()
+        .unwrap()
+    };
+    let (plain, clipped) = (d("plain"), d("clipped"));
+    ok(
+        cimpool(&[&base[..], &["--out", &plain]].concat()),
+        "compress",
+    );
+    let log = ok(
+        cimpool(
+            &[
+                &base[..],
+                &["--clip-weights", "--write-folded", "--out", &clipped],
+            ]
+            .concat(),
+        ),
+        "compress --clip-weights",
+    );
+    let (p, c) = (golden(&plain), golden(&clipped));
+    assert!(
+        p < 20.0 && c > 95.0,
+        "4-bit dense: {p}% as given, {c}% clipped"
+    );
+    // The first layer's clip, as the note gives it, bounds the written weights.
+    let note = log
+        .lines()
+        .find(|l| l.starts_with("clip-weights: layer `MatMul` clipped at "))
+        .unwrap_or_else(|| panic!("no clip note: {log}"));
+    let clip: f32 = note["clip-weights: layer `MatMul` clipped at ".len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let folded =
+        cimpool::network::tensors::read_tensors(Path::new(&format!("{clipped}/folded.npz")))
+            .unwrap();
+    let w = &folded["MatMul.weight"].data;
+    let max = w.iter().fold(0f32, |m, v| m.max(v.abs()));
+    assert!(
+        (max - clip).abs() <= 5.1e-5,
+        "max |w| {max}, clip {clip} (the note gives 4 decimals)"
+    );
+    // The trainer starts from the clipped network: its projection rebuilds
+    // the images' integers.
+    let export = d("engine.npz");
+    ok(
+        cimpool(&["export", "--images", &clipped, "--out", &export]),
+        "export",
+    );
+    let (folded_w, train) = (format!("{clipped}/folded.npz"), digits("train.npz"));
+    let (o, s) = (d("t.npz"), d("t.json"));
+    let log = adc_train(&[
+        "train",
+        "--images",
+        &clipped,
+        "--export",
+        &export,
+        "--weights",
+        &folded_w,
+        "--train",
+        &train,
+        "--data",
+        &test,
+        "--epochs",
+        "0",
+        "--keep",
+        "1.0",
+        "--out",
+        &o,
+        "--shifts",
+        &s,
+    ]);
+    assert!(
+        log.contains("rebuild the images' integers exactly"),
+        "{log}"
+    );
+    for (extra, what) in [
+        (&["--scales-from", clipped.as_str()][..], "--scales-from"),
+        (&["--morph"][..], "--morph"),
+    ] {
+        let out = cimpool(&[&base[..], extra, &["--clip-weights", "--out", &d("x")]].concat());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {err}");
+        // The import's notes come first; the refusal is one line.
+        let refusals: Vec<&str> = err
+            .lines()
+            .filter(|l| l.contains("--clip-weights"))
+            .collect();
+        assert!(
+            refusals.len() == 1 && refusals[0].contains(what) && !out.status.success(),
+            "{what}: {err}"
+        );
+    }
+}

@@ -418,6 +418,13 @@ pub struct CompressArgs {
     /// weights, such as tools/adc_train.py).
     #[arg(long, conflicts_with = "morph")]
     pub write_folded: bool,
+    /// Clip each engine layer's outlying weights before compressing, at the
+    /// clip that least disturbs its outputs on the calibration inputs (for
+    /// networks with a few huge weights on inputs that are almost never
+    /// on, such as a folded StandardScaler's; docs/COMPRESSION.md). The
+    /// clipped network is what --write-folded writes.
+    #[arg(long)]
+    pub clip_weights: bool,
     /// Take every node's activation scale from an earlier compress run's
     /// images (the same network) instead of calibrating: for weights trained
     /// against those scales (tools/adc_train.py).

@@ -17,6 +17,7 @@ pub mod report;
 pub mod residual;
 pub mod scales;
 pub mod utilization;
+pub mod weight_clip;
 
 use crate::config::{Config, Derived};
 use crate::golden::{bit, bits_from_fn, Bits};

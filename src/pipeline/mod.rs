@@ -76,6 +76,9 @@ pub struct CompressJob {
     /// Also write the network as compressed, BatchNorm folded (folded.toml,
     /// folded.npz).
     pub write_folded: bool,
+    /// Clip every engine layer's outlying weights first
+    /// (`compress::weight_clip`), on the calibration inputs.
+    pub clip_weights: bool,
     pub adc: AdcSteps,
     /// Labelled data to report float, compressed and golden accuracy on.
     pub eval: Option<PathBuf>,
@@ -110,6 +113,17 @@ impl CompressJob {
             return Err(Error::Usage(
                 "--choices pins the pool engine's indices into a given pool: it needs --pool (the pool the choices index) and the pool engine".into(),
             ));
+        }
+        if self.clip_weights && self.morph.is_some() {
+            return Err(Error::Usage(
+                "--clip-weights and --morph: morphing writes its network before clipping; clip the morphed network in a second compress (--weights DIR/morphed.npz --model DIR/morphed.toml --clip-weights)".into(),
+            ));
+        }
+        if self.clip_weights && (self.options.scales.is_some() || self.options.choices.is_some()) {
+            return Err(Error::Usage(format!(
+                "--clip-weights clips the weights of a first compression; with {} the weights are training's and compress as they are: drop --clip-weights",
+                if self.options.scales.is_some() { "--scales-from" } else { "--choices" }
+            )));
         }
         if self.options.sparsity != 0.0 && !self.config.is_dense() {
             return Err(Error::Usage(
@@ -152,6 +166,28 @@ impl CompressJob {
         if let Some(budget) = self.morph {
             (net, desc) = self.morph(&net, &loaded.description, budget, dir, progress)?;
         }
+        // The float reference of --eval: the network as given (morphed).
+        let given = net.clone();
+        if self.clip_weights {
+            let calibration = self.calibration.as_deref().unwrap_or(&[]);
+            let clips;
+            (net, clips) = compress::weight_clip::clip_network(&self.config, &net, calibration);
+            for c in &clips {
+                if c.clip < c.max {
+                    progress.note(&format!(
+                        "clip-weights: layer `{}` clipped at {:.4} (max |w| {:.4}, {} weights above)",
+                        c.layer, c.clip, c.max, c.clipped
+                    ));
+                }
+            }
+            let unclipped = clips.iter().filter(|c| c.clip >= c.max).count();
+            if unclipped > 0 {
+                progress.note(&format!(
+                    "clip-weights: {unclipped} of {} layers keep their full range",
+                    clips.len()
+                ));
+            }
+        }
         let mut written = vec![];
         if self.write_folded {
             let (folded, tensors) = net.folded(&desc);
@@ -193,7 +229,7 @@ impl CompressJob {
             progress.note(line);
         }
         let accuracy = match &eval {
-            Some((data, path)) => Some(self.accuracy(&net, &c, data, path, dir, progress)?),
+            Some((data, path)) => Some(self.accuracy(&given, &c, data, path, dir, progress)?),
             None => None,
         };
         images::write_report(dir, &c.report(&self.options, accuracy.as_ref()))?;

@@ -231,6 +231,7 @@ fn estimate_point(
             calibration: Some(tensors::read_dataset(&job.calib, false)?.x),
             morph: None,
             write_folded: false,
+            clip_weights: false,
             adc: pipeline::AdcSteps::Calibrate {
                 bias_correction: false,
             },
