@@ -277,7 +277,8 @@ fn compress(args: &CompressArgs) -> Result<()> {
             input_scale: args.input_scale,
         },
     };
-    let loaded = source::load(&src)?;
+    let mut loaded = source::load(&src)?;
+    loaded.place_on_host(&args.host_layers)?;
     if let Some(warning) = loaded.unused_warning() {
         eprintln!("{warning}");
     }

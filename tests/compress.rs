@@ -655,3 +655,70 @@ fn adc_bias_correction_lowers_the_error_it_targets() {
     let out = run::golden(&imgs, &test.x, |_, _| {}).unwrap();
     assert_eq!(out.len(), test.x.len());
 }
+
+/// `compress --host-layers fc1,fc3`: those layers run on the host with
+/// 8-bit weights exactly as `uncompressed = true` in the description makes
+/// them (the same images, byte for byte), their bits count in bits per
+/// weight, `--write-folded` keeps the placement; an unknown layer is
+/// refused in one line that lists the layers, exit 2.
+#[test]
+fn host_layers_flag_places_layers_as_the_description_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |model: &Path, extra: &[&str], out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cimpool"))
+            .args(["compress", "--weights"])
+            .arg(fixture("mlp.npz"))
+            .arg("--model")
+            .arg(model)
+            .arg("--config")
+            .arg(fixture("hw.toml"))
+            .arg("--calib")
+            .arg(fixture("calib.npz"))
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let marked = dir.path().join("marked.toml");
+    let text = std::fs::read_to_string(fixture("model.toml")).unwrap();
+    let text = text
+        .replace("name = \"fc1\"", "name = \"fc1\"\nuncompressed = true")
+        .replace("name = \"fc3\"", "name = \"fc3\"\nuncompressed = true");
+    assert_eq!(text.matches("uncompressed = true").count(), 2, "{text}");
+    std::fs::write(&marked, text).unwrap();
+    let (by_flag, by_desc) = (dir.path().join("flag"), dir.path().join("desc"));
+    let out = run(
+        &fixture("model.toml"),
+        &["--host-layers", "fc1,fc3", "--write-folded"],
+        &by_flag,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stdout);
+    assert!(log.contains("uncompressed layers"), "{log}");
+    assert!(run(&marked, &[], &by_desc).status.success());
+    for f in ["fc1.npy", "fc2.hex", "fc3.npy", "pool.npy", "manifest.json"] {
+        assert_eq!(
+            std::fs::read(by_flag.join(f)).unwrap(),
+            std::fs::read(by_desc.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    let folded = std::fs::read_to_string(by_flag.join("folded.toml")).unwrap();
+    assert_eq!(folded.matches("uncompressed = true").count(), 2, "{folded}");
+    let out = run(
+        &fixture("model.toml"),
+        &["--host-layers", "fc9"],
+        &dir.path().join("bad"),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("`fc9`") && err.contains("fc1, fc2, fc3"),
+        "{err}"
+    );
+}

@@ -425,6 +425,12 @@ pub struct CompressArgs {
     /// clipped network is what --write-folded writes.
     #[arg(long)]
     pub clip_weights: bool,
+    /// Run these conv / fc layers on the host with 8-bit weights instead of
+    /// the engine (as `uncompressed = true` in a model description; e.g. the
+    /// first and last layers at higher precision). Their 8 bits per weight
+    /// count in bits per weight; --write-folded keeps the placement.
+    #[arg(long, value_name = "LAYER,...", value_delimiter = ',')]
+    pub host_layers: Vec<String>,
     /// Take every node's activation scale from an earlier compress run's
     /// images (the same network) instead of calibrating: for weights trained
     /// against those scales (tools/adc_train.py).

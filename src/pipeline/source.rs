@@ -67,6 +67,40 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// Runs the named engine layers on the host with 8-bit weights
+    /// (`uncompressed`, docs/SPEC.md section 4), as if the description said
+    /// so: `compress --host-layers` (the first and last layers at higher
+    /// precision). A name that is no conv or fc node is refused, listing
+    /// the layers.
+    pub fn place_on_host(&mut self, names: &[String]) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        let layers: Vec<String> = self
+            .description
+            .nodes()
+            .iter()
+            .filter(|n| matches!(n.op, OpKind::Conv | OpKind::Fc))
+            .map(|n| n.name.clone())
+            .collect();
+        for name in names {
+            if !layers.contains(name) {
+                return Err(Error::Usage(format!(
+                    "--host-layers: no conv or fc layer `{name}` in the network; its layers: {}",
+                    layers.join(", ")
+                )));
+            }
+        }
+        let d = &mut self.description;
+        for n in d.layer.iter_mut().chain(d.node.iter_mut()) {
+            if names.contains(&n.name) {
+                n.uncompressed = true;
+            }
+        }
+        self.network = self.description.network(&self.tensors)?;
+        Ok(())
+    }
+
     /// The warning for unused tensors, if any: a description that leaves
     /// out a layer would otherwise compress the rest silently.
     pub fn unused_warning(&self) -> Option<String> {
