@@ -699,3 +699,58 @@ fn timed_engine_is_report_timing_of_the_same_periphery() {
     );
     assert!(text.contains(&want), "{want} not in {text}");
 }
+
+/// `estimate --host-layers` from shapes predicts the bits per weight and
+/// stored bits `compress --host-layers` reports for the same placement
+/// (the digits MLP, fc1 and fc3 on the host), more than with every layer
+/// on the engine.
+#[test]
+fn host_layers_from_shapes_predict_what_compress_stores() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("images").display().to_string();
+    let (weights, model, hw, calib) = (
+        digits("mlp.npz"),
+        digits("model.toml"),
+        digits("hw.toml"),
+        digits("calib.npz"),
+    );
+    succeed(&[
+        "compress",
+        "--weights",
+        &weights,
+        "--model",
+        &model,
+        "--config",
+        &hw,
+        "--calib",
+        &calib,
+        "--keep",
+        "1",
+        "--host-layers",
+        "fc1,fc3",
+        "--out",
+        &out_dir,
+    ]);
+    let report: Value = serde_json::from_str(
+        &std::fs::read_to_string(Path::new(&out_dir).join("report.json")).unwrap(),
+    )
+    .unwrap();
+    let shapes = |extra: &[&str], name: &str| {
+        let args = [
+            &["--model", &model, "--weights", &weights, "--config", &hw][..],
+            extra,
+        ]
+        .concat();
+        estimate_json(&args, &tmp.path().join(name))["entries"][0]["bits_per_weight"]
+            .as_f64()
+            .unwrap()
+    };
+    let placed = shapes(&["--host-layers", "fc1,fc3"], "placed.json");
+    let all_engine = shapes(&[], "engine.json");
+    let compressed = report["bits_per_weight"]["total"].as_f64().unwrap();
+    assert!(
+        (placed - compressed).abs() < 1e-9,
+        "{placed} vs {compressed}"
+    );
+    assert!(placed > all_engine + 1.0, "{placed} vs {all_engine}");
+}

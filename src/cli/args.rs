@@ -189,6 +189,15 @@ pub struct EstimateArgs {
     /// Dense engine, from shapes: share of phase blocks pruned (as `compress --sparsity`).
     #[arg(long, default_value_t = 0.0)]
     pub sparsity: f64,
+    /// From shapes: run these conv / fc layers on the host with 8-bit
+    /// weights (as `compress --host-layers`).
+    #[arg(
+        long,
+        value_name = "LAYER,...",
+        value_delimiter = ',',
+        conflicts_with = "images"
+    )]
+    pub host_layers: Vec<String>,
     /// Images per batch in the batched schedule (one engine, each tile
     /// loaded once per batch; its partial sums in an on-chip buffer).
     #[arg(long, value_name = "N", default_value_t = 1)]

@@ -32,6 +32,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<()> {
             overrides: super::parse_sets(&args.set)?,
             keep: args.keep,
             sparsity: args.sparsity,
+            host_layers: args.host_layers.clone(),
         }
     };
     if args.sensitivity {

@@ -45,6 +45,8 @@ pub enum Workloads {
         overrides: Vec<(String, String)>,
         keep: f64,
         sparsity: f64,
+        /// Layers run on the host with 8-bit weights (`--host-layers`).
+        host_layers: Vec<String>,
     },
 }
 
@@ -57,6 +59,7 @@ fn load_shapes(
     weights: &Option<PathBuf>,
     keep: f64,
     sparsity: f64,
+    host_layers: &[String],
 ) -> Result<(String, crate::network::model::Network)> {
     if !(keep > 0.0 && keep <= 1.0) {
         return Err(Error::Usage(format!(
@@ -68,11 +71,12 @@ fn load_shapes(
             "--sparsity {sparsity} is invalid: it must be in [0, 1)"
         )));
     }
-    let loaded = source::shapes_only(
+    let mut loaded = source::shapes_only(
         onnx.as_deref().map(|p| (p, onnx_output.as_deref())),
         description.as_ref(),
         weights.as_deref(),
     )?;
+    loaded.place_on_host(host_layers)?;
     let name = match (description, onnx) {
         (Some(source::Description::Builtin(n)), _) => n.clone(),
         (Some(source::Description::File(p)), _) | (None, Some(p)) => p.display().to_string(),
@@ -123,9 +127,17 @@ pub fn run(
             overrides,
             keep,
             sparsity,
+            host_layers,
         } => {
-            let (name, network) =
-                load_shapes(onnx, onnx_output, description, weights, *keep, *sparsity)?;
+            let (name, network) = load_shapes(
+                onnx,
+                onnx_output,
+                description,
+                weights,
+                *keep,
+                *sparsity,
+                host_layers,
+            )?;
             let files: Vec<Option<&Path>> = if configs.is_empty() {
                 vec![None]
             } else {
@@ -181,6 +193,7 @@ pub fn sensitivity(
         overrides,
         keep,
         sparsity,
+        host_layers,
     } = what
     else {
         return Err(Error::Usage(
@@ -211,7 +224,15 @@ pub fn sensitivity(
             (Some(configs[1].as_path()), Vec::new()),
         ],
     };
-    let (name, network) = load_shapes(onnx, onnx_output, description, weights, *keep, *sparsity)?;
+    let (name, network) = load_shapes(
+        onnx,
+        onnx_output,
+        description,
+        weights,
+        *keep,
+        *sparsity,
+        host_layers,
+    )?;
     let build = |extra: &[(String, String)]| -> Result<Vec<Config>> {
         pair.iter()
             .map(|(file, own)| {
