@@ -1047,3 +1047,89 @@ fn clipping_outlying_weights_saves_a_folded_scaler() {
         );
     }
 }
+
+/// `--distill`: training against the float network's soft targets (the
+/// digits MLP on the pool engine with a 3-bit ADC) compresses to what
+/// training computed; a teacher that is another network is refused in one
+/// line, exit 2, before training.
+#[test]
+fn distillation_trains_and_compresses_to_what_training_computed() {
+    let (w, m, hw) = (digits("mlp.npz"), digits("model.toml"), digits("hw.toml"));
+    let log = chain(
+        &["--weights", &w, "--model", &m],
+        &["--config", &hw, "--set", "adc_bits=3"],
+        "0.5",
+        &["--epochs", "2", "--distill", "0.7", "--distill-temp", "2"],
+    );
+    assert!(
+        log.contains("distillation: soft targets of") && log.contains("temperature 2, weight 0.7"),
+        "{log}"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let (pt, export) = (d("pt"), d("engine.npz"));
+    let calib = digits("calib.npz");
+    ok(
+        cimpool(&[
+            "compress",
+            "--weights",
+            &w,
+            "--model",
+            &m,
+            "--config",
+            &hw,
+            "--calib",
+            &calib,
+            "--out",
+            &pt,
+        ]),
+        "compress",
+    );
+    ok(
+        cimpool(&["export", "--images", &pt, "--out", &export]),
+        "export",
+    );
+    let (pool, train, test, cnn) = (
+        format!("{pt}/pool.npy"),
+        digits("train.npz"),
+        digits("test.npz"),
+        digits("cnn.npz"),
+    );
+    let (o, s) = (d("o.npz"), d("s.json"));
+    let out = Command::new(python())
+        .args([
+            "adc_train.py",
+            "train",
+            "--images",
+            &pt,
+            "--export",
+            &export,
+            "--weights",
+            &w,
+            "--pool",
+            &pool,
+            "--train",
+            &train,
+            "--data",
+            &test,
+            "--epochs",
+            "1",
+            "--out",
+            &o,
+            "--shifts",
+            &s,
+            "--distill",
+            "0.5",
+            "--teacher",
+            &cnn,
+        ])
+        .current_dir(root().join("tools"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("--teacher") && err.contains("fc1.weight"),
+        "{err}"
+    );
+}

@@ -709,6 +709,28 @@ def train(args, manifest, hw):
         """The +-1 pool of the latent pool (0 counts as +1)."""
         return np.where(np.asarray(latent) >= 0, 1.0, -1.0).astype(np.float32)
 
+    # --distill: the float network (the teacher's weights, no projection)
+    # gives soft targets; the loss mixes them (Hinton et al. 2015: KL at
+    # temperature T, scaled by T^2) with the labels' cross-entropy.
+    teacher = None
+    if not 0.0 <= args.distill <= 1.0:
+        fail(f"--distill {args.distill}: the soft targets' weight in the loss, allowed 0..1")
+    if not args.distill_temp > 0:
+        fail(f"--distill-temp {args.distill_temp}: allowed > 0")
+    if args.distill > 0:
+        source = args.teacher or args.weights
+        tt = dict(np.load(source))
+        teacher = list(exported)
+        for li in engine:
+            l = manifest["layers"][li]
+            n = l["name"]
+            if f"{n}.weight" not in tt or f"{n}.bias" not in tt:
+                fail(f"--teacher {source}: no `{n}.weight` / `{n}.bias`: give the float network the images were made from, BatchNorm folded (compress --write-folded)")
+            if tt[f"{n}.weight"].size != params[f"{n}.weight"].size:
+                fail(f"--teacher {source}: `{n}.weight` has {tt[f'{n}.weight'].size} values where the network has {params[f'{n}.weight'].size}")
+            teacher[li] = {**exported[li], "eff": torch_to_engine(tt[f"{n}.weight"].astype(np.float32), l), "bias_f": tt[f"{n}.bias"].astype(np.float32)}
+        print(f"distillation: soft targets of {source} at temperature {args.distill_temp:g}, weight {args.distill:g}")
+
     def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True):
         lay = list(layers)
         for li in engine:
@@ -730,7 +752,13 @@ def train(args, manifest, hw):
             logits = forward_float(manifest, lay, xb)
         else:
             logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
-        return optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+        ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
+        if teacher is None:
+            return ce
+        t = args.distill_temp
+        soft = jax.nn.softmax(sg(forward_float(manifest, teacher, xb)) / t)
+        kd = optax.softmax_cross_entropy(logits / t, soft).mean() * t * t
+        return (1.0 - args.distill) * ce + args.distill * kd
 
     # At least one step: with --epochs 0 the weights are only projected.
     total_steps = max(1, args.epochs * (len(y_train) // args.batch))
@@ -851,8 +879,8 @@ def train(args, manifest, hw):
     nb = len(y_train) // args.batch
     # --checkpoint: what the run depends on, so that a resumed run repeats
     # an uninterrupted one bit for bit (tools/checkpoint.py).
-    run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init")}
-    run.update({"samples": len(y_train), **{f: digest(getattr(args, f)) for f in ("weights", "pool", "export", "train")}})
+    run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init", "distill", "distill_temp")}
+    run.update({"samples": len(y_train), **{f: digest(getattr(args, f)) for f in ("weights", "pool", "export", "train", "teacher")}})
     ck = Checkpoint(args.checkpoint, run)
     first_epoch, first_step, total = 0, 0, 0.0
     saved = ck.load()
@@ -1137,6 +1165,9 @@ def main():
     ap.add_argument("--train-samples", type=int, help="train (and refine) on this many training samples (a seeded random subset) instead of all")
     ap.add_argument("--progress", type=float, default=60.0, help="seconds between progress lines within an epoch")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distill", type=float, default=0.0, metavar="A", help="train: knowledge distillation: weight A (0..1) of the float teacher's soft targets in the loss (0: labels only)")
+    ap.add_argument("--distill-temp", type=float, default=4.0, metavar="T", help="train --distill: the softmax temperature of the soft targets")
+    ap.add_argument("--teacher", help="train --distill: the teacher's float weights, BatchNorm folded (default: --weights)")
     ap.add_argument("--checkpoint", help=f"train: write a checkpoint here every {CHECKPOINT_EVERY} steps and at each epoch's end, and resume from it if it exists (a checkpoint of another run is refused)")
     ap.add_argument("--stop-after", type=int, help="train: stop after this many steps with a checkpoint written, as an interruption would (tests)")
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
