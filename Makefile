@@ -346,6 +346,10 @@ TRAIN_FLAGS ?=
 # pt/folded.npz): weight a of its soft targets in the loss (adc_train.py
 # --distill; --distill-temp in TRAIN_FLAGS for the second stage).
 DISTILL     ?=
+# PRUNE_BY_OUTPUT=1: prune by output effect (compress --prune-by-output):
+# the first compression writes the input moments (pt/moments.npz), the
+# later ones and training weigh by them.
+PRUNE_BY_OUTPUT ?=
 # CLIP=1: the first compression clips each layer's outlying weights
 # (compress --clip-weights) and training starts from the clipped network.
 CLIP        ?=
@@ -364,7 +368,7 @@ train: $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
 	for s in stage1 train; do [ -f $$O/$$s.ckpt ] || rm -f $$O/$$s.log; done; \
-	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) $(if $(CLIP),--clip-weights) --eval $(TEST) --out $$O/pt --force \
+	$(CIMPOOL) compress $(TR_SRC) $(TR_HW) --keep $(KEEP) $(if $(MORPH),--morph,--write-folded) $(if $(CLIP),--clip-weights) $(if $(PRUNE_BY_OUTPUT),--prune-by-output) --eval $(TEST) --out $$O/pt --force \
 		| grep -v "^|" | grep -v "^$$" | tee $$O/pt-compress.log; \
 	$(CIMPOOL) run --images $$O/pt --data $(TEST) | tee $$O/pt.log; \
 	DENSE=$$(grep -c '^engine = "dense"' $$O/pt/cim_config.toml || true); \
@@ -380,7 +384,7 @@ train: $(TRAIN_VENV)/.installed
 			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
 			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 $$KD | tee -a $$O/stage1.log; \
 		[ -z "$$TPOOL1" ] || { POOL="--pool $$O/stage1-pool.npy"; CPOOL="$$POOL"; }; \
-		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL --write-folded --out $$O/pt2 --force \
+		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
 		S=$$O/pt2; F=folded; \
 	fi; \
@@ -392,7 +396,7 @@ train: $(TRAIN_VENV)/.installed
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) $$TPOOL \
 		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt $$KD | tee -a $$O/train.log; \
 	[ -z "$$TPOOL" ] || CPOOL="--pool $$O/pool.npy"; \
-	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES \
+	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \
 		| grep -v "^|" | grep -v "^$$" > $$O/images-compress.log; \
 	$(CIMPOOL) run --images $$O/images --data $(TEST) --json $$O/golden.json | tee $$O/golden.log; \

@@ -42,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     let start = Instant::now();
     let c = compress::compress(&config, &net, &calib, &options, |_, _, _| {})?;

@@ -51,6 +51,7 @@ fn compressed_with(
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     (config, c, net)
@@ -411,6 +412,7 @@ fn an_uncompressed_first_layer_runs_on_the_host_with_8_bit_weights() {
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let conv1 = &c.layers[0];

@@ -41,6 +41,7 @@ fn dense_images(extra: &str, sparsity: f64) -> (tempfile::TempDir, images::Image
         sparsity,
         scales: None,
         choices: None,
+        moments: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -114,6 +115,7 @@ fn dense_golden_from_images_equals_integer_matmul() {
             sparsity: 0.5,
             scales: None,
             choices: None,
+            moments: None,
         },
         |_, _, _| {},
     )

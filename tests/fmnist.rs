@@ -148,6 +148,7 @@ fn finetuned_residual_cnn(
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     let c = compress::compress(&config, &net, &calib.x, &options, |_, _, _| {}).unwrap();
     images::write(&c, dir).unwrap();
@@ -355,6 +356,7 @@ fn the_trainers_resnet20_is_cimpools() {
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     let c = compress::compress(&config, &net, &calib.x[..16], &options, |_, _, _| {}).unwrap();
     assert_eq!(c.layers.len(), 22);

@@ -212,6 +212,7 @@ fn compressed(
         sparsity: 0.0,
         scales: None,
         choices: None,
+        moments: None,
     };
     // A small pool: the network has few row-block vectors.
     let mut config = hw();

@@ -417,6 +417,9 @@ class Projector:
         self.dense = DenseProjection(images) if hw.dense else None
         if not hw.dense and self.pool is None:
             sys.exit("the pool engine needs --pool (the pool.npy the images were made with)")
+        # Pruned by output effect: the input moments compress weighed with.
+        report = json.loads((Path(images) / "report.json").read_text())
+        self.moments = dict(np.load(Path(images) / "moments.npz")) if report.get("prune_by_output") else None
 
     def layer(self, li, w, b, base, choices=None):
         """choices: (index, mask) to pin, as the images hold them (the check
@@ -425,15 +428,16 @@ class Projector:
         L = dict(base)
         out, fan_in = w.shape
         width = l["row_blocks"] * hw.rows
+        m = None if self.moments is None else self.moments[l["name"]].astype(np.float64)
         if hw.dense:
-            q, step = self.dense.parts(w)
+            q, step = self.dense.parts(w, m)
             qpad = np.zeros((out, width))
             qpad[:, :fan_in] = q
             L.update(cell_arrays_dense(qpad, hw))
             alpha, beta = step, 0.0
             eff = (q * step).astype(np.float32)
         else:
-            p, e, mask, alpha, beta, idx = pool_parts(w, self.pool, self.keep, choices)
+            p, e, mask, alpha, beta, idx = pool_parts(w, self.pool, self.keep, choices, m)
             L["index"], L["mask"] = idx, mask
             L["pool_bits"] = (p.reshape(out, -1) > 0).astype(np.float32)
             # A pruned tile's error cells are never read; the images hold 0.

@@ -42,14 +42,16 @@ def sequential_sum(x):
     return np.cumsum(np.asarray(x, dtype=np.float64).ravel())[-1] if np.size(x) else 0.0
 
 
-def pool_parts(w, pool, keep, choices=None):
+def pool_parts(w, pool, keep, choices=None, moments=None):
     """A pool-engine layer from its float weights w (out, fan-in, columns in
     the engine's (ky, kx, c) order) against pool (P, R) of +-1: the pool
     vector of every (channel, row block) (out, blocks, R), the error signs
     (same shape, +-1), the kept error tiles (out, blocks), alpha, beta and
     the pool index of every (channel, row block) (out, blocks). `choices`
     (index, mask) pins the indices and kept tiles instead, as
-    `cimpool compress --choices` does.
+    `cimpool compress --choices` does. `moments` (fan-in,): prune by output
+    effect (`compress --prune-by-output`), each residual square weighted
+    by its input column's mean square.
     Every sum is taken in src/compress/residual.rs's order and precision, so
     near ties (assignment, error signs, tile energies) fall the same way."""
     out, fan_in = w.shape
@@ -69,7 +71,12 @@ def pool_parts(w, pool, keep, choices=None):
     r = (v - alpha * p).astype(np.float32)
     block_abs = np.cumsum(np.abs(r * real).astype(np.float64), axis=2)[:, :, -1]
     beta = np.float32(sequential_sum(block_abs) / count)
-    energy = np.cumsum(((r * real) * (r * real)).astype(np.float32).astype(np.float64), axis=2)[:, :, -1]  # (out, blocks)
+    sq = ((r * real) * (r * real)).astype(np.float32).astype(np.float64)
+    if moments is not None:
+        m = np.zeros(blocks * rows)
+        m[:fan_in] = moments
+        sq = sq * m.reshape(blocks, rows)
+    energy = np.cumsum(sq, axis=2)[:, :, -1]  # (out, blocks)
     tiles = out * blocks
     kept = min(int(np.floor(keep * tiles + 0.5)), tiles)
     cs, bs = np.meshgrid(np.arange(out), np.arange(blocks), indexing="ij")
@@ -108,8 +115,11 @@ class DenseProjection:
         phases = self.rows // self.wl
         self.slots = (c["slots"] or phases) if c["sparsity"] == "compact" else phases
 
-    def parts(self, w):
-        """The kept integer weights (0 in pruned units) and the step."""
+    def parts(self, w, moments=None):
+        """The kept integer weights (0 in pruned units) and the step.
+        `moments` (fan-in,): units ranked by output effect, each square
+        weighted by its input column's mean square, summed in
+        src/compress/dense.rs's order (channels, then columns)."""
         out, fan_in = w.shape
         rows, wl, lanes = self.rows, self.wl, self.lanes
         qmax = np.float32((1 << (self.w_bits - 1)) - 1)
@@ -123,7 +133,12 @@ class DenseProjection:
                 for h in range(phases):
                     lo = b * rows + h * wl
                     if lo < fan_in:
-                        units.append((float((ch[:, lo : min(lo + wl, fan_in)] ** 2).sum()), ps, b, h))
+                        hi = min(lo + wl, fan_in)
+                        if moments is None:
+                            energy = float((ch[:, lo:hi] ** 2).sum())
+                        else:
+                            energy = float(np.cumsum(((ch[:, lo:hi].astype(np.float64) ** 2) * moments[lo:hi]).ravel())[-1])
+                        units.append((energy, ps, b, h))
         target = max(int(np.floor((1.0 - self.sparsity) * len(units) + 0.5)), min(1, len(units)))
         units.sort(key=lambda u: (-u[0], u[1], u[2], u[3]))
         used, kept, mask = {}, 0, np.zeros_like(q)

@@ -434,6 +434,16 @@ pub struct CompressArgs {
     /// clipped network is what --write-folded writes.
     #[arg(long)]
     pub clip_weights: bool,
+    /// Prune (error tiles on the pool engine, phase blocks on the dense
+    /// engine) by effect on the outputs: each weight's square weighted by
+    /// its input column's mean square on the calibration inputs, written to
+    /// moments.npz (default: by weight energy).
+    #[arg(long)]
+    pub prune_by_output: bool,
+    /// Prune by output effect with the moments of an earlier compression
+    /// (its moments.npz): for weights trained from those images.
+    #[arg(long, value_name = "FILE", conflicts_with = "prune_by_output")]
+    pub moments: Option<PathBuf>,
     /// Run these conv / fc layers on the host with 8-bit weights instead of
     /// the engine (as `uncompressed = true` in a model description; e.g. the
     /// first and last layers at higher precision). Their 8 bits per weight

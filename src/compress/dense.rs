@@ -21,11 +21,18 @@ struct Unit {
 
 /// A dense layer: weights quantized to `w_bits` with one step per layer
 /// (max |w| / (2^(w_bits-1) - 1)), then the units with the least energy
-/// pruned until `sparsity` of them are zero (but never every unit of a
+/// (the squares of their weights, each weighted by its input column's mean
+/// square with `moments`) pruned until `sparsity` of them are zero (but never every unit of a
 /// layer). With `compact` storage no tile
 /// keeps more units than it has slots; the units that limit drops are
 /// counted (`slot_limited_tiles`).
-pub fn dense_layer(config: &Config, d: &Derived, l: &Layer, sparsity: f64) -> LayerWeights {
+pub fn dense_layer(
+    config: &Config,
+    d: &Derived,
+    l: &Layer,
+    sparsity: f64,
+    moments: Option<&[f64]>,
+) -> LayerWeights {
     let (rows, w, lanes) = (
         config.rows as usize,
         config.wl_parallel as usize,
@@ -58,10 +65,13 @@ pub fn dense_layer(config: &Config, d: &Derived, l: &Layer, sparsity: f64) -> La
                     continue;
                 }
                 let hi = (lo + w).min(l.fan_in);
+                // By output effect: each column's square weighted by its
+                // input's mean square (tools/projection.py sums alike).
+                let q = &q;
                 let energy: f64 = channels
                     .clone()
-                    .flat_map(|c| q[c * l.fan_in + lo..c * l.fan_in + hi].iter())
-                    .map(|&v| (v as f64).powi(2))
+                    .flat_map(|c| (lo..hi).map(move |k| (q[c * l.fan_in + k], k)))
+                    .map(|(v, k)| (v as f64).powi(2) * moments.map_or(1.0, |m| m[k]))
                     .sum();
                 units.push((energy, Unit { pass, block, h }));
             }

@@ -11,6 +11,7 @@
 pub mod assign;
 pub mod choices;
 pub mod dense;
+pub mod moments;
 pub mod morph;
 pub mod pool;
 pub mod report;
@@ -43,6 +44,11 @@ pub struct Options {
     /// Pool engine: every pooled layer's assignment and kept error tiles as
     /// given (the training tool's), instead of choosing them.
     pub choices: Option<choices::Choices>,
+    /// Per layer, the mean square of each input column (`moments`): prune
+    /// by output effect, each error tile's (pool engine) or phase block's
+    /// (dense engine) energy weighted by its columns' moments
+    /// (`compress --prune-by-output`). `None`: by weight energy.
+    pub moments: Option<Vec<Vec<f64>>>,
 }
 
 /// The defaults `cimpool compress` uses: half the error tiles kept, 25
@@ -57,6 +63,7 @@ impl Default for Options {
             sparsity: 0.0,
             scales: None,
             choices: None,
+            moments: None,
         }
     }
 }
@@ -204,6 +211,10 @@ fn block_of(layer: &Layer, c: usize, b: usize, rows: usize) -> Vec<f32> {
     v
 }
 
+fn moments_of(options: &Options, layer: usize) -> Option<&[f64]> {
+    options.moments.as_ref().map(|m| m[layer].as_slice())
+}
+
 /// Compresses `net` for the hardware `config` (resolved); `calibration`
 /// holds integer network inputs that set the activation scales.
 pub fn compress(
@@ -247,7 +258,7 @@ pub fn compress(
                 if l.uncompressed {
                     residual::host_layer(config, l)
                 } else {
-                    dense::dense_layer(config, &d, l, options.sparsity)
+                    dense::dense_layer(config, &d, l, options.sparsity, moments_of(options, li))
                 }
             })
             .collect();
@@ -297,7 +308,15 @@ pub fn compress(
                 .layer(&l.name, l.out_channels, l.fan_in.div_ceil(rows), p)
                 .map_err(err)?;
             let a = assign::pinned(config, d.lanes as usize, l, &c.index).map_err(err)?;
-            residual::pooled_layer(config, &d, l, &a, &pool_pm, residual::Keep::Mask(&c.mask))
+            residual::pooled_layer(
+                config,
+                &d,
+                l,
+                &a,
+                &pool_pm,
+                residual::Keep::Mask(&c.mask),
+                moments_of(options, li),
+            )
         } else {
             let a = assign::assign(config, d.lanes as usize, l, &pool_pm);
             residual::pooled_layer(
@@ -307,6 +326,7 @@ pub fn compress(
                 &a,
                 &pool_pm,
                 residual::Keep::Ratio(options.keep_ratio),
+                moments_of(options, li),
             )
         });
     }

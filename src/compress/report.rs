@@ -233,6 +233,7 @@ impl Compressed {
             keep_ratio: options.keep_ratio,
             sparsity: options.sparsity,
             seed: options.seed,
+            prune_by_output: options.moments.is_some(),
             pool: PoolReport {
                 vectors: self.config.pool,
                 length: self.config.rows,
@@ -302,6 +303,10 @@ pub struct Report {
     /// Dense engine: share of phase blocks pruned (`--sparsity`).
     pub sparsity: f64,
     pub seed: u64,
+    /// Pruned by output effect (`--prune-by-output`; the moments in
+    /// moments.npz); absent: by weight energy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub prune_by_output: bool,
     pub pool: PoolReport,
     pub bits_per_weight: Budget,
     pub layers: Vec<LayerStats>,

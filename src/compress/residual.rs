@@ -29,6 +29,7 @@ pub fn pooled_layer(
     a: &Assignment,
     pool_pm: &[Vec<f32>],
     keep_tiles: Keep,
+    moments: Option<&[f64]>,
 ) -> LayerWeights {
     let (rows, lanes) = (config.rows as usize, d.lanes as usize);
     let blocks = l.fan_in.div_ceil(rows);
@@ -52,7 +53,17 @@ pub fn pooled_layer(
             let real = (l.fan_in - b * rows).min(rows);
             let r: Vec<f32> = (0..rows).map(|i| v[i] - alpha * q[i]).collect();
             abs_sum += r[..real].iter().map(|x| x.abs() as f64).sum::<f64>();
-            energy.push((r[..real].iter().map(|x| (x * x) as f64).sum::<f64>(), c, b));
+            // With moments: each residual's square weighted by its input
+            // column's mean square (by output effect).
+            let e = match moments {
+                None => r[..real].iter().map(|x| (x * x) as f64).sum::<f64>(),
+                Some(m) => r[..real]
+                    .iter()
+                    .zip(&m[b * rows..b * rows + real])
+                    .map(|(x, w)| (x * x) as f64 * w)
+                    .sum::<f64>(),
+            };
+            energy.push((e, c, b));
             residual[c][b] = r;
         }
     }

@@ -20,7 +20,6 @@
 //! compressed and what `--write-folded` writes, so training starts from it.
 
 use crate::config::Config;
-use crate::network::graph::{self, Source};
 use crate::network::model::Network;
 
 /// Candidates: max |w| times 2^(-k/4), k = 0..=STEPS (down to max / 256).
@@ -101,90 +100,13 @@ pub fn choose(weights: &[f32], moments: &[f64], proxy: Proxy) -> f32 {
     best.1
 }
 
-/// The mean square of every engine layer's im2col input columns over the
-/// calibration inputs, in the given network's float arithmetic.
-pub fn input_moments(net: &Network, calibration: &[Vec<i64>]) -> Vec<Vec<f64>> {
-    let g = &net.graph;
-    // Sums of squares of every map a layer reads, element by element.
-    let mut reads = vec![false; g.nodes.len()];
-    let mut input_read = false;
-    for n in &g.nodes {
-        if let graph::Op::Layer(_) = n.op {
-            match n.inputs[0] {
-                Source::Input => input_read = true,
-                Source::Node(j) => reads[j] = true,
-            }
-        }
-    }
-    let mut sums: Vec<Vec<f64>> = vec![vec![]; g.nodes.len()];
-    let mut input_sums: Vec<f64> = vec![];
-    let add = |acc: &mut Vec<f64>, y: &[f32]| {
-        acc.resize(y.len(), 0.0);
-        acc.iter_mut()
-            .zip(y)
-            .for_each(|(a, &v)| *a += v as f64 * v as f64);
-    };
-    for x in calibration {
-        let x: Vec<f32> = x
-            .iter()
-            .map(|&v| v as f32 * net.input_scale as f32)
-            .collect();
-        if input_read {
-            add(&mut input_sums, &graph::from_chw(g.input, &x));
-        }
-        let layer = |li: usize| graph::FloatLayer {
-            weights: &net.layers[li].weights,
-            bias: &net.layers[li].bias,
-            geometry: &net.layers[li].geometry,
-            relu: net.layers[li].relu,
-            clip: net.layers[li].clip,
-        };
-        g.forward_float(&layer, &x, &mut |i, y| {
-            if reads[i] {
-                add(&mut sums[i], y);
-            }
-        });
-    }
-    let n = calibration.len().max(1) as f64;
-    let mut moments = vec![vec![]; net.layers.len()];
-    for node in &g.nodes {
-        if let graph::Op::Layer(li) = node.op {
-            let map = match node.inputs[0] {
-                Source::Input => &input_sums,
-                Source::Node(j) => &sums[j],
-            };
-            let geo = &net.layers[li].geometry;
-            let mean: Vec<f64> = if map.is_empty() {
-                vec![0.0; geo.inputs()]
-            } else {
-                map.iter().map(|s| s / n).collect()
-            };
-            // The im2col columns' mean over the output positions (padding
-            // reads 0).
-            let rows = geo.im2col(&mean, 0.0);
-            let mut m = vec![0.0; geo.fan_in()];
-            for r in &rows {
-                m.iter_mut().zip(r).for_each(|(a, v)| *a += v);
-            }
-            m.iter_mut().for_each(|a| *a /= rows.len() as f64);
-            moments[li] = m;
-        }
-    }
-    moments
-}
-
 /// The network with every engine layer's weights clipped (host layers as
 /// they are), and what was chosen per layer.
-pub fn clip_network(
-    config: &Config,
-    net: &Network,
-    calibration: &[Vec<i64>],
-) -> (Network, Vec<Clip>) {
-    let moments = input_moments(net, calibration);
+pub fn clip_network(config: &Config, net: &Network, moments: &[Vec<f64>]) -> (Network, Vec<Clip>) {
     let proxy = Proxy::of(config);
     let mut out = net.clone();
     let mut chosen = vec![];
-    for (l, m) in out.layers.iter_mut().zip(&moments) {
+    for (l, m) in out.layers.iter_mut().zip(moments) {
         if l.uncompressed {
             continue;
         }

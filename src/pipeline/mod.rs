@@ -59,6 +59,22 @@ pub enum AdcSteps {
     File(PathBuf),
 }
 
+/// What pruning ranks error tiles (pool engine) or phase blocks (dense
+/// engine) by.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum PruneBy {
+    /// The energy of their weights.
+    #[default]
+    Weights,
+    /// Their effect on the outputs: each square weighted by its input
+    /// column's mean square on the calibration inputs (`compress::moments`,
+    /// written to moments.npz).
+    Output,
+    /// As `Output`, with the moments of an earlier compression's
+    /// moments.npz (what training assumed).
+    OutputFrom(PathBuf),
+}
+
 /// One compression: everything `cimpool compress` does after reading the
 /// network, writing `out` whole or not at all.
 #[derive(Clone, Debug)]
@@ -79,6 +95,8 @@ pub struct CompressJob {
     /// Clip every engine layer's outlying weights first
     /// (`compress::weight_clip`), on the calibration inputs.
     pub clip_weights: bool,
+    /// What pruning (error tiles, phase blocks) ranks by.
+    pub prune: PruneBy,
     pub adc: AdcSteps,
     /// Labelled data to report float, compressed and golden accuracy on.
     pub eval: Option<PathBuf>,
@@ -125,6 +143,11 @@ impl CompressJob {
                 if self.options.scales.is_some() { "--scales-from" } else { "--choices" }
             )));
         }
+        if self.prune == PruneBy::Output && self.options.scales.is_some() {
+            return Err(Error::Usage(
+                "--prune-by-output with --scales-from would weigh by the moments of these weights, not the ones training assumed: give --moments DIR/moments.npz of the images training started from".into(),
+            ));
+        }
         if self.options.sparsity != 0.0 && !self.config.is_dense() {
             return Err(Error::Usage(
                 "--sparsity prunes the dense engine's phase blocks: add --engine dense (the pool engine prunes error tiles with --keep)".into(),
@@ -168,10 +191,22 @@ impl CompressJob {
         }
         // The float reference of --eval: the network as given (morphed).
         let given = net.clone();
+        // Input moments, of the network as given: for clipping and for
+        // pruning by output effect.
+        let moments = match &self.prune {
+            PruneBy::OutputFrom(path) => Some(
+                compress::moments::from_tensors(&net, &tensors::read_tensors(path)?)
+                    .map_err(|e| Error::Usage(format!("--moments {}: {e}", path.display())))?,
+            ),
+            _ if self.clip_weights || self.prune == PruneBy::Output => Some(
+                compress::moments::input_moments(&net, self.calibration.as_deref().unwrap_or(&[])),
+            ),
+            _ => None,
+        };
         if self.clip_weights {
-            let calibration = self.calibration.as_deref().unwrap_or(&[]);
             let clips;
-            (net, clips) = compress::weight_clip::clip_network(&self.config, &net, calibration);
+            let m = moments.as_deref().expect("computed for clipping");
+            (net, clips) = compress::weight_clip::clip_network(&self.config, &net, m);
             for c in &clips {
                 if c.clip < c.max {
                     progress.note(&format!(
@@ -205,16 +240,16 @@ impl CompressJob {
             ));
         }
         let calibration = self.calibration.as_deref().unwrap_or(&[]);
-        let c = compress::compress(
-            &self.config,
-            &net,
-            calibration,
-            &self.options,
-            |what, i, n| {
-                progress.stage(what, n as u64);
-                progress.set(i as u64);
-            },
-        )?;
+        let mut options = self.options.clone();
+        if self.prune != PruneBy::Weights {
+            let m = moments.expect("computed or read for pruning");
+            compress::moments::write(dir, &net, &m).map_err(Error::Failed)?;
+            options.moments = Some(m);
+        }
+        let c = compress::compress(&self.config, &net, calibration, &options, |what, i, n| {
+            progress.stage(what, n as u64);
+            progress.set(i as u64);
+        })?;
         progress.finish();
         let mut c = c;
         images::write(&c, dir)?;
@@ -232,7 +267,7 @@ impl CompressJob {
             Some((data, path)) => Some(self.accuracy(&given, &c, data, path, dir, progress)?),
             None => None,
         };
-        images::write_report(dir, &c.report(&self.options, accuracy.as_ref()))?;
+        images::write_report(dir, &c.report(&options, accuracy.as_ref()))?;
         let replaced = staged.replaces();
         staged.commit()?;
         for line in &written {

@@ -232,6 +232,7 @@ fn estimate_point(
             morph: None,
             write_folded: false,
             clip_weights: false,
+            prune: pipeline::PruneBy::Weights,
             adc: pipeline::AdcSteps::Calibrate {
                 bias_correction: false,
             },
