@@ -122,7 +122,11 @@ pub fn from_tensors(
                     l.fan_in
                 ));
             }
-            if let Some(v) = t.data.iter().find(|v| v.is_nan() || **v < 0.0 || v.is_infinite()) {
+            if let Some(v) = t
+                .data
+                .iter()
+                .find(|v| v.is_nan() || **v < 0.0 || v.is_infinite())
+            {
                 return Err(format!(
                     "`{}` holds {v}: a mean square is finite and >= 0",
                     l.name

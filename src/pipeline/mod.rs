@@ -204,24 +204,8 @@ impl CompressJob {
             _ => None,
         };
         if self.clip_weights {
-            let clips;
             let m = moments.as_deref().expect("computed for clipping");
-            (net, clips) = compress::weight_clip::clip_network(&self.config, &net, m);
-            for c in &clips {
-                if c.clip < c.max {
-                    progress.note(&format!(
-                        "clip-weights: layer `{}` clipped at {:.4} (max |w| {:.4}, {} weights above)",
-                        c.layer, c.clip, c.max, c.clipped
-                    ));
-                }
-            }
-            let unclipped = clips.iter().filter(|c| c.clip >= c.max).count();
-            if unclipped > 0 {
-                progress.note(&format!(
-                    "clip-weights: {unclipped} of {} layers keep their full range",
-                    clips.len()
-                ));
-            }
+            net = Self::clip(&self.config, &net, m, progress);
         }
         let mut written = vec![];
         if self.write_folded {
@@ -279,6 +263,31 @@ impl CompressJob {
             replaced,
             seconds: start.elapsed().as_secs_f64(),
         })
+    }
+
+    /// The network with its outlying weights clipped
+    /// (`compress::weight_clip`), each layer's clip in a note.
+    fn clip(
+        config: &Config,
+        net: &Network,
+        moments: &[Vec<f64>],
+        progress: &dyn Progress,
+    ) -> Network {
+        let (clipped, clips) = compress::weight_clip::clip_network(config, net, moments);
+        for c in clips.iter().filter(|c| c.clip < c.max) {
+            progress.note(&format!(
+                "clip-weights: layer `{}` clipped at {:.4} (max |w| {:.4}, {} weights above)",
+                c.layer, c.clip, c.max, c.clipped
+            ));
+        }
+        let unclipped = clips.iter().filter(|c| c.clip >= c.max).count();
+        if unclipped > 0 {
+            progress.note(&format!(
+                "clip-weights: {unclipped} of {} layers keep their full range",
+                clips.len()
+            ));
+        }
+        clipped
     }
 
     /// The morphed network (docs/COMPRESSION.md, macro-size-aware
