@@ -315,18 +315,13 @@ fn compress(args: &CompressArgs) -> Result<()> {
                 Some(p) => Some(compress::choices::Choices::read(p)?),
                 None => None,
             },
-            // Set by the pipeline from `prune`.
-            moments: None,
+            moments: None, // the pipeline's, from `prune`
         },
         calibration,
         morph: args.morph.then_some(args.morph_budget),
         write_folded: args.write_folded,
         clip_weights: args.clip_weights,
-        prune: match (&args.moments, args.prune_by_output) {
-            (Some(p), _) => pipeline::PruneBy::OutputFrom(p.clone()),
-            (None, true) => pipeline::PruneBy::Output,
-            (None, false) => pipeline::PruneBy::Weights,
-        },
+        prune: args.prune(),
         adc: match (&args.adc_shifts, args.fixed_adc_step) {
             (Some(p), _) => AdcSteps::File(p.clone()),
             (None, true) => AdcSteps::Generation,

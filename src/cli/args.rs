@@ -488,6 +488,18 @@ pub struct CompressArgs {
     pub force: bool,
 }
 
+impl CompressArgs {
+    /// What pruning ranks by: `--moments FILE`, `--prune-by-output`, or weight energy.
+    pub fn prune(&self) -> cimpool::pipeline::PruneBy {
+        use cimpool::pipeline::PruneBy;
+        match (&self.moments, self.prune_by_output) {
+            (Some(p), _) => PruneBy::OutputFrom(p.clone()),
+            (None, true) => PruneBy::Output,
+            (None, false) => PruneBy::Weights,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct RunArgs {
     /// Folder written by `cimpool compress`.
