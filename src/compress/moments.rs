@@ -144,3 +144,42 @@ fn names(net: &Network) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::model::ModelDesc;
+
+    /// A 3x3 convolution with padding 1 on a 2x2 input [[1, 2], [3, 4]]:
+    /// each im2col column's mean square over the four output positions
+    /// (padding reads 0), then an fc layer on the conv's output map.
+    #[test]
+    fn moments_are_the_im2col_columns_mean_squares() {
+        let desc = ModelDesc::from_toml(
+            "input_scale = 1.0\ninput_shape = [1, 2, 2]\n\
+             [[layer]]\nname = \"c\"\nkind = \"conv\"\npadding = 1\nrelu = true\n\
+             [[layer]]\nname = \"f\"\nkind = \"fc\"\n",
+        )
+        .unwrap();
+        let mut t = BTreeMap::new();
+        let tensor = |shape: Vec<usize>, data: Vec<f32>| Tensor { shape, data };
+        t.insert(
+            "c.weight".into(),
+            tensor(
+                vec![1, 1, 3, 3],
+                vec![0.0; 8].into_iter().chain([1.0]).collect(),
+            ),
+        );
+        t.insert("c.bias".into(), tensor(vec![1], vec![0.5]));
+        t.insert("f.weight".into(), tensor(vec![1, 4], vec![1.0; 4]));
+        t.insert("f.bias".into(), tensor(vec![1], vec![0.0]));
+        let net = desc.network(&t).unwrap();
+        let m = input_moments(&net, &[vec![1, 2, 3, 4]]);
+        let expect = [0.25, 1.25, 1.0, 2.5, 7.5, 5.0, 2.25, 6.25, 4.0];
+        assert_eq!(m[0], expect);
+        // The conv's output at (y, x) is x[y+1][x+1] + 0.5 (its one weight
+        // is the kernel's last cell): [[4.5, 0.5], [0.5, 0.5]], each an fc
+        // column of its own.
+        assert_eq!(m[1], [20.25, 0.25, 0.25, 0.25]);
+    }
+}
