@@ -897,10 +897,10 @@ def train(args, manifest, hw):
     def write_checkpoint(epoch, at, rng_state, total):
         ck.save({"state": to_host(state), "opt_state": to_host(opt_state), "epoch": epoch, "step": at, "rng": rng_state, "total": total})
 
-    done_here, t_run = 0, time.time()
+    done_here = 0
     for epoch in range(first_epoch, args.epochs):
         t0 = time.time()
-        shown = t0
+        shown, done_shown = t0, done_here
         rng_state = rng.bit_generator.state
         order = rng.permutation(len(y_train))
         start = first_step if epoch == first_epoch else 0
@@ -918,14 +918,15 @@ def train(args, manifest, hw):
                 print(f"stopped after {done_here} steps (epoch {epoch + 1}, step {i + 1}), as asked (--stop-after)", flush=True)
                 return
             if time.time() - shown >= args.progress and i + 1 < nb:
-                # Long epochs (the residual CNNs') say how far they are.
-                rate = done_here * args.batch / (time.time() - t_run)
+                # Long epochs (the residual CNNs') say how far they are, at
+                # the rate since the last line (other jobs come and go).
+                rate = (done_here - done_shown) * args.batch / (time.time() - shown)
                 left = ((args.epochs - epoch) * nb - i - 1) * args.batch / rate
                 print(f"  epoch {epoch + 1}/{args.epochs}: step {i + 1}/{nb}, loss {total / (i + 1):.4f}, {rate:.0f} samples/s, about {left / 60:.0f} min left in all", flush=True)
-                shown = time.time()
+                shown, done_shown = time.time(), done_here
         learned = [int(np.clip(np.round(float(state["s"][str(li)])), 0, hw.max_shift)) for li in engine]
         took = time.time() - t0
-        rate = done_here * args.batch / (time.time() - t_run)
+        rate = (nb - start) * args.batch / took
         left = (args.epochs - epoch - 1) * nb * args.batch / rate
         eta = f"; about {left / 60:.0f} min left" if left >= 60 else ""
         flipped = f", {int((pool_signs(state['p']) != start_pool).sum())} pool bits flipped" if train_pool else ""
