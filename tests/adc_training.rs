@@ -227,6 +227,18 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
     );
 }
 
+/// `cimpool compress ARGS --out PT`, then its integers exported to EXPORT.
+fn compress_and_export(args: &[&str], pt: &str, export: &str) {
+    ok(
+        cimpool(&[&["compress"][..], args, &["--out", pt]].concat()),
+        "compress",
+    );
+    ok(
+        cimpool(&["export", "--images", pt, "--out", export]),
+        "export",
+    );
+}
+
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
 }
@@ -813,11 +825,11 @@ fn interrupted_hardware_training_resumes_to_the_same_weights() {
     let d = |n: &str| tmp.path().join(n).display().to_string();
     let (pt, export) = (d("pt"), d("engine.npz"));
     let (model, config, calib) = (digits("model.toml"), digits("hw.toml"), digits("calib.npz"));
-    ok(
-        cimpool(&[
-            "compress",
+    let mlp = digits("mlp.npz");
+    compress_and_export(
+        &[
             "--weights",
-            &digits("mlp.npz"),
+            &mlp,
             "--model",
             &model,
             "--config",
@@ -830,14 +842,9 @@ fn interrupted_hardware_training_resumes_to_the_same_weights() {
             "adc_bits=3",
             "--set",
             "pool=16",
-            "--out",
-            &pt,
-        ]),
-        "compress",
-    );
-    ok(
-        cimpool(&["export", "--images", &pt, "--out", &export]),
-        "export",
+        ],
+        &pt,
+        &export,
     );
     let (weights, train, test, pool) = (
         digits("mlp.npz"),
@@ -1078,9 +1085,8 @@ fn distillation_trains_and_compresses_to_what_training_computed() {
     let d = |n: &str| tmp.path().join(n).display().to_string();
     let (pt, export) = (d("pt"), d("engine.npz"));
     let calib = digits("calib.npz");
-    ok(
-        cimpool(&[
-            "compress",
+    compress_and_export(
+        &[
             "--weights",
             &w,
             "--model",
@@ -1089,14 +1095,9 @@ fn distillation_trains_and_compresses_to_what_training_computed() {
             &hw,
             "--calib",
             &calib,
-            "--out",
-            &pt,
-        ]),
-        "compress",
-    );
-    ok(
-        cimpool(&["export", "--images", &pt, "--out", &export]),
-        "export",
+        ],
+        &pt,
+        &export,
     );
     let (pool, train, test, cnn) = (
         format!("{pt}/pool.npy"),
