@@ -14,8 +14,22 @@ use std::path::Path;
 
 /// The mean square of every engine layer's im2col input columns over the
 /// calibration inputs, in the given network's float arithmetic.
-pub fn input_moments(net: &Network, calibration: &[Vec<i64>]) -> Vec<Vec<f64>> {
+pub fn input_moments(
+    net: &Network,
+    calibration: &[Vec<i64>],
+) -> Result<Vec<Vec<f64>>, super::CompressError> {
     let g = &net.graph;
+    if let Some((s, x)) = calibration
+        .iter()
+        .enumerate()
+        .find(|(_, x)| x.len() != g.input.len())
+    {
+        return Err(super::CompressError::Calibration(format!(
+            "sample {s} has {} values where the network takes {}",
+            x.len(),
+            g.input.len()
+        )));
+    }
     // Sums of squares of every map a layer reads, element by element.
     let mut reads = vec![false; g.nodes.len()];
     let mut input_read = false;
@@ -84,7 +98,7 @@ pub fn input_moments(net: &Network, calibration: &[Vec<i64>]) -> Vec<Vec<f64>> {
             moments[li] = m;
         }
     }
-    moments
+    Ok(moments)
 }
 
 /// Writes `moments.npz` (one float32 array per layer) into `dir`.
@@ -174,7 +188,7 @@ mod tests {
         t.insert("f.weight".into(), tensor(vec![1, 4], vec![1.0; 4]));
         t.insert("f.bias".into(), tensor(vec![1], vec![0.0]));
         let net = desc.network(&t).unwrap();
-        let m = input_moments(&net, &[vec![1, 2, 3, 4]]);
+        let m = input_moments(&net, &[vec![1, 2, 3, 4]]).unwrap();
         let expect = [0.25, 1.25, 1.0, 2.5, 7.5, 5.0, 2.25, 6.25, 4.0];
         assert_eq!(m[0], expect);
         // The conv's output at (y, x) is x[y+1][x+1] + 0.5 (its one weight

@@ -199,7 +199,7 @@ impl CompressJob {
                     .map_err(|e| Error::Usage(format!("--moments {}: {e}", path.display())))?,
             ),
             _ if self.clip_weights || self.prune == PruneBy::Output => Some(
-                compress::moments::input_moments(&net, self.calibration.as_deref().unwrap_or(&[])),
+                compress::moments::input_moments(&net, self.calibration.as_deref().unwrap_or(&[]))?,
             ),
             _ => None,
         };
