@@ -346,6 +346,10 @@ TRAIN_FLAGS ?=
 # pt/folded.npz): weight a of its soft targets in the loss (adc_train.py
 # --distill; --distill-temp in TRAIN_FLAGS for the second stage).
 DISTILL     ?=
+# CHANNEL_GAIN=1: both stages train each output channel as a gain times a
+# direction (adc_train.py --channel-gain): every channel moves by the same
+# fraction per step, as BatchNorm's scale trained before folding.
+CHANNEL_GAIN ?=
 # PRUNE_BY_OUTPUT=1: prune by output effect (compress --prune-by-output):
 # the first compression writes the input moments (pt/moments.npz), the
 # later ones and training weigh by them.
@@ -376,13 +380,13 @@ train: $(TRAIN_VENV)/.installed
 	CPOOL=$$([ -n "$(findstring --pool,$(HW))" ] || echo "$$POOL"); \
 	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
 	S=$$O/pt; F=$(if $(MORPH),morphed,folded); \
-	KD="$(if $(DISTILL),--distill $(DISTILL) --teacher $$O/pt/$(if $(MORPH),morphed,folded).npz)"; \
+	STAGE_FLAGS="$(if $(DISTILL),--distill $(DISTILL) --teacher $$O/pt/$(if $(MORPH),morphed,folded).npz)$(if $(CHANNEL_GAIN), --channel-gain)"; \
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
 		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 		TPOOL1=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/stage1-pool.npy"); \
 		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
-			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 $$KD | tee -a $$O/stage1.log; \
+			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 $$STAGE_FLAGS | tee -a $$O/stage1.log; \
 		[ -z "$$TPOOL1" ] || { POOL="--pool $$O/stage1-pool.npy"; CPOOL="$$POOL"; }; \
 		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
@@ -394,7 +398,7 @@ train: $(TRAIN_VENV)/.installed
 	TPOOL=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/pool.npy"); \
 	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) $$TPOOL \
-		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt $$KD | tee -a $$O/train.log; \
+		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt $$STAGE_FLAGS | tee -a $$O/train.log; \
 	[ -z "$$TPOOL" ] || CPOOL="--pool $$O/pool.npy"; \
 	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \

@@ -1230,3 +1230,29 @@ fn pruning_by_output_effect_trains_and_compresses_to_what_training_computed() {
         );
     }
 }
+
+/// `--channel-gain`: each output channel trained as a gain times a
+/// direction (the digits CNN on the pool engine): the log gives the gains'
+/// spread, and the trained images are what training computed (the gain is
+/// multiplied back in before every projection and in the written weights).
+#[test]
+fn channel_gains_train_and_compress_to_what_training_computed() {
+    let (w, m, hw) = (digits("cnn.npz"), digits("cnn.toml"), digits("hw.toml"));
+    let log = chain(
+        &["--weights", &w, "--model", &m],
+        &["--config", &hw],
+        "0.5",
+        &["--epochs", "1", "--channel-gain"],
+    );
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("channel gains:"))
+        .unwrap_or_else(|| panic!("no channel gains line: {log}"));
+    // "... per layer 1.3x to 4.0x": the CNN's channels are not all one scale.
+    let most: f64 = line
+        .rsplit(" to ")
+        .next()
+        .and_then(|t| t.trim_end_matches('x').parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(most > 1.0, "{line}");
+}

@@ -660,6 +660,15 @@ def train(args, manifest, hw):
             fail(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm: write the folded network with `cimpool compress --write-folded`")
         params[f"{n}.weight"] = torch_to_engine(tensors[f"{n}.weight"].astype(np.float32), l)
         params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
+    def effective(p):
+        """The weights of every engine layer (gain x direction under --channel-gain)."""
+        if not args.channel_gain:
+            return p
+        out = dict(p)
+        for li in engine:
+            n = manifest["layers"][li]["name"]
+            out[f"{n}.weight"] = p[f"{n}.weight"] * p[f"{n}.gain"][:, None]
+        return out
 
     def integers(params, pinned=False):
         layers = list(exported)
@@ -682,6 +691,26 @@ def train(args, manifest, hw):
         if diff:
             fail(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
     print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
+    if args.channel_gain:
+        # --channel-gain: each output channel trained as a gain times a
+        # direction whose RMS is 1/sqrt(fan-in), the scale a freshly
+        # initialised layer has. A folded BatchNorm leaves channels (and
+        # layers: 11x in the residual CNN's first) at very different
+        # scales, and Adam's steps do not follow a weight's scale, so
+        # large channels would move relatively less; trained this way a
+        # step moves every channel by the same fraction, as it does when
+        # BatchNorm's scale is trained unfolded before folding.
+        # After the projection check: (w / gain) x gain need not be w to
+        # the last bit, and the check is of the weights as given.
+        for li in engine:
+            n = manifest["layers"][li]["name"]
+            w = params[f"{n}.weight"]
+            rms = np.sqrt((w.astype(np.float64) ** 2).mean(axis=1))
+            gain = np.where(rms > 0, rms * np.sqrt(w.shape[1]), 1.0).astype(np.float32)
+            params[f"{n}.weight"] = (w / gain[:, None]).astype(np.float32)
+            params[f"{n}.gain"] = gain
+        spread = [float(params[f"{manifest['layers'][li]['name']}.gain"].max() / params[f"{manifest['layers'][li]['name']}.gain"].min()) for li in engine]
+        print(f"channel gains: each output channel a trained gain times a direction of RMS 1/sqrt(fan-in); largest / smallest gain per layer {min(spread):.1f}x to {max(spread):.1f}x")
 
     x_train, y_train = training_data(args)
     check_data(args.train, x_train, y_train, manifest)
@@ -736,6 +765,7 @@ def train(args, manifest, hw):
         print(f"distillation: soft targets of {source} at temperature {args.distill_temp:g}, weight {args.distill:g}")
 
     def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True):
+        p = effective(p)
         lay = list(layers)
         for li in engine:
             n = manifest["layers"][li]["name"]
@@ -814,7 +844,7 @@ def train(args, manifest, hw):
     def hardware_step(step, state, opt_state, xb, yb):
         """One training step as an epoch runs it: the current weights
         projected (pool indices, kept tiles, integers), then the step."""
-        w = {k: np.asarray(v) for k, v in state["w"].items()}
+        w = {k: np.asarray(v) for k, v in effective(state["w"]).items()}
         if train_pool:
             proj.pool = pool_signs(state["p"])
         layers = integers(w)
@@ -883,7 +913,7 @@ def train(args, manifest, hw):
     nb = len(y_train) // args.batch
     # --checkpoint: what the run depends on, so that a resumed run repeats
     # an uninterrupted one bit for bit (tools/checkpoint.py).
-    run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init", "distill", "distill_temp")}
+    run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init", "distill", "distill_temp", "channel_gain")}
     run.update({"samples": len(y_train), **{f: digest(getattr(args, f)) for f in ("weights", "pool", "export", "train", "teacher")}})
     ck = Checkpoint(args.checkpoint, run)
     first_epoch, first_step, total = 0, 0, 0.0
@@ -933,7 +963,7 @@ def train(args, manifest, hw):
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {rate:.0f} samples/s{eta})", flush=True)
         write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
 
-    w = {k: np.asarray(v) for k, v in state["w"].items()}
+    w = {k: np.asarray(v) for k, v in effective(state["w"]).items()}
     if train_pool:
         proj.pool = pool_signs(state["p"])
     layers = integers(w)
@@ -1173,6 +1203,7 @@ def main():
     ap.add_argument("--distill", type=float, default=0.0, metavar="A", help="train: knowledge distillation: weight A (0..1) of the float teacher's soft targets in the loss (0: labels only)")
     ap.add_argument("--distill-temp", type=float, default=4.0, metavar="T", help="train --distill: the softmax temperature of the soft targets")
     ap.add_argument("--teacher", help="train --distill: the teacher's float weights, BatchNorm folded (default: --weights)")
+    ap.add_argument("--channel-gain", action="store_true", help="train: each output channel as a trained gain times a direction of RMS 1/sqrt(fan-in), so a step moves every channel by the same fraction (as BatchNorm's scale trained before folding)")
     ap.add_argument("--checkpoint", help=f"train: write a checkpoint here every {CHECKPOINT_EVERY} steps and at each epoch's end, and resume from it if it exists (a checkpoint of another run is refused)")
     ap.add_argument("--stop-after", type=int, help="train: stop after this many steps with a checkpoint written, as an interruption would (tests)")
     ap.add_argument("--out", help="train: trained weights (.npz, the model's tensor names)")
