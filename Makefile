@@ -217,7 +217,8 @@ finetune-dense: $(TRAIN_VENV)/.installed
 # and their golden accuracy, and fine-tuning against that pool as a preset
 # of `make train` (the recipe of the earlier `fmnist.py finetune`: float
 # arithmetic, Adam with cosine decay from 1e-3, batch 128, 30 epochs for
-# the MLP and 15 for the ResNet, seed 0, the network BatchNorm folded), the
+# the MLP and 15 for the ResNet, seed 0, the network BatchNorm folded, the
+# CNNs' channels trained as gain times direction, FT_FLAGS_<net>), the
 # fine-tuned images and their golden accuracy on all 10,000 test images,
 # equal to training's. Steps whose output exists are skipped; the table is
 # printed at the end.
@@ -228,6 +229,12 @@ FM          := $(abspath $(BUILD))/fmnist
 FT_EPOCHS_mlp    := 30
 FT_EPOCHS_resnet := 15
 FT_EPOCHS_resnet20 := 15
+# The CNNs' folded BatchNorm leaves channels at very different scales:
+# their fine-tuning trains each channel as a gain times a direction
+# (CHANNEL_GAIN, as the earlier script trained BatchNorm's scale unfolded).
+FT_FLAGS_mlp      :=
+FT_FLAGS_resnet   := CHANNEL_GAIN=1
+FT_FLAGS_resnet20 := CHANNEL_GAIN=1
 # Float training epochs (tools/fmnist.py train: Adam, cosine decay from 1e-3, batch 128, seed 0).
 FLOAT_EPOCHS_mlp      := 20
 FLOAT_EPOCHS_resnet   := 10
@@ -269,13 +276,13 @@ fmnist: SHELL := /bin/bash
 fmnist: fmnist-float
 	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
 	for net in $(FMNIST_NETS); do \
-		d=$(FM)/$$net; eval ft_epochs=\$$FT_EPOCHS_$$net; \
+		d=$(FM)/$$net; eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
 		args="--model $(FM)/$$net.toml --config fixtures/fmnist/hw.toml --calib fixtures/fmnist/calib.npz --eval $$T"; \
 		for k in $(FMNIST_KEEPS); do \
 			[ -f $$d/pt-$$k/run.log ] || { $(CIMPOOL) compress --weights $$d/float.npz $$args --keep $$k --out $$d/pt-$$k && \
 				$(CIMPOOL) run --images $$d/pt-$$k --data $$T | tee $$d/pt-$$k/run.log; }; \
 			[ -f $$d/ft-$$k/golden.log ] || $(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz \
-				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs \
+				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs $$ft_flags \
 				TR_OUT=$$d/ft-$$k | tee $$d/ft-$$k.log; \
 		done; \
 	done
