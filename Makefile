@@ -270,7 +270,7 @@ fmnist-float: fmnist-data $(TRAIN_VENV)/.installed
 		(cd tools && $(TRAIN_PY) fmnist.py train --net $$net --epochs $$epochs --data $(FMNIST_DATA) \
 			--checkpoint $$d/float.ckpt --out $$d/float.npz) | tee -a $$d/train.log; \
 	done
-export FLOAT_EPOCHS_mlp FLOAT_EPOCHS_resnet FLOAT_EPOCHS_resnet20 FT_EPOCHS_mlp FT_EPOCHS_resnet FT_EPOCHS_resnet20
+export FLOAT_EPOCHS_mlp FLOAT_EPOCHS_resnet FLOAT_EPOCHS_resnet20 FT_EPOCHS_mlp FT_EPOCHS_resnet FT_EPOCHS_resnet20 FT_FLAGS_mlp FT_FLAGS_resnet FT_FLAGS_resnet20
 
 fmnist: SHELL := /bin/bash
 fmnist: fmnist-float
