@@ -660,6 +660,7 @@ def train(args, manifest, hw):
             fail(f"{args.weights}: no `{n}.weight` / `{n}.bias`: adc_train.py trains networks without BatchNorm: write the folded network with `cimpool compress --write-folded`")
         params[f"{n}.weight"] = torch_to_engine(tensors[f"{n}.weight"].astype(np.float32), l)
         params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
+
     def effective(p):
         """The weights of every engine layer (gain x direction under --channel-gain)."""
         if not args.channel_gain:
@@ -702,6 +703,7 @@ def train(args, manifest, hw):
         # BatchNorm's scale is trained unfolded before folding.
         # After the projection check: (w / gain) x gain need not be w to
         # the last bit, and the check is of the weights as given.
+        spread = []
         for li in engine:
             n = manifest["layers"][li]["name"]
             w = params[f"{n}.weight"]
@@ -709,7 +711,7 @@ def train(args, manifest, hw):
             gain = np.where(rms > 0, rms * np.sqrt(w.shape[1]), 1.0).astype(np.float32)
             params[f"{n}.weight"] = (w / gain[:, None]).astype(np.float32)
             params[f"{n}.gain"] = gain
-        spread = [float(params[f"{manifest['layers'][li]['name']}.gain"].max() / params[f"{manifest['layers'][li]['name']}.gain"].min()) for li in engine]
+            spread.append(float(gain.max() / gain.min()))
         print(f"channel gains: each output channel a trained gain times a direction of RMS 1/sqrt(fan-in); largest / smallest gain per layer {min(spread):.1f}x to {max(spread):.1f}x")
 
     x_train, y_train = training_data(args)
