@@ -1256,3 +1256,29 @@ fn channel_gains_train_and_compress_to_what_training_computed() {
         .unwrap_or_else(|| panic!("{line}"));
     assert!(most > 1.0, "{line}");
 }
+
+/// A folder that is not a compress run's images: one line, exit 2, before
+/// anything loads.
+#[test]
+fn a_folder_without_images_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().display().to_string();
+    let out = Command::new(python())
+        .args([
+            "adc_train.py",
+            "check",
+            "--images",
+            &dir,
+            "--export",
+            "x.npz",
+        ])
+        .current_dir(root().join("tools"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.trim().lines().count() == 1 && err.contains("no manifest.json"),
+        "{err}"
+    );
+}

@@ -1217,7 +1217,10 @@ def main():
     ap.add_argument("--pool-lr", type=float, default=1e-3, help="train --train-pool: learning rate of the latent pool (cosine decay)")
     ap.add_argument("--pool-init", type=float, default=0.01, help="train --train-pool: the latent pool's starting magnitude (its signs are the pool's)")
     args = ap.parse_args()
-    manifest = json.loads((Path(args.images) / "manifest.json").read_text())
+    manifest_path = Path(args.images) / "manifest.json"
+    if not manifest_path.is_file():
+        fail(f"--images {args.images}: no manifest.json there: give the folder of a `cimpool compress` run")
+    manifest = json.loads(manifest_path.read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
     if args.refine_shifts < (1 if args.command == "refine" else 0):
