@@ -357,6 +357,12 @@ DISTILL     ?=
 # direction (adc_train.py --channel-gain): every channel moves by the same
 # fraction per step, as BatchNorm's scale trained before folding.
 CHANNEL_GAIN ?=
+# KEEP_FROM=k0 KEEP_RAMP=n (pool engine): a progressive keep ratio in the
+# first stage that trains (the float stage if FLOAT_EPOCHS > 0): its first
+# epoch keeps k0 of the error tiles, falling linearly to KEEP over n epochs
+# (adc_train.py --keep-from / --keep-ramp).
+KEEP_FROM   ?=
+KEEP_RAMP   ?=
 # PRUNE_BY_OUTPUT=1: prune by output effect (compress --prune-by-output):
 # the first compression writes the input moments (pt/moments.npz), the
 # later ones and training weigh by them.
@@ -375,6 +381,7 @@ train: SHELL := /bin/bash
 train: $(TRAIN_VENV)/.installed
 	@[ -n "$(ONNX)$(WEIGHTS)" ] || { echo "make train: give ONNX=model.onnx, or WEIGHTS=w.npz with MODEL=desc.toml or NETWORK=name"; exit 2; }
 	@[ -n "$(TRAIN)" ] && [ -n "$(TEST)" ] || { echo "make train: give TRAIN=train.npz and TEST=test.npz (labelled: x, y)"; exit 2; }
+	@[ -z "$(KEEP_FROM)$(KEEP_RAMP)" ] || { [ -n "$(KEEP_FROM)" ] && [ -n "$(KEEP_RAMP)" ]; } || { echo "make train: KEEP_FROM (the first epoch's keep ratio) and KEEP_RAMP (the epochs it falls over) go together"; exit 2; }
 	@[ -z "$(TRAIN_POOL)" ] || [ -z "$(findstring --pool,$(HW))" ] || { echo "make train: TRAIN_POOL=1 trains the pool compress builds; drop --pool from HW"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
@@ -388,12 +395,14 @@ train: $(TRAIN_VENV)/.installed
 	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
 	S=$$O/pt; F=$(if $(MORPH),morphed,folded); \
 	STAGE_FLAGS="$(if $(DISTILL),--distill $(DISTILL) --teacher $$O/pt/$(if $(MORPH),morphed,folded).npz)$(if $(CHANNEL_GAIN), --channel-gain)"; \
+	RAMP="$(if $(KEEP_FROM),--keep-from $(KEEP_FROM) --keep-ramp $(KEEP_RAMP))"; RAMP1=$$RAMP; RAMP2=; \
+	[ "$(FLOAT_EPOCHS)" != 0 ] || { RAMP1=; RAMP2=$$RAMP; }; \
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \
 		$(CIMPOOL) export --images $$S --out $$S/engine.npz > /dev/null; \
 		TPOOL1=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/stage1-pool.npy"); \
 		$(TRAIN_PY) tools/adc_train.py train --arith float --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 			--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(FLOAT_EPOCHS) --batch $(BATCH) --lr $(FLOAT_LR) --lr-schedule $(FLOAT_SCHEDULE) --seed $(TRAIN_SEED) --refine-shifts 0 \
-			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 $$STAGE_FLAGS | tee -a $$O/stage1.log; \
+			--out $$O/stage1.npz --shifts $$O/stage1-shifts.json --checkpoint $$O/stage1.ckpt $$TPOOL1 $$STAGE_FLAGS $$RAMP1 | tee -a $$O/stage1.log; \
 		[ -z "$$TPOOL1" ] || { POOL="--pool $$O/stage1-pool.npy"; CPOOL="$$POOL"; }; \
 		$(CIMPOOL) compress --weights $$O/stage1.npz --model $$S/$$F.toml $(TR_HW) --keep $(KEEP) $$CPOOL $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) --write-folded --out $$O/pt2 --force \
 			| grep -v "^|" | grep -v "^$$" | tee $$O/pt2-compress.log; \
@@ -405,7 +414,7 @@ train: $(TRAIN_VENV)/.installed
 	TPOOL=$$([ -z "$(TRAIN_POOL)" ] || echo "--train-pool --pool-out $$O/pool.npy"); \
 	$(TRAIN_PY) tools/adc_train.py train --images $$S --export $$S/engine.npz --weights $$S/$$F.npz $$POOL \
 		--keep $(KEEP) --train $(TRAIN) --data $(TEST) --epochs $(EPOCHS) --batch $(BATCH) --seed $(TRAIN_SEED) $(TRAIN_FLAGS) $$TPOOL \
-		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt $$STAGE_FLAGS | tee -a $$O/train.log; \
+		--out $$O/trained.npz --shifts $$O/shifts.json $$CHOICES --report $$O/train.json --checkpoint $$O/train.ckpt $$STAGE_FLAGS $$RAMP2 | tee -a $$O/train.log; \
 	[ -z "$$TPOOL" ] || CPOOL="--pool $$O/pool.npy"; \
 	$(CIMPOOL) compress --weights $$O/trained.npz --model $$S/$$F.toml $(TR_HW) $$CPOOL $$CHOICES $(if $(PRUNE_BY_OUTPUT),--moments $$O/pt/moments.npz) \
 		$$([ "$$DENSE" = 1 ] && echo "--keep $(KEEP)") --scales-from $$S --adc-shifts $$O/shifts.json --out $$O/images --force \

@@ -1282,3 +1282,70 @@ fn a_folder_without_images_is_refused_in_one_line() {
         "{err}"
     );
 }
+
+/// A progressive keep ratio (`--keep-from 1 --keep-ramp 2`, the digits MLP
+/// at keep 0.5): the epochs train at 1, 0.75 and 0.5, and what is written
+/// is projected at 0.5: the trained images are what training computed.
+#[test]
+fn a_progressive_keep_ratio_ramps_down_and_writes_the_images_keep() {
+    let (w, m, hw) = (digits("mlp.npz"), digits("model.toml"), digits("hw.toml"));
+    let log = chain(
+        &["--weights", &w, "--model", &m],
+        &["--config", &hw],
+        "0.5",
+        &["--epochs", "3", "--keep-from", "1", "--keep-ramp", "2"],
+    );
+    for (epoch, keep) in [(1, "1.000"), (2, "0.750"), (3, "0.500")] {
+        assert!(
+            log.contains(&format!("epoch {epoch}/3 (keep {keep}): loss")),
+            "epoch {epoch} at keep {keep}: {log}"
+        );
+    }
+}
+
+/// --keep-from and --keep-ramp refused on their own, before any file is
+/// read: one line, exit 2, naming the flag, the value and what is allowed.
+#[test]
+fn progressive_keep_flags_are_checked_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().display().to_string();
+    for (flags, needle) in [
+        (
+            &["--keep-ramp", "2"][..],
+            "--keep-ramp 2: give --keep-from too",
+        ),
+        (
+            &["--keep-from", "0.4", "--keep-ramp", "1"][..],
+            "--keep-from 0.4: allowed above --keep (0.5) and at most 1",
+        ),
+        (
+            &["--keep-from", "0.8"][..],
+            "--keep-from 0.8: give --keep-ramp N too",
+        ),
+        (
+            &["--keep-from", "0.8", "--keep-ramp", "3"][..],
+            "--keep-ramp 3: allowed 1 to 2",
+        ),
+    ] {
+        let out = Command::new(python())
+            .args([
+                "adc_train.py",
+                "train",
+                "--images",
+                &dir,
+                "--export",
+                "x.npz",
+            ])
+            .args(["--keep", "0.5", "--epochs", "3"])
+            .args(flags)
+            .current_dir(root().join("tools"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
+        assert!(
+            err.trim().lines().count() == 1 && err.contains(needle),
+            "{flags:?}: {err}"
+        );
+    }
+}

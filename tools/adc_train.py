@@ -645,9 +645,35 @@ def refine(args, manifest, hw):
     print(f"wrote {args.shifts}")
 
 
+def keep_at(args, epoch):
+    """The keep ratio epoch `epoch` (from 0) trains at: --keep, or under
+    --keep-from a linear fall from K0 to --keep over --keep-ramp epochs.
+    A network at chance after post-training compression at --keep starts
+    where fewer of its error tiles are pruned and loses them gradually."""
+    if args.keep_from is None or epoch >= args.keep_ramp:
+        return args.keep
+    return args.keep_from + (args.keep - args.keep_from) * epoch / args.keep_ramp
+
+
+def check_keep_ramp(args):
+    """--keep-from / --keep-ramp on their own (before any file is read)."""
+    if args.keep_ramp is not None and args.keep_from is None:
+        fail(f"--keep-ramp {args.keep_ramp}: give --keep-from too (the keep ratio the first epoch trains at)")
+    if args.keep_from is None:
+        return
+    if not args.keep < args.keep_from <= 1:
+        fail(f"--keep-from {args.keep_from}: allowed above --keep ({args.keep}) and at most 1")
+    if args.keep_ramp is None:
+        fail(f"--keep-from {args.keep_from}: give --keep-ramp N too (the epochs the keep ratio falls to --keep over)")
+    if not 1 <= args.keep_ramp <= args.epochs - 1:
+        fail(f"--keep-ramp {args.keep_ramp}: allowed 1 to {args.epochs - 1} (--epochs less one, so the last epochs train at --keep)")
+
+
 def train(args, manifest, hw):
     if args.epochs < 0:
         fail(f"--epochs {args.epochs}: allowed 0 (project only) or more")
+    if args.keep_from is not None and hw.dense:
+        fail("--keep-from: the dense engine has no error tiles to keep (its pruning is --sparsity at compress)")
     exported = exported_layers(manifest, args.export, hw)
     proj = Projector(manifest, hw, args.images, args.pool, args.keep)
     tensors = dict(np.load(args.weights))
@@ -916,6 +942,9 @@ def train(args, manifest, hw):
     # --checkpoint: what the run depends on, so that a resumed run repeats
     # an uninterrupted one bit for bit (tools/checkpoint.py).
     run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init", "distill", "distill_temp", "channel_gain")}
+    if args.keep_from is not None:
+        # Only when set: checkpoints of runs without a ramp stay valid.
+        run.update(keep_from=args.keep_from, keep_ramp=args.keep_ramp)
     run.update({"samples": len(y_train), **{f: digest(getattr(args, f)) for f in ("weights", "pool", "export", "train", "teacher")}})
     ck = Checkpoint(args.checkpoint, run)
     first_epoch, first_step, total = 0, 0, 0.0
@@ -932,6 +961,8 @@ def train(args, manifest, hw):
     done_here = 0
     for epoch in range(first_epoch, args.epochs):
         t0 = time.time()
+        proj.keep = keep_at(args, epoch)
+        ramp = f" (keep {proj.keep:.3f})" if args.keep_from is not None else ""
         shown, done_shown = t0, done_here
         rng_state = rng.bit_generator.state
         order = rng.permutation(len(y_train))
@@ -962,8 +993,10 @@ def train(args, manifest, hw):
         left = (args.epochs - epoch - 1) * nb * args.batch / rate
         eta = f"; about {left / 60:.0f} min left" if left >= 60 else ""
         flipped = f", {int((pool_signs(state['p']) != start_pool).sum())} pool bits flipped" if train_pool else ""
-        print(f"epoch {epoch + 1}/{args.epochs}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {rate:.0f} samples/s{eta})", flush=True)
+        print(f"epoch {epoch + 1}/{args.epochs}{ramp}: loss {total / nb:.4f}, ADC shifts {learned}{flipped} ({took:.1f} s, {rate:.0f} samples/s{eta})", flush=True)
         write_checkpoint(epoch + 1, 0, rng.bit_generator.state, 0.0)
+    # What is written is projected at the images' keep ratio.
+    proj.keep = args.keep
 
     w = {k: np.asarray(v) for k, v in effective(state["w"]).items()}
     if train_pool:
@@ -1205,6 +1238,8 @@ def main():
     ap.add_argument("--distill", type=float, default=0.0, metavar="A", help="train: knowledge distillation: weight A (0..1) of the float teacher's soft targets in the loss (0: labels only)")
     ap.add_argument("--distill-temp", type=float, default=4.0, metavar="T", help="train --distill: the softmax temperature of the soft targets")
     ap.add_argument("--teacher", help="train --distill: the teacher's float weights, BatchNorm folded (default: --weights)")
+    ap.add_argument("--keep-from", type=float, metavar="K0", help="train, pool engine: a progressive keep ratio: the first epoch keeps K0 of the error tiles (--keep < K0 <= 1), the ratio falls linearly to --keep over --keep-ramp epochs and stays there")
+    ap.add_argument("--keep-ramp", type=int, metavar="N", help="train --keep-from: the epochs the keep ratio takes to fall to --keep (1 to --epochs - 1, so the last epochs train at --keep)")
     ap.add_argument("--channel-gain", action="store_true", help="train: each output channel as a trained gain times a direction of RMS 1/sqrt(fan-in), so a step moves every channel by the same fraction (as BatchNorm's scale trained before folding)")
     ap.add_argument("--checkpoint", help=f"train: write a checkpoint here every {CHECKPOINT_EVERY} steps and at each epoch's end, and resume from it if it exists (a checkpoint of another run is refused)")
     ap.add_argument("--stop-after", type=int, help="train: stop after this many steps with a checkpoint written, as an interruption would (tests)")
@@ -1217,6 +1252,7 @@ def main():
     ap.add_argument("--pool-lr", type=float, default=1e-3, help="train --train-pool: learning rate of the latent pool (cosine decay)")
     ap.add_argument("--pool-init", type=float, default=0.01, help="train --train-pool: the latent pool's starting magnitude (its signs are the pool's)")
     args = ap.parse_args()
+    check_keep_ramp(args)
     manifest_path = Path(args.images) / "manifest.json"
     if not manifest_path.is_file():
         fail(f"--images {args.images}: no manifest.json there: give the folder of a `cimpool compress` run")
