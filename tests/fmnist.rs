@@ -361,3 +361,66 @@ fn the_trainers_resnet20_is_cimpools() {
     let c = compress::compress(&config, &net, &calib.x[..16], &options, |_, _, _| {}).unwrap();
     assert_eq!(c.layers.len(), 22);
 }
+
+/// ResNet-20 (`cimpool model resnet20-fmnist`, 22 engine layers) fine-tuned
+/// against its post-training pool at keep 0.35 by `make fmnist` (its
+/// float stage; fixtures: the fine-tuned weights as training wrote them,
+/// BatchNorm folded, their model description, the pool and training's
+/// choices), compressed again as `make train` does and run on the golden
+/// model from its images, with the command line a user runs.
+#[test]
+fn finetuned_resnet20_recompresses_to_its_measured_accuracy() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    let f = |name: &str| fixture(name).display().to_string();
+    let out = common::cimpool(&[
+        "compress",
+        "--weights",
+        &f("resnet20_finetuned.npz"),
+        "--model",
+        &f("resnet20_folded.toml"),
+        "--config",
+        &f("hw.toml"),
+        "--calib",
+        &f("calib.npz"),
+        "--pool",
+        &f("resnet20_pool.npy"),
+        "--choices",
+        &f("resnet20_choices.npz"),
+        "--out",
+        images.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(images.join("report.json")).unwrap())
+            .unwrap();
+    let bits = report["bits_per_weight"]["total"].as_f64().unwrap();
+    let json = dir.path().join("golden.json");
+    let out = common::cimpool(&[
+        "run",
+        "--images",
+        images.to_str().unwrap(),
+        "--data",
+        test_images().to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let golden: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let accuracy = golden["accuracy"].as_f64().unwrap();
+    eprintln!("resnet20-fmnist keep 0.35, {bits:.3} bit/weight, 300 test images: golden integer {accuracy:.4}");
+    assert_eq!(golden["engine_layers"], 22);
+    // The papers' operating point: at most 0.55 bit per weight, counted
+    // as CIMPool counts it (indices, error bits, masks, scales, pool).
+    assert!((0.45..=0.55).contains(&bits), "{bits} bit/weight");
+    // make fmnist measured RESNET20_FIXTURE_ACCURACY on all 10,000 test
+    // images; 300 images carry about 2 points of sampling noise. After
+    // post-training compression alone the network is at chance (10%).
+    assert!(accuracy >= RESNET20_FIXTURE_ACCURACY - 0.04, "{accuracy}");
+}
+
+/// Golden integer accuracy of the ResNet-20 fixture on all 10,000 test
+/// images (docs/COMPRESSION.md, `make fmnist FMNIST_NETS=resnet20
+/// FMNIST_KEEPS=0.35`).
+const RESNET20_FIXTURE_ACCURACY: f64 = 0.89;
