@@ -1263,23 +1263,26 @@ fn channel_gains_train_and_compress_to_what_training_computed() {
 fn a_folder_without_images_is_refused_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().display().to_string();
+    adc_train_refuses(
+        &["check", "--images", &dir, "--export", "x.npz"],
+        "no manifest.json",
+    );
+}
+
+/// Runs adc_train.py with `args` and requires a refusal: exit code 2 and
+/// one line on stderr containing `needle`.
+fn adc_train_refuses(args: &[&str], needle: &str) {
     let out = Command::new(python())
-        .args([
-            "adc_train.py",
-            "check",
-            "--images",
-            &dir,
-            "--export",
-            "x.npz",
-        ])
+        .arg("adc_train.py")
+        .args(args)
         .current_dir(root().join("tools"))
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
     assert!(
-        err.trim().lines().count() == 1 && err.contains("no manifest.json"),
-        "{err}"
+        err.trim().lines().count() == 1 && err.contains(needle),
+        "{args:?}: {err}"
     );
 }
 
@@ -1327,25 +1330,9 @@ fn progressive_keep_flags_are_checked_in_one_line() {
             "--keep-ramp 3: allowed 1 to 2",
         ),
     ] {
-        let out = Command::new(python())
-            .args([
-                "adc_train.py",
-                "train",
-                "--images",
-                &dir,
-                "--export",
-                "x.npz",
-            ])
-            .args(["--keep", "0.5", "--epochs", "3"])
-            .args(flags)
-            .current_dir(root().join("tools"))
-            .output()
-            .unwrap();
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{flags:?}: {err}");
-        assert!(
-            err.trim().lines().count() == 1 && err.contains(needle),
-            "{flags:?}: {err}"
-        );
+        let mut args = vec!["train", "--images", &dir, "--export", "x.npz"];
+        args.extend(["--keep", "0.5", "--epochs", "3"]);
+        args.extend(flags);
+        adc_train_refuses(&args, needle);
     }
 }
