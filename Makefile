@@ -221,8 +221,11 @@ finetune-dense: $(TRAIN_VENV)/.installed
 # CNNs' channels trained as gain times direction, FT_FLAGS_<net>), the
 # fine-tuned images and their golden accuracy on all 10,000 test images,
 # equal to training's. Steps whose output exists are skipped; the table is
-# printed at the end.
+# printed at the end. A variant of the recipe (FT_FLAGS_<net>="CHANNEL_GAIN=1
+# DISTILL=0.7", FT_EPOCHS_<net>=30) trains into its own folder with
+# FT_SUFFIX: ft-<keep><FT_SUFFIX>, e.g. FT_SUFFIX=-distill.
 FMNIST_DATA  ?= /usr/share/datasets/fashion-mnist
+FT_SUFFIX    ?=
 FMNIST_NETS  ?= mlp resnet
 FMNIST_KEEPS ?= 0.3 0.5 0.75 1
 FM          := $(abspath $(BUILD))/fmnist
@@ -281,17 +284,19 @@ fmnist: fmnist-float
 		for k in $(FMNIST_KEEPS); do \
 			[ -f $$d/pt-$$k/run.log ] || { $(CIMPOOL) compress --weights $$d/float.npz $$args --keep $$k --out $$d/pt-$$k && \
 				$(CIMPOOL) run --images $$d/pt-$$k --data $$T | tee $$d/pt-$$k/run.log; }; \
-			[ -f $$d/ft-$$k/golden.log ] || $(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz \
+			ft=$$d/ft-$$k$(FT_SUFFIX); \
+			[ -f $$ft/golden.log ] || $(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz \
 				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs $$ft_flags \
-				TR_OUT=$$d/ft-$$k | tee $$d/ft-$$k.log; \
+				TR_OUT=$$ft | tee $$ft.log; \
 		done; \
 	done
-	cd tools && $(TRAIN_PY) fmnist.py table --out $(FM) --nets $(FMNIST_NETS) --keeps $(FMNIST_KEEPS)
+	cd tools && $(TRAIN_PY) fmnist.py table --out $(FM) --nets $(FMNIST_NETS) --keeps $(FMNIST_KEEPS) --suffix="$(FT_SUFFIX)"
 
 # The dense engine on Fashion-MNIST: for each network of FMNIST_NETS (its
 # float weights from `make fmnist`), WBITS-bit weights with SPARSITY of the
 # phase blocks (W = 16) pruned and skipped, a preset of `make train` with
-# the recipe above: post-training images, quantization-aware training
+# the recipe above (and the network's FT_FLAGS: channel gains for the
+# CNNs): post-training images, quantization-aware training
 # through the same projection, the trained images, golden accuracy on the
 # 10,000 test images. Outputs in build/fmnist/<net>/dense-w<WBITS>-s<SPARSITY>.
 fmnist-dense: SHELL := /bin/bash
@@ -300,10 +305,10 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 	@set -eo pipefail; \
 	for net in $(FMNIST_NETS); do \
 		d=$(FM)/$$net; [ -f $$d/float.npz ] || { echo "no $$d/float.npz: run make fmnist-float FMNIST_NETS=$$net first"; exit 1; }; \
-		eval ft_epochs=\$$FT_EPOCHS_$$net; \
+		eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
 		$(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz MODEL=$(FM)/$$net.toml \
 			HW="--config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip" \
-			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY) | tee $$d/dense-w$(WBITS)-s$(SPARSITY).log; \
+			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs $$ft_flags TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY) | tee $$d/dense-w$(WBITS)-s$(SPARSITY).log; \
 	done
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.

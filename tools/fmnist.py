@@ -376,9 +376,10 @@ def restore(net, path):
     return params, state
 
 
-def table(out, nets, keeps):
+def table(out, nets, keeps, suffix=""):
     """The Markdown table of a `make fmnist` run, from cimpool's reports
-    (report.json of compress, the accuracy line of run)."""
+    (report.json of compress, the accuracy line of run); suffix: the
+    fine-tuning folders' FT_SUFFIX (ft-<keep><suffix>)."""
 
     def golden(run_log):
         m = re.search(r"accuracy ([0-9.]+)%", Path(run_log).read_text())
@@ -388,9 +389,9 @@ def table(out, nets, keeps):
     print("|---|---:|---:|---:|---:|---:|---:|")
     for net in nets:
         for k in keeps:
-            # ft-<k> is a `make train` folder: its images, and the golden
-            # accuracy that equals training's.
-            pt, ft = Path(out) / net / f"pt-{k}", Path(out) / net / f"ft-{k}"
+            # ft-<k><suffix> is a `make train` folder: its images, and the
+            # golden accuracy that equals training's.
+            pt, ft = Path(out) / net / f"pt-{k}", Path(out) / net / f"ft-{k}{suffix}"
             r = json.loads((pt / "report.json").read_text())
             f = json.loads((ft / "images" / "report.json").read_text())
             b = f["bits_per_weight"]
@@ -416,6 +417,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--count", type=int, default=300, help="test images in the subset")
     ap.add_argument("--nets", nargs="+", default=list(NETS), help="networks in the table")
+    ap.add_argument("--suffix", default="", help="table: the fine-tuning folders are ft-<keep><suffix> (make fmnist FT_SUFFIX)")
     ap.add_argument("--keeps", nargs="+", default=["0.3", "0.5", "0.75", "1"], help="keep ratios in the table")
     ap.add_argument("--checkpoint", help="train: write a checkpoint here as training goes, and resume from it if it exists")
     ap.add_argument("--stop-after", type=int, help="train: stop after this many steps, as an interruption would (with --checkpoint)")
@@ -424,7 +426,7 @@ def main():
     args = ap.parse_args()
 
     if args.command == "table":
-        table(args.out, args.nets, args.keeps)
+        table(args.out, args.nets, args.keeps, args.suffix)
         return
 
     if args.command == "subset":
