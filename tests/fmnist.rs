@@ -395,6 +395,10 @@ fn finetuned_resnet20_recompresses_to_its_measured_accuracy() {
         serde_json::from_str(&std::fs::read_to_string(images.join("report.json")).unwrap())
             .unwrap();
     let bits = report["bits_per_weight"]["total"].as_f64().unwrap();
+    // The given masks keep 35% of the error tiles: the report says so
+    // (not the --keep default the pinned choices replace).
+    let keep = report["keep_ratio"].as_f64().unwrap();
+    assert!((keep - 0.35).abs() < 0.005, "report keep_ratio {keep}");
     let json = dir.path().join("golden.json");
     let out = common::cimpool(&[
         "run",

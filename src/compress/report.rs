@@ -229,8 +229,17 @@ impl Compressed {
     /// The report.json of a compression run (`accuracy` from
     /// `float_accuracies` when labelled data was given).
     pub fn report(&self, options: &Options, accuracy: Option<&Accuracy>) -> Report {
+        // With --choices the kept tiles are the given masks, not the ratio
+        // option: report the share they keep.
+        let (kept, tiles) = self.layers.iter().fold((0, 0), |(k, t), l| {
+            (k + l.stats.kept_tiles, t + l.stats.tiles)
+        });
+        let keep_ratio = match &options.choices {
+            Some(_) if tiles > 0 => kept as f64 / tiles as f64,
+            _ => options.keep_ratio,
+        };
         Report {
-            keep_ratio: options.keep_ratio,
+            keep_ratio,
             sparsity: options.sparsity,
             seed: options.seed,
             prune_by_output: options.moments.is_some(),
@@ -299,6 +308,8 @@ pub struct PoolReport {
 /// report.json of a compression run.
 #[derive(Clone, Debug, Serialize)]
 pub struct Report {
+    /// The keep ratio asked for; with pinned choices (`--choices`), the
+    /// share of the pooled layers' error tiles the given masks keep.
     pub keep_ratio: f64,
     /// Dense engine: share of phase blocks pruned (`--sparsity`).
     pub sparsity: f64,
