@@ -1,0 +1,142 @@
+//! tools/lane_scales.py (issue 27, "per-lane scales"): the weight SQNR of a
+//! pool-engine network with compress's per-layer alpha and beta, the
+//! layer's least-squares pair and each output channel's least-squares
+//! pair, on the same choices. Each is the best over a larger set than the
+//! one before, so the columns must not fall; a dense folder is refused in
+//! one line.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn digits(name: &str) -> String {
+    root()
+        .join("fixtures/digits")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+fn python() -> PathBuf {
+    let py = root().join("build/venv-train/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
+        py.display()
+    );
+    py
+}
+
+fn lane_scales(args: &[&str]) -> Output {
+    Command::new(python())
+        .arg("lane_scales.py")
+        .args(args)
+        .current_dir(root().join("tools"))
+        .output()
+        .expect("python runs")
+}
+
+/// Compresses the digits CNN (`extra` flags) into `dir`, weights folded.
+fn compress(dir: &Path, extra: &[&str]) {
+    let (w, m, hw, calib) = (
+        digits("cnn.npz"),
+        digits("cnn.toml"),
+        digits("hw.toml"),
+        digits("calib.npz"),
+    );
+    let out = dir.display().to_string();
+    let mut args = vec![
+        "compress",
+        "--weights",
+        &w,
+        "--model",
+        &m,
+        "--config",
+        &hw,
+        "--calib",
+        &calib,
+        "--write-folded",
+        "--out",
+        &out,
+    ];
+    args.extend(extra);
+    let o = common::cimpool(&args);
+    assert!(o.status.success(), "{}", common::text(&o));
+}
+
+#[test]
+fn per_lane_scales_never_reconstruct_worse_than_per_layer_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pt");
+    compress(&dir, &["--keep", "0.5"]);
+    let (images, folded) = (
+        dir.display().to_string(),
+        dir.join("folded.npz").display().to_string(),
+    );
+    let out = lane_scales(&["--images", &images, "--weights", &folded, "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["keep"], 0.5);
+    let layers = report["layers"].as_array().unwrap();
+    let names: Vec<&str> = layers
+        .iter()
+        .map(|l| l["layer"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["conv1", "conv2", "fc"]);
+    let weights: u64 = layers.iter().map(|l| l["weights"].as_u64().unwrap()).sum();
+    assert_eq!(weights, 16 * 9 + 32 * 16 * 9 + 10 * 128);
+    // compress's own scales: the SQNR its report gives for the layer.
+    let compressed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    for (l, c) in layers.iter().zip(compressed["layers"].as_array().unwrap()) {
+        let s = &l["sqnr_db"];
+        let (layer, layer_ls, lane_ls) = (
+            s["layer"].as_f64().unwrap(),
+            s["layer_ls"].as_f64().unwrap(),
+            s["lane_ls"].as_f64().unwrap(),
+        );
+        let reported = c["sqnr_db"].as_f64().unwrap();
+        assert!(
+            (layer - reported).abs() < 0.01,
+            "{}: {layer} dB here, compress reported {reported}",
+            l["layer"]
+        );
+        assert!(layer_ls >= layer - 1e-9, "{l}");
+        assert!(lane_ls >= layer_ls - 1e-9, "{l}");
+        assert!(l["channel_rms_spread"].as_f64().unwrap() >= 1.0, "{l}");
+    }
+}
+
+#[test]
+fn a_dense_folder_is_refused_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dense");
+    compress(&dir, &["--engine", "dense", "--w-bits", "4"]);
+    let (images, folded) = (
+        dir.display().to_string(),
+        dir.join("folded.npz").display().to_string(),
+    );
+    for (args, needle) in [
+        (
+            vec!["--images", images.as_str(), "--weights", folded.as_str()],
+            "a dense-engine folder",
+        ),
+        (
+            vec!["--images", "/nonexistent", "--weights", folded.as_str()],
+            "no manifest.json",
+        ),
+    ] {
+        let out = lane_scales(&args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.trim().lines().count() == 1 && err.contains(needle),
+            "{args:?}: {err}"
+        );
+    }
+}
