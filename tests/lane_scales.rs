@@ -2,8 +2,8 @@
 //! pool-engine network with compress's per-layer alpha and beta, the
 //! layer's least-squares pair and each output channel's least-squares
 //! pair, on the same choices. Each is the best over a larger set than the
-//! one before, so the columns must not fall; a dense folder is refused in
-//! one line.
+//! one before, so the columns must not fall; a dense folder and choices
+//! that do not fit are refused in one line.
 
 mod common;
 
@@ -112,8 +112,86 @@ fn per_lane_scales_never_reconstruct_worse_than_per_layer_ones() {
     }
 }
 
+/// The ResNet-20 fixture, fine-tuned and pinned to training's choices (as
+/// `make train` writes its images): with `--choices` the first column is
+/// the SQNR compress reports for each of the 22 layers, and the report's
+/// keep ratio is the pinned masks' share.
 #[test]
-fn a_dense_folder_is_refused_in_one_line() {
+fn pinned_choices_give_compresss_own_sqnr_on_resnet20() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("images");
+    let f = |name: &str| {
+        root()
+            .join("fixtures/fmnist")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    let (weights, choices, images) = (
+        f("resnet20_finetuned.npz"),
+        f("resnet20_choices.npz"),
+        dir.display().to_string(),
+    );
+    let o = common::cimpool(&[
+        "compress",
+        "--weights",
+        &weights,
+        "--model",
+        &f("resnet20_folded.toml"),
+        "--config",
+        &f("hw.toml"),
+        "--calib",
+        &f("calib.npz"),
+        "--pool",
+        &f("resnet20_pool.npy"),
+        "--choices",
+        &choices,
+        "--out",
+        &images,
+    ]);
+    assert!(o.status.success(), "{}", common::text(&o));
+    let out = lane_scales(&[
+        "--images",
+        &images,
+        "--weights",
+        &weights,
+        "--choices",
+        &choices,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", common::text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        (report["keep"].as_f64().unwrap() - 0.35).abs() < 0.005,
+        "{}",
+        report["keep"]
+    );
+    let compressed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    let (layers, reported) = (
+        report["layers"].as_array().unwrap(),
+        compressed["layers"].as_array().unwrap(),
+    );
+    assert_eq!(layers.len(), 22);
+    for (l, c) in layers.iter().zip(reported) {
+        let (here, there) = (
+            l["sqnr_db"]["layer"].as_f64().unwrap(),
+            c["sqnr_db"].as_f64().unwrap(),
+        );
+        assert!(
+            (here - there).abs() < 0.01,
+            "{}: {here} vs {there}",
+            l["layer"]
+        );
+        assert!(
+            l["sqnr_db"]["lane_ls"].as_f64().unwrap() >= here - 1e-9,
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn bad_folders_and_choices_are_refused_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dense");
     compress(&dir, &["--engine", "dense", "--w-bits", "4"]);
@@ -121,6 +199,16 @@ fn a_dense_folder_is_refused_in_one_line() {
         dir.display().to_string(),
         dir.join("folded.npz").display().to_string(),
     );
+    let pool_dir = tmp.path().join("pool");
+    compress(&pool_dir, &[]);
+    let (pool, pool_folded) = (
+        pool_dir.display().to_string(),
+        pool_dir.join("folded.npz").display().to_string(),
+    );
+    let other_choices = root()
+        .join("fixtures/fmnist/resnet20_choices.npz")
+        .display()
+        .to_string();
     for (args, needle) in [
         (
             vec!["--images", images.as_str(), "--weights", folded.as_str()],
@@ -129,6 +217,18 @@ fn a_dense_folder_is_refused_in_one_line() {
         (
             vec!["--images", "/nonexistent", "--weights", folded.as_str()],
             "no manifest.json",
+        ),
+        // Choices without the images' layers (ResNet-20's for the digits CNN).
+        (
+            vec![
+                "--images",
+                pool.as_str(),
+                "--weights",
+                pool_folded.as_str(),
+                "--choices",
+                other_choices.as_str(),
+            ],
+            "no `conv2.index`",
         ),
     ] {
         let out = lane_scales(&args);

@@ -16,11 +16,13 @@ and the spread of the channels' RMS (largest / smallest). With the same
 choices, lane LS >= layer LS >= layer always (each is the best over a
 larger set), so the columns bound what per-lane scales gain.
 
-  python3 lane_scales.py --images DIR --weights DIR/folded.npz [--json]
+  python3 lane_scales.py --images DIR --weights DIR/folded.npz [--choices C.npz] [--json]
 
 DIR: a pool-engine folder of `cimpool compress --write-folded` (its
 manifest.json, pool.npy, report.json); --weights: the weights it was made
-from, BatchNorm folded.
+from, BatchNorm folded; --choices: the pool indices and kept tiles the
+images were pinned to (`compress --choices`, as `make train` writes its
+trained images).
 """
 import argparse
 import json
@@ -46,9 +48,9 @@ def least_squares(w, p, e):
     return x @ coef
 
 
-def layer_row(layer, w, pool, keep):
+def layer_row(layer, w, pool, keep, choices=None):
     out, fan_in = w.shape
-    p, e, mask, alpha, beta, _ = pool_parts(w, pool, keep)
+    p, e, mask, alpha, beta, _ = pool_parts(w, pool, keep, choices)
     pool_part = p.reshape(out, -1)[:, :fan_in]
     error_part = (mask[:, :, None] * e).reshape(out, -1)[:, :fan_in]
     compressed = alpha * pool_part + beta * error_part
@@ -68,6 +70,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", required=True, help="a pool-engine folder of cimpool compress")
     ap.add_argument("--weights", required=True, help="the weights the images were made from, BatchNorm folded (.npz)")
+    ap.add_argument("--choices", help="the pool indices and kept tiles the images were pinned to (compress --choices), instead of choosing them again")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = ap.parse_args()
     images = Path(args.images)
@@ -85,6 +88,12 @@ def main():
         tensors = dict(np.load(args.weights))
     except (OSError, ValueError) as e:
         fail(f"--weights {args.weights}: not a readable .npz ({e})")
+    choices = None
+    if args.choices:
+        try:
+            choices = dict(np.load(args.choices))
+        except (OSError, ValueError) as e:
+            fail(f"--choices {args.choices}: not a readable .npz ({e})")
     rows = []
     for layer in manifest["layers"]:
         if layer["host"]:
@@ -95,7 +104,16 @@ def main():
         t = tensors[name].astype(np.float32)
         if t.size != layer["out_channels"] * layer["geometry"]["in_c"] * layer["geometry"]["kernel_h"] * layer["geometry"]["kernel_w"]:
             fail(f"--weights {args.weights}: `{name}` has {t.size} values where layer `{layer['name']}` has another size")
-        rows.append(layer_row(layer, torch_to_engine(t, layer), pool, keep))
+        pinned = None
+        if choices is not None:
+            n = layer["name"]
+            if f"{n}.index" not in choices or f"{n}.mask" not in choices:
+                fail(f"--choices {args.choices}: no `{n}.index` / `{n}.mask`: give the choices the images were made with")
+            pinned = (choices[f"{n}.index"].astype(np.int64), choices[f"{n}.mask"].astype(bool))
+            shape = (layer["out_channels"], -(-t.size // layer["out_channels"] // pool.shape[1]))
+            if pinned[0].shape != shape or pinned[1].shape != shape:
+                fail(f"--choices {args.choices}: `{n}` has choices of shape {pinned[0].shape} where the layer has (channels, row blocks) {shape}")
+        rows.append(layer_row(layer, torch_to_engine(t, layer), pool, keep, pinned))
     if args.json:
         print(json.dumps({"keep": keep, "layers": rows}, indent=1))
         return
