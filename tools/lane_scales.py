@@ -117,7 +117,7 @@ def main():
     if args.json:
         print(json.dumps({"keep": keep, "layers": rows}, indent=1))
         return
-    print(f"weight SQNR per engine layer, keep {keep} (dB; the same pool vectors, error signs and kept tiles in every column)")
+    print(f"weight SQNR per engine layer, keep {keep:.3f} (dB; the same pool vectors, error signs and kept tiles in every column)")
     print(f"{'layer':24s} {'weights':>8s} {'RMS spread':>10s} {'layer':>7s} {'layer LS':>9s} {'lane LS':>8s} {'gain':>6s}")
     for r in rows:
         s = r["sqnr_db"]
