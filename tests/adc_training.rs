@@ -9,6 +9,8 @@
 //! The training tools' pinned environment (build/venv-train, JAX) is
 //! installed by `make test`; without it these tests fail and say so.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -42,13 +44,7 @@ const DENSE_SKIP_3BIT: &[&str] = &[
 ];
 
 fn python() -> PathBuf {
-    let py = root().join("build/venv-train/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
-        py.display()
-    );
-    py
+    common::train_python()
 }
 
 fn cimpool(args: &[&str]) -> Output {

@@ -372,24 +372,7 @@ fn the_trainers_resnet20_is_cimpools() {
 fn finetuned_resnet20_recompresses_to_its_measured_accuracy() {
     let dir = tempfile::tempdir().unwrap();
     let images = dir.path().join("images");
-    let f = |name: &str| fixture(name).display().to_string();
-    let out = common::cimpool(&[
-        "compress",
-        "--weights",
-        &f("resnet20_finetuned.npz"),
-        "--model",
-        &f("resnet20_folded.toml"),
-        "--config",
-        &f("hw.toml"),
-        "--calib",
-        &f("calib.npz"),
-        "--pool",
-        &f("resnet20_pool.npy"),
-        "--choices",
-        &f("resnet20_choices.npz"),
-        "--out",
-        images.to_str().unwrap(),
-    ]);
+    let out = common::compress_resnet20_fixture(&images);
     assert!(out.status.success(), "{}", common::text(&out));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(images.join("report.json")).unwrap())

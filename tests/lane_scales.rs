@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn root() -> &'static Path {
@@ -22,18 +22,8 @@ fn digits(name: &str) -> String {
         .to_string()
 }
 
-fn python() -> PathBuf {
-    let py = root().join("build/venv-train/bin/python");
-    assert!(
-        py.exists(),
-        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
-        py.display()
-    );
-    py
-}
-
 fn lane_scales(args: &[&str]) -> Output {
-    Command::new(python())
+    Command::new(common::train_python())
         .arg("lane_scales.py")
         .args(args)
         .current_dir(root().join("tools"))
@@ -132,23 +122,7 @@ fn pinned_choices_give_compresss_own_sqnr_on_resnet20() {
         f("resnet20_choices.npz"),
         dir.display().to_string(),
     );
-    let o = common::cimpool(&[
-        "compress",
-        "--weights",
-        &weights,
-        "--model",
-        &f("resnet20_folded.toml"),
-        "--config",
-        &f("hw.toml"),
-        "--calib",
-        &f("calib.npz"),
-        "--pool",
-        &f("resnet20_pool.npy"),
-        "--choices",
-        &choices,
-        "--out",
-        &images,
-    ]);
+    let o = common::compress_resnet20_fixture(&dir);
     assert!(o.status.success(), "{}", common::text(&o));
     let out = lane_scales(&[
         "--images",

@@ -106,3 +106,45 @@ pub fn assert_refused(args: &[&str], needle: &str) -> String {
     assert!(err.contains(needle), "`{needle}` not in: {err}");
     err
 }
+
+/// The training tools' pinned interpreter (build/venv-train, which `make
+/// test` installs); missing, the test fails and says how to make it.
+pub fn train_python() -> PathBuf {
+    let py = Path::new(env!("CARGO_MANIFEST_DIR")).join("build/venv-train/bin/python");
+    assert!(
+        py.exists(),
+        "{} is missing: `make test` installs it (or `make build/venv-train/.installed`)",
+        py.display()
+    );
+    py
+}
+
+/// Compresses the committed fine-tuned ResNet-20 (fixtures/fmnist/
+/// resnet20_*) into `out` as `make train` wrote its images: the given pool
+/// and training's pinned choices.
+pub fn compress_resnet20_fixture(out: &Path) -> Output {
+    let f = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/fmnist")
+            .join(name)
+            .display()
+            .to_string()
+    };
+    cimpool(&[
+        "compress",
+        "--weights",
+        &f("resnet20_finetuned.npz"),
+        "--model",
+        &f("resnet20_folded.toml"),
+        "--config",
+        &f("hw.toml"),
+        "--calib",
+        &f("calib.npz"),
+        "--pool",
+        &f("resnet20_pool.npy"),
+        "--choices",
+        &f("resnet20_choices.npz"),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
