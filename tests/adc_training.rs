@@ -98,6 +98,27 @@ fn check_exact(dir: &Path, args: &[&str], data: &str) {
         text.contains(", 0 differ from the golden model"),
         "{args:?}: {text}"
     );
+    // An exact read-out takes one product per phase; the bit planes (a
+    // lossy ADC's path) must give the same integers.
+    let config = std::fs::read_to_string(dir.join("cim_config.toml")).unwrap();
+    if config.contains("\nadc_bits = 0\n") {
+        let text = adc_train(&[
+            "check",
+            "--images",
+            &d,
+            "--export",
+            &export,
+            "--data",
+            data,
+            "--golden",
+            &golden,
+            "--bit-planes",
+        ]);
+        assert!(
+            text.contains(", 0 differ from the golden model"),
+            "{args:?} --bit-planes: {text}"
+        );
+    }
 }
 
 #[test]
@@ -195,6 +216,49 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         (
             "cnn-host-exact",
             [common("cnn", &host_model), s(&["--keep", "0.3"])].concat(),
+        ),
+        // Exact read-outs: one product per phase of 16 word lines.
+        (
+            "cnn-exact-w16",
+            [common("cnn", &cnn), s(&["--set", "wl_parallel=16"])].concat(),
+        ),
+        (
+            "mlp-dense-exact-w16",
+            [
+                common("mlp", &mlp),
+                s(&[
+                    "--engine",
+                    "dense",
+                    "--w-bits",
+                    "4",
+                    "--sparsity",
+                    "0.5",
+                    "--set",
+                    "sparsity=skip",
+                    "--set",
+                    "wl_parallel=16",
+                ]),
+            ]
+            .concat(),
+        ),
+        // 8-bit weights on 1024 word lines: the bound on a partial sum passes
+        // 2^24, so the products run in float64.
+        (
+            "mlp-dense8-exact-w1024",
+            [
+                common("mlp", &mlp),
+                s(&[
+                    "--engine",
+                    "dense",
+                    "--w-bits",
+                    "8",
+                    "--sparsity",
+                    "0.25",
+                    "--set",
+                    "rows=1024",
+                ]),
+            ]
+            .concat(),
         ),
     ];
     for (name, args) in &cases {

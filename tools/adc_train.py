@@ -48,6 +48,7 @@ first checks that its projection of the given weights rebuilds the images'
 integers exactly and refuses otherwise. `make adc-train` runs the chain.
 """
 import argparse
+import copy
 import functools
 import json
 import sys
@@ -98,6 +99,8 @@ class Hardware:
         self.lossy = 0 < self.adc_bits < bits(self.wl)
         # Training: give clamped ADC codes no gradient (--adc-grad clamp).
         self.clamp_grad = False
+        # Evaluate an exact read-out through the bit planes too (--bit-planes).
+        self.force_planes = False
         self.max_shift = bits(self.wl) - self.adc_bits if self.lossy else 0
         if c["act_signed"]:
             fail(f"{images}: act_signed = true; the network inputs of engine layers are unsigned")
@@ -218,45 +221,72 @@ def clamp_aware_product(x, w, share, hw, width):
     return (jnp.einsum("hmk,hok->hmo", xh, wh) * share).sum(0)
 
 
+def phase_products(xi, cells, hw, width, largest):
+    """Integer inputs xi (M, fan_in) and signed integer cell values cells
+    (O, width), |cell| <= largest -> (H, M, O) float64: each phase's exact
+    product. With an exact read-out the ADC passes every column sum S_t, so
+    the recombination sum_t 2^t S_t of a phase is this product: one product
+    per phase instead of one per input bit (and weight bit). float32 is
+    exact while no partial sum can pass 2^24; float64 otherwise."""
+    m, fan_in = xi.shape
+    ph = width // hw.wl
+    dt = jnp.float32 if ((1 << hw.act_bits) - 1) * largest * hw.wl < 2**24 else jnp.float64
+    xh = jnp.pad(xi.astype(dt), ((0, 0), (0, width - fan_in))).reshape(m, ph, hw.wl).transpose(1, 0, 2)
+    ch = jnp.asarray(cells).astype(dt).reshape(cells.shape[0], ph, hw.wl).transpose(1, 0, 2)
+    return jax.lax.dot_general(xh, ch, (((2,), (2,)), ((0,), (0,)))).astype(jnp.float64)
+
+
 def engine_layer(x, L, hw, step, train):
     """One engine layer on input vectors x (M, fan_in): its output integers
     (M, out) as float64, with the gradients described at the top."""
     m = x.shape[0]
     xi = sg(x)
     share = None
+    # A lossy ADC converts each bit plane's column sums; an exact read-out
+    # needs only each phase's product (phase_products), unless the bit
+    # planes are asked for (--bit-planes: the reference path).
+    planewise = hw.lossy or hw.force_planes
     if L["host"]:
         v = L["alpha"] * (xi @ L["weight"].T) + L["bias"]
-    else:
-        planes = bit_planes(xi, hw, L["width"])
-        if hw.dense:
-            # Every weight bit's cells in one product: columns j * O + o.
-            wb = L["weight_bits"]
-            nb, o = wb.shape[0], wb.shape[1]
-            s = column_sums(planes, wb.reshape(nb * o, -1), hw)
+    elif hw.dense:
+        # Every weight bit's cells in one product: columns j * O + o.
+        wb = L["weight_bits"]
+        nb, o = wb.shape[0], wb.shape[1]
+        bit_w = jnp.array([-(2.0**j) if j == nb - 1 else 2.0**j for j in range(nb)])
+        if planewise:
+            s = column_sums(bit_planes(xi, hw, L["width"]), wb.reshape(nb * o, -1), hw)
             y = adc_sums(s, step, m, hw)
-            bit_w = jnp.array([-(2.0**j) if j == nb - 1 else 2.0**j for j in range(nb)])
             if train and hw.clamp_grad and hw.lossy:
                 ins = in_range(s, step, m, hw).reshape(y.shape[0], m, nb, o)
                 share = jnp.einsum("hmjo,j->hmo", ins, jnp.abs(bit_w).astype(jnp.float32)) / float(2**nb - 1)
             acc = jnp.einsum("hmjo,j->mo", y.reshape(y.shape[0], m, nb, o), bit_w)
-            v = L["alpha"] * acc + L["bias"]
         else:
-            # Pool and error cells in one product: columns o, then O + o.
-            o = L["pool_bits"].shape[0]
-            cells = jnp.concatenate([jnp.asarray(L["pool_bits"]), jnp.asarray(L["error_bits"])], axis=0)
+            # The two's-complement weights the bits hold.
+            w = jnp.einsum("j,jok->ok", bit_w, jnp.asarray(wb, jnp.float64))
+            acc = phase_products(xi, w, hw, L["width"], 2 ** (nb - 1)).sum(0)
+        v = L["alpha"] * acc + L["bias"]
+    else:
+        # Pool and error cells in one product: columns o, then O + o.
+        o = L["pool_bits"].shape[0]
+        cells = jnp.concatenate([jnp.asarray(L["pool_bits"]), jnp.asarray(L["error_bits"])], axis=0)
+        if planewise:
+            planes = bit_planes(xi, hw, L["width"])
             np_ = plane_sums(planes.sum(-1, keepdims=True), m, hw)
             s = column_sums(planes, cells, hw)
             y = 2.0 * adc_sums(s, step, m, hw) - np_
-            acc_p = y[..., :o].sum(0)
-            acc_e = jnp.einsum("hmo,ho->mo", y[..., o:], L["phase_mask"])
-            v = L["alpha"] * acc_p + L["beta"] * acc_e + L["bias"]
-            if train and hw.clamp_grad and hw.lossy:
-                # Pool and error parts weighted by their scales.
-                ins = in_range(s, step, m, hw)
-                a = jnp.abs(jnp.asarray(L["alpha"], jnp.float32))
-                b = jnp.abs(jnp.asarray(L["beta"], jnp.float32)) * jnp.asarray(L["phase_mask"], jnp.float32)[:, None, :]
-                den = a + b
-                share = jnp.where(den > 0, (a * ins[..., :o] + b * ins[..., o:]) / jnp.where(den > 0, den, 1.0), 1.0)
+        else:
+            # 2 A - Np of a phase is its product with the +-1 cells.
+            y = phase_products(xi, 2.0 * cells - 1.0, hw, L["width"], 1)
+        acc_p = y[..., :o].sum(0)
+        acc_e = jnp.einsum("hmo,ho->mo", y[..., o:], L["phase_mask"])
+        v = L["alpha"] * acc_p + L["beta"] * acc_e + L["bias"]
+        if train and hw.clamp_grad and hw.lossy:
+            # Pool and error parts weighted by their scales.
+            ins = in_range(s, step, m, hw)
+            a = jnp.abs(jnp.asarray(L["alpha"], jnp.float32))
+            b = jnp.abs(jnp.asarray(L["beta"], jnp.float32)) * jnp.asarray(L["phase_mask"], jnp.float32)[:, None, :]
+            den = a + b
+            share = jnp.where(den > 0, (a * ins[..., :o] + b * ins[..., o:]) / jnp.where(den > 0, den, 1.0), 1.0)
     if train and not L["host"]:
         # Straight-through for weights and inputs: the exact product's gradient.
         # float32: it carries only gradients, and the maps are large.
@@ -792,7 +822,7 @@ def train(args, manifest, hw):
             teacher[li] = {**exported[li], "eff": torch_to_engine(tt[f"{n}.weight"].astype(np.float32), l), "bias_f": tt[f"{n}.bias"].astype(np.float32)}
         print(f"distillation: soft targets of {source} at temperature {args.distill_temp:g}, weight {args.distill:g}")
 
-    def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True):
+    def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True, hwv=hw):
         p = effective(p)
         lay = list(layers)
         for li in engine:
@@ -813,7 +843,7 @@ def train(args, manifest, hw):
         if arith == "float":
             logits = forward_float(manifest, lay, xb)
         else:
-            logits = forward(manifest, lay, hw, steps_of(log2), xb, True) * out_scale
+            logits = forward(manifest, lay, hwv, steps_of(log2), xb, True) * out_scale
         ce = optax.softmax_cross_entropy_with_integer_labels(logits, yb).mean()
         if teacher is None:
             return ce
@@ -857,11 +887,11 @@ def train(args, manifest, hw):
     def merge(arrays, shifts):
         return [{**a, **m, "shift": s} for a, m, s in zip(arrays, meta, shifts)]
 
-    def make_step(arith, project=True):
+    def make_step(arith, project=True, hwv=hw):
         @functools.partial(jax.jit, static_argnums=(3,))
         def step(state, opt_state, arrays, shifts, xb, yb):
             lay = merge(arrays, shifts)
-            l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb, s.get("p"), arith, project))(state)
+            l, g = jax.value_and_grad(lambda s: loss(s["w"], s["s"], lay, xb, yb, s.get("p"), arith, project, hwv))(state)
             updates, opt_state = opt.update(g, opt_state, state)
             return optax.apply_updates(state, updates), opt_state, l
 
@@ -890,6 +920,12 @@ def train(args, manifest, hw):
             ("float stage against the hardware (--arith float)", lambda st, os, xb, yb, f=make_step("float"): hardware_step(f, st, os, xb, yb)),
             ("integer stage (exact integer path, ADC)", lambda st, os, xb, yb, f=make_step("integer"): hardware_step(f, st, os, xb, yb)),
         ]
+        if not hw.lossy:
+            # An exact read-out's integer stage takes one product per phase;
+            # the bit planes (the lossy ADC's path) beside it, same integers.
+            planes = copy.copy(hw)
+            planes.force_planes = True
+            variants.append(("integer stage through the bit planes (--bit-planes)", lambda st, os, xb, yb, f=make_step("integer", hwv=planes): hardware_step(f, st, os, xb, yb)))
         n, most_warm, least_s = args.bench_steps, 5, 2.0
         if n < 1:
             fail(f"--bench-steps {n}: allowed 1 or more")
@@ -1202,6 +1238,7 @@ def main():
     ap.add_argument("--export", required=True, help="its integers: the .npz of `cimpool export`")
     ap.add_argument("--data", help="check, train: labelled test data (.npz with x, y, or IDX images)")
     ap.add_argument("--golden", help="check: the golden model's outputs (`cimpool run --outputs`)")
+    ap.add_argument("--bit-planes", action="store_true", help="check, train: with an exact read-out too, sum each input bit plane's column sums as a lossy ADC's path does, instead of one product per phase (the reference the faster path is checked against)")
     ap.add_argument("--weights", help="train: the float weights the images were made from")
     ap.add_argument("--pool", help="train, pool engine: the pool.npy the images were made with")
     ap.add_argument("--keep", type=float, default=0.5, help="train, pool engine: the keep ratio the images were made with")
@@ -1259,6 +1296,7 @@ def main():
     manifest = json.loads(manifest_path.read_text())
     hw = Hardware(args.images)
     hw.clamp_grad = args.adc_grad == "clamp"
+    hw.force_planes = args.bit_planes
     if args.refine_shifts < (1 if args.command == "refine" else 0):
         zero = "" if args.command == "refine" else ", or 0 to keep the rounded learned steps"
         fail(f"--refine-shifts {args.refine_shifts}: the training samples to score the shifts on: allowed 1 or more{zero}")
