@@ -11,7 +11,7 @@
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
 #   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
-#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5]  the dense engine on Fashion-MNIST (after make fmnist)
+#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (after make fmnist)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
@@ -257,8 +257,10 @@ fmnist-data:
 # train.log). Training writes a checkpoint (float.ckpt) every 50 steps and
 # at each epoch's end, and resumes from it: an interrupted run continues
 # where it stopped, with the same batches and updates. ResNet-20 takes
-# about 1.5-2 hours on 2 cores; its trained weights are committed
-# (fixtures/fmnist/resnet20_float.npz) and copied instead when present.
+# about 1.5-3.5 hours on 2 cores, the residual CNN 25-60 minutes: their
+# trained weights are committed (fixtures/fmnist/resnet20_float.npz,
+# resnet_float.npz) and copied instead when present (move one aside to
+# train that network again; seed 0 repeats it).
 fmnist-float: SHELL := /bin/bash
 fmnist-float: fmnist-data $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
@@ -298,7 +300,8 @@ fmnist: fmnist-float
 # the recipe above (and the network's FT_FLAGS: channel gains for the
 # CNNs): post-training images, quantization-aware training
 # through the same projection, the trained images, golden accuracy on the
-# 10,000 test images. Outputs in build/fmnist/<net>/dense-w<WBITS>-s<SPARSITY>.
+# 10,000 test images. Outputs in build/fmnist/<net>/dense-w<WBITS>-s<SPARSITY>
+# (a variant's, with FT_FLAGS_<net> and FT_SUFFIX, in ...-s<SPARSITY><FT_SUFFIX>).
 fmnist-dense: SHELL := /bin/bash
 fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 	cargo build --release --quiet
@@ -308,7 +311,7 @@ fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
 		eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
 		$(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz MODEL=$(FM)/$$net.toml \
 			HW="--config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip" \
-			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs $$ft_flags TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY) | tee $$d/dense-w$(WBITS)-s$(SPARSITY).log; \
+			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs $$ft_flags TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY)$(FT_SUFFIX) | tee $$d/dense-w$(WBITS)-s$(SPARSITY)$(FT_SUFFIX).log; \
 	done
 
 # Pool construction (k-means, 91k vectors of 128, pool 128) vs scikit-learn on the same data.

@@ -181,6 +181,54 @@ fn finetuned_residual_cnn_runs_on_the_golden_model_from_its_images() {
     assert!(integer >= FMNIST_FIXTURE_ACCURACY - 0.04, "{integer}");
 }
 
+/// The float network's accuracy on `data`, inputs times `input_scale`.
+fn float_accuracy(net: &network::model::Network, data: &tensors::Dataset) -> f64 {
+    use rayon::prelude::*;
+    let outputs: Vec<Vec<f32>> = data
+        .x
+        .par_iter()
+        .map(|x| {
+            let x: Vec<f32> = x
+                .iter()
+                .map(|&v| v as f32 * net.input_scale as f32)
+                .collect();
+            let layer = |li: usize| {
+                let l = &net.layers[li];
+                network::graph::FloatLayer {
+                    weights: &l.weights,
+                    bias: &l.bias,
+                    geometry: &l.geometry,
+                    relu: l.relu,
+                    clip: l.clip,
+                }
+            };
+            net.graph.forward_float(&layer, &x, &mut |_, _| {})
+        })
+        .collect();
+    network::float::accuracy(&outputs, &data.y)
+}
+
+/// `make fmnist-float` copies the committed float weights instead of
+/// training: they must be the trained networks. Their float accuracy on
+/// the 300-image slice is within 4 points (about twice the sampling noise)
+/// of what `fmnist.py train` measured on all 10,000 test images.
+#[test]
+fn committed_float_weights_are_the_trained_networks() {
+    let test = tensors::read_dataset(&test_images(), true).unwrap();
+    for (name, file, measured) in [
+        ("resnet-fmnist", "resnet_float.npz", 0.9126),
+        ("resnet20-fmnist", "resnet20_float.npz", 0.9205),
+    ] {
+        let net = network::builtin::network(name)
+            .unwrap()
+            .network(&tensors::read_tensors(&fixture(file)).unwrap())
+            .unwrap();
+        let accuracy = float_accuracy(&net, &test);
+        eprintln!("{file}: float {accuracy:.4} on 300 test images ({measured} on 10,000)");
+        assert!(accuracy >= measured - 0.04, "{file}: {accuracy}");
+    }
+}
+
 /// Golden integer accuracy of the fixture network on all 10,000 test images
 /// (docs/COMPRESSION.md, `make fmnist`).
 const FMNIST_FIXTURE_ACCURACY: f64 = 0.8615;
