@@ -11,7 +11,7 @@
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
 #   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
-#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (after make fmnist)
+#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
@@ -295,7 +295,7 @@ fmnist: fmnist-float
 	cd tools && $(TRAIN_PY) fmnist.py table --out $(FM) --nets $(FMNIST_NETS) --keeps $(FMNIST_KEEPS) --suffix="$(FT_SUFFIX)"
 
 # The dense engine on Fashion-MNIST: for each network of FMNIST_NETS (its
-# float weights from `make fmnist`), WBITS-bit weights with SPARSITY of the
+# float weights from `make fmnist-float`, run first), WBITS-bit weights with SPARSITY of the
 # phase blocks (W = 16) pruned and skipped, a preset of `make train` with
 # the recipe above (and the network's FT_FLAGS: channel gains for the
 # CNNs): post-training images, quantization-aware training
@@ -303,11 +303,10 @@ fmnist: fmnist-float
 # 10,000 test images. Outputs in build/fmnist/<net>/dense-w<WBITS>-s<SPARSITY>
 # (a variant's, with FT_FLAGS_<net> and FT_SUFFIX, in ...-s<SPARSITY><FT_SUFFIX>).
 fmnist-dense: SHELL := /bin/bash
-fmnist-dense: fmnist-data $(TRAIN_VENV)/.installed
-	cargo build --release --quiet
+fmnist-dense: fmnist-float
 	@set -eo pipefail; \
 	for net in $(FMNIST_NETS); do \
-		d=$(FM)/$$net; [ -f $$d/float.npz ] || { echo "no $$d/float.npz: run make fmnist-float FMNIST_NETS=$$net first"; exit 1; }; \
+		d=$(FM)/$$net; \
 		eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
 		$(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz MODEL=$(FM)/$$net.toml \
 			HW="--config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip" \
