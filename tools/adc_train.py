@@ -7,7 +7,9 @@ compute phase of W word lines the column sums S of the cells, the ADC with
 the layer's step 2^adc_shift and mode, the engine's recombination (2A - Np
 for the pool engine's +-1 cells, the weight-bit weights for the dense
 engine), the accumulators, the scale word's requantization; the host's
-operations between layers as the golden model does them. Given the integers
+operations between layers as the golden model does them. With an exact
+read-out (no lossy ADC) the recombined planes of a phase are its integer
+product, computed directly (`--bit-planes` keeps the planes). Given the integers
 of a set of memory images (`cimpool export`), it reproduces the golden
 model's outputs exactly: `check` tests that on every sample.
 
