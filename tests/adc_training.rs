@@ -98,6 +98,11 @@ fn check_exact(dir: &Path, args: &[&str], data: &str) {
         text.contains(", 0 differ from the golden model"),
         "{args:?}: {text}"
     );
+    // The float stage's convolutions are the im2col products' sums.
+    assert!(
+        text.contains("float stage, convolutions agree with the im2col products"),
+        "{args:?}: {text}"
+    );
     // An exact read-out takes one product per phase; the bit planes (a
     // lossy ADC's path) must give the same integers.
     let config = std::fs::read_to_string(dir.join("cim_config.toml")).unwrap();

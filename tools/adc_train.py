@@ -342,15 +342,23 @@ def forward(manifest, layers, hw, steps, x, train):
     return out.reshape(out.shape[0], -1)
 
 
-def forward_float(manifest, layers, x):
+def forward_float(manifest, layers, x, im2col_products=False):
     """The network in float arithmetic on integer inputs x: the effective
     weights cimpool would make of the current float weights (straight
     through), no activation quantization, no ADC. Stage 1 of `make train`
     (--arith float): the weights settle against the pool or the dense
     quantization before the integer path's fixed activation scales are
-    calibrated on them."""
+    calibrated on them.
+
+    In float32 (the data are float64 for the exact integer path): float64
+    ran the residual CNN's float stage at half the speed. An engine
+    convolution is one XLA convolution of its effective weights (their
+    (ky, kx, c) fan-in order is HWIO's); im2col_products=True takes the
+    im2col vectors times the weights instead, the integer path's layout
+    (`check` compares the two: 3x the float network's images per second
+    on the residual CNN, docs/COMPRESSION.md)."""
     i = manifest["input"]
-    a0 = x.reshape(-1, i["c"], i["h"], i["w"]).transpose(0, 2, 3, 1) * manifest["input_scale"]
+    a0 = x.reshape(-1, i["c"], i["h"], i["w"]).transpose(0, 2, 3, 1).astype(jnp.float32) * jnp.float32(manifest["input_scale"])
     maps = {"input": a0}
     for node in manifest["nodes"]:
         a = maps[node["inputs"][0]]
@@ -358,13 +366,21 @@ def forward_float(manifest, layers, x):
         if op == "layer":
             li = node["layer"]
             L, l = layers[li], manifest["layers"][li]
-            cols = im2col(a, l["geometry"])
+            g = l["geometry"]
+            if not L["host"] and not im2col_products and g["kernel_h"] * g["kernel_w"] > 1:
+                k = L["eff"].reshape(-1, g["kernel_h"], g["kernel_w"], g["in_c"]).transpose(1, 2, 3, 0).astype(jnp.float32)
+                pad = [(g["padding"], g["padding"])] * 2
+                v = jax.lax.conv_general_dilated(a, k, (g["stride"], g["stride"]), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")) + L["bias_f"]
+                out = jnp.maximum(v, 0.0) if L["relu"] else v
+                maps[node["name"]] = out
+                continue
+            cols = im2col(a, g)
             n, oh, ow, f = cols.shape
             c = cols.reshape(-1, f)
             if L["host"]:
                 # The host's 8-bit weights as they are: their integers in
                 # the output's units, then the output scale.
-                v = (L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]
+                v = ((L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]).astype(jnp.float32)
             else:
                 v = c @ L["eff"].T + L["bias_f"]
             out = (jnp.maximum(v, 0.0) if L["relu"] else v).reshape(n, oh, ow, -1)
@@ -552,7 +568,28 @@ def check(args, manifest, hw):
         sys.exit(f"check: outputs of shape {got.shape}, golden {want.shape}")
     bad = int((got != want).sum())
     print(f"check: {got.size} outputs of {len(x)} samples, {bad} differ from the golden model")
-    return bad == 0
+    return bad == 0 and check_float_convolutions(manifest, layers, x)
+
+
+def check_float_convolutions(manifest, layers, x):
+    """The float stage's convolutions (forward_float) against its im2col
+    products on the same seeded float weights and the first 64 samples:
+    the same sums in another order, so equal to float32 rounding."""
+    rng = np.random.default_rng(0)
+    float_layers = []
+    for L, l in zip(layers, manifest["layers"]):
+        F = dict(L)
+        if not L["host"]:
+            F["eff"] = jnp.asarray(rng.normal(0, 1 / np.sqrt(l["fan_in"]), (l["out_channels"], l["fan_in"])), jnp.float32)
+            F["bias_f"] = jnp.asarray(rng.normal(0, 0.1, l["out_channels"]), jnp.float32)
+        float_layers.append(F)
+    xb = x[:64]
+    conv = np.asarray(forward_float(manifest, float_layers, xb), np.float64)
+    cols = np.asarray(forward_float(manifest, float_layers, xb, im2col_products=True), np.float64)
+    diff = float(np.abs(conv - cols).max() / max(np.abs(cols).max(), 1e-30))
+    ok = diff < 1e-4
+    print(f"check: float stage, convolutions {'agree with' if ok else 'DIFFER from'} the im2col products (largest difference {diff:.1e} of the largest output)")
+    return ok
 
 
 def refine_shifts(manifest, hw, layers, shifts, x, y):
