@@ -350,13 +350,13 @@ def forward_float(manifest, layers, x, im2col_products=False):
     quantization before the integer path's fixed activation scales are
     calibrated on them.
 
-    In float32 (the data are float64 for the exact integer path): float64
-    ran the residual CNN's float stage at half the speed. An engine
-    convolution is one XLA convolution of its effective weights (their
-    (ky, kx, c) fan-in order is HWIO's); im2col_products=True takes the
-    im2col vectors times the weights instead, the integer path's layout
-    (`check` compares the two: 3x the float network's images per second
-    on the residual CNN, docs/COMPRESSION.md)."""
+    In float32 (the data are float64 for the exact integer path), and an
+    engine convolution is one XLA convolution of its effective weights
+    (their (ky, kx, c) fan-in order is HWIO's): float64 im2col products
+    ran the residual CNN's float stage at a third of the speed
+    (docs/COMPRESSION.md, "Training speed"). im2col_products=True takes
+    the im2col vectors times the weights instead, the integer path's
+    layout; `check` compares the two."""
     i = manifest["input"]
     a0 = x.reshape(-1, i["c"], i["h"], i["w"]).transpose(0, 2, 3, 1).astype(jnp.float32) * jnp.float32(manifest["input_scale"])
     maps = {"input": a0}
