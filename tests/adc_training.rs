@@ -1401,3 +1401,56 @@ fn progressive_keep_flags_are_checked_in_one_line() {
         adc_train_refuses(&args, needle);
     }
 }
+
+/// `check` and `refine` refuse a data set of another shape (Fashion-MNIST's
+/// 784 pixels for the digits MLP's 64 inputs) in one line, as `train` does,
+/// instead of reshaping its pixels into samples of the network's length.
+#[test]
+fn check_and_refine_refuse_data_of_another_shape_in_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().display().to_string();
+    let export = format!("{d}/engine.npz");
+    compress_and_export(
+        &[
+            "--weights",
+            &digits("mlp.npz"),
+            "--model",
+            &digits("model.toml"),
+            "--config",
+            &digits("hw.toml"),
+            "--calib",
+            &digits("calib.npz"),
+            "--set",
+            "adc_bits=4",
+        ],
+        &d,
+        &export,
+    );
+    let fm = root()
+        .join("fixtures/fmnist/t10k-images-idx3-ubyte.gz")
+        .display()
+        .to_string();
+    let needle = "samples of 784 values; the network takes 64 (64x1x1)";
+    adc_train_refuses(
+        &[
+            "check", "--images", &d, "--export", &export, "--data", &fm, "--golden", "g.npy",
+        ],
+        needle,
+    );
+    adc_train_refuses(
+        &[
+            "refine",
+            "--images",
+            &d,
+            "--export",
+            &export,
+            "--train",
+            &fm,
+            "--data",
+            &fm,
+            "--shifts",
+            &format!("{d}/shifts.json"),
+        ],
+        needle,
+    );
+}

@@ -371,19 +371,18 @@ def forward_float(manifest, layers, x, im2col_products=False):
                 k = L["eff"].reshape(-1, g["kernel_h"], g["kernel_w"], g["in_c"]).transpose(1, 2, 3, 0).astype(jnp.float32)
                 pad = [(g["padding"], g["padding"])] * 2
                 v = jax.lax.conv_general_dilated(a, k, (g["stride"], g["stride"]), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")) + L["bias_f"]
-                out = jnp.maximum(v, 0.0) if L["relu"] else v
-                maps[node["name"]] = out
-                continue
-            cols = im2col(a, g)
-            n, oh, ow, f = cols.shape
-            c = cols.reshape(-1, f)
-            if L["host"]:
-                # The host's 8-bit weights as they are: their integers in
-                # the output's units, then the output scale.
-                v = ((L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]).astype(jnp.float32)
             else:
-                v = c @ L["eff"].T + L["bias_f"]
-            out = (jnp.maximum(v, 0.0) if L["relu"] else v).reshape(n, oh, ow, -1)
+                cols = im2col(a, g)
+                n, oh, ow, f = cols.shape
+                c = cols.reshape(-1, f)
+                if L["host"]:
+                    # The host's 8-bit weights as they are: their integers in
+                    # the output's units, then the output scale.
+                    v = ((L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]).astype(jnp.float32)
+                else:
+                    v = c @ L["eff"].T + L["bias_f"]
+                v = v.reshape(n, oh, ow, -1)
+            out = jnp.maximum(v, 0.0) if L["relu"] else v
         elif op == "max_pool":
             w = node["window"]
             p = w["padding"]
@@ -560,7 +559,8 @@ def run_batches(f, x, batch=256):
 def check(args, manifest, hw):
     layers = exported_layers(manifest, args.export, hw)
     steps = [2.0 ** L["adc_shift"] for L in layers]
-    x, _ = load_data(args.data)
+    x, y = load_data(args.data)
+    check_data(args.data, x, y, manifest)
     f = jax.jit(lambda xb: forward(manifest, layers, hw, steps, xb, False))
     got = run_batches(f, x).astype(np.int64)
     want = np.load(args.golden)
@@ -688,11 +688,12 @@ def refine_subset(args, x, y):
     return x[keep], y[keep]
 
 
-def training_data(args):
-    """--train, or the seeded subset of --train-samples of it (refine given
-    the same --train-samples and --seed scores on the samples train's
-    refinement did)."""
+def training_data(args, manifest):
+    """--train, checked against the network, or the seeded subset of
+    --train-samples of it (refine given the same --train-samples and
+    --seed scores on the samples train's refinement did)."""
     x, y = load_data(args.train)
+    check_data(args.train, x, y, manifest)
     if args.train_samples is not None:
         if not 0 < args.train_samples <= len(y):
             fail(f"--train-samples {args.train_samples}: the training data has {len(y)} samples (allowed 1..{len(y)})")
@@ -708,7 +709,7 @@ def refine(args, manifest, hw):
         fail(f"{args.images}: adc_bits = {hw.adc_bits} reads out exactly: no ADC shifts to refine")
     layers = exported_layers(manifest, args.export, hw)
     engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
-    x, y = refine_subset(args, *training_data(args))
+    x, y = refine_subset(args, *training_data(args, manifest))
     best = refine_shifts(manifest, hw, layers, {li: int(layers[li]["adc_shift"]) for li in engine}, x, y)
     Path(args.shifts).write_text(json.dumps({manifest["layers"][li]["name"]: s for li, s in best.items()}, indent=2) + "\n")
     print(f"wrote {args.shifts}")
@@ -809,8 +810,7 @@ def train(args, manifest, hw):
             spread.append(float(gain.max() / gain.min()))
         print(f"channel gains: each output channel a trained gain times a direction of RMS 1/sqrt(fan-in); largest / smallest gain per layer {min(spread):.1f}x to {max(spread):.1f}x")
 
-    x_train, y_train = training_data(args)
-    check_data(args.train, x_train, y_train, manifest)
+    x_train, y_train = training_data(args, manifest)
     if not 0 < args.batch <= len(y_train):
         fail(f"--batch {args.batch}: allowed 1..{len(y_train)} (the training samples)")
     x_test, y_test = load_data(args.data)
