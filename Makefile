@@ -223,9 +223,13 @@ finetune-dense: $(TRAIN_VENV)/.installed
 # equal to training's. Steps whose output exists are skipped; the table is
 # printed at the end. A variant of the recipe (FT_FLAGS_<net>="CHANNEL_GAIN=1
 # DISTILL=0.7", FT_EPOCHS_<net>=30) trains into its own folder with
-# FT_SUFFIX: ft-<keep><FT_SUFFIX>, e.g. FT_SUFFIX=-distill.
+# FT_SUFFIX: ft-<keep><FT_SUFFIX>, e.g. FT_SUFFIX=-distill. FMNIST_HW adds
+# compress options to the fine-tuned rows' hardware (with an FT_SUFFIX),
+# e.g. FMNIST_HW="--host-layers conv1,fc" for the first and last layers on
+# the host.
 FMNIST_DATA  ?= /usr/share/datasets/fashion-mnist
 FT_SUFFIX    ?=
+FMNIST_HW    ?=
 FMNIST_NETS  ?= mlp resnet
 FMNIST_KEEPS ?= 0.3 0.5 0.75 1
 FM          := $(abspath $(BUILD))/fmnist
@@ -288,7 +292,7 @@ fmnist: fmnist-float
 				$(CIMPOOL) run --images $$d/pt-$$k --data $$T | tee $$d/pt-$$k/run.log; }; \
 			ft=$$d/ft-$$k$(FT_SUFFIX); \
 			[ -f $$ft/golden.log ] || $(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz \
-				MODEL=$(FM)/$$net.toml HW="--config fixtures/fmnist/hw.toml" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs $$ft_flags \
+				MODEL=$(FM)/$$net.toml HW="$(strip --config fixtures/fmnist/hw.toml $(FMNIST_HW))" KEEP=$$k FLOAT_EPOCHS=$$ft_epochs $$ft_flags \
 				TR_OUT=$$ft | tee $$ft.log; \
 		done; \
 	done
