@@ -283,6 +283,7 @@ export FLOAT_EPOCHS_mlp FLOAT_EPOCHS_resnet FLOAT_EPOCHS_resnet20 FT_EPOCHS_mlp 
 
 fmnist: SHELL := /bin/bash
 fmnist: fmnist-float
+	@[ -z "$(FMNIST_HW)" ] || [ -n "$(FT_SUFFIX)" ] || { echo "make fmnist: FMNIST_HW changes the hardware of the fine-tuned rows; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host)"; exit 2; }
 	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
 	for net in $(FMNIST_NETS); do \
 		d=$(FM)/$$net; eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
