@@ -130,20 +130,6 @@ fn check_exact(dir: &Path, args: &[&str], data: &str) {
 fn forward_pass_reproduces_the_golden_model_exactly() {
     let tmp = tempfile::tempdir().unwrap();
     let (mlp, cnn) = (digits("model.toml"), digits("cnn.toml"));
-    let common = |net: &str, model: &str| -> Vec<String> {
-        [
-            "--weights",
-            &digits(&format!("{net}.npz")),
-            "--model",
-            model,
-            "--config",
-            &digits("hw.toml"),
-            "--calib",
-            &digits("calib.npz"),
-        ]
-        .map(String::from)
-        .to_vec()
-    };
     // A host (uncompressed) first layer.
     let host_model = tmp.path().join("cnn-host.toml");
     std::fs::write(
@@ -157,12 +143,12 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
     let cases: Vec<(&str, Vec<String>)> = vec![
         (
             "mlp-floor4",
-            [common("mlp", &mlp), s(&["--set", "adc_bits=4"])].concat(),
+            [digits_network("mlp", &mlp), s(&["--set", "adc_bits=4"])].concat(),
         ),
         (
             "cnn-round3-w16",
             [
-                common("cnn", &cnn),
+                digits_network("cnn", &cnn),
                 s(&[
                     "--set",
                     "adc_bits=3",
@@ -176,12 +162,12 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         ),
         (
             "cnn-dense-skip",
-            [common("cnn", &cnn), s(DENSE_SKIP_3BIT)].concat(),
+            [digits_network("cnn", &cnn), s(DENSE_SKIP_3BIT)].concat(),
         ),
         (
             "mlp-dense-compact",
             [
-                common("mlp", &mlp),
+                digits_network("mlp", &mlp),
                 s(&[
                     "--engine",
                     "dense",
@@ -206,7 +192,7 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         (
             "mlp-round-even3-w32",
             [
-                common("mlp", &mlp),
+                digits_network("mlp", &mlp),
                 s(&[
                     "--set",
                     "adc_bits=3",
@@ -220,17 +206,17 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         ),
         (
             "cnn-host-exact",
-            [common("cnn", &host_model), s(&["--keep", "0.3"])].concat(),
+            [digits_network("cnn", &host_model), s(&["--keep", "0.3"])].concat(),
         ),
         // Exact read-outs: one product per phase of 16 word lines.
         (
             "cnn-exact-w16",
-            [common("cnn", &cnn), s(&["--set", "wl_parallel=16"])].concat(),
+            [digits_network("cnn", &cnn), s(&["--set", "wl_parallel=16"])].concat(),
         ),
         (
             "mlp-dense-exact-w16",
             [
-                common("mlp", &mlp),
+                digits_network("mlp", &mlp),
                 s(&[
                     "--engine",
                     "dense",
@@ -251,7 +237,7 @@ fn forward_pass_reproduces_the_golden_model_exactly() {
         (
             "mlp-dense8-exact-w1024",
             [
-                common("mlp", &mlp),
+                digits_network("mlp", &mlp),
                 s(&[
                     "--engine",
                     "dense",
@@ -306,6 +292,21 @@ fn compress_and_export(args: &[&str], pt: &str, export: &str) {
 
 fn s(v: &[&str]) -> Vec<String> {
     v.iter().map(|x| x.to_string()).collect()
+}
+
+/// compress's arguments for a digits network (`<net>.npz`) with the given
+/// model description, on the digits hardware and calibration set.
+fn digits_network(net: &str, model: &str) -> Vec<String> {
+    s(&[
+        "--weights",
+        &digits(&format!("{net}.npz")),
+        "--model",
+        model,
+        "--config",
+        &digits("hw.toml"),
+        "--calib",
+        &digits("calib.npz"),
+    ])
 }
 
 fn accuracy(text: &str) -> String {
@@ -429,23 +430,15 @@ fn bad_adc_shift_files_are_refused_naming_the_field() {
     let run = |json: &str, adc: &str| {
         let f = tmp.path().join("s.json");
         std::fs::write(&f, json).unwrap();
-        cimpool(&[
-            "compress",
-            "--weights",
-            &digits("mlp.npz"),
-            "--model",
-            &digits("model.toml"),
-            "--config",
-            &digits("hw.toml"),
-            "--calib",
-            &digits("calib.npz"),
-            "--set",
-            adc,
-            "--adc-shifts",
-            &f.display().to_string(),
-            "--out",
-            &tmp.path().join("o").display().to_string(),
-        ])
+        let net = digits_network("mlp", &digits("model.toml"));
+        let (f, o) = (
+            f.display().to_string(),
+            tmp.path().join("o").display().to_string(),
+        );
+        let mut args = vec!["compress"];
+        args.extend(net.iter().map(String::as_str));
+        args.extend(["--set", adc, "--adc-shifts", &f, "--out", &o]);
+        cimpool(&args)
     };
     for (json, adc, want) in [
         (
@@ -1410,22 +1403,10 @@ fn check_and_refine_refuse_data_of_another_shape_in_one_line() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path().display().to_string();
     let export = format!("{d}/engine.npz");
-    compress_and_export(
-        &[
-            "--weights",
-            &digits("mlp.npz"),
-            "--model",
-            &digits("model.toml"),
-            "--config",
-            &digits("hw.toml"),
-            "--calib",
-            &digits("calib.npz"),
-            "--set",
-            "adc_bits=4",
-        ],
-        &d,
-        &export,
-    );
+    let net = digits_network("mlp", &digits("model.toml"));
+    let mut args: Vec<&str> = net.iter().map(String::as_str).collect();
+    args.extend(["--set", "adc_bits=4"]);
+    compress_and_export(&args, &d, &export);
     let fm = root()
         .join("fixtures/fmnist/t10k-images-idx3-ubyte.gz")
         .display()
