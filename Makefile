@@ -382,6 +382,10 @@ PRUNE_BY_OUTPUT ?=
 # CLIP=1: the first compression clips each layer's outlying weights
 # (compress --clip-weights) and training starts from the clipped network.
 CLIP        ?=
+# TRAIN_HOST=1: the host layers (--host-layers in HW) train too, quantized
+# as compress quantizes them (adc_train.py --train-host); without it they
+# keep the first compression's weights.
+TRAIN_HOST  ?=
 # TRAIN_POOL=1 (pool engine): learn the pool's signs too (adc_train.py
 # --train-pool); the trained images use the trained pool ($(TR_OUT)/pool.npy).
 TRAIN_POOL  ?=
@@ -394,6 +398,7 @@ train: $(TRAIN_VENV)/.installed
 	@[ -n "$(ONNX)$(WEIGHTS)" ] || { echo "make train: give ONNX=model.onnx, or WEIGHTS=w.npz with MODEL=desc.toml or NETWORK=name"; exit 2; }
 	@[ -n "$(TRAIN)" ] && [ -n "$(TEST)" ] || { echo "make train: give TRAIN=train.npz and TEST=test.npz (labelled: x, y)"; exit 2; }
 	@[ -z "$(KEEP_FROM)$(KEEP_RAMP)" ] || { [ -n "$(KEEP_FROM)" ] && [ -n "$(KEEP_RAMP)" ]; } || { echo "make train: KEEP_FROM (the first epoch's keep ratio) and KEEP_RAMP (the epochs it falls over) go together"; exit 2; }
+	@[ -z "$(TRAIN_HOST)" ] || [ -n "$(findstring --host-layers,$(HW))" ] || { echo "make train: TRAIN_HOST=1 trains the host layers: put some there with HW=\"--host-layers a,b\""; exit 2; }
 	@[ -z "$(TRAIN_POOL)" ] || [ -z "$(findstring --pool,$(HW))" ] || { echo "make train: TRAIN_POOL=1 trains the pool compress builds; drop --pool from HW"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; O=$(TR_OUT); mkdir -p $$O; \
@@ -406,7 +411,7 @@ train: $(TRAIN_VENV)/.installed
 	CPOOL=$$([ -n "$(findstring --pool,$(HW))" ] || echo "$$POOL"); \
 	CHOICES=$$([ "$$DENSE" = 1 ] || echo "--choices $$O/choices.npz"); \
 	S=$$O/pt; F=$(if $(MORPH),morphed,folded); \
-	STAGE_FLAGS="$(if $(DISTILL),--distill $(DISTILL) --teacher $$O/pt/$(if $(MORPH),morphed,folded).npz)$(if $(CHANNEL_GAIN), --channel-gain)"; \
+	STAGE_FLAGS="$(if $(DISTILL),--distill $(DISTILL) --teacher $$O/pt/$(if $(MORPH),morphed,folded).npz)$(if $(CHANNEL_GAIN), --channel-gain)$(if $(TRAIN_HOST), --train-host)"; \
 	RAMP="$(if $(KEEP_FROM),--keep-from $(KEEP_FROM) --keep-ramp $(KEEP_RAMP))"; RAMP1=$$RAMP; RAMP2=; \
 	[ "$(FLOAT_EPOCHS)" != 0 ] || { RAMP1=; RAMP2=$$RAMP; }; \
 	if [ "$(FLOAT_EPOCHS)" != 0 ]; then \

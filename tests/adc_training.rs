@@ -1435,3 +1435,63 @@ fn check_and_refine_refuse_data_of_another_shape_in_one_line() {
         needle,
     );
 }
+
+/// `--train-host`: the host layers' weights train too (the digits CNN with
+/// conv1 on the host), projected as compress quantizes them (8 bits, one
+/// step per layer): the projection rebuilds the host layer's integers, its
+/// 8-bit weights move, and the trained images are what training computed.
+#[test]
+fn host_layers_train_and_compress_to_what_training_computed() {
+    let (w, m, hw) = (digits("cnn.npz"), digits("cnn.toml"), digits("hw.toml"));
+    let log = chain(
+        &["--weights", &w, "--model", &m],
+        &["--config", &hw, "--host-layers", "conv1"],
+        "0.5",
+        &["--epochs", "1", "--train-host"],
+    );
+    assert!(log.contains("(2 engine layers, 1 host layers)"), "{log}");
+    let line = log
+        .lines()
+        .find(|l| l.starts_with("host layer conv1: "))
+        .unwrap_or_else(|| panic!("no host layer line: {log}"));
+    let moved: usize = line["host layer conv1: ".len()..]
+        .split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(moved > 0, "{line}");
+}
+
+/// `--train-host` without host layers is refused in one line.
+#[test]
+fn training_host_layers_needs_some() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = |n: &str| tmp.path().join(n).display().to_string();
+    let (pt, export) = (d("pt"), d("engine.npz"));
+    let args = digits_network("mlp", &digits("model.toml"));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    compress_and_export(&args, &pt, &export);
+    adc_train_refuses(
+        &[
+            "train",
+            "--images",
+            &pt,
+            "--export",
+            &export,
+            "--weights",
+            &digits("mlp.npz"),
+            "--pool",
+            &format!("{pt}/pool.npy"),
+            "--train",
+            &digits("train.npz"),
+            "--data",
+            &digits("test.npz"),
+            "--out",
+            &d("trained.npz"),
+            "--shifts",
+            &d("shifts.json"),
+            "--train-host",
+        ],
+        "--train-host: ",
+    );
+}

@@ -289,8 +289,10 @@ def engine_layer(x, L, hw, step, train):
             b = jnp.abs(jnp.asarray(L["beta"], jnp.float32)) * jnp.asarray(L["phase_mask"], jnp.float32)[:, None, :]
             den = a + b
             share = jnp.where(den > 0, (a * ins[..., :o] + b * ins[..., o:]) / jnp.where(den > 0, den, 1.0), 1.0)
-    if train and not L["host"]:
-        # Straight-through for weights and inputs: the exact product's gradient.
+    if train and "eff" in L:
+        # Straight-through for weights and inputs: the exact product's
+        # gradient (every engine layer; a host layer only under --train-host,
+        # the only time it has effective weights).
         # float32: it carries only gradients, and the maps are large.
         xf, wf = x.astype(jnp.float32), (L["eff"] * L["k"]).astype(jnp.float32)
         prod = (xf @ wf.T if share is None else clamp_aware_product(xf, wf, share, hw, L["width"])).astype(jnp.float64) + L["bias_f"] * L["kb"]
@@ -367,7 +369,9 @@ def forward_float(manifest, layers, x, im2col_products=False):
             li = node["layer"]
             L, l = layers[li], manifest["layers"][li]
             g = l["geometry"]
-            if not L["host"] and not im2col_products and g["kernel_h"] * g["kernel_w"] > 1:
+            # A host layer under --train-host has effective weights like an engine layer's.
+            as_host = L["host"] and "eff" not in L
+            if not as_host and not im2col_products and g["kernel_h"] * g["kernel_w"] > 1:
                 k = L["eff"].reshape(-1, g["kernel_h"], g["kernel_w"], g["in_c"]).transpose(1, 2, 3, 0).astype(jnp.float32)
                 pad = [(g["padding"], g["padding"])] * 2
                 v = jax.lax.conv_general_dilated(a, k, (g["stride"], g["stride"]), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")) + L["bias_f"]
@@ -375,7 +379,7 @@ def forward_float(manifest, layers, x, im2col_products=False):
                 cols = im2col(a, g)
                 n, oh, ow, f = cols.shape
                 c = cols.reshape(-1, f)
-                if L["host"]:
+                if as_host:
                     # The host's 8-bit weights as they are: their integers in
                     # the output's units, then the output scale.
                     v = ((L["alpha"] * ((c / l["input_scale"]) @ L["weight"].T) + L["bias"]) / 2.0 ** L["shift"] * l["output_scale"]).astype(jnp.float32)
@@ -496,6 +500,21 @@ class Projector:
             eff = (alpha * p + beta * mask[:, :, None] * e).reshape(out, -1)[:, :fan_in]
         a, bb, shift, bias, k, kb = integer_scales(hw.c, alpha, beta, b, l["input_scale"], l["output_scale"])
         L.update(alpha=a, beta=bb, shift=shift, bias=bias, eff=eff, k=k, bias_f=b, kb=kb)
+        return L
+
+
+    def host_layer(self, li, w, b, base):
+        """A host layer as compress quantizes it (src/compress/residual.rs,
+        host_layer): symmetric 8-bit weights, one step max |w| / 127 in
+        float32, the step as alpha (--train-host)."""
+        l = self.m["layers"][li]
+        L = dict(base)
+        w32 = np.asarray(w, np.float32)
+        step = np.maximum(np.abs(w32).max(), np.float32(1e-12)) / np.float32(127.0)
+        q = np.clip(round_half_away(w32 / step), -127.0, 127.0)
+        eff = (q.astype(np.float32) * step).astype(np.float32)
+        a, bb, shift, bias, k, kb = integer_scales(self.hw.c, step, 0.0, b, l["input_scale"], l["output_scale"])
+        L.update(weight=q.astype(np.float64), alpha=a, beta=bb, shift=shift, bias=bias, eff=eff, k=k, bias_f=b, kb=kb)
         return L
 
 
@@ -748,8 +767,13 @@ def train(args, manifest, hw):
     proj = Projector(manifest, hw, args.images, args.pool, args.keep)
     tensors = dict(np.load(args.weights))
     engine = [li for li, l in enumerate(manifest["layers"]) if not l["host"]]
+    host = [li for li, l in enumerate(manifest["layers"]) if l["host"]]
+    if args.train_host and not host:
+        fail(f"--train-host: {args.images} has no host layers (compress --host-layers puts layers there)")
+    # The layers whose weights train: the engine's, and the host's under --train-host.
+    trained = sorted(engine + host) if args.train_host else engine
     params = {}
-    for li in engine:
+    for li in trained:
         l = manifest["layers"][li]
         n = l["name"]
         if f"{n}.weight" not in tensors or f"{n}.bias" not in tensors:
@@ -758,11 +782,11 @@ def train(args, manifest, hw):
         params[f"{n}.bias"] = tensors[f"{n}.bias"].astype(np.float32)
 
     def effective(p):
-        """The weights of every engine layer (gain x direction under --channel-gain)."""
+        """The weights of every trained layer (gain x direction under --channel-gain)."""
         if not args.channel_gain:
             return p
         out = dict(p)
-        for li in engine:
+        for li in trained:
             n = manifest["layers"][li]["name"]
             out[f"{n}.weight"] = p[f"{n}.weight"] * p[f"{n}.gain"][:, None]
         return out
@@ -773,6 +797,10 @@ def train(args, manifest, hw):
             n = manifest["layers"][li]["name"]
             ch = (exported[li]["index"], exported[li]["mask_tiles"]) if pinned and not hw.dense else None
             layers[li] = proj.layer(li, params[f"{n}.weight"], params[f"{n}.bias"], exported[li], ch)
+        for li in trained:
+            if manifest["layers"][li]["host"]:
+                n = manifest["layers"][li]["name"]
+                layers[li] = proj.host_layer(li, params[f"{n}.weight"], params[f"{n}.bias"], exported[li])
         return layers
 
     # The projection must rebuild the images' integers: otherwise training
@@ -780,14 +808,14 @@ def train(args, manifest, hw):
     # images' own pool indices and kept tiles are pinned for this check: a
     # near tie compress resolved one way is not a difference of method.
     start = integers(params, pinned=True)
-    for li in engine:
+    for li in trained:
         a, b = start[li], exported[li]
-        keys = ["weight_bits"] if hw.dense else ["pool_bits", "error_bits", "phase_mask"]
+        keys = ["weight"] if a["host"] else ["weight_bits"] if hw.dense else ["pool_bits", "error_bits", "phase_mask"]
         diff = sum(int((np.asarray(a[k]) != np.asarray(b[k])).sum()) for k in keys)
         diff += sum(int(a[k] != b[k]) for k in ("alpha", "beta", "shift")) + int((a["bias"] != b["bias"]).sum())
         if diff:
             fail(f"layer `{manifest['layers'][li]['name']}`: the projection of {args.weights} differs from the images in {diff} values; give the weights and pool the images were made from")
-    print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers)")
+    print(f"projection: the weights rebuild the images' integers exactly ({len(engine)} engine layers{f', {len(host)} host layers' if args.train_host else ''})")
     if args.channel_gain:
         # --channel-gain: each output channel trained as a gain times a
         # direction whose RMS is 1/sqrt(fan-in), the scale a freshly
@@ -800,7 +828,7 @@ def train(args, manifest, hw):
         # After the projection check: (w / gain) x gain need not be w to
         # the last bit, and the check is of the weights as given.
         spread = []
-        for li in engine:
+        for li in trained:
             n = manifest["layers"][li]["name"]
             w = params[f"{n}.weight"]
             rms = np.sqrt((w.astype(np.float64) ** 2).mean(axis=1))
@@ -864,12 +892,12 @@ def train(args, manifest, hw):
     def loss(p, log2, layers, xb, yb, latent=None, arith=args.arith, project=True, hwv=hw):
         p = effective(p)
         lay = list(layers)
-        for li in engine:
+        for li in trained:
             n = manifest["layers"][li]["name"]
             L = dict(lay[li])
             # project=False: the float weights themselves (bench's float step).
             L["eff"] = p[f"{n}.weight"] + sg(L["eff"] - p[f"{n}.weight"]) if project else p[f"{n}.weight"]
-            if latent is not None:
+            if latent is not None and not L["host"]:
                 # --train-pool: alpha x pool[index] is part of the effective
                 # weights; this term is 0 forward and passes its gradient to
                 # the latent pool (straight through the sign).
@@ -1017,6 +1045,9 @@ def train(args, manifest, hw):
     # --checkpoint: what the run depends on, so that a resumed run repeats
     # an uninterrupted one bit for bit (tools/checkpoint.py).
     run = {k: getattr(args, k) for k in ("arith", "adc_grad", "epochs", "batch", "lr", "lr_schedule", "step_lr", "step_schedule", "seed", "keep", "train_samples", "train_pool", "pool_lr", "pool_init", "distill", "distill_temp", "channel_gain")}
+    if args.train_host:
+        # Only when set, as the ramp below.
+        run.update(train_host=True)
     if args.keep_from is not None:
         # Only when set: checkpoints of runs without a ramp stay valid.
         run.update(keep_from=args.keep_from, keep_ramp=args.keep_ramp)
@@ -1084,8 +1115,12 @@ def train(args, manifest, hw):
     # Exact read-out has no step to learn: an empty map.
     shifts = {manifest["layers"][li]["name"]: learned[li] for li in engine if hw.lossy}
     print(f"after {args.epochs} epochs: test accuracy {100 * final:.2f}% (golden integer path), learned ADC shifts {shifts}")
+    for li in trained:
+        if manifest["layers"][li]["host"]:
+            moved = int((layers[li]["weight"] != exported[li]["weight"]).sum())
+            print(f"host layer {manifest['layers'][li]['name']}: {moved} of {layers[li]['weight'].size} 8-bit weights changed")
     out = dict(tensors)
-    for li in engine:
+    for li in trained:
         l = manifest["layers"][li]
         n = l["name"]
         out[f"{n}.weight"] = engine_to_torch(w[f"{n}.weight"], l, tensors[f"{n}.weight"].shape).astype(np.float32)
@@ -1316,6 +1351,7 @@ def main():
     ap.add_argument("--teacher", help="train --distill: the teacher's float weights, BatchNorm folded (default: --weights)")
     ap.add_argument("--keep-from", type=float, metavar="K0", help="train, pool engine: a progressive keep ratio: the first epoch keeps K0 of the error tiles (--keep < K0 <= 1), the ratio falls linearly to --keep over --keep-ramp epochs and stays there")
     ap.add_argument("--keep-ramp", type=int, metavar="N", help="train --keep-from: the epochs the keep ratio takes to fall to --keep (1 to --epochs - 1, so the last epochs train at --keep)")
+    ap.add_argument("--train-host", action="store_true", help="train: the host layers' weights train too, projected as compress quantizes them (8 bits, one step per layer); without it they keep the images' weights")
     ap.add_argument("--channel-gain", action="store_true", help="train: each output channel as a trained gain times a direction of RMS 1/sqrt(fan-in), so a step moves every channel by the same fraction (as BatchNorm's scale trained before folding)")
     ap.add_argument("--checkpoint", help=f"train: write a checkpoint here every {CHECKPOINT_EVERY} steps and at each epoch's end, and resume from it if it exists (a checkpoint of another run is refused)")
     ap.add_argument("--stop-after", type=int, help="train: stop after this many steps with a checkpoint written, as an interruption would (tests)")
