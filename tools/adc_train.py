@@ -502,7 +502,6 @@ class Projector:
         L.update(alpha=a, beta=bb, shift=shift, bias=bias, eff=eff, k=k, bias_f=b, kb=kb)
         return L
 
-
     def host_layer(self, li, w, b, base):
         """A host layer as compress quantizes it (src/compress/residual.rs,
         host_layer): symmetric 8-bit weights, one step max |w| / 127 in
