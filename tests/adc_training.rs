@@ -636,6 +636,16 @@ fn chain(source: &[&str], hw: &[&str], keep: &str, train_flags: &[&str]) -> Stri
     log
 }
 
+/// The count that opens the log line starting with `prefix` ("trained
+/// pool: 12 of 4096 bits flipped" -> 12).
+fn count_after(log: &str, prefix: &str) -> usize {
+    log.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{prefix}N ...` line: {log}"))
+}
+
 fn sklearn_mlp() -> String {
     root()
         .join("fixtures/onnx/sklearn/scaled_mlp.onnx")
@@ -685,12 +695,7 @@ fn a_trained_pool_compresses_to_what_training_computed() {
             "1e-2",
         ],
     );
-    let flipped: usize = log
-        .lines()
-        .find_map(|l| l.strip_prefix("trained pool: "))
-        .and_then(|l| l.split(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no trained pool line: {log}"));
+    let flipped = count_after(&log, "trained pool: ");
     assert!(flipped > 0, "no pool bit flipped: {log}");
 }
 
@@ -1450,16 +1455,8 @@ fn host_layers_train_and_compress_to_what_training_computed() {
         &["--epochs", "1", "--train-host"],
     );
     assert!(log.contains("(2 engine layers, 1 host layers)"), "{log}");
-    let line = log
-        .lines()
-        .find(|l| l.starts_with("host layer conv1: "))
-        .unwrap_or_else(|| panic!("no host layer line: {log}"));
-    let moved: usize = line["host layer conv1: ".len()..]
-        .split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{line}"));
-    assert!(moved > 0, "{line}");
+    let moved = count_after(&log, "host layer conv1: ");
+    assert!(moved > 0, "no host weight changed: {log}");
 }
 
 /// `--train-host` without host layers is refused in one line.
