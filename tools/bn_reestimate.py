@@ -167,7 +167,8 @@ def main():
     for r in result["layers"]:
         print(f"{r['layer']:24s}" + "".join(f" {r[m]['correlation']:6.3f} {r[m]['std_ratio']:6.3f}" for m in corrected))
     if args.out:
-        print(f"wrote {args.out}: the folded weights scaled per layer, the corrected biases (cimpool compress --weights, with --pool {images / 'pool.npy'})")
+        pool = "" if hw.dense else f", with --pool {images / 'pool.npy'}"
+        print(f"wrote {args.out}: the folded weights scaled per layer, the corrected biases (cimpool compress --weights{pool})")
 
 
 if __name__ == "__main__":
