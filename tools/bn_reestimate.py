@@ -112,8 +112,8 @@ def main():
     images = Path(args.images)
     for name in ("manifest.json", "report.json", "cim_config.toml", "engine.npz", "folded.npz"):
         if not (images / name).is_file():
-            hint = "cimpool export --images DIR --out DIR/engine.npz" if name == "engine.npz" else "cimpool compress --write-folded"
-            fail(f"--images {images}: no {name}: give a folder of `cimpool compress --write-folded` ({hint})")
+            hint = f" and its export (cimpool export --images {images} --out {images / 'engine.npz'})" if name == "engine.npz" else ""
+            fail(f"--images {images}: no {name}: give a folder of `cimpool compress --write-folded`{hint}")
     manifest = json.loads((images / "manifest.json").read_text())
     hw = Hardware(images)
     keep = json.loads((images / "report.json").read_text())["keep_ratio"]
