@@ -9,27 +9,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Output;
 
 fn digits(name: &str) -> String {
-    root()
-        .join("fixtures/digits")
-        .join(name)
-        .display()
-        .to_string()
+    common::fixture("digits", name)
 }
 
 fn bn_reestimate(args: &[&str]) -> Output {
-    Command::new(common::train_python())
-        .arg("bn_reestimate.py")
-        .args(args)
-        .current_dir(root().join("tools"))
-        .output()
-        .expect("python runs")
+    common::train_tool("bn_reestimate.py", args)
 }
 
 /// compress's report: (float, compressed float-arithmetic) accuracy in %.

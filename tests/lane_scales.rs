@@ -8,27 +8,14 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Output;
 
 fn digits(name: &str) -> String {
-    root()
-        .join("fixtures/digits")
-        .join(name)
-        .display()
-        .to_string()
+    common::fixture("digits", name)
 }
 
 fn lane_scales(args: &[&str]) -> Output {
-    Command::new(common::train_python())
-        .arg("lane_scales.py")
-        .args(args)
-        .current_dir(root().join("tools"))
-        .output()
-        .expect("python runs")
+    common::train_tool("lane_scales.py", args)
 }
 
 /// Compresses the digits CNN (`extra` flags) into `dir`, weights folded.
@@ -110,13 +97,7 @@ fn per_lane_scales_never_reconstruct_worse_than_per_layer_ones() {
 fn pinned_choices_give_compresss_own_sqnr_on_resnet20() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("images");
-    let f = |name: &str| {
-        root()
-            .join("fixtures/fmnist")
-            .join(name)
-            .display()
-            .to_string()
-    };
+    let f = |name: &str| common::fixture("fmnist", name);
     let (weights, choices, images) = (
         f("resnet20_finetuned.npz"),
         f("resnet20_choices.npz"),
@@ -179,10 +160,7 @@ fn bad_folders_and_choices_are_refused_in_one_line() {
         pool_dir.display().to_string(),
         pool_dir.join("folded.npz").display().to_string(),
     );
-    let other_choices = root()
-        .join("fixtures/fmnist/resnet20_choices.npz")
-        .display()
-        .to_string();
+    let other_choices = common::fixture("fmnist", "resnet20_choices.npz");
     for (args, needle) in [
         (
             vec!["--images", images.as_str(), "--weights", folded.as_str()],

@@ -67,14 +67,14 @@ def accuracy(manifest, layers, x, y):
     return 100.0 * float((p.argmax(1) == y).mean())
 
 
-def correct(manifest, reference, layers, x, scale):
-    """The compressed layers with every channel moved to the reference's
-    mean, after a scale (None, "layer" or "channel"), in the network's
-    order; per layer the correlation and standard-deviation ratio left
-    after it, and each layer's weight scale (for --out)."""
+def correct(manifest, targets, layers, x, scale):
+    """The compressed layers with every channel moved to the mean of the
+    float network's pre-activations `targets` (layer -> values on x), after
+    a scale (None, "layer" or "channel"), in the network's order; per layer
+    the correlation and standard-deviation ratio left after it, and each
+    layer's weight scale (for --out)."""
     layers, rows, scales = list(layers), [], {}
-    for li in [node["layer"] for node in manifest["nodes"] if node["op"] == "layer"]:
-        vf = pre_activation(manifest, reference, x, li)
+    for li, vf in targets.items():
         L = dict(layers[li])
         if scale is not None:
             vc = pre_activation(manifest, layers, x, li)
@@ -136,7 +136,9 @@ def main():
         b = tensors[f"{n}.bias"].astype(np.float32)
         reference[li] = {**exported[li], "eff": w, "bias_f": b}
         compressed[li] = proj.host_layer(li, w, b, exported[li]) if l["host"] else proj.layer(li, w, b, exported[li])
-    corrected = {mode: correct(manifest, reference, compressed, xc, scale) for mode, scale in (("means", None), ("layer_scale", "layer"), ("channel_scale", "channel"))}
+    # The float network's pre-activations, in the network's order, once for all three corrections.
+    targets = {node["layer"]: pre_activation(manifest, reference, xc, node["layer"]) for node in manifest["nodes"] if node["op"] == "layer"}
+    corrected = {mode: correct(manifest, targets, compressed, xc, scale) for mode, scale in (("means", None), ("layer_scale", "layer"), ("channel_scale", "channel"))}
     result = {
         "keep": keep,
         "calibration_samples": len(xc),

@@ -119,6 +119,27 @@ pub fn train_python() -> PathBuf {
     py
 }
 
+/// A file of the committed fixtures (`fixtures/<set>/<name>`), as an argument.
+pub fn fixture(set: &str, name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(set)
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Runs a script of tools/ (from that folder, as the docs run them) with
+/// the training tools' pinned interpreter.
+pub fn train_tool(script: &str, args: &[&str]) -> Output {
+    Command::new(train_python())
+        .arg(script)
+        .args(args)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("tools"))
+        .output()
+        .expect("python runs")
+}
+
 /// Compresses the committed fine-tuned ResNet-20 (fixtures/fmnist/
 /// resnet20_*) into `out` as `make train` wrote its images: the given pool
 /// and training's pinned choices.
