@@ -11,7 +11,7 @@
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
 #   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
-#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
+#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
@@ -306,15 +306,17 @@ fmnist: fmnist-float
 # CNNs): post-training images, quantization-aware training
 # through the same projection, the trained images, golden accuracy on the
 # 10,000 test images. Outputs in build/fmnist/<net>/dense-w<WBITS>-s<SPARSITY>
-# (a variant's, with FT_FLAGS_<net> and FT_SUFFIX, in ...-s<SPARSITY><FT_SUFFIX>).
+# (a variant's, with FT_FLAGS_<net> and FT_SUFFIX, in ...-s<SPARSITY><FT_SUFFIX>;
+# FMNIST_HW adds compress options, e.g. --host-layers conv1,fc).
 fmnist-dense: SHELL := /bin/bash
 fmnist-dense: fmnist-float
+	@[ -z "$(FMNIST_HW)" ] || [ -n "$(FT_SUFFIX)" ] || { echo "make fmnist-dense: FMNIST_HW changes the hardware; give the run its own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host)"; exit 2; }
 	@set -eo pipefail; \
 	for net in $(FMNIST_NETS); do \
 		d=$(FM)/$$net; \
 		eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
 		$(MAKE) --no-print-directory train $(FMNIST_TRAIN) WEIGHTS=$$d/float.npz MODEL=$(FM)/$$net.toml \
-			HW="--config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip" \
+			HW="$(strip --config fixtures/fmnist/hw.toml --engine dense --w-bits $(WBITS) --sparsity $(SPARSITY) --set wl_parallel=16 --set sparsity=skip $(FMNIST_HW))" \
 			KEEP=1.0 FLOAT_EPOCHS=$$ft_epochs $$ft_flags TR_OUT=$$d/dense-w$(WBITS)-s$(SPARSITY)$(FT_SUFFIX) | tee $$d/dense-w$(WBITS)-s$(SPARSITY)$(FT_SUFFIX).log; \
 	done
 
