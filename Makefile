@@ -251,6 +251,14 @@ FLOAT_EPOCHS_resnet20 := 15
 FMNIST_TRAIN = TRAIN=$(FMNIST_DATA)/train-images-idx3-ubyte.gz TEST=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz \
 	CALIB=fixtures/fmnist/calib.npz FLOAT_LR=1e-3 FLOAT_SCHEDULE=cosine EPOCHS=0 BATCH=128 TRAIN_SEED=0 TRAIN_FLAGS= MORPH=
 
+# Checked before anything runs (float training included): FMNIST_HW changes
+# the hardware, so its rows need their own folder.
+ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(FMNIST_HW)),)
+ifeq ($(FT_SUFFIX),)
+$(error FMNIST_HW changes the hardware of the fine-tuned rows; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host))
+endif
+endif
+
 fmnist-data:
 	@[ -f $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz ] || { \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
@@ -283,7 +291,6 @@ export FLOAT_EPOCHS_mlp FLOAT_EPOCHS_resnet FLOAT_EPOCHS_resnet20 FT_EPOCHS_mlp 
 
 fmnist: SHELL := /bin/bash
 fmnist: fmnist-float
-	@[ -z "$(FMNIST_HW)" ] || [ -n "$(FT_SUFFIX)" ] || { echo "make fmnist: FMNIST_HW changes the hardware of the fine-tuned rows; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host)"; exit 2; }
 	@set -eo pipefail; T=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz; \
 	for net in $(FMNIST_NETS); do \
 		d=$(FM)/$$net; eval ft_epochs=\$$FT_EPOCHS_$$net; eval ft_flags=\$$FT_FLAGS_$$net; \
@@ -310,7 +317,6 @@ fmnist: fmnist-float
 # FMNIST_HW adds compress options, e.g. --host-layers conv1,fc).
 fmnist-dense: SHELL := /bin/bash
 fmnist-dense: fmnist-float
-	@[ -z "$(FMNIST_HW)" ] || [ -n "$(FT_SUFFIX)" ] || { echo "make fmnist-dense: FMNIST_HW changes the hardware; give the run its own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host)"; exit 2; }
 	@set -eo pipefail; \
 	for net in $(FMNIST_NETS); do \
 		d=$(FM)/$$net; \
