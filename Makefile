@@ -226,10 +226,16 @@ finetune-dense: $(TRAIN_VENV)/.installed
 # FT_SUFFIX: ft-<keep><FT_SUFFIX>, e.g. FT_SUFFIX=-distill. FMNIST_HW adds
 # compress options to the fine-tuned rows' hardware (with an FT_SUFFIX),
 # e.g. FMNIST_HW="--host-layers conv1,fc" for the first and last layers on
-# the host.
+# the host. FT_INT_EPOCHS=n adds a second stage to the fine-tuned rows
+# (make train's EPOCHS: the exact integer path, with the activation scales
+# calibrated again on the float stage's weights) and FT_INT_FLAGS its
+# adc_train.py flags (make train's TRAIN_FLAGS, e.g. "--lr 1e-4"); with an
+# FT_SUFFIX, as FMNIST_HW.
 FMNIST_DATA  ?= /usr/share/datasets/fashion-mnist
 FT_SUFFIX    ?=
 FMNIST_HW    ?=
+FT_INT_EPOCHS ?= 0
+FT_INT_FLAGS ?=
 FMNIST_NETS  ?= mlp resnet
 FMNIST_KEEPS ?= 0.3 0.5 0.75 1
 FM          := $(abspath $(BUILD))/fmnist
@@ -249,13 +255,19 @@ FLOAT_EPOCHS_resnet20 := 15
 # What every Fashion-MNIST preset gives `make train` besides the network and
 # the hardware.
 FMNIST_TRAIN = TRAIN=$(FMNIST_DATA)/train-images-idx3-ubyte.gz TEST=$(FMNIST_DATA)/t10k-images-idx3-ubyte.gz \
-	CALIB=fixtures/fmnist/calib.npz FLOAT_LR=1e-3 FLOAT_SCHEDULE=cosine EPOCHS=0 BATCH=128 TRAIN_SEED=0 TRAIN_FLAGS= MORPH=
+	CALIB=fixtures/fmnist/calib.npz FLOAT_LR=1e-3 FLOAT_SCHEDULE=cosine EPOCHS=$(FT_INT_EPOCHS) BATCH=128 TRAIN_SEED=0 TRAIN_FLAGS="$(FT_INT_FLAGS)" MORPH=
 
 # Checked before anything runs (float training included): FMNIST_HW changes
-# the hardware, so its rows need their own folder.
+# the hardware, FT_INT_EPOCHS and FT_INT_FLAGS the recipe, so their rows
+# need their own folder.
 ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(FMNIST_HW)),)
 ifeq ($(FT_SUFFIX),)
 $(error FMNIST_HW changes the hardware of the fine-tuned rows; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host))
+endif
+endif
+ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(filter-out 0,$(FT_INT_EPOCHS))$(FT_INT_FLAGS)),)
+ifeq ($(FT_SUFFIX),)
+$(error FT_INT_EPOCHS / FT_INT_FLAGS change the fine-tuning recipe; give its rows their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-int2))
 endif
 endif
 
