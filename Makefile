@@ -11,8 +11,8 @@
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
 #   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
-#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
-#   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1']   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
+#   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_INT_EPOCHS=n] [FT_INT_FLAGS=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
+#   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1'] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_INT_EPOCHS=n] [FT_INT_FLAGS=...] [FT_SUFFIX=-name]   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
 #   make venv                 the pinned Python tools environment (build/venv)
 #   make onnx-fixtures        rewrite the ONNX test files (tools/make_onnx.py)
