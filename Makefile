@@ -270,6 +270,11 @@ ifeq ($(FT_SUFFIX),)
 $(error FT_INT_EPOCHS / FT_INT_FLAGS change the fine-tuning recipe; give its rows their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-int2))
 endif
 endif
+ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(FT_INT_FLAGS)),)
+ifeq ($(filter-out 0,$(FT_INT_EPOCHS)),)
+$(error FT_INT_FLAGS="$(FT_INT_FLAGS)" are the integer stage's flags, which runs only with FT_INT_EPOCHS=n (n >= 1))
+endif
+endif
 
 fmnist-data:
 	@[ -f $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz ] || { \
