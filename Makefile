@@ -260,19 +260,16 @@ FMNIST_TRAIN = TRAIN=$(FMNIST_DATA)/train-images-idx3-ubyte.gz TEST=$(FMNIST_DAT
 # Checked before anything runs (float training included): FMNIST_HW changes
 # the hardware, FT_INT_EPOCHS and FT_INT_FLAGS the recipe, so their rows
 # need their own folder.
-ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(FMNIST_HW)),)
+ifneq ($(filter fmnist fmnist-dense,$(MAKECMDGOALS)),)
+ifneq ($(FMNIST_HW)$(filter-out 0,$(FT_INT_EPOCHS))$(FT_INT_FLAGS),)
 ifeq ($(FT_SUFFIX),)
-$(error FMNIST_HW changes the hardware of the fine-tuned rows; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host))
+$(error FMNIST_HW, FT_INT_EPOCHS and FT_INT_FLAGS change the fine-tuned rows' hardware or recipe; give them their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-host))
 endif
 endif
-ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(filter-out 0,$(FT_INT_EPOCHS))$(FT_INT_FLAGS)),)
-ifeq ($(FT_SUFFIX),)
-$(error FT_INT_EPOCHS / FT_INT_FLAGS change the fine-tuning recipe; give its rows their own folder with FT_SUFFIX (e.g. FT_SUFFIX=-int2))
-endif
-endif
-ifneq ($(and $(filter fmnist fmnist-dense,$(MAKECMDGOALS)),$(FT_INT_FLAGS)),)
+ifneq ($(FT_INT_FLAGS),)
 ifeq ($(filter-out 0,$(FT_INT_EPOCHS)),)
 $(error FT_INT_FLAGS="$(FT_INT_FLAGS)" are the integer stage's flags, which runs only with FT_INT_EPOCHS=n (n >= 1))
+endif
 endif
 endif
 
