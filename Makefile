@@ -10,7 +10,7 @@
 #   make finetune [KEEP=0.5] [NET=mlp|cnn]   digits network: post-training pool, fine-tuning against it, images, accuracy
 #   make finetune-dense [NET=mlp|cnn] [WBITS=4] [SPARSITY=0.5]   the same for the dense engine (MARS flow)
 #   make train (ONNX=f.onnx | WEIGHTS=w.npz MODEL=m.toml | WEIGHTS=w.npz NETWORK=name) TRAIN=train.npz TEST=test.npz [HW="--config hw.toml --set ..."] [KEEP=0.5] [EPOCHS=10] [MORPH=1] [TRAIN_FLAGS=...]   any network trained against the hardware: images and a golden accuracy equal to training's
-#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
+#   make adc-train [MORPH=1] [NET=mlp|cnn|fmnist-mlp|fmnist-resnet|fmnist-resnet-ft|fmnist-resnet20-ft] [WL=64] [ADC_BITS=4] [ATKEEP=1.0] [AT_EPOCHS=30] [AT_SAMPLES=n] [AT_FLAGS=...] [AT_TAG=name]   ADC-aware training for a lossy ADC, learned ADC steps, golden accuracy
 #   make fmnist-dense [FMNIST_NETS=mlp] [WBITS=4] [SPARSITY=0.5] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_INT_EPOCHS=n] [FT_INT_FLAGS=...] [FT_SUFFIX=-name]  the dense engine on Fashion-MNIST (float weights by make fmnist-float)
 #   make fmnist [FMNIST_NETS='mlp resnet'] [FMNIST_KEEPS='0.3 0.5 0.75 1'] [FT_FLAGS_<net>=...] [FMNIST_HW=...] [FT_INT_EPOCHS=n] [FT_INT_FLAGS=...] [FT_SUFFIX=-name]   Fashion-MNIST: train, compress, fine-tune, golden accuracy on 10,000 test images
 #   make bench-pool           pool construction on ResNet-18-sized data vs scikit-learn KMeans
@@ -498,9 +498,11 @@ train-bench: fmnist-data $(TRAIN_VENV)/.installed $(FM)/resnet-ft-folded/folded.
 # their golden accuracy (golden.log), which equals the training tool's.
 ADC_BITS ?= 4
 WL       ?= 64
-# NET=fmnist-resnet-ft starts from weights fine-tuned at keep 0.5.
-AT_FT    := $(filter fmnist-resnet-ft,$(NET))
-ATKEEP   ?= $(if $(AT_FT),0.5,1.0)
+# NET=fmnist-resnet-ft starts from weights fine-tuned at keep 0.5,
+# NET=fmnist-resnet20-ft from weights fine-tuned at keep 0.35.
+AT_FT    := $(filter fmnist-resnet-ft fmnist-resnet20-ft,$(NET))
+AT_R20   := $(filter fmnist-resnet20-ft,$(NET))
+ATKEEP   ?= $(if $(AT_R20),0.35,$(if $(AT_FT),0.5,1.0))
 AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
@@ -515,10 +517,14 @@ AT_FLAGS ?=
 # NET=fmnist-resnet-ft: the residual CNN already fine-tuned against its pool
 # at keep 0.5 (stage 1; fixtures/fmnist/resnet_finetuned.npz and pool.npy,
 # so W = 64), folded; stage 2 then trains for the ADC from there.
+# NET=fmnist-resnet20-ft: ResNet-20 fine-tuned at keep 0.35 as folded
+# weights (the committed fixture of the 89.00% row: resnet20_finetuned.npz
+# with resnet20_folded.toml and resnet20_pool.npy, so W = 64; tile choices
+# made again by the first compression, not pinned).
 AT_FOLDED := $(if $(AT_FT),$(FM)/resnet-ft-folded,$(FM)/resnet/folded)
-ifneq ($(filter fmnist-mlp fmnist-resnet fmnist-resnet-ft,$(NET)),)
-AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(AT_FOLDED)/folded.npz)
-AT_M0    := $(if $(filter fmnist-mlp,$(NET)),$(abspath fixtures/fmnist/mlp.toml),$(AT_FOLDED)/folded.toml)
+ifneq ($(filter fmnist-mlp fmnist-resnet fmnist-resnet-ft fmnist-resnet20-ft,$(NET)),)
+AT_W0    := $(if $(filter fmnist-mlp,$(NET)),$(FM)/mlp/float.npz,$(if $(AT_R20),$(abspath fixtures/fmnist/resnet20_finetuned.npz),$(AT_FOLDED)/folded.npz))
+AT_M0    := $(if $(filter fmnist-mlp,$(NET)),$(abspath fixtures/fmnist/mlp.toml),$(if $(AT_R20),$(abspath fixtures/fmnist/resnet20_folded.toml),$(AT_FOLDED)/folded.toml))
 AT_DIR   := $(abspath fixtures/fmnist)
 AT_TRAIN := $(FMNIST_DATA)/train-images-idx3-ubyte.gz
 AT_TEST  := $(FMNIST_DATA)/t10k-images-idx3-ubyte.gz
@@ -538,10 +544,10 @@ ADC_MODE ?=
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(ADC_MODE),-$(ADC_MODE))$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS) \
 	$(if $(ADC_MODE),--set adc_mode=$(ADC_MODE)) \
-	$(if $(AT_FT),--pool $(abspath fixtures/fmnist/pool.npy))
+	$(if $(AT_FT),--pool $(abspath fixtures/fmnist/$(if $(AT_R20),resnet20_pool,pool).npy))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
-	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=fmnist-resnet-ft: WL=$(WL), but its pool (fixtures/fmnist/pool.npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
+	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=$(NET): WL=$(WL), but its pool (fixtures/fmnist/$(if $(AT_R20),resnet20_pool,pool).npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; mkdir -p $(AT); \
 	$(CIMPOOL) compress --weights $(AT_W0) --model $(AT_M0) $(AT_HW) --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
