@@ -503,6 +503,8 @@ WL       ?= 64
 AT_FT    := $(filter fmnist-resnet-ft fmnist-resnet20-ft,$(NET))
 AT_R20   := $(filter fmnist-resnet20-ft,$(NET))
 ATKEEP   ?= $(if $(AT_R20),0.35,$(if $(AT_FT),0.5,1.0))
+# The fine-tuned fixture's pool (vectors of 64 word lines).
+AT_POOL  := $(abspath fixtures/fmnist/$(if $(AT_R20),resnet20_pool,pool).npy)
 AT_EPOCHS ?= 30
 # MORPH=1: morph the network first (compress --morph, Lin & Chang stage 1)
 # and train the morphed network.
@@ -544,10 +546,10 @@ ADC_MODE ?=
 AT       := $(abspath $(BUILD))/adc-$(NET)-w$(WL)-b$(ADC_BITS)-k$(ATKEEP)$(if $(ADC_MODE),-$(ADC_MODE))$(if $(MORPH),-morph)$(if $(AT_TAG),-$(AT_TAG))
 AT_HW    := --config $(AT_DIR)/hw.toml --set rows=$(WL) --set wl_parallel=$(WL) --set adc_bits=$(ADC_BITS) \
 	$(if $(ADC_MODE),--set adc_mode=$(ADC_MODE)) \
-	$(if $(AT_FT),--pool $(abspath fixtures/fmnist/$(if $(AT_R20),resnet20_pool,pool).npy))
+	$(if $(AT_FT),--pool $(AT_POOL))
 adc-train: SHELL := /bin/bash
 adc-train: $(TRAIN_VENV)/.installed $(if $(filter fmnist-%,$(NET)),fmnist-data) $(if $(filter fmnist-resnet fmnist-resnet-ft,$(NET)),$(AT_FOLDED)/folded.npz)
-	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=$(NET): WL=$(WL), but its pool (fixtures/fmnist/$(if $(AT_R20),resnet20_pool,pool).npy) holds vectors of 64 word lines: WL must be 64"; exit 2; }
+	@[ -z "$(AT_FT)" ] || [ "$(WL)" = 64 ] || { echo "NET=$(NET): WL=$(WL), but its pool ($(AT_POOL)) holds vectors of 64 word lines: WL must be 64"; exit 2; }
 	cargo build --release --quiet
 	@set -eo pipefail; mkdir -p $(AT); \
 	$(CIMPOOL) compress --weights $(AT_W0) --model $(AT_M0) $(AT_HW) --calib $(AT_DIR)/calib.npz --keep $(ATKEEP) \
