@@ -5,7 +5,7 @@ mod derive;
 pub mod layout;
 pub mod random;
 
-use crate::diagnostics::{one_line, toml_error};
+use crate::diagnostics::{one_line, printable, toml_error};
 pub use derive::{adc_read_out, adc_read_out_at, default_adc_shift, Derived, Range};
 
 use serde::{Deserialize, Serialize};
@@ -225,7 +225,7 @@ fn parse_table(text: &str, origin: &str) -> Result<toml::Table, ConfigError> {
 fn override_value(key: &str, raw: &str, default: &toml::Value) -> Result<toml::Value, ConfigError> {
     let bad = |what: &str| ConfigError::Parse {
         origin: "the command line".into(),
-        reason: format!("`{key}` = {raw} is not {what}"),
+        reason: format!("`{key}` = {} is not {what}", printable(raw)),
     };
     Ok(match default {
         toml::Value::Integer(_) => {
@@ -337,7 +337,7 @@ impl Config {
         for (key, raw) in overrides {
             let default = defaults.get(key).ok_or_else(|| ConfigError::UnknownKey {
                 origin: "command line".into(),
-                key: key.clone(),
+                key: printable(key),
             })?;
             table.insert(key.clone(), override_value(key, raw, default)?);
         }
@@ -353,9 +353,11 @@ impl Config {
         let mut merged = default_table();
         for key in user.keys() {
             if !merged.contains_key(key) {
+                // A quoted TOML key may hold a newline (found by make
+                // fuzz): escaped, so the rejection stays one line.
                 return Err(ConfigError::UnknownKey {
                     origin: origin.into(),
-                    key: key.clone(),
+                    key: printable(key),
                 });
             }
         }
@@ -733,6 +735,27 @@ mod tests {
     fn unknown_key_is_named() {
         let e = Config::from_toml("macross = 2\n").unwrap_err().to_string();
         assert!(e.contains("unknown config key `macross`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named_on_one_line() {
+        // A quoted TOML key may hold a newline (make fuzz found one).
+        let e = Config::from_toml("\"mac\\nros\" = 2\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown config key `mac\\nros`"), "{e}");
+        let set = |k: &str, v: &str| vec![(k.to_string(), v.to_string())];
+        let e = Config::from_sources(None, &set("mac\nros", "2"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown config key `mac\\nros`"), "{e}");
+        let e = Config::from_sources(None, &set("macros", "8\n9"))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "the command line is not valid: `macros` = 8\\n9 is not an integer"
+        );
     }
 
     #[test]
