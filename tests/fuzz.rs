@@ -134,3 +134,40 @@ fn rejections_are_one_line_and_name_the_file() {
     }
     cimpool::fuzzing::remove_scratch();
 }
+
+/// A manifest is outside text too: a node's name, op or input holding a
+/// newline (hand-edited or damaged) is rejected on one line, the text
+/// escaped. The harness itself panics on a multi-line rejection.
+#[test]
+fn a_manifest_with_a_newline_in_a_name_is_rejected_on_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = images(tmp.path());
+    let input = cimpool::fuzzing::images_input(&images, "manifest.json").unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(&input[1..]).unwrap();
+    let cases: [&[(usize, &str, &str)]; 3] = [
+        &[(0, "op", "la\nyer")],
+        &[(0, "name", "fc\n1"), (0, "op", "la\nyer")],
+        &[(1, "inputs", "fc\n1")],
+    ];
+    for case in cases {
+        let mut m = manifest.clone();
+        for &(node, field, value) in case {
+            let text = serde_json::Value::String(value.into());
+            m["nodes"][node][field] = if field == "inputs" {
+                serde_json::Value::Array(vec![text])
+            } else {
+                text
+            };
+        }
+        let data = [&input[..1], &serde_json::to_vec(&m).unwrap()].concat();
+        match run(Target::Images, &data, Some(&images)) {
+            Outcome::Rejected(message) => {
+                for &(_, _, value) in case {
+                    assert!(message.contains(&value.replace('\n', "\\n")), "{message}");
+                }
+            }
+            Outcome::Accepted => panic!("{case:?} was accepted"),
+        }
+    }
+    cimpool::fuzzing::remove_scratch();
+}

@@ -15,6 +15,7 @@ pub use decode::{decode_layer, DecodeError};
 use crate::compress::{Compressed, CompressedLayer, Tile};
 use crate::config::layout::LoadLayout;
 use crate::config::{Config, ConfigError, Derived};
+use crate::diagnostics::printable;
 use crate::loadport::{get, put, words_for, Load, LoadError, LoadPort};
 use crate::network::geometry::Geometry;
 use crate::network::graph::{AddScales, ConcatScales, Graph, Map, Node, Op, Source, Window};
@@ -28,7 +29,10 @@ pub enum ImagesError {
     Read { path: PathBuf, reason: String },
     #[error("cannot write {path}: {reason}")]
     Write { path: PathBuf, reason: String },
-    #[error("{path}: {reason}")]
+    // Names in a manifest are outside text (a hand-edited or damaged
+    // manifest may hold a newline): printed escaped, so an error stays
+    // one line.
+    #[error("{path}: {}", printable(.reason))]
     Invalid { path: PathBuf, reason: String },
     #[error(transparent)]
     Decode(#[from] DecodeError),
@@ -37,9 +41,9 @@ pub enum ImagesError {
         path: PathBuf,
         source: Box<ConfigError>,
     },
-    #[error("layer `{layer}`: {reason}")]
+    #[error("layer `{}`: {}", printable(.layer), printable(.reason))]
     Layer { layer: String, reason: String },
-    #[error("layer `{layer}`: {source}")]
+    #[error("layer `{}`: {source}", printable(.layer))]
     Load { layer: String, source: LoadError },
 }
 
