@@ -6,6 +6,7 @@
 use super::geometry::Geometry;
 use super::graph::{Graph, Map, Node, Op, Source, Window};
 use super::tensors::Tensor;
+use crate::diagnostics::printable;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -126,11 +127,16 @@ pub struct Layer {
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ModelError {
-    #[error("model description: {0}")]
+    // Names come from the user's files (a quoted TOML name may hold a
+    // newline): printed escaped, so an error stays one line.
+    #[error("model description: {}", printable(.0))]
     Parse(String),
-    #[error("layer `{layer}`: {reason}")]
+    #[error("layer `{}`: {}", printable(.layer), printable(.reason))]
     Layer { layer: String, reason: String },
-    #[error("cannot infer the layer order: {0}; give a model description with --model")]
+    #[error(
+        "cannot infer the layer order: {}; give a model description with --model",
+        printable(.0)
+    )]
     Ambiguous(String),
 }
 
@@ -967,5 +973,27 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("`fc1.weight` [3, 4] does not feed `fc2.weight` [2, 5]"));
+    }
+
+    #[test]
+    fn names_holding_a_newline_are_printed_escaped_on_one_line() {
+        let mut ts = BTreeMap::new();
+        ts.insert("fc1.weight".into(), t(&[3, 4], vec![0.0; 12]));
+        let named = ModelDesc::from_toml(
+            "input_scale = 1.0\n[[layer]]\nname = \"fc\\n1\"\nkind = \"fc\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            named.network(&ts).unwrap_err().to_string(),
+            "layer `fc\\n1`: no tensor `fc\\n1.weight` in the weights file"
+        );
+        let fed = ModelDesc::from_toml(
+            "input_scale = 1.0\n[[layer]]\nname = \"fc1\"\nkind = \"fc\"\ninputs = [\"x\\ny\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            fed.network(&ts).unwrap_err().to_string(),
+            "layer `fc1`: input `x\\ny` is not an earlier node (or `input`)"
+        );
     }
 }

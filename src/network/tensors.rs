@@ -1,7 +1,7 @@
 //! Reading trained weights and labelled data: `.npy`, `.npz` (NumPy) and
 //! `.safetensors`, with every problem reported by file, tensor and rule.
 
-use crate::diagnostics::one_line;
+use crate::diagnostics::{one_line, printable};
 use crate::golden::{bits_from_fn, Bits};
 use ndarray::{ArrayD, IxDyn};
 use ndarray_npy::{NpzReader, ReadNpyExt};
@@ -27,7 +27,8 @@ pub enum TensorError {
          file named like t10k-images-idx3-ubyte[.gz] next to its labels file"
     )]
     DataExtension { path: String },
-    #[error("{path}: tensor `{name}`: {reason}")]
+    // Tensor names come from the file: printed escaped (one line).
+    #[error("{path}: tensor `{}`: {}", printable(.name), printable(.reason))]
     Tensor {
         path: String,
         name: String,
@@ -39,7 +40,7 @@ pub enum TensorError {
         format: &'static str,
         reason: String,
     },
-    #[error("{path}: no tensor `{name}` (it has: {available})")]
+    #[error("{path}: no tensor `{}` (it has: {})", printable(.name), printable(.available))]
     Missing {
         path: String,
         name: String,
