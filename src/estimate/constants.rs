@@ -71,8 +71,10 @@ impl Constants {
         for (k, v) in &user {
             if !table.contains_key(k) {
                 let keys: Vec<&str> = table.keys().map(String::as_str).collect();
+                // A quoted key may hold a newline: escaped (one line).
                 return Err(format!(
-                    "unknown constant `{k}`; the constants are {}",
+                    "unknown constant `{}`; the constants are {}",
+                    crate::diagnostics::printable(k),
                     keys.join(", ")
                 ));
             }
@@ -311,6 +313,8 @@ mod tests {
         assert_eq!((c.node_nm, c.dram_pj_per_bit), (65.0, 10.0));
         let e = Constants::from_toml("bitcel_f2 = 1.0").unwrap_err();
         assert!(e.contains("unknown constant `bitcel_f2`"), "{e}");
+        let e = Constants::from_toml("\"bit\\ncel\" = 1.0").unwrap_err();
+        assert!(e.contains("unknown constant `bit\\ncel`;"), "{e}");
         let e = Constants::from_toml("node_nm = 3.0").unwrap_err();
         assert!(e.contains("node_nm = 3"), "{e}");
         let e = Constants::from_toml("vdd = -1.0").unwrap_err();
