@@ -22,6 +22,7 @@ pub mod select;
 
 use super::model::ModelDesc;
 use super::tensors::Tensor;
+use crate::diagnostics::printable;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -39,9 +40,11 @@ pub enum OnnxError {
         op: String,
         reason: String,
     },
-    #[error("{path}: {reason}")]
+    // Operator and tensor names come from the file (one may hold a
+    // newline): printed escaped, so an error stays one line.
+    #[error("{path}: {}", printable(.reason))]
     Graph { path: PathBuf, reason: String },
-    #[error("{path}: unsupported operators: {list}; cimpool imports {supported}")]
+    #[error("{path}: unsupported operators: {}; cimpool imports {supported}", printable(.list))]
     Unsupported {
         path: PathBuf,
         list: String,
