@@ -176,7 +176,12 @@ pub enum ConfigError {
     /// Bad TOML or a value of the wrong type, in a file or on the command line.
     #[error("{origin} is not valid: {reason}")]
     Parse { origin: String, reason: String },
-    #[error("{origin}: unknown config key `{key}`; `cimpool default-config` lists every key")]
+    // A quoted TOML key may hold a newline (found by make fuzz): printed
+    // escaped, so the rejection stays one line.
+    #[error(
+        "{origin}: unknown config key `{}`; `cimpool default-config` lists every key",
+        printable(.key)
+    )]
     UnknownKey { origin: String, key: String },
 }
 
@@ -337,7 +342,7 @@ impl Config {
         for (key, raw) in overrides {
             let default = defaults.get(key).ok_or_else(|| ConfigError::UnknownKey {
                 origin: "command line".into(),
-                key: printable(key),
+                key: key.clone(),
             })?;
             table.insert(key.clone(), override_value(key, raw, default)?);
         }
@@ -353,11 +358,9 @@ impl Config {
         let mut merged = default_table();
         for key in user.keys() {
             if !merged.contains_key(key) {
-                // A quoted TOML key may hold a newline (found by make
-                // fuzz): escaped, so the rejection stays one line.
                 return Err(ConfigError::UnknownKey {
                     origin: origin.into(),
-                    key: printable(key),
+                    key: key.clone(),
                 });
             }
         }
